@@ -1,0 +1,133 @@
+// Package card is the domain of card products and cards: validity rules, card numbers and the
+// signed tokens printed in QR codes. It knows nothing of storage or HTTP.
+package card
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Errors a card operation can return. Their text is safe to show to a client.
+var (
+	ErrInvalid       = errors.New("card invalid")           // malformed or forged token or number
+	ErrNotFound      = errors.New("card not found")         // well-formed but unknown
+	ErrBlocked       = errors.New("card blocked")           // blocked by the office
+	ErrExpired       = errors.New("card expired")           // validity or activation deadline passed
+	ErrProductExists = errors.New("product already exists") // duplicate product code
+	ErrNoProduct     = errors.New("product not found")      // unknown product code
+	ErrInvalidInput  = errors.New("invalid request")        // a field fails validation
+)
+
+// Languages the card page and offer titles are written in.
+var Languages = []string{"sl", "it", "en", "de"}
+
+// ValidLang reports whether l is one of Languages.
+func ValidLang(l string) bool {
+	for _, x := range Languages {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Status of a card, always computed from the clock at read time.
+type Status string
+
+const (
+	StatusIssued  Status = "issued"  // never used
+	StatusActive  Status = "active"  // activated and within validity
+	StatusExpired Status = "expired" // validity or activation deadline over
+	StatusBlocked Status = "blocked" // blocked by the office
+)
+
+// Card is one issued card. Times are UTC.
+type Card struct {
+	ID          string
+	Number      string // 12 digits, the last a Luhn check digit
+	Product     string // product code
+	Holder      string // never shown on public pages
+	Lang        string // preferred language of the holder, may be empty
+	Token       string // signed token inside the QR code
+	IssuedAt    time.Time
+	ActivateBy  time.Time  // a card not activated by then expires
+	ActivatedAt *time.Time // first successful redemption
+	ExpiresAt   *time.Time // set at activation
+	BlockedAt   *time.Time
+	BlockReason string
+}
+
+// Status returns the card's status at now.
+func (c Card) Status(now time.Time) Status {
+	switch {
+	case c.BlockedAt != nil:
+		return StatusBlocked
+	case c.ActivatedAt != nil && c.ExpiresAt != nil:
+		if !now.Before(*c.ExpiresAt) {
+			return StatusExpired
+		}
+		return StatusActive
+	case !now.Before(c.ActivateBy):
+		return StatusExpired
+	default:
+		return StatusIssued
+	}
+}
+
+// Usable returns nil if the card may be used at now, else ErrBlocked or ErrExpired.
+func (c Card) Usable(now time.Time) error {
+	switch c.Status(now) {
+	case StatusBlocked:
+		return ErrBlocked
+	case StatusExpired:
+		return ErrExpired
+	}
+	return nil
+}
+
+// Activate marks the card as activated at now, if it is not yet, with the expiry the product
+// gives. It reports whether it changed the card.
+func (c *Card) Activate(p Product, now time.Time, loc *time.Location) bool {
+	if c.ActivatedAt != nil {
+		return false
+	}
+	at := now.UTC()
+	exp := p.ExpiresAt(at, loc)
+	c.ActivatedAt, c.ExpiresAt = &at, &exp
+	return true
+}
+
+// TimeLeft is how long the card remains valid at now: until expiry once active, until the
+// activation deadline while issued, zero otherwise.
+func (c Card) TimeLeft(now time.Time) time.Duration {
+	switch c.Status(now) {
+	case StatusActive:
+		return c.ExpiresAt.Sub(now)
+	case StatusIssued:
+		return c.ActivateBy.Sub(now)
+	}
+	return 0
+}
+
+// NewCard builds a card of product p issued at now with a fresh random number. The caller
+// sets ID and Token.
+func NewCard(p Product, holder, lang string, now time.Time, loc *time.Location) (Card, error) {
+	holder = strings.TrimSpace(holder)
+	if len(holder) > 200 {
+		return Card{}, fmt.Errorf("%w: holder is longer than 200 characters", ErrInvalidInput)
+	}
+	if lang != "" && !ValidLang(lang) {
+		return Card{}, fmt.Errorf("%w: lang must be one of sl, it, en, de", ErrInvalidInput)
+	}
+	num, err := NewNumber()
+	if err != nil {
+		return Card{}, err
+	}
+	now = now.UTC()
+	return Card{
+		Number: num, Product: p.Code, Holder: holder, Lang: lang,
+		IssuedAt: now, ActivateBy: p.ActivateBy(now, loc),
+	}, nil
+}

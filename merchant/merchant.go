@@ -1,0 +1,85 @@
+// Package merchant is the domain of merchants, their offers, the discount rule, redemptions
+// and the monthly report's arithmetic. Amounts are integer euro cents; percentages are
+// integer hundredths of a percent (basis points). It knows nothing of storage or HTTP.
+package merchant
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Errors of merchants, offers and redemptions. Their text is safe to show to a client.
+var (
+	ErrNotFound            = errors.New("not found")
+	ErrOfferNotFound       = errors.New("offer not found")
+	ErrOfferInactive       = errors.New("offer not active at this time")
+	ErrOfferNotEligible    = errors.New("offer not valid for this card's product")
+	ErrAmountTooLow        = errors.New("amount below the offer's minimum")
+	ErrLimitReached        = errors.New("offer already used as often as its limit allows")
+	ErrIdempotencyMismatch = errors.New("idempotency key was used with another request body")
+	ErrAlreadyVoided       = errors.New("redemption already voided")
+	ErrSuspended           = errors.New("merchant suspended")
+	ErrInvalidInput        = errors.New("invalid request")
+)
+
+// Categories a merchant may belong to.
+var Categories = []string{"shop", "restaurant", "bar", "museum", "attraction", "tour", "transport", "accommodation", "service"}
+
+// Merchant statuses. A suspended merchant's key is refused and its offers are not shown.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended"
+)
+
+// Merchant is a shop, restaurant or venue that grants offers to card holders.
+type Merchant struct {
+	ID        string
+	Name      string
+	Category  string
+	Address   string
+	Lat, Lon  *float64 // both or neither
+	Status    string
+	CreatedAt time.Time
+}
+
+// ValidCategory reports whether c is one of Categories.
+func ValidCategory(c string) bool {
+	for _, x := range Categories {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the merchant's fields and fills the default status. Errors wrap
+// ErrInvalidInput.
+func (m *Merchant) Validate() error {
+	m.Name, m.Address = strings.TrimSpace(m.Name), strings.TrimSpace(m.Address)
+	if m.Status == "" {
+		m.Status = StatusActive
+	}
+	switch {
+	case m.Name == "" || len([]rune(m.Name)) > 200:
+		return invalid("name must be 1 to 200 characters")
+	case !ValidCategory(m.Category):
+		return invalid("category must be one of " + strings.Join(Categories, ", "))
+	case len([]rune(m.Address)) > 300:
+		return invalid("address must be at most 300 characters")
+	case (m.Lat == nil) != (m.Lon == nil):
+		return invalid("lat and lon go together")
+	case m.Lat != nil && !(*m.Lat >= -90 && *m.Lat <= 90):
+		return invalid("lat must be between -90 and 90")
+	case m.Lon != nil && !(*m.Lon >= -180 && *m.Lon <= 180):
+		return invalid("lon must be between -180 and 180")
+	case m.Status != StatusActive && m.Status != StatusSuspended:
+		return invalid("status must be active or suspended")
+	}
+	return nil
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, a...)...)
+}

@@ -1,0 +1,80 @@
+package merchant
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Redemption statuses.
+const (
+	RedemptionCompleted = "completed"
+	RedemptionVoided    = "voided"
+)
+
+// Redemption is one discount granted at a till. Amounts are cents. Category and Product are
+// copied at redemption time so a month's report never shifts when a merchant changes category.
+type Redemption struct {
+	ID             string
+	CardID         string
+	CardNumber     string
+	MerchantID     string
+	OfferID        string
+	Product        string
+	Category       string
+	Terminal       string
+	Amount         int64
+	Discount       int64
+	MunicipalShare int64
+	CreatedAt      time.Time
+	VoidedAt       *time.Time
+	VoidReason     string
+}
+
+// Total is what the card holder pays.
+func (r Redemption) Total() int64 { return r.Amount - r.Discount }
+
+// Status is completed or voided.
+func (r Redemption) Status() string {
+	if r.VoidedAt != nil {
+		return RedemptionVoided
+	}
+	return RedemptionCompleted
+}
+
+// RedeemRequest is a till's request to redeem an offer. CardInput is the scanned or typed
+// card field as sent, used with the other fields to recognise a retried request.
+type RedeemRequest struct {
+	MerchantID     string
+	CardInput      string
+	OfferID        string
+	Amount         int64
+	Terminal       string
+	IdempotencyKey string
+}
+
+// Validate checks the fields a till controls. Errors wrap ErrInvalidInput.
+func (r RedeemRequest) Validate(needKey bool) error {
+	switch {
+	case strings.TrimSpace(r.CardInput) == "":
+		return invalid("card is required")
+	case r.OfferID == "":
+		return invalid("offer_id is required")
+	case r.Amount < 0 || r.Amount > MaxCents:
+		return invalid("amount must be 0.00 to 1000000.00")
+	case !utf8.ValidString(r.Terminal) || len(r.Terminal) > 64:
+		return invalid("terminal must be at most 64 characters")
+	case needKey && (len(r.IdempotencyKey) < 1 || len(r.IdempotencyKey) > 255):
+		return invalid("header Idempotency-Key of 1 to 255 characters is required")
+	}
+	return nil
+}
+
+// ValidateVoidReason checks a void's reason. Errors wrap ErrInvalidInput.
+func ValidateVoidReason(reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || !utf8.ValidString(reason) || len([]rune(reason)) > 300 {
+		return invalid("reason of 1 to 300 characters is required")
+	}
+	return nil
+}
