@@ -1,0 +1,112 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/citycard/citycard/card"
+)
+
+const cardColumns = `seq, id, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason`
+
+// CreateCards issues n cards of product (card.ErrNoProduct if unknown) in one transaction,
+// each with a fresh random number and a token signed by kr.
+func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
+	if n < 1 || n > 1000 {
+		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
+	}
+	var out []card.Card
+	err := db.update(ctx, func(tx *Tx) error {
+		out = out[:0]
+		p, err := productByCode(tx, product)
+		if err != nil {
+			return err
+		}
+		for len(out) < n {
+			c, err := card.NewCard(p, holder, lang, tx.Now, db.Loc)
+			if err != nil {
+				return err
+			}
+			c.ID = newID("crd")
+			if c.Token, err = kr.Sign(c.Number); err != nil {
+				return err
+			}
+			_, err = tx.exec(`INSERT INTO cards (id, number, token, product_code, holder, lang, issued_at, activate_by)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy))
+			if isUnique(err) {
+				continue // a number drawn twice (1 in 9e10 a card): draw again
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Card returns the card with this id, or card.ErrNotFound.
+func (db *DB) Card(ctx context.Context, id string) (card.Card, error) {
+	return cardWhere(db.reader(ctx), `id = ?`, id)
+}
+
+// CardByNumber returns the card with this number, or card.ErrNotFound.
+func (db *DB) CardByNumber(ctx context.Context, number string) (card.Card, error) {
+	return cardWhere(db.reader(ctx), `number = ?`, number)
+}
+
+func cardWhere(q querier, where string, arg any) (card.Card, error) {
+	c, _, err := scanCard(q.queryRow(`SELECT `+cardColumns+` FROM cards WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, card.ErrNotFound
+	}
+	return c, err
+}
+
+// CardFilter narrows a list of cards.
+type CardFilter struct {
+	Product string // product code, or all
+}
+
+// Cards lists cards, newest first.
+func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
+	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE (? = '' OR product_code = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		[]any{f.Product, f.Product}, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
+}
+
+// SetBlocked blocks (with a reason) or unblocks a card and returns it. Blocking a blocked card
+// updates the reason and keeps the original time.
+func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
+	var c card.Card
+	err := db.update(ctx, func(tx *Tx) error {
+		var res sql.Result
+		var err error
+		if blocked {
+			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ?`, ms(tx.Now), reason, id)
+		} else {
+			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ?`, id)
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return card.ErrNotFound
+		}
+		c, err = cardWhere(tx, `id = ?`, id)
+		return err
+	})
+	return c, err
+}
+
+func scanCard(s scanner) (card.Card, int64, error) {
+	var c card.Card
+	var seq, issued, activateBy int64
+	var activated, expires, blocked sql.NullInt64
+	err := s.Scan(&seq, &c.ID, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason)
+	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
+	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
+	return c, seq, err
+}

@@ -1,0 +1,408 @@
+// Package storage keeps citycard's data in SQLite. It is the only package that knows SQL.
+//
+// One goroutine owns the single write connection and commits writes in groups: callers queue
+// a function, the writer runs up to MaxBatch of them in one transaction, each inside its own
+// SAVEPOINT (an error undoes only that function's work), commits once with synchronous=FULL,
+// and only then answers each caller. Reads use a separate read-only pool.
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// MaxBatch bounds how many queued writes share one commit.
+const MaxBatch = 128
+
+// MinSQLiteVersion is the oldest SQLite the service runs on.
+const MinSQLiteVersion = 3051003
+
+// ErrClosed is returned for writes queued after Close began.
+var ErrClosed = errors.New("database closed")
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the database. Loc is the city's zone for calendar rules.
+type DB struct {
+	write *sql.DB
+	read  *sql.DB
+	Loc   *time.Location
+	path  string
+
+	clockMu sync.RWMutex
+	clock   func() time.Time
+
+	jobs      chan *job
+	closeOnce sync.Once
+	closing   chan struct{}
+	done      chan struct{}
+	mu        sync.RWMutex // held for reading while queueing, for writing while closing
+}
+
+// Tx is one write, inside the writer's transaction. Now is read once per write.
+type Tx struct {
+	tx  *sql.Tx
+	Now time.Time
+	db  *DB
+}
+
+type job struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database at path, checks that WAL and synchronous=FULL
+// took effect, that SQLite is recent enough and the file passes quick_check, applies
+// migrations and starts the writer.
+func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	db := &DB{write: w, Loc: loc, path: path, clock: time.Now,
+		jobs: make(chan *job, 4*MaxBatch), closing: make(chan struct{}), done: make(chan struct{})}
+	if err := db.checkWriter(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	rq := url.Values{}
+	rq.Set("mode", "ro")
+	rq.Set("_query_only", "true")
+	rq.Set("_busy_timeout", "10000")
+	r, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db.read = r
+	go db.writer()
+	return db, nil
+}
+
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+func (db *DB) checkWriter(ctx context.Context) error {
+	var version string
+	var vnum int
+	if err := db.write.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&version); err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	_, vnum, _ = sqlite3.Version()
+	if vnum < MinSQLiteVersion {
+		return fmt.Errorf("SQLite %s is older than 3.51.3; rebuild with a newer github.com/mattn/go-sqlite3", version)
+	}
+	var mode string
+	var sync int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return err
+	}
+	if err := db.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal_mode is %q, not wal: is the database on a file system that supports WAL?", mode)
+	}
+	if sync != 2 {
+		return fmt.Errorf("synchronous is %d, not FULL (2)", sync)
+	}
+	var qc string
+	if err := db.write.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&qc); err != nil {
+		return fmt.Errorf("quick_check: %w", err)
+	}
+	if qc != "ok" {
+		return fmt.Errorf("database file fails quick_check: %s", qc)
+	}
+	return nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		version := i + 1
+		var n int
+		if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			version, strings.TrimPrefix(name, "migrations/"), time.Now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetClock replaces the clock (tests, demo seeding). nil restores time.Now.
+func (db *DB) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	db.clockMu.Lock()
+	db.clock = now
+	db.clockMu.Unlock()
+}
+
+// Now is the database's clock, in UTC, truncated to the millisecond it is stored with.
+func (db *DB) Now() time.Time {
+	db.clockMu.RLock()
+	now := db.clock
+	db.clockMu.RUnlock()
+	return now().UTC().Truncate(time.Millisecond)
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Close stops taking writes, finishes the queued ones and closes both pools.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		close(db.closing)
+		close(db.jobs)
+		db.mu.Unlock()
+		<-db.done
+	})
+	err := db.read.Close()
+	if e := db.write.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// update runs fn as one write in the writer's next group commit and returns once that commit
+// is durable (or fn failed). A write is not started if ctx is done before its turn.
+func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.mu.RLock()
+	select {
+	case <-db.closing:
+		db.mu.RUnlock()
+		return ErrClosed
+	default:
+	}
+	select {
+	case db.jobs <- j:
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return ctx.Err()
+	}
+	db.mu.RUnlock()
+	return <-j.done
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*job, 0, MaxBatch)
+	for j := range db.jobs {
+		batch = append(batch[:0], j)
+	fill:
+		for len(batch) < MaxBatch {
+			select {
+			case j, ok := <-db.jobs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction, one savepoint per job.
+func (db *DB) commit(batch []*job) {
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for i, j := range batch {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			j.done <- errs[i]
+		}
+	}
+	ctx := context.Background()
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ran := false
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+		if err := run(j.fn, &Tx{tx: tx, Now: db.Now(), db: db}); err != nil {
+			errs[i] = err
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+				tx.Rollback()
+				fail(err)
+				return
+			}
+		} else {
+			ran = true
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE job`); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+	}
+	if !ran {
+		tx.Rollback()
+	} else if err := tx.Commit(); err != nil {
+		slog.Error("commit failed", "err", err, "writes", len(batch))
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	for i, j := range batch {
+		j.done <- errs[i]
+	}
+}
+
+// run calls fn, turning a panic into an error so one bad write cannot stop the writer.
+func run(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("write panicked: %v", r)
+		}
+	}()
+	return fn(tx)
+}
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.Exec(query, args...)
+}
+
+func (t *Tx) queryRow(query string, args ...any) *sql.Row { return t.tx.QueryRow(query, args...) }
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Query(query, args...) }
+
+// querier is what both a Tx and the read pool can do, so one helper serves both.
+type querier interface {
+	queryRow(query string, args ...any) *sql.Row
+	query(query string, args ...any) (*sql.Rows, error)
+}
+
+type reader struct {
+	ctx context.Context
+	db  *sql.DB
+}
+
+func (r reader) queryRow(q string, args ...any) *sql.Row {
+	return r.db.QueryRowContext(r.ctx, q, args...)
+}
+func (r reader) query(q string, args ...any) (*sql.Rows, error) {
+	return r.db.QueryContext(r.ctx, q, args...)
+}
+
+func (db *DB) reader(ctx context.Context) reader { return reader{ctx, db.read} }
+
+// isUnique reports whether err is a UNIQUE constraint violation.
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newID returns prefix_ and 16 random base32 characters (80 bits).
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return prefix + "_" + idEncoding.EncodeToString(b)
+}
+
+// ms and fromMS convert times to the stored unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func fromNullMS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+func nullMS(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: ms(*t), Valid: true}
+}

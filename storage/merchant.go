@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/citycard/citycard/merchant"
+)
+
+const merchantColumns = `seq, id, name, category, address, lat, lon, status, created_at`
+
+// CreateMerchant validates and stores m with the SHA-256 of its API key, setting ID and
+// CreatedAt.
+func (db *DB) CreateMerchant(ctx context.Context, m *merchant.Merchant, keyHash []byte) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	return db.update(ctx, func(tx *Tx) error {
+		m.ID, m.CreatedAt = newID("mer"), tx.Now
+		_, err := tx.exec(`INSERT INTO merchants (id, name, category, address, lat, lon, status, key_hash, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, keyHash, ms(tx.Now), ms(tx.Now))
+		return err
+	})
+}
+
+// Merchant returns the merchant with this id, or merchant.ErrNotFound.
+func (db *DB) Merchant(ctx context.Context, id string) (merchant.Merchant, error) {
+	return merchantWhere(db.reader(ctx), `id = ?`, id)
+}
+
+// MerchantByKeyHash returns the merchant whose API key hashes to sum, or merchant.ErrNotFound.
+func (db *DB) MerchantByKeyHash(ctx context.Context, sum []byte) (merchant.Merchant, error) {
+	return merchantWhere(db.reader(ctx), `key_hash = ?`, sum)
+}
+
+func merchantWhere(q querier, where string, arg any) (merchant.Merchant, error) {
+	m, _, err := scanMerchant(q.queryRow(`SELECT `+merchantColumns+` FROM merchants WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, merchant.ErrNotFound
+	}
+	return m, err
+}
+
+// Merchants lists merchants in the order they signed up.
+func (db *DB) Merchants(ctx context.Context, page Page) ([]merchant.Merchant, string, error) {
+	return list(db.reader(ctx), `SELECT `+merchantColumns+` FROM merchants WHERE seq > ? ORDER BY seq LIMIT ?`, nil, page, false,
+		func(r *sql.Rows) (merchant.Merchant, int64, error) { return scanMerchant(r) })
+}
+
+// UpdateMerchant applies change to the stored merchant, validates and stores the result.
+func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*merchant.Merchant) error) (merchant.Merchant, error) {
+	var m merchant.Merchant
+	err := db.update(ctx, func(tx *Tx) error {
+		var err error
+		if m, err = merchantWhere(tx, `id = ?`, id); err != nil {
+			return err
+		}
+		if err := change(&m); err != nil {
+			return err
+		}
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		_, err = tx.exec(`UPDATE merchants SET name = ?, category = ?, address = ?, lat = ?, lon = ?, status = ?, updated_at = ? WHERE id = ?`,
+			m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, ms(tx.Now), id)
+		return err
+	})
+	return m, err
+}
+
+// SetMerchantKey replaces a merchant's API key hash; the old key stops working at once.
+func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) error {
+	return db.update(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`UPDATE merchants SET key_hash = ?, updated_at = ? WHERE id = ?`, keyHash, ms(tx.Now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return merchant.ErrNotFound
+		}
+		return nil
+	})
+}
+
+func scanMerchant(s scanner) (merchant.Merchant, int64, error) {
+	var m merchant.Merchant
+	var seq int64
+	dest, finish := merchantDest(&m, &seq)
+	err := s.Scan(dest...)
+	finish()
+	return m, seq, err
+}
+
+func nullFloat(f *float64) sql.NullFloat64 {
+	if f == nil {
+		return sql.NullFloat64{}
+	}
+	return sql.NullFloat64{Float64: *f, Valid: true}
+}

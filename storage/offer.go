@@ -1,0 +1,245 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/citycard/citycard/merchant"
+)
+
+const offerColumns = `o.seq, o.id, o.merchant_id, o.title_json, o.kind, o.value, o.max_discount_cents, o.min_amount_cents, o.limit_kind,
+	o.products_json, o.valid_from, o.valid_until, o.municipal_share_bp, o.active, o.created_at, o.updated_at`
+
+// CreateOffer validates and stores o for its merchant (merchant.ErrNotFound if unknown),
+// setting ID and times. Products must exist.
+func (db *DB) CreateOffer(ctx context.Context, o *merchant.Offer) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return db.update(ctx, func(tx *Tx) error {
+		if _, err := merchantWhere(tx, `id = ?`, o.MerchantID); err != nil {
+			return err
+		}
+		if err := productsExist(tx, o.Products); err != nil {
+			return err
+		}
+		o.ID, o.CreatedAt, o.UpdatedAt = newID("off"), tx.Now, tx.Now
+		title, products, err := offerJSON(*o)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(`INSERT INTO offers (id, merchant_id, title_json, kind, value, max_discount_cents, min_amount_cents, limit_kind,
+				products_json, valid_from, valid_until, municipal_share_bp, active, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.MerchantID, title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
+			products, nullStr(o.ValidFrom), nullStr(o.ValidUntil), o.MunicipalShare, o.Active, ms(tx.Now), ms(tx.Now))
+		return err
+	})
+}
+
+// Offer returns the offer with this id, or merchant.ErrOfferNotFound.
+func (db *DB) Offer(ctx context.Context, id string) (merchant.Offer, error) {
+	return offerWhere(db.reader(ctx), `o.id = ?`, id)
+}
+
+func offerWhere(q querier, where string, args ...any) (merchant.Offer, error) {
+	o, _, err := scanOffer(q.queryRow(`SELECT `+offerColumns+` FROM offers o WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, merchant.ErrOfferNotFound
+	}
+	return o, err
+}
+
+// Offers lists offers in the order they were created, of one merchant or of all ("").
+func (db *DB) Offers(ctx context.Context, merchantID string, page Page) ([]merchant.Offer, string, error) {
+	return list(db.reader(ctx), `SELECT `+offerColumns+` FROM offers o WHERE (? = '' OR o.merchant_id = ?) AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+		[]any{merchantID, merchantID}, page, false, func(r *sql.Rows) (merchant.Offer, int64, error) { return scanOffer(r) })
+}
+
+// UpdateOffer applies change to the stored offer, validates and stores the result.
+func (db *DB) UpdateOffer(ctx context.Context, id string, change func(*merchant.Offer) error) (merchant.Offer, error) {
+	var o merchant.Offer
+	err := db.update(ctx, func(tx *Tx) error {
+		var err error
+		if o, err = offerWhere(tx, `o.id = ?`, id); err != nil {
+			return err
+		}
+		if err := change(&o); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		if err := productsExist(tx, o.Products); err != nil {
+			return err
+		}
+		o.UpdatedAt = tx.Now
+		title, products, err := offerJSON(o)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(`UPDATE offers SET title_json = ?, kind = ?, value = ?, max_discount_cents = ?, min_amount_cents = ?, limit_kind = ?,
+				products_json = ?, valid_from = ?, valid_until = ?, municipal_share_bp = ?, active = ?, updated_at = ?
+			WHERE id = ?`,
+			title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
+			products, nullStr(o.ValidFrom), nullStr(o.ValidUntil), o.MunicipalShare, o.Active, ms(tx.Now), id)
+		return err
+	})
+	return o, err
+}
+
+// merchantOffers returns every offer of a merchant, active ones only if activeOnly.
+func merchantOffers(q querier, merchantID string, activeOnly bool) ([]merchant.Offer, error) {
+	rows, err := q.query(`SELECT `+offerColumns+` FROM offers o WHERE o.merchant_id = ? AND (o.active = 1 OR ? = 0) ORDER BY o.seq`, merchantID, activeOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []merchant.Offer
+	for rows.Next() {
+		o, _, err := scanOffer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// OfferWithMerchant is an offer and the merchant that grants it.
+type OfferWithMerchant struct {
+	Offer    merchant.Offer
+	Merchant merchant.Merchant
+}
+
+// PublicOffers lists active offers of active merchants whose last day is not over, in the
+// order they were created.
+func (db *DB) PublicOffers(ctx context.Context, page Page) ([]OfferWithMerchant, string, error) {
+	today := db.Now().In(db.Loc).Format("2006-01-02")
+	return list(db.reader(ctx), `SELECT `+offerColumns+`, `+prefixed("m", merchantColumns)+`
+		FROM offers o JOIN merchants m ON m.id = o.merchant_id
+		WHERE o.active = 1 AND m.status = 'active' AND (o.valid_until IS NULL OR o.valid_until >= ?) AND o.seq > ?
+		ORDER BY o.seq LIMIT ?`, []any{today}, page, false, scanOfferWithMerchant)
+}
+
+func scanOfferWithMerchant(r *sql.Rows) (OfferWithMerchant, int64, error) {
+	var v OfferWithMerchant
+	var seq, mseq int64
+	dest := offerDest(&v.Offer, &seq)
+	mdest, finish := merchantDest(&v.Merchant, &mseq)
+	if err := r.Scan(append(dest.ptrs, mdest...)...); err != nil {
+		return v, 0, err
+	}
+	finish()
+	return v, seq, dest.finish()
+}
+
+func productsExist(tx *Tx, codes []string) error {
+	for _, c := range codes {
+		if _, err := productByCode(tx, c); err != nil {
+			return fmt.Errorf("%w: products names unknown product %q", merchant.ErrInvalidInput, c)
+		}
+	}
+	return nil
+}
+
+func offerJSON(o merchant.Offer) (title string, products sql.NullString, err error) {
+	b, err := json.Marshal(o.Title)
+	if err != nil {
+		return "", products, err
+	}
+	if len(o.Products) > 0 {
+		p, err := json.Marshal(o.Products)
+		if err != nil {
+			return "", products, err
+		}
+		products = sql.NullString{String: string(p), Valid: true}
+	}
+	return string(b), products, nil
+}
+
+type offerScan struct {
+	ptrs   []any
+	finish func() error
+}
+
+// offerDest returns scan destinations for offerColumns and a function that fills o from them.
+func offerDest(o *merchant.Offer, seq *int64) offerScan {
+	var title string
+	var maxD, minA sql.NullInt64
+	var products, from, until sql.NullString
+	var created, updated int64
+	return offerScan{
+		ptrs: []any{seq, &o.ID, &o.MerchantID, &title, &o.Kind, &o.Value, &maxD, &minA, &o.Limit, &products, &from, &until, &o.MunicipalShare, &o.Active, &created, &updated},
+		finish: func() error {
+			if maxD.Valid {
+				o.MaxDiscount = &maxD.Int64
+			}
+			if minA.Valid {
+				o.MinAmount = &minA.Int64
+			}
+			o.ValidFrom, o.ValidUntil = from.String, until.String
+			o.CreatedAt, o.UpdatedAt = fromMS(created), fromMS(updated)
+			if products.Valid {
+				if err := json.Unmarshal([]byte(products.String), &o.Products); err != nil {
+					return err
+				}
+			}
+			return json.Unmarshal([]byte(title), &o.Title)
+		},
+	}
+}
+
+func scanOffer(s scanner) (merchant.Offer, int64, error) {
+	var o merchant.Offer
+	var seq int64
+	d := offerDest(&o, &seq)
+	if err := s.Scan(d.ptrs...); err != nil {
+		return o, 0, err
+	}
+	return o, seq, d.finish()
+}
+
+// merchantDest is offerDest for merchantColumns.
+func merchantDest(m *merchant.Merchant, seq *int64) ([]any, func()) {
+	var lat, lon sql.NullFloat64
+	var created int64
+	return []any{seq, &m.ID, &m.Name, &m.Category, &m.Address, &lat, &lon, &m.Status, &created}, func() {
+		if lat.Valid && lon.Valid {
+			m.Lat, m.Lon = &lat.Float64, &lon.Float64
+		}
+		m.CreatedAt = fromMS(created)
+	}
+}
+
+func prefixed(alias, columns string) string {
+	out := ""
+	for i, c := range splitColumns(columns) {
+		if i > 0 {
+			out += ", "
+		}
+		out += alias + "." + c
+	}
+	return out
+}
+
+func splitColumns(columns string) []string {
+	parts := strings.Split(columns, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+func nullCents(v *int64) sql.NullInt64 {
+	if v == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *v, Valid: true}
+}
+
+func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

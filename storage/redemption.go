@@ -1,0 +1,336 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
+)
+
+const redemptionColumns = `seq, id, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+	amount_cents, discount_cents, share_cents, created_at, voided_at, void_reason`
+
+// Redeem records a redemption for a till: it resolves the card (ref), the merchant's offer,
+// applies merchant.QuoteFor, activates the card on its first use, and binds the request's
+// Idempotency-Key to the redemption in the same transaction. A retry with the same key and
+// body returns the original redemption as it was created, with replayed true; with another
+// body, merchant.ErrIdempotencyMismatch. Errors: card.ErrNotFound, merchant.ErrOfferNotFound,
+// merchant.ErrSuspended and the errors of merchant.QuoteFor.
+func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, bool, error) {
+	if err := req.Validate(true); err != nil {
+		return merchant.Redemption{}, false, err
+	}
+	fp := fingerprint(req)
+	// Most retries find their answer in the read pool without queueing for the writer.
+	if r, ok, err := replay(db.reader(ctx), req, fp); err != nil || ok {
+		return r, ok, err
+	}
+	var out merchant.Redemption
+	var replayed bool
+	err := db.update(ctx, func(tx *Tx) error {
+		r, ok, err := replay(tx, req, fp)
+		if err != nil || ok {
+			out, replayed = r, ok
+			return err
+		}
+		out, err = redeem(tx, req, ref)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(`INSERT INTO idempotency_keys (merchant_id, key, fingerprint, redemption_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+			req.MerchantID, req.IdempotencyKey, fp, out.ID, ms(tx.Now))
+		return err
+	})
+	return out, replayed, err
+}
+
+func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, error) {
+	c, p, o, uses, m, err := redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
+	if err != nil {
+		return merchant.Redemption{}, err
+	}
+	q, err := merchant.QuoteFor(c, o, uses, req.Amount, tx.Now, tx.db.Loc)
+	if err != nil {
+		return merchant.Redemption{}, err
+	}
+	if c.Activate(p, tx.Now, tx.db.Loc) {
+		if _, err := tx.exec(`UPDATE cards SET activated_at = ?, expires_at = ? WHERE id = ? AND activated_at IS NULL`,
+			ms(*c.ActivatedAt), ms(*c.ExpiresAt), c.ID); err != nil {
+			return merchant.Redemption{}, err
+		}
+	}
+	r := merchant.Redemption{
+		ID: newID("red"), CardID: c.ID, CardNumber: c.Number, MerchantID: m.ID, OfferID: o.ID,
+		Product: c.Product, Category: m.Category, Terminal: req.Terminal,
+		Amount: q.Amount, Discount: q.Discount, MunicipalShare: q.MunicipalShare, CreatedAt: tx.Now,
+	}
+	key := merchant.LimitKey(o, c.ID, tx.Now, tx.db.Loc)
+	_, err = tx.exec(`INSERT INTO redemptions (id, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+			amount_cents, discount_cents, share_cents, limit_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
+		r.Amount, r.Discount, r.MunicipalShare, nullStr(key), ms(r.CreatedAt))
+	if isUnique(err) {
+		// The rule above already saw the card's uses; the index is the last line of defence.
+		return merchant.Redemption{}, merchant.ErrLimitReached
+	}
+	return r, err
+}
+
+// redemptionContext loads what a redemption rule needs, in the order that gives a till the
+// most useful error first: the card, the merchant's offer, the card's product and its uses of
+// the offer.
+func redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
+	var (
+		c    card.Card
+		p    card.Product
+		o    merchant.Offer
+		m    merchant.Merchant
+		uses []merchant.Use
+		err  error
+	)
+	if m, err = merchantWhere(q, `id = ?`, merchantID); err != nil {
+		return c, p, o, uses, m, err
+	}
+	if needActive && m.Status != merchant.StatusActive {
+		return c, p, o, uses, m, merchant.ErrSuspended
+	}
+	if c, err = cardWhere(q, `number = ?`, ref.Number); err != nil {
+		return c, p, o, uses, m, err
+	}
+	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`, offerID, merchantID); err != nil {
+		return c, p, o, uses, m, err
+	}
+	if p, err = productByCode(q, c.Product); err != nil {
+		return c, p, o, uses, m, err
+	}
+	uses, err = cardUses(q, c.ID, o.ID)
+	return c, p, o, uses, m, err
+}
+
+// cardUses returns the not-voided uses of a card, of one offer or of all ("").
+func cardUses(q querier, cardID, offerID string) ([]merchant.Use, error) {
+	m, err := cardUsesByOffer(q, cardID, offerID)
+	return m[offerID], err
+}
+
+func cardUsesByOffer(q querier, cardID, offerID string) (map[string][]merchant.Use, error) {
+	rows, err := q.query(`SELECT offer_id, created_at FROM redemptions
+		WHERE card_id = ? AND (? = '' OR offer_id = ?) AND voided_at IS NULL ORDER BY seq`, cardID, offerID, offerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]merchant.Use{}
+	for rows.Next() {
+		var id string
+		var at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], merchant.Use{At: fromMS(at)})
+	}
+	return out, rows.Err()
+}
+
+// replay looks up the Idempotency-Key of req. ok is true if it was used before with the same
+// fingerprint; the redemption is returned as it was when created.
+func replay(q querier, req merchant.RedeemRequest, fp []byte) (merchant.Redemption, bool, error) {
+	var have []byte
+	var id string
+	err := q.queryRow(`SELECT fingerprint, redemption_id FROM idempotency_keys WHERE merchant_id = ? AND key = ?`,
+		req.MerchantID, req.IdempotencyKey).Scan(&have, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return merchant.Redemption{}, false, nil
+	}
+	if err != nil {
+		return merchant.Redemption{}, false, err
+	}
+	if !bytes.Equal(have, fp) {
+		return merchant.Redemption{}, false, merchant.ErrIdempotencyMismatch
+	}
+	r, err := redemptionWhere(q, `id = ?`, id)
+	r.VoidedAt, r.VoidReason = nil, "" // the original answer, not today's state
+	return r, err == nil, err
+}
+
+// fingerprint identifies a request's body for its Idempotency-Key.
+func fingerprint(req merchant.RedeemRequest) []byte {
+	h := sha256.New()
+	for _, s := range []string{req.CardInput, req.OfferID, req.Terminal} {
+		binary.Write(h, binary.BigEndian, uint32(len(s)))
+		h.Write([]byte(s))
+	}
+	binary.Write(h, binary.BigEndian, req.Amount)
+	return h.Sum(nil)
+}
+
+// Quote computes what Redeem would record, with the same errors, and records nothing.
+func (db *DB) Quote(ctx context.Context, req merchant.RedeemRequest, ref card.Ref) (merchant.Quote, error) {
+	if err := req.Validate(false); err != nil {
+		return merchant.Quote{}, err
+	}
+	c, _, o, uses, _, err := redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true)
+	if err != nil {
+		return merchant.Quote{}, err
+	}
+	return merchant.QuoteFor(c, o, uses, req.Amount, db.Now(), db.Loc)
+}
+
+// OfferState is an offer and whether a given card may use it now (Reason nil) or why not.
+type OfferState struct {
+	Offer    merchant.Offer
+	Merchant merchant.Merchant
+	Reason   error
+	UsedAt   *time.Time // the card's latest not-voided use
+}
+
+// CheckCard returns the card named by ref and every active offer of the merchant with
+// whether the card may use it now. It changes nothing.
+func (db *DB) CheckCard(ctx context.Context, merchantID string, ref card.Ref) (card.Card, []OfferState, error) {
+	q := db.reader(ctx)
+	c, err := cardWhere(q, `number = ?`, ref.Number)
+	if err != nil {
+		return c, nil, err
+	}
+	m, err := merchantWhere(q, `id = ?`, merchantID)
+	if err != nil {
+		return c, nil, err
+	}
+	offers, err := merchantOffers(q, merchantID, true)
+	if err != nil {
+		return c, nil, err
+	}
+	uses, err := cardUsesByOffer(q, c.ID, "")
+	if err != nil {
+		return c, nil, err
+	}
+	now := db.Now()
+	out := make([]OfferState, 0, len(offers))
+	for _, o := range offers {
+		out = append(out, offerState(c, o, m, uses[o.ID], now, db.Loc))
+	}
+	return c, out, nil
+}
+
+func offerState(c card.Card, o merchant.Offer, m merchant.Merchant, uses []merchant.Use, now time.Time, loc *time.Location) OfferState {
+	s := OfferState{Offer: o, Merchant: m, Reason: merchant.Check(c, o, uses, now, loc)}
+	if len(uses) > 0 {
+		at := uses[len(uses)-1].At
+		s.UsedAt = &at
+	}
+	return s
+}
+
+// CardBenefits returns the card named by ref (card.ErrNotFound) and every benefit it has:
+// the active offers of active merchants open to its product whose last day is not over, with
+// whether the card may use each now and when it last did.
+func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.Product, []OfferState, error) {
+	q := db.reader(ctx)
+	c, err := cardWhere(q, `number = ?`, ref.Number)
+	if err != nil {
+		return c, card.Product{}, nil, err
+	}
+	p, err := productByCode(q, c.Product)
+	if err != nil {
+		return c, p, nil, err
+	}
+	uses, err := cardUsesByOffer(q, c.ID, "")
+	if err != nil {
+		return c, p, nil, err
+	}
+	now := db.Now()
+	var out []OfferState
+	page := Page{Limit: 500}
+	for {
+		items, next, err := db.PublicOffers(ctx, page)
+		if err != nil {
+			return c, p, nil, err
+		}
+		for _, it := range items {
+			if it.Offer.EligibleFor(c.Product) {
+				out = append(out, offerState(c, it.Offer, it.Merchant, uses[it.Offer.ID], now, db.Loc))
+			}
+		}
+		if next == "" {
+			return c, p, out, nil
+		}
+		page.Cursor = next
+	}
+}
+
+// Void voids a redemption with a reason. With merchantID set, only that merchant's
+// redemptions are found. Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
+func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant.Redemption, error) {
+	if err := merchant.ValidateVoidReason(reason); err != nil {
+		return merchant.Redemption{}, err
+	}
+	var r merchant.Redemption
+	err := db.update(ctx, func(tx *Tx) error {
+		var err error
+		r, err = redemptionWhere(tx, `id = ?`, id)
+		if err != nil || (merchantID != "" && r.MerchantID != merchantID) {
+			return merchant.ErrNotFound
+		}
+		if r.VoidedAt != nil {
+			return merchant.ErrAlreadyVoided
+		}
+		if _, err := tx.exec(`UPDATE redemptions SET voided_at = ?, void_reason = ? WHERE id = ? AND voided_at IS NULL`,
+			ms(tx.Now), reason, id); err != nil {
+			return err
+		}
+		now := tx.Now
+		r.VoidedAt, r.VoidReason = &now, reason
+		return nil
+	})
+	return r, err
+}
+
+// Redemption returns one redemption, or merchant.ErrNotFound.
+func (db *DB) Redemption(ctx context.Context, id string) (merchant.Redemption, error) {
+	return redemptionWhere(db.reader(ctx), `id = ?`, id)
+}
+
+func redemptionWhere(q querier, where string, args ...any) (merchant.Redemption, error) {
+	r, _, err := scanRedemption(q.queryRow(`SELECT `+redemptionColumns+` FROM redemptions WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, merchant.ErrNotFound
+	}
+	return r, err
+}
+
+// RedemptionFilter narrows a list of redemptions. Zero values do not filter.
+type RedemptionFilter struct {
+	MerchantID string
+	CardID     string
+	From, To   time.Time // created_at in [From, To)
+}
+
+// Redemptions lists redemptions, newest first.
+func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([]merchant.Redemption, string, error) {
+	to := int64(1) << 62
+	if !f.To.IsZero() {
+		to = ms(f.To)
+	}
+	return list(db.reader(ctx), `SELECT `+redemptionColumns+` FROM redemptions
+		WHERE (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
+		ORDER BY seq DESC LIMIT ?`,
+		[]any{f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to}, page, true,
+		func(r *sql.Rows) (merchant.Redemption, int64, error) { return scanRedemption(r) })
+}
+
+func scanRedemption(s scanner) (merchant.Redemption, int64, error) {
+	var r merchant.Redemption
+	var seq, created int64
+	var voided sql.NullInt64
+	err := s.Scan(&seq, &r.ID, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Product, &r.Category, &r.Terminal,
+		&r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason)
+	r.CreatedAt, r.VoidedAt = fromMS(created), fromNullMS(voided)
+	return r, seq, err
+}
