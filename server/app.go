@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+)
+
+// server holds what every handler needs. It has no globals: tests build as many as they like.
+type server struct {
+	cfg       Config
+	db        *storage.DB
+	keys      *card.Keyring
+	adminHash [32]byte
+	qr        *qrCache
+	log       *slog.Logger
+}
+
+// newServer opens nothing: it wires an open database and its keyring into a server.
+func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string, log *slog.Logger) *server {
+	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log}
+}
+
+// app builds the Fiber app with every route.
+func (s *server) app() *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "citycard",
+		ErrorHandler:          handleError(s.log),
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		BodyLimit:             256 << 10,
+		DisableStartupMessage: true,
+		CaseSensitive:         true,
+		StrictRouting:         false,
+		// Strings from the context are copies, so nothing handed to the writer goroutine can
+		// change under it when fasthttp reuses its buffers.
+		Immutable: true,
+	})
+	app.Use(recover.New())
+	app.Use(requestid.New())
+	app.Use(securityHeaders)
+	s.routes(app)
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	return app
+}
+
+// securityHeaders go on every response.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	return c.Next()
+}
+
+// openStore opens the database and its keyring and settles the admin token: the configured
+// one, else the one set on first start, else a new one returned as fresh (to print once).
+func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyring, adminToken string, fresh bool, err error) {
+	db, err = storage.Open(ctx, cfg.DB, cfg.Loc)
+	if err != nil {
+		return nil, nil, "", false, err
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	if keys, err = db.Keyring(ctx, cfg.SigningKey); err != nil {
+		return
+	}
+	if cfg.AdminToken != "" {
+		return db, keys, cfg.AdminToken, false, nil
+	}
+	hash, err := db.AdminTokenHash(ctx)
+	if err != nil {
+		return
+	}
+	if hash != nil {
+		// Only the hash is kept: a server started without CITYCARD_ADMIN_TOKEN checks against it.
+		return db, keys, "", false, nil
+	}
+	adminToken = newSecret("cca")
+	sum := sha256.Sum256([]byte(adminToken))
+	if err = db.SetAdminTokenHash(ctx, sum[:]); err != nil {
+		return
+	}
+	return db, keys, adminToken, true, nil
+}
+
+// newSecret is prefix_ and 32 random bytes in base64url: 256 bits, never guessed.
+func newSecret(prefix string) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return prefix + "_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// serve runs the service until ctx is done, then shuts down gracefully: stop accepting,
+// finish requests in flight, drain queued writes, close the database.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if cfg.Demo && !cfg.dbFromConfig {
+		dir, err := os.MkdirTemp("", "citycard-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg.DB = filepath.Join(dir, "demo.db")
+	}
+	db, keys, adminToken, fresh, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	s := newServer(cfg, db, keys, adminToken, log)
+	if adminToken == "" {
+		hash, err := db.AdminTokenHash(ctx)
+		if err != nil {
+			return err
+		}
+		copy(s.adminHash[:], hash)
+	}
+	if fresh {
+		fmt.Fprintf(stdout, "admin token (shown once, keep it safe): %s\n", adminToken)
+	}
+	if cfg.Demo {
+		if err := s.loadDemo(ctx, stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	app := s.app()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	if err := app.ShutdownWithTimeout(20 * time.Second); err != nil {
+		log.Error("shutdown", "err", err)
+	}
+	return nil
+}
+
+// healthcheck asks the local service's /healthz; for container HEALTHCHECKs, which have no curl.
+func healthcheck(ctx context.Context, cfg Config) error {
+	addr := cfg.Addr
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New("unhealthy: " + resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+type cardJSON struct {
+	ID          string            `json:"id"`
+	Number      string            `json:"number"`
+	Product     string            `json:"product"`
+	Status      card.Status       `json:"status"`
+	Holder      string            `json:"holder"`
+	Lang        string            `json:"lang"`
+	IssuedAt    string            `json:"issued_at"`
+	ActivatedAt *string           `json:"activated_at"`
+	ExpiresAt   *string           `json:"expires_at"`
+	ActivateBy  string            `json:"activate_by"`
+	BlockedAt   *string           `json:"blocked_at"`
+	BlockReason string            `json:"block_reason"`
+	Token       string            `json:"token"`
+	QRURL       string            `json:"qr_url"`
+	Redemptions *[]redemptionJSON `json:"redemptions,omitempty"`
+}
+
+func (s *server) toCardJSON(c card.Card) cardJSON {
+	return cardJSON{
+		ID: c.ID, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: c.Holder, Lang: c.Lang,
+		IssuedAt: timeJSON(c.IssuedAt), ActivatedAt: timePtrJSON(c.ActivatedAt), ExpiresAt: timePtrJSON(c.ExpiresAt),
+		ActivateBy: timeJSON(c.ActivateBy), BlockedAt: timePtrJSON(c.BlockedAt), BlockReason: c.BlockReason,
+		Token: c.Token, QRURL: s.cardURL(c.Token),
+	}
+}
+
+// cardURL is the URL inside a card's QR code.
+func (s *server) cardURL(token string) string { return s.cfg.PublicURL + "/c/" + token }
+
+type cardRequest struct {
+	Product string `json:"product"`
+	Holder  string `json:"holder"`
+	Lang    string `json:"lang"`
+}
+
+func (s *server) handleCardCreate(c *fiber.Ctx) error {
+	var req cardRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	if req.Product == "" {
+		return badRequest("product is required")
+	}
+	cards, err := s.db.CreateCards(c.UserContext(), s.keys, req.Product, 1, req.Holder, req.Lang)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(s.toCardJSON(cards[0]))
+}
+
+type batchRequest struct {
+	Product string `json:"product"`
+	Count   int    `json:"count"`
+	Lang    string `json:"lang"`
+}
+
+func (s *server) handleCardBatch(c *fiber.Ctx) error {
+	var req batchRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	if req.Product == "" {
+		return badRequest("product is required")
+	}
+	if req.Count < 1 || req.Count > 1000 {
+		return badRequest("count must be 1 to 1000")
+	}
+	cards, err := s.db.CreateCards(c.UserContext(), s.keys, req.Product, req.Count, "", req.Lang)
+	if err != nil {
+		return err
+	}
+	out := make([]cardJSON, len(cards))
+	for i, cd := range cards {
+		out[i] = s.toCardJSON(cd)
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"cards": out})
+}
+
+func (s *server) handleCardList(c *fiber.Ctx) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.db.Cards(c.UserContext(), storage.CardFilter{Product: c.Query("product")}, page)
+	if err != nil {
+		return err
+	}
+	out := make([]cardJSON, len(items))
+	for i, cd := range items {
+		out[i] = s.toCardJSON(cd)
+	}
+	return c.JSON(newList(out, next))
+}
+
+func (s *server) handleCardGet(c *fiber.Ctx) error {
+	cd, err := s.db.Card(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	reds, err := s.allRedemptions(c, storage.RedemptionFilter{CardID: cd.ID})
+	if err != nil {
+		return err
+	}
+	out := s.toCardJSON(cd)
+	out.Redemptions = &reds
+	return c.JSON(out)
+}
+
+// allRedemptions pages through every redemption matching f (a card has few).
+func (s *server) allRedemptions(c *fiber.Ctx, f storage.RedemptionFilter) ([]redemptionJSON, error) {
+	out := []redemptionJSON{}
+	page := storage.Page{Limit: 500}
+	for {
+		items, next, err := s.db.Redemptions(c.UserContext(), f, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range items {
+			out = append(out, toRedemptionJSON(r))
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.Cursor = next
+	}
+}
+
+type blockRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *server) handleCardBlock(c *fiber.Ctx) error   { return s.setBlocked(c, true) }
+func (s *server) handleCardUnblock(c *fiber.Ctx) error { return s.setBlocked(c, false) }
+
+func (s *server) setBlocked(c *fiber.Ctx, blocked bool) error {
+	var req blockRequest
+	if err := decodeJSON(c.Body(), &req, true); err != nil {
+		return err
+	}
+	if len([]rune(req.Reason)) > 300 {
+		return badRequest("reason must be at most 300 characters")
+	}
+	if blocked && req.Reason == "" {
+		req.Reason = "blocked"
+	}
+	cd, err := s.db.SetBlocked(c.UserContext(), c.Params("id"), blocked, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.toCardJSON(cd))
+}
+
+func (s *server) handleCardQR(c *fiber.Ctx) error {
+	cd, err := s.db.Card(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return s.sendQR(c, cd.Token)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/citycard/citycard/card"
+)
+
+// messages are the card page's texts in the four languages of the card.
+var messages = map[string]map[string]string{
+	"sl": {
+		"title": "Vaša kartica", "status.issued": "Še ni aktivirana", "status.active": "Veljavna", "status.expired": "Potekla", "status.blocked": "Blokirana",
+		"left": "Še veljavna", "activate_by": "Aktivirajte jo do", "activates": "Kartica se aktivira ob prvi uporabi.",
+		"show": "To kodo pokažite na blagajni.", "number": "Številka kartice", "benefits": "Ugodnosti", "available": "Na voljo",
+		"used": "Uporabljeno", "map": "Zemljevid", "days": "d", "hours": "h", "minutes": "min", "expired_on": "Potekla",
+		"none": "Trenutno ni ugodnosti.", "notfound": "Kartice ni mogoče najti.", "notfound.hint": "Preverite, ali ste skenirali celotno kodo QR.",
+		"reason.card_blocked": "Kartica je blokirana", "reason.card_expired": "Kartica je potekla", "reason.offer_inactive": "Trenutno ni na voljo",
+		"reason.offer_not_eligible": "Ni vključeno v vašo kartico", "reason.limit_reached": "Že uporabljeno",
+		"cat.shop": "Trgovine", "cat.restaurant": "Restavracije", "cat.bar": "Kavarne in bari", "cat.museum": "Muzeji", "cat.attraction": "Znamenitosti",
+		"cat.tour": "Izleti", "cat.transport": "Prevoz", "cat.accommodation": "Nastanitve", "cat.service": "Storitve",
+	},
+	"it": {
+		"title": "La tua carta", "status.issued": "Non ancora attivata", "status.active": "Valida", "status.expired": "Scaduta", "status.blocked": "Bloccata",
+		"left": "Valida ancora", "activate_by": "Da attivare entro il", "activates": "La carta si attiva al primo utilizzo.",
+		"show": "Mostra questo codice alla cassa.", "number": "Numero della carta", "benefits": "Vantaggi", "available": "Disponibile",
+		"used": "Utilizzato", "map": "Mappa", "days": "g", "hours": "h", "minutes": "min", "expired_on": "Scaduta",
+		"none": "Nessun vantaggio al momento.", "notfound": "Carta non trovata.", "notfound.hint": "Controlla di aver scansionato l'intero codice QR.",
+		"reason.card_blocked": "La carta è bloccata", "reason.card_expired": "La carta è scaduta", "reason.offer_inactive": "Non disponibile ora",
+		"reason.offer_not_eligible": "Non incluso nella tua carta", "reason.limit_reached": "Già utilizzato",
+		"cat.shop": "Negozi", "cat.restaurant": "Ristoranti", "cat.bar": "Caffè e bar", "cat.museum": "Musei", "cat.attraction": "Attrazioni",
+		"cat.tour": "Escursioni", "cat.transport": "Trasporti", "cat.accommodation": "Alloggi", "cat.service": "Servizi",
+	},
+	"en": {
+		"title": "Your card", "status.issued": "Not yet activated", "status.active": "Valid", "status.expired": "Expired", "status.blocked": "Blocked",
+		"left": "Valid for", "activate_by": "Activate by", "activates": "The card activates at its first use.",
+		"show": "Show this code at the till.", "number": "Card number", "benefits": "Benefits", "available": "Available",
+		"used": "Used", "map": "Map", "days": "d", "hours": "h", "minutes": "min", "expired_on": "Expired",
+		"none": "No benefits at the moment.", "notfound": "Card not found.", "notfound.hint": "Check that the whole QR code was scanned.",
+		"reason.card_blocked": "The card is blocked", "reason.card_expired": "The card has expired", "reason.offer_inactive": "Not available now",
+		"reason.offer_not_eligible": "Not included in your card", "reason.limit_reached": "Already used",
+		"cat.shop": "Shops", "cat.restaurant": "Restaurants", "cat.bar": "Cafés and bars", "cat.museum": "Museums", "cat.attraction": "Sights",
+		"cat.tour": "Tours", "cat.transport": "Transport", "cat.accommodation": "Accommodation", "cat.service": "Services",
+	},
+	"de": {
+		"title": "Ihre Karte", "status.issued": "Noch nicht aktiviert", "status.active": "Gültig", "status.expired": "Abgelaufen", "status.blocked": "Gesperrt",
+		"left": "Noch gültig", "activate_by": "Aktivieren bis", "activates": "Die Karte wird bei der ersten Nutzung aktiviert.",
+		"show": "Zeigen Sie diesen Code an der Kasse.", "number": "Kartennummer", "benefits": "Vorteile", "available": "Verfügbar",
+		"used": "Genutzt", "map": "Karte", "days": "T", "hours": "Std", "minutes": "Min", "expired_on": "Abgelaufen",
+		"none": "Zurzeit keine Vorteile.", "notfound": "Karte nicht gefunden.", "notfound.hint": "Prüfen Sie, ob der ganze QR-Code gescannt wurde.",
+		"reason.card_blocked": "Die Karte ist gesperrt", "reason.card_expired": "Die Karte ist abgelaufen", "reason.offer_inactive": "Derzeit nicht verfügbar",
+		"reason.offer_not_eligible": "Nicht in Ihrer Karte enthalten", "reason.limit_reached": "Bereits genutzt",
+		"cat.shop": "Geschäfte", "cat.restaurant": "Restaurants", "cat.bar": "Cafés und Bars", "cat.museum": "Museen", "cat.attraction": "Sehenswürdigkeiten",
+		"cat.tour": "Ausflüge", "cat.transport": "Verkehr", "cat.accommodation": "Unterkünfte", "cat.service": "Dienstleistungen",
+	},
+}
+
+// pickLang chooses the page language: ?lang=, else the best of Accept-Language, else the
+// card holder's language, else English.
+func pickLang(query, acceptLanguage, cardLang string) string {
+	if card.ValidLang(query) {
+		return query
+	}
+	best, bestQ := "", 0.0
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		fields := strings.Split(part, ";")
+		tag := strings.ToLower(strings.TrimSpace(fields[0]))
+		q := 1.0
+		for _, f := range fields[1:] {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(f), "q="); ok {
+				if n, err := strconv.ParseFloat(v, 64); err == nil {
+					q = n
+				}
+			}
+		}
+		if len(tag) >= 2 && card.ValidLang(tag[:2]) && q > bestQ {
+			best, bestQ = tag[:2], q
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if card.ValidLang(cardLang) {
+		return cardLang
+	}
+	return "en"
+}

@@ -1,0 +1,64 @@
+// Command citycard runs a city's experience card: cards with signed QR codes, merchants and
+// their offers, redemptions at shop tills, the tourist's card page and the monthly report.
+//
+//	citycard serve [--demo]   run the service (on the embedded demo data with --demo)
+//	citycard healthcheck      exit 0 if the service on CITYCARD_ADDR answers /healthz
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // the city's zone must load on images without /usr/share/zoneinfo
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "citycard:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: citycard <command> [flags]
+
+commands:
+  serve         run the service (--demo: on the embedded Koper demo data)
+  healthcheck   exit 0 if the local service answers /healthz (for container health checks)
+`
+
+// run is the whole program, with its environment passed in so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		cfg, _, err := parseConfig(cmd, rest, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "healthcheck":
+		cfg, _, err := parseConfig(cmd, rest, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return healthcheck(ctx, cfg)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

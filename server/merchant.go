@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/gofiber/fiber/v2"
+)
+
+type merchantJSON struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Category  string   `json:"category"`
+	Address   string   `json:"address"`
+	Lat       *float64 `json:"lat"`
+	Lon       *float64 `json:"lon"`
+	Status    string   `json:"status"`
+	CreatedAt string   `json:"created_at"`
+}
+
+func toMerchantJSON(m merchant.Merchant) merchantJSON {
+	return merchantJSON{ID: m.ID, Name: m.Name, Category: m.Category, Address: m.Address, Lat: m.Lat, Lon: m.Lon,
+		Status: m.Status, CreatedAt: timeJSON(m.CreatedAt)}
+}
+
+// merchantRequest is the body of a create, and of a PATCH decoded over the stored merchant.
+type merchantRequest struct {
+	Name     string   `json:"name"`
+	Category string   `json:"category"`
+	Address  string   `json:"address"`
+	Lat      *float64 `json:"lat"`
+	Lon      *float64 `json:"lon"`
+	Status   string   `json:"status"`
+}
+
+func (s *server) handleMerchantCreate(c *fiber.Ctx) error {
+	var req merchantRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	m := merchant.Merchant{Name: req.Name, Category: req.Category, Address: req.Address, Lat: req.Lat, Lon: req.Lon, Status: req.Status}
+	key := newSecret("ccm")
+	sum := sha256.Sum256([]byte(key))
+	if err := s.db.CreateMerchant(c.UserContext(), &m, sum[:]); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"merchant": toMerchantJSON(m), "api_key": key})
+}
+
+func (s *server) handleMerchantList(c *fiber.Ctx) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.db.Merchants(c.UserContext(), page)
+	if err != nil {
+		return err
+	}
+	out := make([]merchantJSON, len(items))
+	for i, m := range items {
+		out[i] = toMerchantJSON(m)
+	}
+	return c.JSON(newList(out, next))
+}
+
+func (s *server) handleMerchantGet(c *fiber.Ctx) error {
+	m, err := s.db.Merchant(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(toMerchantJSON(m))
+}
+
+// handleMerchantUpdate applies a partial update: the body is decoded over the stored fields,
+// so absent fields keep their value and "lat": null with "lon": null removes the position.
+func (s *server) handleMerchantUpdate(c *fiber.Ctx) error {
+	body := bytes.Clone(c.Body())
+	if err := decodeJSON(body, &merchantRequest{}, false); err != nil {
+		return err // reject bad bodies before queueing a write
+	}
+	m, err := s.db.UpdateMerchant(c.UserContext(), c.Params("id"), func(m *merchant.Merchant) error {
+		req := merchantRequest{Name: m.Name, Category: m.Category, Address: m.Address, Lat: m.Lat, Lon: m.Lon, Status: m.Status}
+		if err := decodeJSON(body, &req, false); err != nil {
+			return err
+		}
+		m.Name, m.Category, m.Address, m.Lat, m.Lon, m.Status = req.Name, req.Category, req.Address, req.Lat, req.Lon, req.Status
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(toMerchantJSON(m))
+}
+
+func (s *server) handleMerchantKeyRotate(c *fiber.Ctx) error {
+	key := newSecret("ccm")
+	sum := sha256.Sum256([]byte(key))
+	if err := s.db.SetMerchantKey(c.UserContext(), c.Params("id"), sum[:]); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"api_key": key})
+}

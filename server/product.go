@@ -1,0 +1,99 @@
+package main
+
+import (
+	"github.com/citycard/citycard/card"
+	"github.com/gofiber/fiber/v2"
+)
+
+type productRequest struct {
+	Code                   string            `json:"code"`
+	Name                   map[string]string `json:"name"`
+	ValidityHours          *int              `json:"validity_hours"`
+	ValidityDays           *int              `json:"validity_days"`
+	Price                  string            `json:"price"`
+	Audience               string            `json:"audience"`
+	ActivationDeadlineDays *int              `json:"activation_deadline_days"`
+}
+
+type productJSON struct {
+	Code                   string            `json:"code"`
+	Name                   map[string]string `json:"name"`
+	ValidityHours          *int              `json:"validity_hours"`
+	ValidityDays           *int              `json:"validity_days"`
+	Price                  string            `json:"price"`
+	Audience               string            `json:"audience"`
+	ActivationDeadlineDays int               `json:"activation_deadline_days"`
+	CreatedAt              string            `json:"created_at"`
+}
+
+func toProductJSON(p card.Product) productJSON {
+	out := productJSON{Code: p.Code, Name: p.Name, Price: formatMoney(p.PriceCents), Audience: p.Audience,
+		ActivationDeadlineDays: p.ActivationDeadlineDays, CreatedAt: timeJSON(p.CreatedAt)}
+	if p.ValidityHours > 0 {
+		out.ValidityHours = &p.ValidityHours
+	} else {
+		out.ValidityDays = &p.ValidityDays
+	}
+	return out
+}
+
+// toProduct converts the request; explicit zeros stay distinguishable from absent fields so
+// that "validity_hours": 0 is an error, not "not given".
+func (r productRequest) toProduct() (card.Product, error) {
+	p := card.Product{Code: r.Code, Name: r.Name, Audience: r.Audience}
+	if r.ValidityHours != nil {
+		if *r.ValidityHours < 1 {
+			return p, badRequest("validity_hours must be 1 to 8760")
+		}
+		p.ValidityHours = *r.ValidityHours
+	}
+	if r.ValidityDays != nil {
+		if *r.ValidityDays < 1 {
+			return p, badRequest("validity_days must be 1 to 3660")
+		}
+		p.ValidityDays = *r.ValidityDays
+	}
+	if r.ActivationDeadlineDays != nil {
+		if *r.ActivationDeadlineDays < 1 {
+			return p, badRequest("activation_deadline_days must be 1 to 3660")
+		}
+		p.ActivationDeadlineDays = *r.ActivationDeadlineDays
+	}
+	price, err := parseMoney("price", r.Price)
+	if err != nil {
+		return p, err
+	}
+	p.PriceCents = price
+	return p, nil
+}
+
+func (s *server) handleProductCreate(c *fiber.Ctx) error {
+	var req productRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	p, err := req.toProduct()
+	if err != nil {
+		return err
+	}
+	if err := s.db.CreateProduct(c.UserContext(), &p); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(toProductJSON(p))
+}
+
+func (s *server) handleProductList(c *fiber.Ctx) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.db.Products(c.UserContext(), page)
+	if err != nil {
+		return err
+	}
+	out := make([]productJSON, len(items))
+	for i, p := range items {
+		out[i] = toProductJSON(p)
+	}
+	return c.JSON(newList(out, next))
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"time"
+
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+func (s *server) handleHealth(c *fiber.Ctx) error {
+	if _, err := s.db.Setting(c.UserContext(), "health"); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// publicCardJSON is what anyone holding the token may see: no token, no holder, no id.
+type publicCardJSON struct {
+	Number      string            `json:"number"`
+	Status      card.Status       `json:"status"`
+	Product     string            `json:"product"`
+	ProductName map[string]string `json:"product_name"`
+	Lang        string            `json:"lang"`
+	ActivatedAt *string           `json:"activated_at"`
+	ExpiresAt   *string           `json:"expires_at"`
+	ActivateBy  string            `json:"activate_by"`
+	SecondsLeft int64             `json:"seconds_left"`
+}
+
+type publicMerchantJSON struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Category string   `json:"category"`
+	Address  string   `json:"address"`
+	Lat      *float64 `json:"lat"`
+	Lon      *float64 `json:"lon"`
+}
+
+func toPublicMerchant(m merchantJSON) publicMerchantJSON {
+	return publicMerchantJSON{m.ID, m.Name, m.Category, m.Address, m.Lat, m.Lon}
+}
+
+type benefitJSON struct {
+	Merchant  publicMerchantJSON `json:"merchant"`
+	Offer     offerJSON          `json:"offer"`
+	Available bool               `json:"available"`
+	Reason    *string            `json:"reason"`
+	UsedAt    *string            `json:"used_at"`
+}
+
+// publicCard resolves a token from a public URL (never a bare number) to the card, its
+// product and its benefits.
+func (s *server) publicCard(c *fiber.Ctx, token string) (card.Card, card.Product, []storage.OfferState, error) {
+	ref, err := s.keys.ParseInput(token, false)
+	if err != nil {
+		return card.Card{}, card.Product{}, nil, err
+	}
+	return s.db.CardBenefits(c.UserContext(), ref)
+}
+
+func toPublicCardJSON(cd card.Card, p card.Product, now time.Time) publicCardJSON {
+	return publicCardJSON{
+		Number: cd.Number, Status: cd.Status(now), Product: cd.Product, ProductName: p.Name, Lang: cd.Lang,
+		ActivatedAt: timePtrJSON(cd.ActivatedAt), ExpiresAt: timePtrJSON(cd.ExpiresAt), ActivateBy: timeJSON(cd.ActivateBy),
+		SecondsLeft: int64(cd.TimeLeft(now) / time.Second),
+	}
+}
+
+func (s *server) handlePublicCardGet(c *fiber.Ctx) error {
+	cd, p, states, err := s.publicCard(c, c.Params("token"))
+	if err != nil {
+		return err
+	}
+	benefits := make([]benefitJSON, len(states))
+	for i, st := range states {
+		os := toOfferStateJSON(st)
+		benefits[i] = benefitJSON{Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: os.offerJSON,
+			Available: os.Available, Reason: os.Reason, UsedAt: os.UsedAt}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"card": toPublicCardJSON(cd, p, s.db.Now()), "benefits": benefits})
+}
+
+func (s *server) handlePublicCardQR(c *fiber.Ctx) error {
+	token := c.Params("token")
+	if _, err := s.keys.ParseInput(token, false); err != nil {
+		return err
+	}
+	return s.sendQR(c, token)
+}
+
+type publicOfferJSON struct {
+	Offer    offerJSON          `json:"offer"`
+	Merchant publicMerchantJSON `json:"merchant"`
+}
+
+func (s *server) handlePublicOffersList(c *fiber.Ctx) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.db.PublicOffers(c.UserContext(), page)
+	if err != nil {
+		return err
+	}
+	out := make([]publicOfferJSON, len(items))
+	for i, it := range items {
+		out[i] = publicOfferJSON{Offer: toOfferJSON(it.Offer), Merchant: toPublicMerchant(toMerchantJSON(it.Merchant))}
+	}
+	return c.JSON(newList(out, next))
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+type redemptionJSON struct {
+	ID             string  `json:"id"`
+	CardNumber     string  `json:"card_number"`
+	MerchantID     string  `json:"merchant_id"`
+	OfferID        string  `json:"offer_id"`
+	Terminal       string  `json:"terminal"`
+	Amount         string  `json:"amount"`
+	Discount       string  `json:"discount"`
+	Total          string  `json:"total"`
+	MunicipalShare string  `json:"municipal_share"`
+	Status         string  `json:"status"`
+	CreatedAt      string  `json:"created_at"`
+	VoidedAt       *string `json:"voided_at"`
+	VoidReason     *string `json:"void_reason"`
+}
+
+func toRedemptionJSON(r merchant.Redemption) redemptionJSON {
+	out := redemptionJSON{
+		ID: r.ID, CardNumber: r.CardNumber, MerchantID: r.MerchantID, OfferID: r.OfferID, Terminal: r.Terminal,
+		Amount: formatMoney(r.Amount), Discount: formatMoney(r.Discount), Total: formatMoney(r.Total()),
+		MunicipalShare: formatMoney(r.MunicipalShare), Status: r.Status(), CreatedAt: timeJSON(r.CreatedAt),
+		VoidedAt: timePtrJSON(r.VoidedAt),
+	}
+	if r.VoidedAt != nil {
+		out.VoidReason = &r.VoidReason
+	}
+	return out
+}
+
+type voidRequest struct {
+	Reason string `json:"reason"`
+}
+
+// voidRedemption voids a redemption, only of merchantID's if it is set.
+func (s *server) voidRedemption(c *fiber.Ctx, merchantID string) error {
+	var req voidRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	r, err := s.db.Void(c.UserContext(), c.Params("id"), merchantID, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toRedemptionJSON(r))
+}
+
+func (s *server) handleRedemptionVoid(c *fiber.Ctx) error { return s.voidRedemption(c, "") }
+
+// redemptionFilter reads ?from= and ?to= (local dates, inclusive) and, for the admin,
+// ?merchant= and ?card=.
+func (s *server) redemptionFilter(c *fiber.Ctx) (storage.RedemptionFilter, error) {
+	var f storage.RedemptionFilter
+	if v := c.Query("from"); v != "" {
+		d, err := parseDate("from", v)
+		if err != nil {
+			return f, err
+		}
+		f.From = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, s.cfg.Loc)
+	}
+	if v := c.Query("to"); v != "" {
+		d, err := parseDate("to", v)
+		if err != nil {
+			return f, err
+		}
+		f.To = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, s.cfg.Loc)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return f, badRequest("from must not be after to")
+	}
+	return f, nil
+}
+
+func (s *server) listRedemptions(c *fiber.Ctx, f storage.RedemptionFilter) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.db.Redemptions(c.UserContext(), f, page)
+	if err != nil {
+		return err
+	}
+	out := make([]redemptionJSON, len(items))
+	for i, r := range items {
+		out[i] = toRedemptionJSON(r)
+	}
+	return c.JSON(newList(out, next))
+}
+
+func (s *server) handleRedemptionList(c *fiber.Ctx) error {
+	f, err := s.redemptionFilter(c)
+	if err != nil {
+		return err
+	}
+	f.MerchantID, f.CardID = c.Query("merchant"), c.Query("card")
+	return s.listRedemptions(c, f)
+}

@@ -1,0 +1,62 @@
+package main
+
+import "github.com/gofiber/fiber/v2"
+
+// routes registers every route of the service: the whole API on one screen.
+func (s *server) routes(app *fiber.App) {
+	app.Get("/healthz", s.handleHealth)
+
+	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
+	app.Get("/c/:token", s.handleCardPage)
+	app.Get("/c/:token/qr.png", s.handlePublicCardQR)
+	app.Get("/static/*", s.handleStatic)
+	pub := app.Group("/api/v1/public")
+	pub.Get("/cards/:token", s.handlePublicCardGet)
+	pub.Get("/offers", s.handlePublicOffersList)
+
+	// Admin: the town-centre office and the municipality.
+	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
+	admin.Post("/products", s.handleProductCreate)
+	admin.Get("/products", s.handleProductList)
+	admin.Post("/cards", s.handleCardCreate)
+	admin.Post("/cards/batch", s.handleCardBatch)
+	admin.Get("/cards", s.handleCardList)
+	admin.Get("/cards/:id", s.handleCardGet)
+	admin.Post("/cards/:id/block", s.handleCardBlock)
+	admin.Post("/cards/:id/unblock", s.handleCardUnblock)
+	admin.Get("/cards/:id/qr.png", s.handleCardQR)
+	admin.Post("/merchants", s.handleMerchantCreate)
+	admin.Get("/merchants", s.handleMerchantList)
+	admin.Get("/merchants/:id", s.handleMerchantGet)
+	admin.Patch("/merchants/:id", s.handleMerchantUpdate)
+	admin.Post("/merchants/:id/key", s.handleMerchantKeyRotate)
+	admin.Post("/merchants/:id/offers", s.handleOfferCreate)
+	admin.Get("/offers", s.handleOfferList)
+	admin.Get("/offers/:id", s.handleOfferGet)
+	admin.Patch("/offers/:id", s.handleOfferUpdate)
+	admin.Get("/redemptions", s.handleRedemptionList)
+	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
+	admin.Get("/reports/monthly", s.handleReportMonthly)
+
+	// Till: a merchant's API key.
+	pos := app.Group("/api/v1/pos", s.requireMerchant)
+	pos.Get("/me", s.handlePosMe)
+	pos.Post("/check", s.handlePosCheck)
+	pos.Post("/quote", s.handlePosQuote)
+	pos.Post("/redemptions", s.handlePosRedeem)
+	pos.Get("/redemptions", s.handlePosRedemptionList)
+	pos.Post("/redemptions/:id/void", s.handlePosVoid)
+}
+
+// requireAdminFor is requireAdmin for a group mounted on /api/v1, skipping the sub-trees that
+// have their own rules (Fiber runs a group's middleware for every path under its prefix).
+func (s *server) requireAdminFor(skip ...string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		for _, p := range skip {
+			if len(c.Path()) >= len(p) && c.Path()[:len(p)] == p {
+				return c.Next()
+			}
+		}
+		return s.requireAdmin(c)
+	}
+}
