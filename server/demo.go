@@ -99,6 +99,7 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 		}
 	}
 	var merchants []merchant.Merchant
+	tillIsRestaurant := false
 	var offers [][]merchant.Offer
 	for i, dm := range d.Merchants {
 		r := dm.Merchant
@@ -108,8 +109,10 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 		if err := db.CreateMerchant(ctx, &m, sum[:]); err != nil {
 			return res, fmt.Errorf("merchant %s: %w", r.Name, err)
 		}
-		if i == 0 {
+		// The till of the README's walk-through: the first restaurant, else the first merchant.
+		if i == 0 || (m.Category == "restaurant" && !tillIsRestaurant) {
 			res.MerchantName, res.MerchantKey = m.Name, key
+			tillIsRestaurant = m.Category == "restaurant"
 		}
 		merchants = append(merchants, m)
 		var mo []merchant.Offer
