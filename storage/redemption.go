@@ -114,15 +114,25 @@ func redemptionContext(q querier, merchantID string, ref card.Ref, offerID strin
 	return c, p, o, uses, m, err
 }
 
-// cardUses returns the not-voided uses of a card, of one offer or of all ("").
+// cardUses returns the card's latest not-voided use of an offer, if any: all that the once
+// and daily rules need, at a cost that does not grow with the card's history.
 func cardUses(q querier, cardID, offerID string) ([]merchant.Use, error) {
-	m, err := cardUsesByOffer(q, cardID, offerID)
-	return m[offerID], err
+	var at int64
+	err := q.queryRow(`SELECT created_at FROM redemptions
+		WHERE card_id = ? AND offer_id = ? AND voided_at IS NULL ORDER BY seq DESC LIMIT 1`, cardID, offerID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []merchant.Use{{At: fromMS(at)}}, nil
 }
 
-func cardUsesByOffer(q querier, cardID, offerID string) (map[string][]merchant.Use, error) {
-	rows, err := q.query(`SELECT offer_id, created_at FROM redemptions
-		WHERE card_id = ? AND (? = '' OR offer_id = ?) AND voided_at IS NULL ORDER BY seq`, cardID, offerID, offerID)
+// cardUsesByOffer is cardUses for every offer the card has used.
+func cardUsesByOffer(q querier, cardID string) (map[string][]merchant.Use, error) {
+	rows, err := q.query(`SELECT offer_id, max(created_at) FROM redemptions
+		WHERE card_id = ? AND voided_at IS NULL GROUP BY offer_id`, cardID)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +144,7 @@ func cardUsesByOffer(q querier, cardID, offerID string) (map[string][]merchant.U
 		if err := rows.Scan(&id, &at); err != nil {
 			return nil, err
 		}
-		out[id] = append(out[id], merchant.Use{At: fromMS(at)})
+		out[id] = []merchant.Use{{At: fromMS(at)}}
 	}
 	return out, rows.Err()
 }
@@ -207,7 +217,7 @@ func (db *DB) CheckCard(ctx context.Context, merchantID string, ref card.Ref) (c
 	if err != nil {
 		return c, nil, err
 	}
-	uses, err := cardUsesByOffer(q, c.ID, "")
+	uses, err := cardUsesByOffer(q, c.ID)
 	if err != nil {
 		return c, nil, err
 	}
@@ -241,7 +251,7 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 	if err != nil {
 		return c, p, nil, err
 	}
-	uses, err := cardUsesByOffer(q, c.ID, "")
+	uses, err := cardUsesByOffer(q, c.ID)
 	if err != nil {
 		return c, p, nil, err
 	}
