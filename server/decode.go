@@ -155,16 +155,21 @@ func pageParams(c *fiber.Ctx) (storage.Page, error) {
 }
 
 // listBody is the contract's list shape.
+// listBody is the contract's list shape; next_cursor is null on the last page.
 type listBody[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
 }
 
 func newList[T any](items []T, next string) listBody[T] {
 	if items == nil {
 		items = []T{}
 	}
-	return listBody[T]{Items: items, NextCursor: next}
+	out := listBody[T]{Items: items}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	return out
 }
 
 // timeJSON formats a time as RFC 3339 in UTC, to the second.

@@ -3,6 +3,7 @@
 //
 //	citycard serve [--demo]   run the service (on the embedded demo data with --demo)
 //	citycard healthcheck      exit 0 if the service on CITYCARD_ADDR answers /healthz
+//	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
 package main
 
 import (
@@ -33,6 +34,7 @@ const usage = `usage: citycard <command> [flags]
 commands:
   serve         run the service (--demo: on the embedded Koper demo data)
   healthcheck   exit 0 if the local service answers /healthz (for container health checks)
+  loadtest      drive a running service with concurrent tills and print throughput and latency
 `
 
 // run is the whole program, with its environment passed in so tests can drive it.
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return healthcheck(ctx, cfg)
+	case "loadtest":
+		return loadtest(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

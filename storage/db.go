@@ -52,6 +52,8 @@ type DB struct {
 	closing   chan struct{}
 	done      chan struct{}
 	mu        sync.RWMutex // held for reading while queueing, for writing while closing
+
+	readStmts, writeStmts *stmtCache
 }
 
 // Tx is one write, inside the writer's transaction. Now is read once per write.
@@ -109,6 +111,7 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db.read = r
+	db.readStmts, db.writeStmts = newStmtCache(r), newStmtCache(w)
 	go db.writer()
 	return db, nil
 }
@@ -224,6 +227,8 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		<-db.done
 	})
+	db.readStmts.close()
+	db.writeStmts.close()
 	err := db.read.Close()
 	if e := db.write.Close(); err == nil {
 		err = e
@@ -270,6 +275,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		db.writeStmts.prepareWanted()
 	}
 }
 
@@ -342,13 +348,110 @@ func run(fn func(*Tx) error, tx *Tx) (err error) {
 	return fn(tx)
 }
 
-func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.Exec(query, args...)
+// stmt returns query prepared on the write connection, bound to the transaction. Statements
+// are prepared once per process and kept by the writer's single connection. The connection is
+// busy with this transaction, so a statement not seen before is prepared for this transaction
+// only and queued to be prepared for good once the batch is committed.
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	if s, ok := t.db.writeStmts.lookup(query); ok {
+		return t.tx.Stmt(s), nil
+	}
+	t.db.writeStmts.want(query)
+	return t.tx.Prepare(query)
 }
 
-func (t *Tx) queryRow(query string, args ...any) *sql.Row { return t.tx.QueryRow(query, args...) }
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	s, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.Exec(args...)
+}
 
-func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Query(query, args...) }
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	s, err := t.stmt(query)
+	if err != nil {
+		return t.tx.QueryRow(query, args...) // reports the same error through the Row
+	}
+	return s.QueryRow(args...)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	s, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.Query(args...)
+}
+
+// stmtCache keeps prepared statements by query text, so no hot path parses SQL twice.
+type stmtCache struct {
+	db      *sql.DB
+	mu      sync.RWMutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+func (c *stmtCache) lookup(query string) (*sql.Stmt, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.m[query]
+	return s, ok
+}
+
+// want notes a query to prepare later with prepareWanted.
+func (c *stmtCache) want(query string) {
+	c.mu.Lock()
+	if c.pending == nil {
+		c.pending = map[string]bool{}
+	}
+	c.pending[query] = true
+	c.mu.Unlock()
+}
+
+// prepareWanted prepares the queries noted by want; the writer calls it between batches.
+func (c *stmtCache) prepareWanted() {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for q := range pending {
+		if _, err := c.get(q); err != nil {
+			slog.Warn("prepare", "err", err)
+		}
+	}
+}
+
+func (c *stmtCache) get(query string) (*sql.Stmt, error) {
+	c.mu.RLock()
+	s, ok := c.m[query]
+	c.mu.RUnlock()
+	if ok {
+		return s, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[query]; ok {
+		return s, nil
+	}
+	s, err := c.db.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = s
+	return s, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
 
 // querier is what both a Tx and the read pool can do, so one helper serves both.
 type querier interface {

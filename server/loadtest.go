@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// loadtest drives a running citycard over HTTP with N concurrent tills and prints, for
+// /healthz, the till check and redemption, requests per second, p50 and p99, and each one's
+// throughput as a ratio of /healthz measured in the same run. It creates its own product,
+// merchant, unlimited offer and cards through the admin API, so point it at a scratch
+// database started with CITYCARD_RATE_LIMIT=0.
+func loadtest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service")
+	admin := fs.String("admin-token", getenv("CITYCARD_ADMIN_TOKEN"), "admin token (CITYCARD_ADMIN_TOKEN)")
+	tills := fs.Int("tills", 64, "concurrent tills")
+	dur := fs.Duration("duration", 10*time.Second, "how long each phase runs")
+	cards := fs.Int("cards", 1000, "cards to spread redemptions over")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *admin == "" {
+		return errors.New("loadtest needs --admin-token or CITYCARD_ADMIN_TOKEN")
+	}
+	if *tills < 1 || *tills > 4096 || *dur <= 0 || *dur > 10*time.Minute || *cards < 1 || *cards > 100000 {
+		return errors.New("loadtest: --tills 1..4096, --duration up to 10m, --cards 1..100000")
+	}
+	lt := &loadClient{base: strings.TrimRight(*base, "/"), http: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: *tills * 2, MaxIdleConnsPerHost: *tills * 2, MaxConnsPerHost: *tills * 2},
+	}}
+	setup, err := lt.setup(ctx, *admin, *cards)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	var seq atomic.Int64
+	phases := []struct {
+		name string
+		req  func(i int64) (string, string, []byte, map[string]string)
+	}{
+		{"healthz", func(int64) (string, string, []byte, map[string]string) { return "GET", "/healthz", nil, nil }},
+		{"till check", func(i int64) (string, string, []byte, map[string]string) {
+			body, _ := json.Marshal(map[string]string{"card": setup.cards[i%int64(len(setup.cards))]})
+			return "POST", "/api/v1/pos/check", body, map[string]string{"Authorization": "Bearer " + setup.key}
+		}},
+		{"redemption", func(i int64) (string, string, []byte, map[string]string) {
+			body, _ := json.Marshal(map[string]string{"card": setup.cards[i%int64(len(setup.cards))], "offer_id": setup.offer, "amount": "12.30", "terminal": "load"})
+			return "POST", "/api/v1/pos/redemptions", body, map[string]string{"Authorization": "Bearer " + setup.key,
+				"Idempotency-Key": setup.run + "-" + strconv.FormatInt(i, 10)}
+		}},
+	}
+	fmt.Fprintf(stdout, "loadtest: %s, %d tills, %s per phase\n", lt.base, *tills, *dur)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "endpoint\trequests\terrors\treq/s\tp50 ms\tp99 ms\tvs healthz\t")
+	var floor float64
+	for _, ph := range phases {
+		res := lt.phase(ctx, *tills, *dur, func() (string, string, []byte, map[string]string) { return ph.req(seq.Add(1)) })
+		if ph.name == "healthz" {
+			floor = res.rps
+		}
+		ratio := "-"
+		if floor > 0 {
+			ratio = fmt.Sprintf("%.0f %%", 100*res.rps/floor)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%s\t\n", ph.name, res.n, res.errors, res.rps, ms(res.p50), ms(res.p99), ratio)
+		if res.firstErr != "" {
+			fmt.Fprintf(stderr, "%s: first error: %s\n", ph.name, res.firstErr)
+		}
+	}
+	return tw.Flush()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+type loadClient struct {
+	base string
+	http *http.Client
+}
+
+type loadSetup struct {
+	key, offer, run string
+	cards           []string
+}
+
+func (l *loadClient) call(ctx context.Context, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, l.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := l.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// setup creates the merchant, offer and cards the phases use.
+func (l *loadClient) setup(ctx context.Context, admin string, n int) (loadSetup, error) {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	auth := map[string]string{"Authorization": "Bearer " + admin}
+	post := func(path string, v any, want int, out any) error {
+		body, _ := json.Marshal(v)
+		status, b, err := l.call(ctx, "POST", path, body, auth)
+		if err != nil {
+			return err
+		}
+		if status != want {
+			return fmt.Errorf("POST %s: %d %s", path, status, b)
+		}
+		return json.Unmarshal(b, out)
+	}
+	var s loadSetup
+	s.run = run
+	product := "load-" + run
+	if err := post("/api/v1/products", map[string]any{"code": product, "name": map[string]string{"en": "Load test"},
+		"validity_days": 3660, "price": "0", "audience": "tourist"}, 201, &struct{}{}); err != nil {
+		return s, err
+	}
+	var m struct {
+		Merchant struct{ ID string } `json:"merchant"`
+		APIKey   string              `json:"api_key"`
+	}
+	if err := post("/api/v1/merchants", map[string]any{"name": "Load " + run, "category": "shop"}, 201, &m); err != nil {
+		return s, err
+	}
+	s.key = m.APIKey
+	var o struct{ ID string }
+	if err := post("/api/v1/merchants/"+m.Merchant.ID+"/offers", map[string]any{"title": map[string]string{"en": "10 %"},
+		"kind": "percent", "value": "10", "limit": "unlimited", "municipal_share": "50"}, 201, &o); err != nil {
+		return s, err
+	}
+	s.offer = o.ID
+	for len(s.cards) < n {
+		var batch struct{ Cards []struct{ Token string } }
+		if err := post("/api/v1/cards/batch", map[string]any{"product": product, "count": min(1000, n-len(s.cards))}, 201, &batch); err != nil {
+			return s, err
+		}
+		for _, c := range batch.Cards {
+			s.cards = append(s.cards, c.Token)
+		}
+	}
+	return s, nil
+}
+
+type phaseResult struct {
+	n, errors int
+	rps       float64
+	p50, p99  time.Duration
+	firstErr  string
+}
+
+// phase runs tills workers sending next() requests back to back for d.
+func (l *loadClient) phase(ctx context.Context, tills int, d time.Duration, next func() (string, string, []byte, map[string]string)) phaseResult {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var res phaseResult
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < tills; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			errs, first := 0, ""
+			for ctx.Err() == nil {
+				method, path, body, hdr := next()
+				t0 := time.Now()
+				status, b, err := l.call(context.Background(), method, path, body, hdr)
+				if ctx.Err() != nil && err != nil {
+					break
+				}
+				local = append(local, time.Since(t0))
+				if err != nil || status >= 300 {
+					errs++
+					if first == "" {
+						first = fmt.Sprintf("%d %v %.200s", status, err, b)
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			res.errors += errs
+			if res.firstErr == "" {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res.n = len(lat)
+	if res.n > 0 {
+		res.rps = float64(res.n) / elapsed.Seconds()
+		res.p50, res.p99 = lat[res.n*50/100], lat[min(res.n-1, res.n*99/100)]
+	}
+	return res
+}
