@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,11 +92,19 @@ type PublicKey struct {
 type Keyring struct {
 	current SigningKey
 	public  map[uint16]ed25519.PublicKey
+
+	// verified remembers tokens that verified, so a card scanned again costs a map lookup
+	// instead of an Ed25519 verification. Only valid tokens enter; it is bounded.
+	mu       sync.RWMutex
+	verified map[string]string
 }
+
+// maxVerified bounds the verified-token memo (about 200 bytes an entry).
+const maxVerified = 50_000
 
 // NewKeyring builds a keyring; the key with the highest id that has a private half signs.
 func NewKeyring(keys []SigningKey) (*Keyring, error) {
-	k := &Keyring{public: make(map[uint16]ed25519.PublicKey, len(keys))}
+	k := &Keyring{public: make(map[uint16]ed25519.PublicKey, len(keys)), verified: map[string]string{}}
 	for _, sk := range keys {
 		if len(sk.Public) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("signing key %d: bad public key", sk.ID)
@@ -149,6 +158,31 @@ func (k *Keyring) Verify(token string) (string, error) {
 	if len(token) != TokenLen {
 		return "", ErrInvalid
 	}
+	k.mu.RLock()
+	num, ok := k.verified[token]
+	k.mu.RUnlock()
+	if ok {
+		return num, nil
+	}
+	num, err := k.verify(token)
+	if err != nil {
+		return "", err
+	}
+	k.mu.Lock()
+	if len(k.verified) >= maxVerified {
+		for t := range k.verified { // evict an arbitrary tenth: cheap, and hot cards come back
+			delete(k.verified, t)
+			if len(k.verified) < maxVerified*9/10 {
+				break
+			}
+		}
+	}
+	k.verified[token] = num
+	k.mu.Unlock()
+	return num, nil
+}
+
+func (k *Keyring) verify(token string) (string, error) {
 	buf, err := b64.DecodeString(token)
 	if err != nil || len(buf) != tokenBytes || buf[0] != tokenVersion {
 		return "", ErrInvalid

@@ -40,10 +40,7 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 	if *tills < 1 || *tills > 4096 || *dur <= 0 || *dur > 10*time.Minute || *cards < 1 || *cards > 100000 {
 		return errors.New("loadtest: --tills 1..4096, --duration up to 10m, --cards 1..100000")
 	}
-	lt := &loadClient{base: strings.TrimRight(*base, "/"), http: &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConns: *tills * 2, MaxIdleConnsPerHost: *tills * 2, MaxConnsPerHost: *tills * 2},
-	}}
+	lt := &loadClient{base: strings.TrimRight(*base, "/"), http: newLoadHTTPClient(*tills * 2)}
 	setup, err := lt.setup(ctx, *admin, *cards)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
@@ -86,6 +83,14 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// newLoadHTTPClient keeps up to conns connections open, one per till and some to spare.
+func newLoadHTTPClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
+	}
+}
 
 type loadClient struct {
 	base string

@@ -81,6 +81,7 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 // updates the reason and keeps the original time.
 func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
 	var c card.Card
+	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
 	err := db.update(ctx, func(tx *Tx) error {
 		var res sql.Result
 		var err error

@@ -54,6 +54,7 @@ type DB struct {
 	mu        sync.RWMutex // held for reading while queueing, for writing while closing
 
 	readStmts, writeStmts *stmtCache
+	cache                 caches
 }
 
 // Tx is one write, inside the writer's transaction. Now is read once per write.
@@ -89,7 +90,7 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	db := &DB{write: w, Loc: loc, path: path, clock: time.Now,
+	db := &DB{write: w, Loc: loc, path: path, clock: time.Now, cache: newCaches(),
 		jobs: make(chan *job, 4*MaxBatch), closing: make(chan struct{}), done: make(chan struct{})}
 	if err := db.checkWriter(ctx); err != nil {
 		w.Close()

@@ -73,8 +73,7 @@ func mustFixture(tb testing.TB, db *DB) fixture {
 	f.card = cards[0]
 	for i, m := range []*merchant.Merchant{&f.merchant, &f.other} {
 		*m = merchant.Merchant{Name: "Kavarna " + strconv.Itoa(i), Category: "restaurant"}
-		sum := sha256.Sum256([]byte("key" + strconv.Itoa(i)))
-		if err := db.CreateMerchant(ctx, m, sum[:]); err != nil {
+		if err := db.CreateMerchant(ctx, m, mustKeyHash(i)); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -86,6 +85,12 @@ func mustFixture(tb testing.TB, db *DB) fixture {
 		}
 	}
 	return f
+}
+
+// mustKeyHash is the stored hash of the fixture's i-th merchant key.
+func mustKeyHash(i int) []byte {
+	sum := sha256.Sum256([]byte("key" + strconv.Itoa(i)))
+	return sum[:]
 }
 
 func (f fixture) req(o merchant.Offer, key string, amount int64) (merchant.RedeemRequest, card.Ref) {

@@ -16,6 +16,7 @@ func (db *DB) CreateMerchant(ctx context.Context, m *merchant.Merchant, keyHash 
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
 		m.ID, m.CreatedAt = newID("mer"), tx.Now
 		_, err := tx.exec(`INSERT INTO merchants (id, name, category, address, lat, lon, status, key_hash, created_at, updated_at)
@@ -32,7 +33,9 @@ func (db *DB) Merchant(ctx context.Context, id string) (merchant.Merchant, error
 
 // MerchantByKeyHash returns the merchant whose API key hashes to sum, or merchant.ErrNotFound.
 func (db *DB) MerchantByKeyHash(ctx context.Context, sum []byte) (merchant.Merchant, error) {
-	return merchantWhere(db.reader(ctx), `key_hash = ?`, sum)
+	return cached(db.cache.merchantByKey, string(sum), func() (merchant.Merchant, error) {
+		return merchantWhere(db.reader(ctx), `key_hash = ?`, sum)
+	})
 }
 
 func merchantWhere(q querier, where string, arg any) (merchant.Merchant, error) {
@@ -52,6 +55,7 @@ func (db *DB) Merchants(ctx context.Context, page Page) ([]merchant.Merchant, st
 // UpdateMerchant applies change to the stored merchant, validates and stores the result.
 func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*merchant.Merchant) error) (merchant.Merchant, error) {
 	var m merchant.Merchant
+	defer db.cache.merchantsChanged()
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
 		if m, err = merchantWhere(tx, `id = ?`, id); err != nil {
@@ -72,6 +76,7 @@ func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*mercha
 
 // SetMerchantKey replaces a merchant's API key hash; the old key stops working at once.
 func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) error {
+	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
 		res, err := tx.exec(`UPDATE merchants SET key_hash = ?, updated_at = ? WHERE id = ?`, keyHash, ms(tx.Now), id)
 		if err != nil {

@@ -20,6 +20,7 @@ func (db *DB) CreateOffer(ctx context.Context, o *merchant.Offer) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	defer db.cache.offers.invalidate(o.MerchantID, false)
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := merchantWhere(tx, `id = ?`, o.MerchantID); err != nil {
 			return err
@@ -63,6 +64,8 @@ func (db *DB) Offers(ctx context.Context, merchantID string, page Page) ([]merch
 // UpdateOffer applies change to the stored offer, validates and stores the result.
 func (db *DB) UpdateOffer(ctx context.Context, id string, change func(*merchant.Offer) error) (merchant.Offer, error) {
 	var o merchant.Offer
+	// Any merchant's list may hold this offer: the id alone does not say whose it is.
+	defer db.cache.offers.invalidate("", true)
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
 		if o, err = offerWhere(tx, `o.id = ?`, id); err != nil {

@@ -33,6 +33,7 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 	}
 	var out merchant.Redemption
 	var replayed bool
+	defer db.cache.cards.invalidate(ref.Number, false)
 	err := db.update(ctx, func(tx *Tx) error {
 		r, ok, err := replay(tx, req, fp)
 		if err != nil || ok {
@@ -205,19 +206,16 @@ type OfferState struct {
 // whether the card may use it now. It changes nothing.
 func (db *DB) CheckCard(ctx context.Context, merchantID string, ref card.Ref) (card.Card, []OfferState, error) {
 	q := db.reader(ctx)
-	c, err := cardWhere(q, `number = ?`, ref.Number)
+	e, err := db.cardEntry(q, ref.Number)
+	if err != nil {
+		return e.card, nil, err
+	}
+	c, uses := e.card, e.uses
+	m, err := cached(db.cache.merchantByID, merchantID, func() (merchant.Merchant, error) { return merchantWhere(q, `id = ?`, merchantID) })
 	if err != nil {
 		return c, nil, err
 	}
-	m, err := merchantWhere(q, `id = ?`, merchantID)
-	if err != nil {
-		return c, nil, err
-	}
-	offers, err := merchantOffers(q, merchantID, true)
-	if err != nil {
-		return c, nil, err
-	}
-	uses, err := cardUsesByOffer(q, c.ID)
+	offers, err := cached(db.cache.offers, merchantID, func() ([]merchant.Offer, error) { return merchantOffers(q, merchantID, true) })
 	if err != nil {
 		return c, nil, err
 	}
@@ -243,15 +241,12 @@ func offerState(c card.Card, o merchant.Offer, m merchant.Merchant, uses []merch
 // whether the card may use each now and when it last did.
 func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.Product, []OfferState, error) {
 	q := db.reader(ctx)
-	c, err := cardWhere(q, `number = ?`, ref.Number)
+	e, err := db.cardEntry(q, ref.Number)
 	if err != nil {
-		return c, card.Product{}, nil, err
+		return e.card, card.Product{}, nil, err
 	}
+	c, uses := e.card, e.uses
 	p, err := productByCode(q, c.Product)
-	if err != nil {
-		return c, p, nil, err
-	}
-	uses, err := cardUsesByOffer(q, c.ID)
 	if err != nil {
 		return c, p, nil, err
 	}
@@ -282,6 +277,7 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		return merchant.Redemption{}, err
 	}
 	var r merchant.Redemption
+	defer func() { db.cache.cards.invalidate(r.CardNumber, r.CardNumber == "") }()
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
 		r, err = redemptionWhere(tx, `id = ?`, id)

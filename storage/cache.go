@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"sync"
+
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
+)
+
+// readCache keeps rows the till's read path asks for again and again (a merchant by key, a
+// merchant's offers, a card with its uses), so a scan costs map lookups instead of queries.
+//
+// It stays coherent because every write goes through this process: a write that changes a row
+// calls invalidate after its commit. A reader notes the generation before it queries and stores
+// its result only if no invalidation happened since, so a result read before a commit can never
+// be stored after that commit's invalidation. Bounded: when full, it is emptied.
+type readCache[K comparable, V any] struct {
+	mu    sync.Mutex
+	gen   uint64
+	max   int
+	items map[K]V
+}
+
+func newReadCache[K comparable, V any](max int) *readCache[K, V] {
+	return &readCache[K, V]{max: max, items: map[K]V{}}
+}
+
+// get returns the cached value and the generation to pass to put.
+func (c *readCache[K, V]) get(k K) (V, bool, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.items[k]
+	return v, ok, c.gen
+}
+
+// put stores v if nothing was invalidated since gen.
+func (c *readCache[K, V]) put(k K, v V, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.items) >= c.max {
+		c.items = map[K]V{}
+	}
+	c.items[k] = v
+}
+
+// invalidate forgets k, or everything if all.
+func (c *readCache[K, V]) invalidate(k K, all bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if all {
+		c.items = map[K]V{}
+		return
+	}
+	delete(c.items, k)
+}
+
+// cached runs load through c: a hit returns the cached value, a miss loads and stores it.
+func cached[K comparable, V any](c *readCache[K, V], k K, load func() (V, error)) (V, error) {
+	v, ok, gen := c.get(k)
+	if ok {
+		return v, nil
+	}
+	v, err := load()
+	if err == nil {
+		c.put(k, v, gen)
+	}
+	return v, err
+}
+
+// cardEntry is a card with its latest use of each offer, as the read path needs them.
+type cardEntry struct {
+	card card.Card
+	uses map[string][]merchant.Use
+}
+
+// caches are the DB's read caches.
+type caches struct {
+	merchantByKey *readCache[string, merchant.Merchant]
+	merchantByID  *readCache[string, merchant.Merchant]
+	offers        *readCache[string, []merchant.Offer] // a merchant's active offers
+	cards         *readCache[string, cardEntry]        // by number
+}
+
+func newCaches() caches {
+	return caches{
+		merchantByKey: newReadCache[string, merchant.Merchant](10_000),
+		merchantByID:  newReadCache[string, merchant.Merchant](10_000),
+		offers:        newReadCache[string, []merchant.Offer](10_000),
+		cards:         newReadCache[string, cardEntry](100_000),
+	}
+}
+
+// merchantsChanged is called after any merchant write.
+func (c caches) merchantsChanged() {
+	c.merchantByKey.invalidate("", true)
+	c.merchantByID.invalidate("", true)
+}
+
+// cardEntry returns the card with this number and its uses, through the cache.
+func (db *DB) cardEntry(q querier, number string) (cardEntry, error) {
+	return cached(db.cache.cards, number, func() (cardEntry, error) {
+		c, err := cardWhere(q, `number = ?`, number)
+		if err != nil {
+			return cardEntry{}, err
+		}
+		uses, err := cardUsesByOffer(q, c.ID)
+		return cardEntry{c, uses}, err
+	})
+}
