@@ -3,6 +3,8 @@
 //
 //	citycard serve [--demo]   run the service (on the embedded demo data with --demo)
 //	citycard healthcheck      exit 0 if the service on CITYCARD_ADDR answers /healthz
+//	citycard backup --to FILE a consistent copy of the database, taken while the service runs
+//	citycard keys rotate      add a new card token signing key
 package main
 
 import (
@@ -33,6 +35,8 @@ const usage = `usage: citycard <command> [flags]
 commands:
   serve         run the service (--demo: on the embedded Koper demo data)
   healthcheck   exit 0 if the local service answers /healthz (for container health checks)
+  backup        --to FILE: a consistent copy of the database, taken while the service runs
+  keys rotate   add a new card token signing key (restart the service to sign with it)
 `
 
 // run is the whole program, with its environment passed in so tests can drive it.
@@ -55,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return healthcheck(ctx, cfg)
+	case "backup":
+		return backupCommand(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -59,6 +59,7 @@ type Tx struct {
 	tx  *sql.Tx
 	Now time.Time
 	db  *DB
+	ctx context.Context // the caller's, for who to audit (see audit.go)
 }
 
 type job struct {
@@ -301,7 +302,7 @@ func (db *DB) commit(batch []*job) {
 			fail(err)
 			return
 		}
-		if err := run(j.fn, &Tx{tx: tx, Now: db.Now(), db: db}); err != nil {
+		if err := run(j.fn, &Tx{tx: tx, Now: db.Now(), db: db, ctx: j.ctx}); err != nil {
 			errs[i] = err
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
 				tx.Rollback()
