@@ -31,11 +31,13 @@ type server struct {
 	adminHash [32]byte
 	qr        *qrCache
 	log       *slog.Logger
+	limits    limits
 }
 
 // newServer opens nothing: it wires an open database and its keyring into a server.
 func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string, log *slog.Logger) *server {
-	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log}
+	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
+		limits: newLimits(cfg.RateLimit)}
 }
 
 // app builds the Fiber app with every route.
@@ -57,6 +59,7 @@ func (s *server) app() *fiber.App {
 	app.Use(recover.New())
 	app.Use(requestid.New())
 	app.Use(securityHeaders)
+	app.Use(s.limitAddress)
 	s.routes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app
@@ -64,11 +67,17 @@ func (s *server) app() *fiber.App {
 
 // securityHeaders go on every response.
 func securityHeaders(c *fiber.Ctx) error {
+	setSecurityHeaders(c)
+	return c.Next()
+}
+
+// setSecurityHeaders is securityHeaders for the error handler too, which also answers
+// requests that never reached the middleware (a body over the limit, a malformed request).
+func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-	return c.Next()
 }
 
 // openStore opens the database and its keyring and settles the admin token: the configured

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -44,14 +45,19 @@ func (s *server) merchantBySecret(c *fiber.Ctx, secret string) (merchant.Merchan
 }
 
 // requireAdmin lets only the admin token through: 401 without a valid secret, 403 for a
-// merchant key.
+// merchant key, 429 for an address with too many failed sign-ins. The admin's writes are
+// audited as "admin".
 func (s *server) requireAdmin(c *fiber.Ctx) error {
+	if err := s.signinAllowed(c); err != nil {
+		return err
+	}
 	secret := bearer(c)
 	if secret == "" {
-		return errUnauthorized
+		return s.signinFailed(c)
 	}
 	if s.isAdmin(secret) {
 		c.Locals("actor", "admin")
+		c.SetUserContext(storage.WithActor(c.UserContext(), "admin", requestID(c)))
 		return c.Next()
 	}
 	_, ok, err := s.merchantBySecret(c, secret)
@@ -61,16 +67,20 @@ func (s *server) requireAdmin(c *fiber.Ctx) error {
 	if ok {
 		return errForbidden
 	}
-	return errUnauthorized
+	return s.signinFailed(c)
 }
 
 // requireMerchant lets only an active merchant's key through and puts the merchant in the
 // context: 401 without a valid secret, 403 forbidden for the admin token, 403
-// merchant_suspended for a suspended merchant.
+// merchant_suspended for a suspended merchant, 429 over the merchant's rate or for an address
+// with too many failed sign-ins. The merchant's writes are audited under its id.
 func (s *server) requireMerchant(c *fiber.Ctx) error {
+	if err := s.signinAllowed(c); err != nil {
+		return err
+	}
 	secret := bearer(c)
 	if secret == "" {
-		return errUnauthorized
+		return s.signinFailed(c)
 	}
 	m, ok, err := s.merchantBySecret(c, secret)
 	if err != nil {
@@ -80,13 +90,17 @@ func (s *server) requireMerchant(c *fiber.Ctx) error {
 		if s.isAdmin(secret) {
 			return errForbidden
 		}
-		return errUnauthorized
+		return s.signinFailed(c)
 	}
 	if m.Status != merchant.StatusActive {
 		return merchant.ErrSuspended
 	}
+	if err := s.limitMerchant(c, m.ID); err != nil {
+		return err
+	}
 	c.Locals("merchant", m)
 	c.Locals("actor", m.ID)
+	c.SetUserContext(storage.WithActor(c.UserContext(), m.ID, requestID(c)))
 	return c.Next()
 }
 

@@ -20,10 +20,15 @@ import (
 // decodeJSON decodes a request body into v strictly: one JSON object, no unknown fields,
 // nothing after it. allowEmpty lets an empty body stand for {}.
 func decodeJSON(body []byte, v any, allowEmpty bool) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		if allowEmpty {
 			return nil
 		}
+		return badRequest("request body must be a JSON object")
+	}
+	if trimmed[0] != '{' {
+		// null would decode into the zero request without a word (found by FuzzDecodeJSON)
 		return badRequest("request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -80,8 +81,9 @@ func handleError(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, code, msg := classify(err)
 		if status >= 500 {
-			log.Error("request failed", "err", err, "method", c.Method(), "path", c.Path(), "request_id", requestID(c))
+			log.Error("request failed", "err", err, "method", c.Method(), "path", logPath(c.Path()), "request_id", requestID(c))
 		}
+		setSecurityHeaders(c)
 		var body errorBody
 		body.Error.Code, body.Error.Message = code, msg
 		if wantsHTML(c) {
@@ -127,4 +129,15 @@ func requestID(c *fiber.Ctx) string {
 		return v
 	}
 	return ""
+}
+
+// logPath is a request path fit for a log: a card token in it is a secret (it opens the
+// card's page) and is cut to its first characters.
+func logPath(p string) string {
+	for _, prefix := range []string{"/c/", "/api/v1/public/cards/"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && len(rest) > 8 {
+			return prefix + rest[:8] + "…"
+		}
+	}
+	return p
 }

@@ -4,6 +4,8 @@
 //	citycard serve [--demo]   run the service (on the embedded demo data with --demo)
 //	citycard healthcheck      exit 0 if the service on CITYCARD_ADDR answers /healthz
 //	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
+//	citycard backup --to FILE a consistent copy of the database, taken while the service runs
+//	citycard keys rotate      add a new card token signing key
 package main
 
 import (
@@ -35,6 +37,8 @@ commands:
   serve         run the service (--demo: on the embedded Koper demo data)
   healthcheck   exit 0 if the local service answers /healthz (for container health checks)
   loadtest      drive a running service with concurrent tills and print throughput and latency
+  backup        --to FILE: a consistent copy of the database, taken while the service runs
+  keys rotate   add a new card token signing key (restart the service to sign with it)
 `
 
 // run is the whole program, with its environment passed in so tests can drive it.
@@ -59,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, cfg)
 	case "loadtest":
 		return loadtest(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

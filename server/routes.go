@@ -13,6 +13,7 @@ func (s *server) routes(app *fiber.App) {
 	pub := app.Group("/api/v1/public")
 	pub.Get("/cards/:token", s.handlePublicCardGet)
 	pub.Get("/offers", s.handlePublicOffersList)
+	pub.Get("/keys", s.handlePublicKeys)
 
 	// Admin: the town-centre office and the municipality.
 	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
@@ -37,6 +38,7 @@ func (s *server) routes(app *fiber.App) {
 	admin.Get("/redemptions", s.handleRedemptionList)
 	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
 	admin.Get("/reports/monthly", s.handleReportMonthly)
+	admin.Get("/audit", s.handleAuditList)
 
 	// Till: a merchant's API key.
 	pos := app.Group("/api/v1/pos", s.requireMerchant)

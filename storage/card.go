@@ -41,6 +41,9 @@ func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string,
 			if err != nil {
 				return err
 			}
+			if err := tx.audit("card.create", c.ID); err != nil {
+				return err
+			}
 			out = append(out, c)
 		}
 		return nil
@@ -96,8 +99,13 @@ func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason st
 		if n, _ := res.RowsAffected(); n == 0 {
 			return card.ErrNotFound
 		}
-		c, err = cardWhere(tx, `id = ?`, id)
-		return err
+		if c, err = cardWhere(tx, `id = ?`, id); err != nil {
+			return err
+		}
+		if blocked {
+			return tx.audit("card.block", id)
+		}
+		return tx.audit("card.unblock", id)
 	})
 	return c, err
 }

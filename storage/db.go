@@ -62,6 +62,7 @@ type Tx struct {
 	tx  *sql.Tx
 	Now time.Time
 	db  *DB
+	ctx context.Context // the caller's, for who to audit (see audit.go)
 }
 
 type job struct {
@@ -121,36 +122,70 @@ func escapePath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
+// checkWriter refuses a database the service must not run on: a file that is not SQLite or
+// fails quick_check, an SQLite older than MinSQLiteVersion, or a connection on which WAL or
+// synchronous=FULL did not take effect. Every message names the file and what to do.
 func (db *DB) checkWriter(ctx context.Context) error {
-	var version string
-	var vnum int
+	var version, mode string
+	var sync int
 	if err := db.write.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&version); err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return db.openError(err)
 	}
-	_, vnum, _ = sqlite3.Version()
+	_, vnum, _ := sqlite3.Version()
+	if err := db.write.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return db.openError(err)
+	}
+	if err := db.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		return db.openError(err)
+	}
+	if err := checkSettings(version, vnum, mode, sync); err != nil {
+		return fmt.Errorf("refusing to open database %s: %w", db.path, err)
+	}
+	rows, err := db.write.QueryContext(ctx, `PRAGMA quick_check(5)`)
+	if err != nil {
+		return fmt.Errorf("refusing to open database %s: the file is damaged, PRAGMA quick_check: %w; restore the latest backup: see docs/operations.md", db.path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return err
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("refusing to open database %s: the file is damaged, PRAGMA quick_check: %w; restore the latest backup: see docs/operations.md", db.path, err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("refusing to open database %s: the file is damaged, PRAGMA quick_check: %s; restore the latest backup: see docs/operations.md",
+			db.path, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// openError says what a failure to read the file means, naming the file.
+func (db *DB) openError(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
+		return fmt.Errorf("refusing to open database %s: the file is damaged or not a citycard database (%w); restore the latest backup: see docs/operations.md", db.path, err)
+	}
+	return fmt.Errorf("open database %s: %w", db.path, err)
+}
+
+// checkSettings checks what the writer connection reported: the SQLite version (as text and
+// as a number like 3051003), the journal mode and the synchronous level.
+func checkSettings(version string, vnum int, mode string, sync int) error {
 	if vnum < MinSQLiteVersion {
 		return fmt.Errorf("SQLite %s is older than 3.51.3; rebuild with a newer github.com/mattn/go-sqlite3", version)
 	}
-	var mode string
-	var sync int
-	if err := db.write.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		return err
-	}
-	if err := db.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
-		return err
-	}
 	if mode != "wal" {
-		return fmt.Errorf("journal_mode is %q, not wal: is the database on a file system that supports WAL?", mode)
+		return fmt.Errorf("journal_mode is %q, not wal: is the database on a file system that supports WAL (not a network share)?", mode)
 	}
 	if sync != 2 {
-		return fmt.Errorf("synchronous is %d, not FULL (2)", sync)
-	}
-	var qc string
-	if err := db.write.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&qc); err != nil {
-		return fmt.Errorf("quick_check: %w", err)
-	}
-	if qc != "ok" {
-		return fmt.Errorf("database file fails quick_check: %s", qc)
+		return fmt.Errorf("synchronous is %d, not FULL (2): a commit would not be durable", sync)
 	}
 	return nil
 }
@@ -308,7 +343,7 @@ func (db *DB) commit(batch []*job) {
 			fail(err)
 			return
 		}
-		if err := run(j.fn, &Tx{tx: tx, Now: db.Now(), db: db}); err != nil {
+		if err := run(j.fn, &Tx{tx: tx, Now: db.Now(), db: db, ctx: j.ctx}); err != nil {
 			errs[i] = err
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
 				tx.Rollback()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/citycard/citycard/card"
 )
@@ -65,7 +66,10 @@ func (db *DB) AddSigningKey(ctx context.Context, seed string) (card.SigningKey, 
 		}
 		_, err = tx.exec(`INSERT INTO signing_keys (kid, private_key, public_key, created_at) VALUES (?, ?, ?, ?)`,
 			k.ID, []byte(k.Private), []byte(k.Public), ms(k.CreatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("signing_key.add", strconv.Itoa(int(k.ID)))
 	})
 	return k, err
 }

@@ -22,7 +22,10 @@ func (db *DB) CreateMerchant(ctx context.Context, m *merchant.Merchant, keyHash 
 		_, err := tx.exec(`INSERT INTO merchants (id, name, category, address, lat, lon, status, key_hash, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, keyHash, ms(tx.Now), ms(tx.Now))
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("merchant.create", m.ID)
 	})
 }
 
@@ -69,7 +72,10 @@ func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*mercha
 		}
 		_, err = tx.exec(`UPDATE merchants SET name = ?, category = ?, address = ?, lat = ?, lon = ?, status = ?, updated_at = ? WHERE id = ?`,
 			m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, ms(tx.Now), id)
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("merchant.update", id)
 	})
 	return m, err
 }
@@ -85,7 +91,7 @@ func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) err
 		if n, _ := res.RowsAffected(); n == 0 {
 			return merchant.ErrNotFound
 		}
-		return nil
+		return tx.audit("merchant.key_rotate", id) // the key itself is never audited
 	})
 }
 

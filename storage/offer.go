@@ -38,7 +38,10 @@ func (db *DB) CreateOffer(ctx context.Context, o *merchant.Offer) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, o.MerchantID, title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
 			products, nullStr(o.ValidFrom), nullStr(o.ValidUntil), o.MunicipalShare, o.Active, ms(tx.Now), ms(tx.Now))
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("offer.create", o.ID)
 	})
 }
 
@@ -90,7 +93,10 @@ func (db *DB) UpdateOffer(ctx context.Context, id string, change func(*merchant.
 			WHERE id = ?`,
 			title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
 			products, nullStr(o.ValidFrom), nullStr(o.ValidUntil), o.MunicipalShare, o.Active, ms(tx.Now), id)
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("offer.update", id)
 	})
 	return o, err
 }

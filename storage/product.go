@@ -29,7 +29,10 @@ func (db *DB) CreateProduct(ctx context.Context, p *card.Product) error {
 		if isUnique(err) {
 			return card.ErrProductExists
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("product.create", p.Code)
 	})
 }
 

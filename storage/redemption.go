@@ -46,7 +46,10 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 		}
 		_, err = tx.exec(`INSERT INTO idempotency_keys (merchant_id, key, fingerprint, redemption_id, created_at) VALUES (?, ?, ?, ?, ?)`,
 			req.MerchantID, req.IdempotencyKey, fp, out.ID, ms(tx.Now))
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.audit("redemption.create", out.ID)
 	})
 	return out, replayed, err
 }
@@ -293,7 +296,7 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		}
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
-		return nil
+		return tx.audit("redemption.void", id)
 	})
 	return r, err
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+// The audit log is written by storage, in the same transaction as each change, for every
+// write whose context names an actor: requireAdmin and requireMerchant name the admin or the
+// merchant, with the request id (see storage/audit.go). This file only lists it.
+
+type auditJSON struct {
+	Actor     string `json:"actor"`
+	Action    string `json:"action"`
+	Target    string `json:"target"`
+	RequestID string `json:"request_id"`
+	CreatedAt string `json:"created_at"`
+}
+
+// handleAuditList lists the audit log, newest first; ?actor= ("admin", a merchant id, "cli")
+// and ?action= (e.g. "card.block") filter it.
+func (s *server) handleAuditList(c *fiber.Ctx) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	f := storage.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action")}
+	if len(f.Actor) > 100 || len(f.Action) > 100 {
+		return badRequest("actor and action must be at most 100 characters")
+	}
+	items, next, err := s.db.Audit(c.UserContext(), f, page)
+	if err != nil {
+		return err
+	}
+	out := make([]auditJSON, len(items))
+	for i, e := range items {
+		out[i] = auditJSON{Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID, CreatedAt: timeJSON(e.CreatedAt)}
+	}
+	return c.JSON(newList(out, next))
+}

@@ -1,0 +1,83 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+)
+
+// The audit log records every change made on someone's behalf, in the same transaction as the
+// change: a write either commits with its audit entry or not at all. Who is named by the
+// context (WithActor); a write whose context names no one (start-up, the demo seed) is not
+// audited. Each write function says what it did by calling tx.audit, once it has succeeded.
+
+type actorKey struct{}
+
+type actor struct {
+	id        string
+	requestID string
+}
+
+// WithActor returns a context whose writes are audited as done by id ("admin", a merchant id,
+// "cli") under requestID. requestID is cut to 64 printable ASCII characters, as it may come
+// from a client's X-Request-ID header.
+func WithActor(ctx context.Context, id, requestID string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor{id: id, requestID: cleanRequestID(requestID)})
+}
+
+func cleanRequestID(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// audit appends an entry for the write in progress, if its context names an actor. action is
+// "noun.verb" (e.g. "card.block"), target the public id of what changed; never a secret.
+func (t *Tx) audit(action, target string) error {
+	if t.ctx == nil {
+		return nil
+	}
+	a, ok := t.ctx.Value(actorKey{}).(actor)
+	if !ok || a.id == "" {
+		return nil
+	}
+	_, err := t.exec(`INSERT INTO audit (actor, action, target, request_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		a.id, action, target, a.requestID, ms(t.Now))
+	return err
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	Actor     string
+	Action    string
+	Target    string
+	RequestID string
+	CreatedAt time.Time
+}
+
+// AuditFilter narrows the audit log; empty fields do not filter.
+type AuditFilter struct {
+	Actor  string
+	Action string
+}
+
+// Audit lists the audit log, newest first.
+func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry, string, error) {
+	return list(db.reader(ctx), `SELECT seq, actor, action, target, request_id, created_at FROM audit
+		WHERE (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		[]any{f.Actor, f.Actor, f.Action, f.Action}, page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
+			var e AuditEntry
+			var seq, at int64
+			err := r.Scan(&seq, &e.Actor, &e.Action, &e.Target, &e.RequestID, &at)
+			e.CreatedAt = fromMS(at)
+			return e, seq, err
+		})
+}
