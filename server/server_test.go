@@ -209,8 +209,8 @@ func (ts *testServer) mustMerchant(name, category string) (merchantJSON, string)
 	return out.Merchant, out.APIKey
 }
 
-// mustOffer creates an offer of merchantID from the fields in body (without the braces'
-// title, which is added: "<title> sl/it/en/de").
+// mustOffer creates an offer of merchantID from its JSON fields (without braces) and a title
+// in the four languages: "<title> SL", "<title> IT", "<title> EN", "<title> DE".
 func (ts *testServer) mustOffer(merchantID, title, fields string) offerJSON {
 	ts.t.Helper()
 	var o offerJSON
