@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+const (
+	testAdminToken = "cca_test-admin-token"
+	testPublicURL  = "https://card.koper.example"
+)
+
+var testLoc = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Ljubljana")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// testClock is a settable clock shared by the database and the test.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// testServer is the real app over a real SQLite database in a temporary directory.
+type testServer struct {
+	t     testing.TB
+	s     *server
+	app   *fiber.App
+	db    *storage.DB
+	clock *testClock
+}
+
+// testNow is where every test's clock starts: Thursday 15 October 2026, 12:00 in Koper.
+var testNow = time.Date(2026, 10, 15, 12, 0, 0, 0, testLoc)
+
+// newTestServer opens a fresh database with a fixed clock at testNow, a keyring and the admin
+// token testAdminToken, and builds the app.
+func newTestServer(t testing.TB) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "citycard.db"), testLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clock := &testClock{t: testNow}
+	db.SetClock(clock.Now)
+	keys, err := db.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.PublicURL, cfg.Loc, cfg.DB = testPublicURL, testLoc, db.Path()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	s := newServer(cfg, db, keys, testAdminToken, log)
+	return &testServer{t: t, s: s, app: s.app(), db: db, clock: clock}
+}
+
+// testWriter sends the server's log to the test's log, so a 500 shows its cause.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// asAdmin and asKey are the Authorization headers of the admin and of a merchant key.
+var asAdmin = asKey(testAdminToken)
+
+func asKey(secret string) hdr { return hdr{"Authorization": "Bearer " + secret} }
+
+// hdr is a request's headers.
+type hdr map[string]string
+
+// with returns h plus one more header.
+func (h hdr) with(k, v string) hdr {
+	out := hdr{k: v}
+	for k2, v2 := range h {
+		out[k2] = v2
+	}
+	return out
+}
+
+// response is what the app answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request through the app. A body is sent as JSON.
+func (ts *testServer) do(method, path, body string, h hdr) response {
+	ts.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := ts.app.Test(req, -1)
+	if err != nil {
+		ts.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// must is do, failing the test unless the status is want; it decodes a JSON answer into v.
+func (ts *testServer) must(want int, method, path, body string, h hdr, v any) response {
+	ts.t.Helper()
+	resp := ts.do(method, path, body, h)
+	if resp.status != want {
+		ts.t.Fatalf("%s %s %s: status %d, want %d: %s", method, path, body, resp.status, want, resp.body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(resp.body, v); err != nil {
+			ts.t.Fatalf("%s %s: decode %s: %v", method, path, resp.body, err)
+		}
+	}
+	return resp
+}
+
+// errorCode checks that the body has the contract's error shape, exactly
+// {"error":{"code","message"}}, and returns the code.
+func (r response) errorCode(t testing.TB) string {
+	t.Helper()
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(r.body, &outer); err != nil || len(outer) != 1 || outer["error"] == nil {
+		t.Fatalf("error body %s is not {\"error\":{…}}", r.body)
+	}
+	var inner map[string]any
+	if err := json.Unmarshal(outer["error"], &inner); err != nil || len(inner) != 2 {
+		t.Fatalf("error body %s: want exactly code and message", r.body)
+	}
+	code, ok1 := inner["code"].(string)
+	msg, ok2 := inner["message"].(string)
+	if !ok1 || !ok2 || code == "" || msg == "" {
+		t.Fatalf("error body %s: code and message must be non-empty strings", r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error Content-Type %q, want application/json", ct)
+	}
+	return code
+}
+
+// wantError fails the test unless resp is the error status and code.
+func wantError(t testing.TB, resp response, status int, code string) {
+	t.Helper()
+	if resp.status != status {
+		t.Fatalf("status %d, want %d: %s", resp.status, status, resp.body)
+	}
+	if got := resp.errorCode(t); got != code {
+		t.Fatalf("code %q, want %q: %s", got, code, resp.body)
+	}
+}
+
+// mustProduct creates a product valid for hours hours (validity_days if hours is negative).
+func (ts *testServer) mustProduct(code string, hours int, audience string) productJSON {
+	ts.t.Helper()
+	validity := fmt.Sprintf(`"validity_hours":%d`, hours)
+	if hours < 0 {
+		validity = fmt.Sprintf(`"validity_days":%d`, -hours)
+	}
+	var p productJSON
+	ts.must(201, "POST", "/api/v1/products", fmt.Sprintf(`{"code":%q,"name":{"sl":"Kartica %[1]s","it":"Carta %[1]s","en":"Card %[1]s","de":"Karte %[1]s"},%s,"price":"25.00","audience":%q}`,
+		code, validity, audience), asAdmin, &p)
+	return p
+}
+
+// mustMerchant creates a merchant and returns it with its API key.
+func (ts *testServer) mustMerchant(name, category string) (merchantJSON, string) {
+	ts.t.Helper()
+	var out struct {
+		Merchant merchantJSON `json:"merchant"`
+		APIKey   string       `json:"api_key"`
+	}
+	ts.must(201, "POST", "/api/v1/merchants", fmt.Sprintf(`{"name":%q,"category":%q,"address":"Titov trg 1, Koper","lat":45.5481,"lon":13.7302}`, name, category), asAdmin, &out)
+	if out.APIKey == "" {
+		ts.t.Fatal("no api_key")
+	}
+	return out.Merchant, out.APIKey
+}
+
+// mustOffer creates an offer of merchantID from its JSON fields (without braces) and a title
+// in the four languages: "<title> SL", "<title> IT", "<title> EN", "<title> DE".
+func (ts *testServer) mustOffer(merchantID, title, fields string) offerJSON {
+	ts.t.Helper()
+	var o offerJSON
+	body := fmt.Sprintf(`{"title":{"sl":"%[1]s SL","it":"%[1]s IT","en":"%[1]s EN","de":"%[1]s DE"},%s}`, title, fields)
+	ts.must(201, "POST", "/api/v1/merchants/"+merchantID+"/offers", body, asAdmin, &o)
+	return o
+}
+
+// mustCard issues one card.
+func (ts *testServer) mustCard(product, holder, lang string) cardJSON {
+	ts.t.Helper()
+	var c cardJSON
+	ts.must(201, "POST", "/api/v1/cards", fmt.Sprintf(`{"product":%q,"holder":%q,"lang":%q}`, product, holder, lang), asAdmin, &c)
+	return c
+}
+
+// redeem posts a redemption at a till with an Idempotency-Key.
+func (ts *testServer) redeem(key, cardInput, offerID, amount, idem string) response {
+	ts.t.Helper()
+	return ts.do("POST", "/api/v1/pos/redemptions",
+		fmt.Sprintf(`{"card":%q,"offer_id":%q,"amount":%q,"terminal":"till-1"}`, cardInput, offerID, amount),
+		asKey(key).with("Idempotency-Key", idem))
+}
+
+// mustRedeem is redeem that must succeed.
+func (ts *testServer) mustRedeem(key, cardInput, offerID, amount, idem string) redemptionJSON {
+	ts.t.Helper()
+	resp := ts.redeem(key, cardInput, offerID, amount, idem)
+	if resp.status != 201 {
+		ts.t.Fatalf("redeem %s: status %d: %s", amount, resp.status, resp.body)
+	}
+	var r redemptionJSON
+	if err := json.Unmarshal(resp.body, &r); err != nil {
+		ts.t.Fatal(err)
+	}
+	return r
+}
+
+// forge changes one character of a token in its middle.
+func forge(token string) string {
+	i := len(token) / 2
+	c := byte('A')
+	if token[i] == 'A' {
+		c = 'B'
+	}
+	return token[:i] + string(c) + token[i+1:]
+}
+
+func TestHealthz(t *testing.T) {
+	ts := newTestServer(t)
+	var body map[string]string
+	ts.must(200, "GET", "/healthz", "", nil, &body)
+	if body["status"] != "ok" {
+		t.Fatalf("healthz %v", body)
+	}
+}
