@@ -115,7 +115,7 @@ func (c Card) TimeLeft(now time.Time) time.Duration {
 // sets ID and Token.
 func NewCard(p Product, holder, lang string, now time.Time, loc *time.Location) (Card, error) {
 	holder = strings.TrimSpace(holder)
-	if len(holder) > 200 {
+	if len([]rune(holder)) > 200 {
 		return Card{}, fmt.Errorf("%w: holder is longer than 200 characters", ErrInvalidInput)
 	}
 	if lang != "" && !ValidLang(lang) {

@@ -229,7 +229,7 @@ func (f fixture) redeem(db *DB, o merchant.Offer, key string, amount int64) (mer
 	return db.Redeem(context.Background(), req, ref)
 }
 
-func TestVoidFreesLimitAndActivation(t *testing.T) {
+func TestVoidFreesLimitKeepsActivation(t *testing.T) {
 	db, clock := MustOpenDB(t)
 	f := mustFixture(t, db)
 	ctx := context.Background()
@@ -250,6 +250,10 @@ func TestVoidFreesLimitAndActivation(t *testing.T) {
 	}
 	if _, err := db.Void(ctx, r.ID, "", "again"); err != merchant.ErrAlreadyVoided {
 		t.Fatalf("void twice: %v", err)
+	}
+	// The card stays activated: its validity clock, once started, is not wound back.
+	if c, _ := db.Card(ctx, f.card.ID); c.ActivatedAt == nil {
+		t.Fatal("a void de-activated the card")
 	}
 	if _, _, err := f.redeem(db, f.once, "b", 1000); err != nil {
 		t.Fatalf("once offer after void: %v", err)
