@@ -30,19 +30,19 @@ func TestProductCreateAndList(t *testing.T) {
 
 	var list listBody[map[string]any]
 	ts.must(200, "GET", "/api/v1/products", "", asAdmin, &list)
-	if len(list.Items) != 2 || list.Items[0]["code"] != "koper-72h" || list.Items[1]["code"] != "koper-resident" || list.NextCursor != "" {
+	if len(list.Items) != 2 || list.Items[0]["code"] != "koper-72h" || list.Items[1]["code"] != "koper-resident" || list.NextCursor != nil {
 		t.Fatalf("list %+v", list)
 	}
 	// A page of one hands out a cursor to the next.
 	list = listBody[map[string]any]{}
 	ts.must(200, "GET", "/api/v1/products?limit=1", "", asAdmin, &list)
-	if len(list.Items) != 1 || list.NextCursor == "" {
+	if len(list.Items) != 1 || list.NextCursor == nil {
 		t.Fatalf("first page %+v", list)
 	}
-	cursor := list.NextCursor
+	cursor := *list.NextCursor
 	list = listBody[map[string]any]{}
 	ts.must(200, "GET", "/api/v1/products?limit=1&cursor="+cursor, "", asAdmin, &list)
-	if len(list.Items) != 1 || list.Items[0]["code"] != "koper-resident" || list.NextCursor != "" {
+	if len(list.Items) != 1 || list.Items[0]["code"] != "koper-resident" || list.NextCursor != nil {
 		t.Fatalf("second page %+v", list)
 	}
 }

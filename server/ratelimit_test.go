@@ -8,16 +8,16 @@ import (
 	"time"
 )
 
-// testClock is a settable clock for limiters.
-type testClock struct {
+// limiterClock is a settable clock for limiters.
+type limiterClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *limiterClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *limiterClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)} }
+func newTestClock() *limiterClock { return &limiterClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)} }
 
 func TestLimiterBucket(t *testing.T) {
 	clock := newTestClock()

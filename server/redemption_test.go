@@ -114,9 +114,10 @@ func TestPosRedemptionList(t *testing.T) {
 		for _, r := range l.Items {
 			all = append(all, r.ID)
 		}
-		if cursor = l.NextCursor; cursor == "" || pages > 5 {
+		if l.NextCursor == nil || pages > 5 {
 			break
 		}
+		cursor = *l.NextCursor
 	}
 	if !slices.Equal(all, tests[0].want) {
 		t.Fatalf("paged: %v, want %v", all, tests[0].want)

@@ -204,8 +204,3 @@ func errorCodeOf(b []byte) string {
 	return eb.Error.Code
 }
 
-// redeemBody is a redemption's JSON body.
-func redeemBody(cardText, offerID, amount string) string {
-	b, _ := json.Marshal(redeemRequest{Card: cardText, OfferID: offerID, Amount: amount, Terminal: "till-1"})
-	return string(b)
-}
