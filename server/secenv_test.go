@@ -203,4 +203,3 @@ func errorCodeOf(b []byte) string {
 	json.Unmarshal(b, &eb)
 	return eb.Error.Code
 }
-
