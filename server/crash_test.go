@@ -36,7 +36,7 @@ func testCrashSafety(t *testing.T, bin string) {
 	f := setupBinary(t, p, 40)
 
 	const rounds, workers, perRound = 3, 8, 150
-	var acked, unanswered, bodies idSet // Idempotency-Key -> redemption id; -> the body sent
+	var acked, unanswered, bodies binKeySet // Idempotency-Key -> redemption id; -> the body sent
 	var seq atomic.Int64
 	for round := 1; round <= rounds; round++ {
 		if round > 1 {
@@ -58,7 +58,7 @@ func testCrashSafety(t *testing.T, bin string) {
 					}
 					n := seq.Add(1)
 					key := fmt.Sprintf("crash-%d-%d", round, n)
-					body := redeemBody(f.tokens[n%int64(len(f.tokens))], f.offer, fmt.Sprintf("%d.%02d", 5+n%50, n%100))
+					body := secRedeemBody(f.tokens[n%int64(len(f.tokens))], f.offer, fmt.Sprintf("%d.%02d", 5+n%50, n%100))
 					bodies.put(key, body)
 					var r redemptionJSON
 					status, err := p.call("POST", "/api/v1/pos/redemptions", f.key, body, map[string]string{"Idempotency-Key": key}, &r)

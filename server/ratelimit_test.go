@@ -8,19 +8,19 @@ import (
 	"time"
 )
 
-// testClock is a settable clock for limiters.
-type testClock struct {
+// limiterClock is a settable clock for limiters.
+type limiterClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *limiterClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *limiterClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)} }
+func newLimiterClock() *limiterClock { return &limiterClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)} }
 
 func TestLimiterBucket(t *testing.T) {
-	clock := newTestClock()
+	clock := newLimiterClock()
 	l := newLimiter(60, 3) // one a second, bursts of three
 	l.now = clock.now
 	for i := 0; i < 3; i++ {
@@ -54,7 +54,7 @@ func TestLimiterBucket(t *testing.T) {
 }
 
 func TestLimiterMemoryIsBounded(t *testing.T) {
-	clock := newTestClock()
+	clock := newLimiterClock()
 	l := newLimiter(60, 5)
 	l.now, l.max = clock.now, 100
 	for i := 0; i < 1000; i++ {
@@ -88,7 +88,7 @@ func TestRateLimitPublic(t *testing.T) {
 		if resp.StatusCode != 429 {
 			t.Fatalf("GET %s over the limit: %d, want 429", path, resp.StatusCode)
 		}
-		if !strings.HasPrefix(path, "/c/") && errorCodeOf(body) != "rate_limited" {
+		if !strings.HasPrefix(path, "/c/") && secErrorCode(body) != "rate_limited" {
 			t.Fatalf("GET %s: body %s, want code rate_limited", path, body)
 		}
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
@@ -165,7 +165,7 @@ func TestRateLimitZeroTurnsItOff(t *testing.T) {
 // even a right one, and even with rate limiting off.
 func TestFailedSigninLimit(t *testing.T) {
 	e := newSecEnv(t, 0)
-	clock := newTestClock()
+	clock := newLimiterClock()
 	e.s.limits.signin.now = clock.now
 	// Right secrets never count.
 	for i := 0; i < 3*signinFailBurst; i++ {
@@ -192,7 +192,7 @@ func TestFailedSigninLimit(t *testing.T) {
 		{method: "GET", path: "/api/v1/cards", secret: "cca_wrong"},
 	} {
 		resp, body := e.do(r)
-		if resp.StatusCode != 429 || errorCodeOf(body) != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		if resp.StatusCode != 429 || secErrorCode(body) != "rate_limited" || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("%s %s after %d failures: %d %s (Retry-After %q), want 429 rate_limited", r.method, r.path,
 				signinFailBurst, resp.StatusCode, body, resp.Header.Get("Retry-After"))
 		}

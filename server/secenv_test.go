@@ -30,7 +30,7 @@ type secEnv struct {
 	app     *fiber.App
 	db      *storage.DB
 	dbPath  string
-	logs    *lockedBuffer
+	logs    *secLogBuffer
 	admin   string
 	keyA    string
 	keyB    string
@@ -43,19 +43,19 @@ type secEnv struct {
 	product card.Product
 }
 
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
+// secLogBuffer is a log destination safe for the server's goroutines.
+type secLogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *secLogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *secLogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -68,7 +68,7 @@ func newSecEnv(t testing.TB, rateLimit int) *secEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &secEnv{t: t, dbPath: filepath.Join(t.TempDir(), "citycard.db"), logs: &lockedBuffer{}}
+	e := &secEnv{t: t, dbPath: filepath.Join(t.TempDir(), "citycard.db"), logs: &secLogBuffer{}}
 	if e.db, err = storage.Open(ctx, e.dbPath, loc); err != nil {
 		t.Fatal(err)
 	}
@@ -191,15 +191,15 @@ func (e *secEnv) doHTTP(base string, r secReq) (*http.Response, []byte) {
 	return resp, b
 }
 
-// errorCodeOf is the contract code of an error body, or "".
-func errorCodeOf(b []byte) string {
+// secErrorCode is the contract code of an error body, or "".
+func secErrorCode(b []byte) string {
 	var eb errorBody
 	json.Unmarshal(b, &eb)
 	return eb.Error.Code
 }
 
-// redeemBody is a redemption's JSON body.
-func redeemBody(cardText, offerID, amount string) string {
+// secRedeemBody is a redemption's JSON body.
+func secRedeemBody(cardText, offerID, amount string) string {
 	b, _ := json.Marshal(redeemRequest{Card: cardText, OfferID: offerID, Amount: amount, Terminal: "till-1"})
 	return string(b)
 }

@@ -24,7 +24,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	addr := strings.TrimPrefix(p.base, "http://")
 
 	// A till's redemption, in flight: its headers and half its body are sent before SIGTERM.
-	body := redeemBody(f.tokens[0], f.offer, "23.50")
+	body := secRedeemBody(f.tokens[0], f.offer, "23.50")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
