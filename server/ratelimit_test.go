@@ -17,7 +17,9 @@ type limiterClock struct {
 func (c *limiterClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *limiterClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newLimiterClock() *limiterClock { return &limiterClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)} }
+func newLimiterClock() *limiterClock {
+	return &limiterClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)}
+}
 
 func TestLimiterBucket(t *testing.T) {
 	clock := newLimiterClock()
