@@ -209,3 +209,9 @@ func TestSecretsAreNeverAuditedOrLogged(t *testing.T) {
 		}
 	}
 }
+
+// secRedeemBody is a redemption's JSON body.
+func secRedeemBody(cardText, offerID, amount string) string {
+	b, _ := json.Marshal(redeemRequest{Card: cardText, OfferID: offerID, Amount: amount, Terminal: "till-1"})
+	return string(b)
+}

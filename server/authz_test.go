@@ -13,15 +13,15 @@ import (
 
 // Who may call a route.
 const (
-	authzPublic = "public"   // anyone, with or without a secret
-	authzAdmin  = "admin"    // the admin token; 401 without a valid secret, 403 for a merchant key
-	authzTill   = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin token
+	public    = "public"   // anyone, with or without a secret
+	adminOnly = "admin"    // the admin token; 401 without a valid secret, 403 for a merchant key
+	tillOnly  = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin token
 )
 
 // What merchant B gets on a till route called with merchant A's resources.
 const (
-	authzOK       = 0   // any 2xx: the route is about B's own things
-	authzNotFound = 404 // A's offer or redemption does not exist for B
+	statusOK = 0   // any 2xx: the route is about B's own things
+	notFound = 404 // A's offer or redemption does not exist for B
 )
 
 // authzCase is what one route expects. path and body may hold {card}, {token}, {merchant},
@@ -31,48 +31,48 @@ type authzCase struct {
 	path    string // defaults to the route's path
 	body    string
 	header  map[string]string
-	other   int  // for till routes: merchant B's status on the request (authzOK or authzNotFound)
+	other   int  // for till routes: merchant B's status on the request (statusOK or notFound)
 	changes bool // a 2xx changes data, so it must be in the audit log (once per thing changed)
 }
 
 // authzRoutes is every route of the app and who may call it. A route registered in routes.go
 // without an entry here fails TestAuthorizationMatrix: decide who may call it, then add it.
 var authzRoutes = map[string]authzCase{
-	"GET /healthz":                          {who: authzPublic},
-	"GET /c/:token":                         {who: authzPublic, path: "/c/{token}"},
-	"GET /c/:token/qr.png":                  {who: authzPublic, path: "/c/{token}/qr.png"},
-	"GET /static/*":                         {who: authzPublic, path: "/static/card.css"},
-	"GET /api/v1/public/cards/:token":       {who: authzPublic, path: "/api/v1/public/cards/{token}"},
-	"GET /api/v1/public/offers":             {who: authzPublic},
-	"GET /api/v1/public/keys":               {who: authzPublic},
-	"GET /api/v1/products":                  {who: authzAdmin},
-	"GET /api/v1/cards":                     {who: authzAdmin},
-	"GET /api/v1/cards/:id":                 {who: authzAdmin, path: "/api/v1/cards/{card}"},
-	"GET /api/v1/cards/:id/qr.png":          {who: authzAdmin, path: "/api/v1/cards/{card}/qr.png"},
-	"GET /api/v1/merchants":                 {who: authzAdmin},
-	"GET /api/v1/merchants/:id":             {who: authzAdmin, path: "/api/v1/merchants/{merchant}"},
-	"GET /api/v1/offers":                    {who: authzAdmin, path: "/api/v1/offers?merchant={merchant}"},
-	"GET /api/v1/offers/:id":                {who: authzAdmin, path: "/api/v1/offers/{offer}"},
-	"GET /api/v1/redemptions":               {who: authzAdmin},
-	"GET /api/v1/reports/monthly":           {who: authzAdmin, path: "/api/v1/reports/monthly?month=2026-10"},
-	"GET /api/v1/audit":                     {who: authzAdmin},
-	"GET /api/v1/pos/me":                    {who: authzTill, other: authzOK},
-	"GET /api/v1/pos/redemptions":           {who: authzTill, other: authzOK},
-	"POST /api/v1/products":                 {who: authzAdmin, changes: true, body: `{"code":"koper-24h","name":{"en":"Koper 24 h"},"validity_hours":24,"price":"15.00","audience":"tourist"}`},
-	"POST /api/v1/cards":                    {who: authzAdmin, changes: true, body: `{"product":"koper-72h"}`},
-	"POST /api/v1/cards/batch":              {who: authzAdmin, changes: true, body: `{"product":"koper-72h","count":3}`},
-	"POST /api/v1/cards/:id/block":          {who: authzAdmin, changes: true, path: "/api/v1/cards/{card}/block", body: `{"reason":"lost"}`},
-	"POST /api/v1/cards/:id/unblock":        {who: authzAdmin, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
-	"POST /api/v1/merchants":                {who: authzAdmin, changes: true, body: `{"name":"Muzej","category":"museum"}`},
-	"POST /api/v1/merchants/:id/key":        {who: authzAdmin, changes: true, path: "/api/v1/merchants/{merchant}/key"},
-	"POST /api/v1/merchants/:id/offers":     {who: authzAdmin, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
-	"POST /api/v1/redemptions/:id/void":     {who: authzAdmin, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
-	"PATCH /api/v1/merchants/:id":           {who: authzAdmin, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
-	"PATCH /api/v1/offers/:id":              {who: authzAdmin, changes: true, path: "/api/v1/offers/{offer}", body: `{"active":false}`},
-	"POST /api/v1/pos/check":                {who: authzTill, other: authzOK, body: `{"card":"{token}"}`},
-	"POST /api/v1/pos/quote":                {who: authzTill, other: authzNotFound, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`},
-	"POST /api/v1/pos/redemptions":          {who: authzTill, other: authzNotFound, changes: true, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`, header: map[string]string{"Idempotency-Key": "authz-1"}},
-	"POST /api/v1/pos/redemptions/:id/void": {who: authzTill, other: authzNotFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
+	"GET /healthz":                          {who: public},
+	"GET /c/:token":                         {who: public, path: "/c/{token}"},
+	"GET /c/:token/qr.png":                  {who: public, path: "/c/{token}/qr.png"},
+	"GET /static/*":                         {who: public, path: "/static/card.css"},
+	"GET /api/v1/public/cards/:token":       {who: public, path: "/api/v1/public/cards/{token}"},
+	"GET /api/v1/public/offers":             {who: public},
+	"GET /api/v1/public/keys":               {who: public},
+	"GET /api/v1/products":                  {who: adminOnly},
+	"GET /api/v1/cards":                     {who: adminOnly},
+	"GET /api/v1/cards/:id":                 {who: adminOnly, path: "/api/v1/cards/{card}"},
+	"GET /api/v1/cards/:id/qr.png":          {who: adminOnly, path: "/api/v1/cards/{card}/qr.png"},
+	"GET /api/v1/merchants":                 {who: adminOnly},
+	"GET /api/v1/merchants/:id":             {who: adminOnly, path: "/api/v1/merchants/{merchant}"},
+	"GET /api/v1/offers":                    {who: adminOnly, path: "/api/v1/offers?merchant={merchant}"},
+	"GET /api/v1/offers/:id":                {who: adminOnly, path: "/api/v1/offers/{offer}"},
+	"GET /api/v1/redemptions":               {who: adminOnly},
+	"GET /api/v1/reports/monthly":           {who: adminOnly, path: "/api/v1/reports/monthly?month=2026-10"},
+	"GET /api/v1/audit":                     {who: adminOnly},
+	"GET /api/v1/pos/me":                    {who: tillOnly, other: statusOK},
+	"GET /api/v1/pos/redemptions":           {who: tillOnly, other: statusOK},
+	"POST /api/v1/products":                 {who: adminOnly, changes: true, body: `{"code":"koper-24h","name":{"en":"Koper 24 h"},"validity_hours":24,"price":"15.00","audience":"tourist"}`},
+	"POST /api/v1/cards":                    {who: adminOnly, changes: true, body: `{"product":"koper-72h"}`},
+	"POST /api/v1/cards/batch":              {who: adminOnly, changes: true, body: `{"product":"koper-72h","count":3}`},
+	"POST /api/v1/cards/:id/block":          {who: adminOnly, changes: true, path: "/api/v1/cards/{card}/block", body: `{"reason":"lost"}`},
+	"POST /api/v1/cards/:id/unblock":        {who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
+	"POST /api/v1/merchants":                {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
+	"POST /api/v1/merchants/:id/key":        {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
+	"POST /api/v1/merchants/:id/offers":     {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
+	"POST /api/v1/redemptions/:id/void":     {who: adminOnly, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
+	"PATCH /api/v1/merchants/:id":           {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
+	"PATCH /api/v1/offers/:id":              {who: adminOnly, changes: true, path: "/api/v1/offers/{offer}", body: `{"active":false}`},
+	"POST /api/v1/pos/check":                {who: tillOnly, other: statusOK, body: `{"card":"{token}"}`},
+	"POST /api/v1/pos/quote":                {who: tillOnly, other: notFound, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`},
+	"POST /api/v1/pos/redemptions":          {who: tillOnly, other: notFound, changes: true, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`, header: map[string]string{"Idempotency-Key": "authz-1"}},
+	"POST /api/v1/pos/redemptions/:id/void": {who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
 }
 
 // TestAuthorizationMatrix calls every route registered in the app as no one, with a wrong
@@ -142,13 +142,13 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	for i := range callers {
 		c := &callers[i]
 		switch {
-		case tc.who == authzPublic:
-			c.want = authzOK
-		case tc.who == authzAdmin && c.name == "admin":
-			c.want = authzOK
-		case tc.who == authzTill && c.name == "merchant A":
-			c.want = authzOK
-		case tc.who == authzTill && c.name == "merchant B":
+		case tc.who == public:
+			c.want = statusOK
+		case tc.who == adminOnly && c.name == "admin":
+			c.want = statusOK
+		case tc.who == tillOnly && c.name == "merchant A":
+			c.want = statusOK
+		case tc.who == tillOnly && c.name == "merchant B":
 			c.want = tc.other
 		}
 	}
@@ -156,9 +156,9 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		before := auditCount(t, e.db)
 		resp, respBody := e.do(secReq{method: method, path: path, secret: c.secret, body: body, header: tc.header})
 		got := resp.StatusCode
-		if c.want == authzOK && got/100 != 2 || c.want != authzOK && got != c.want {
+		if c.want == statusOK && got/100 != 2 || c.want != statusOK && got != c.want {
 			want := "2xx"
-			if c.want != authzOK {
+			if c.want != statusOK {
 				want = http.StatusText(c.want)
 			}
 			t.Errorf("%s %s as %s: %d %s, want %s", method, path, c.name, got, respBody, want)

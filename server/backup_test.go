@@ -99,11 +99,11 @@ func TestBackupWhileServing(t *testing.T) {
 	t.Logf("backup taken under load: %d redemptions in the copy (%d acknowledged when it began, %d when it ended)", reds, before, after)
 
 	// A second backup to the same file is refused and leaves the first alone.
-	sum := backupBytes(t, dst)
+	sum := fileBytes(t, dst)
 	if err := run(ctx, []string{"backup", "--to", dst}, getenv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("backup over an existing file: %v, want refused", err)
 	}
-	if !bytes.Equal(sum, backupBytes(t, dst)) {
+	if !bytes.Equal(sum, fileBytes(t, dst)) {
 		t.Fatal("a refused backup changed the existing file")
 	}
 	if err := run(ctx, []string{"backup"}, getenv, io.Discard, io.Discard); err == nil {
@@ -140,7 +140,7 @@ func TestBackupWhileServing(t *testing.T) {
 	}
 }
 
-func backupBytes(t *testing.T, path string) []byte {
+func fileBytes(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -33,11 +33,11 @@ func TestBinary(t *testing.T) {
 	t.Run("GracefulShutdown", func(t *testing.T) { testGracefulShutdown(t, bin) })
 }
 
-// binProc is a running citycard serve.
-type binProc struct {
+// proc is a running citycard serve.
+type proc struct {
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:port
-	stderr *secLogBuffer
+	stderr *lockedBuffer
 	exited chan struct{}
 	err    error // of Wait, once exited is closed
 }
@@ -46,7 +46,7 @@ const binAdminToken = "cca_binary-test-admin-token-0123456789abcdefghij"
 
 // startBinary runs "citycard serve" on db with rate limiting off and waits until it answers
 // /healthz.
-func startBinary(t *testing.T, bin, db string) *binProc {
+func startBinary(t *testing.T, bin, db string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "CITYCARD_DB="+db, "CITYCARD_ADDR=127.0.0.1:0", "CITYCARD_RATE_LIMIT=0",
@@ -55,7 +55,7 @@ func startBinary(t *testing.T, bin, db string) *binProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &binProc{cmd: cmd, stderr: &secLogBuffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func startBinary(t *testing.T, bin, db string) *binProc {
 }
 
 // wait waits for the process to exit and returns how it ended.
-func (p *binProc) wait(t *testing.T, timeout time.Duration) error {
+func (p *proc) wait(t *testing.T, timeout time.Duration) error {
 	t.Helper()
 	select {
 	case <-p.exited:
@@ -118,7 +118,7 @@ func (p *binProc) wait(t *testing.T, timeout time.Duration) error {
 var binClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // call sends a JSON request and decodes a 2xx answer into out.
-func (p *binProc) call(method, path, secret, body string, hdr map[string]string, out any) (int, error) {
+func (p *proc) call(method, path, secret, body string, hdr map[string]string, out any) (int, error) {
 	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -158,7 +158,7 @@ type binFixture struct {
 }
 
 // setupBinary creates, over HTTP, a product, n cards, a merchant and an unlimited offer.
-func setupBinary(t *testing.T, p *binProc, n int) binFixture {
+func setupBinary(t *testing.T, p *proc, n int) binFixture {
 	t.Helper()
 	must := func(_ int, err error) {
 		t.Helper()
@@ -188,7 +188,7 @@ func setupBinary(t *testing.T, p *binProc, n int) binFixture {
 }
 
 // allRedemptionIDs lists every redemption id through the admin API.
-func (p *binProc) allRedemptionIDs(t *testing.T) map[string]bool {
+func (p *proc) allRedemptionIDs(t *testing.T) map[string]bool {
 	t.Helper()
 	ids := map[string]bool{}
 	for cursor := ""; ; {
@@ -209,13 +209,13 @@ func (p *binProc) allRedemptionIDs(t *testing.T) map[string]bool {
 	}
 }
 
-// binKeySet is a set of strings safe for many goroutines.
-type binKeySet struct {
+// idSet is a set of strings safe for many goroutines.
+type idSet struct {
 	mu sync.Mutex
 	m  map[string]string
 }
 
-func (s *binKeySet) put(k, v string) {
+func (s *idSet) put(k, v string) {
 	s.mu.Lock()
 	if s.m == nil {
 		s.m = map[string]string{}
@@ -224,7 +224,7 @@ func (s *binKeySet) put(k, v string) {
 	s.mu.Unlock()
 }
 
-func (s *binKeySet) len() int {
+func (s *idSet) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.m)

@@ -36,7 +36,7 @@ func testCrashSafety(t *testing.T, bin string) {
 	f := setupBinary(t, p, 40)
 
 	const rounds, workers, perRound = 3, 8, 150
-	var acked, unanswered, bodies binKeySet // Idempotency-Key -> redemption id; -> the body sent
+	var acked, unanswered, bodies idSet // Idempotency-Key -> redemption id; -> the body sent
 	var seq atomic.Int64
 	for round := 1; round <= rounds; round++ {
 		if round > 1 {

@@ -11,9 +11,9 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-// fuzzBadRequest reports whether err is the contract's 400 invalid_request: client input never
+// isBadRequest reports whether err is the contract's 400 invalid_request: client input never
 // gets anything else from the decoders.
-func fuzzBadRequest(err error) bool {
+func isBadRequest(err error) bool {
 	var ae *apiError
 	return errors.As(err, &ae) && ae.status == 400 && ae.code == "invalid_request"
 }
@@ -44,20 +44,20 @@ func refAmount(s string, maxUnits int64) (int64, bool) {
 	return 0, false
 }
 
-var fuzzMoneySeeds = []string{"0", "0.00", "23", "23.5", "23.50", "1000000", "1000000.00", "1000000.01", "999999.99",
+var moneySeeds = []string{"0", "0.00", "23", "23.5", "23.50", "1000000", "1000000.00", "1000000.01", "999999.99",
 	"-1", "+1", "1e3", "1E3", "01", "00.5", ".5", "5.", "5.005", "1,50", " 1", "1 ", "٣", "0x10", "NaN", "Infinity", "", "10000000"}
 
 // FuzzParseMoney: an accepted amount is what the contract's grammar says, in range, and
 // formats back to itself; everything else is a 400.
 func FuzzParseMoney(f *testing.F) {
-	for _, s := range fuzzMoneySeeds {
+	for _, s := range moneySeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		cents, err := parseMoney("amount", s)
 		want, ok := refAmount(s, merchant.MaxCents/100)
 		if err != nil {
-			if !fuzzBadRequest(err) {
+			if !isBadRequest(err) {
 				t.Fatalf("parseMoney(%q): %v, want 400 invalid_request", s, err)
 			}
 			if ok {
@@ -80,14 +80,14 @@ func FuzzParseMoney(f *testing.F) {
 
 // FuzzParsePercent: the same for percentages, 0 to 100 with up to two decimals.
 func FuzzParsePercent(f *testing.F) {
-	for _, s := range append(fuzzMoneySeeds, "100", "100.00", "100.01", "12.5", "0.01", "101") {
+	for _, s := range append(moneySeeds, "100", "100.00", "100.01", "12.5", "0.01", "101") {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		bp, err := parsePercent("value", s)
 		want, ok := refAmount(s, 100)
 		if err != nil {
-			if !fuzzBadRequest(err) {
+			if !isBadRequest(err) {
 				t.Fatalf("parsePercent(%q): %v, want 400 invalid_request", s, err)
 			}
 			if ok {
@@ -104,8 +104,8 @@ func FuzzParsePercent(f *testing.F) {
 	})
 }
 
-// fuzzRequestTypes are the bodies the API decodes, each as a fresh value.
-var fuzzRequestTypes = map[string]func() any{
+// requestTypes are the bodies the API decodes, each as a fresh value.
+var requestTypes = map[string]func() any{
 	"card":     func() any { return &cardRequest{} },
 	"batch":    func() any { return &batchRequest{} },
 	"block":    func() any { return &blockRequest{} },
@@ -117,8 +117,8 @@ var fuzzRequestTypes = map[string]func() any{
 	"void":     func() any { return &voidRequest{} },
 }
 
-// fuzzJSONFields are the JSON names of a struct's fields, lower-cased.
-func fuzzJSONFields(v any) map[string]bool {
+// jsonFields are the JSON names of a struct's fields, lower-cased.
+func jsonFields(v any) map[string]bool {
 	out := map[string]bool{}
 	t := reflect.TypeOf(v).Elem()
 	for i := 0; i < t.NumField(); i++ {
@@ -145,11 +145,11 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for name, newV := range fuzzRequestTypes {
+		for name, newV := range requestTypes {
 			v := newV()
 			err := decodeJSON(body, v, false)
 			if err != nil {
-				if !fuzzBadRequest(err) {
+				if !isBadRequest(err) {
 					t.Fatalf("%s: decodeJSON(%q): %v, want 400 invalid_request", name, body, err)
 				}
 				continue
@@ -161,7 +161,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			if err := json.Unmarshal(body, &top); err != nil || top == nil {
 				t.Fatalf("%s: decodeJSON accepted %q, which is not a JSON object", name, body)
 			}
-			fields := fuzzJSONFields(v)
+			fields := jsonFields(v)
 			for k := range top {
 				if !fields[strings.ToLower(k)] {
 					t.Fatalf("%s: decodeJSON accepted the unknown field %q in %q", name, k, body)

@@ -61,7 +61,7 @@ func TestSecurityHeadersOnEveryKindOfResponse(t *testing.T) {
 					t.Errorf("Content-Security-Policy %q lacks %s", csp, d)
 				}
 			}
-			if tc.wantStatus == 413 && secErrorCode(body) != "payload_too_large" {
+			if tc.wantStatus == 413 && errorCodeOf(body) != "payload_too_large" {
 				t.Errorf("body %s, want code payload_too_large", body)
 			}
 		})

@@ -13,12 +13,12 @@ import (
 	"testing"
 )
 
-type publicKeysBody struct {
+type publicKeys struct {
 	Keys []publicKeyJSON `json:"keys"`
 }
 
 // verifyOffline checks a token the way a till would, with only GET /api/v1/public/keys.
-func verifyOffline(t *testing.T, keys publicKeysBody, token string) (kid uint16, ok bool) {
+func verifyOffline(t *testing.T, keys publicKeys, token string) (kid uint16, ok bool) {
 	t.Helper()
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(raw) != 75 {
@@ -39,10 +39,10 @@ func verifyOffline(t *testing.T, keys publicKeysBody, token string) (kid uint16,
 	return kid, false
 }
 
-func (e *secEnv) publicKeys() publicKeysBody {
+func (e *secEnv) publicKeys() publicKeys {
 	e.t.Helper()
 	resp, body := e.do(secReq{method: "GET", path: "/api/v1/public/keys"})
-	var k publicKeysBody
+	var k publicKeys
 	if err := json.Unmarshal(body, &k); err != nil || resp.StatusCode != 200 {
 		e.t.Fatalf("GET /api/v1/public/keys: %d %s", resp.StatusCode, body)
 	}
@@ -51,7 +51,7 @@ func (e *secEnv) publicKeys() publicKeysBody {
 
 // After "citycard keys rotate" and a restart, new cards are signed with the new key, cards
 // issued before still work at the till and on their page, and both keys are published.
-func TestSigningKeyRotation(t *testing.T) {
+func TestKeyRotation(t *testing.T) {
 	e := newSecEnv(t, 0)
 	keys := e.publicKeys()
 	if len(keys.Keys) != 1 || keys.Keys[0].KID != 1 {

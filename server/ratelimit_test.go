@@ -17,12 +17,12 @@ type limiterClock struct {
 func (c *limiterClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *limiterClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newLimiterClock() *limiterClock {
+func newTestClock() *limiterClock {
 	return &limiterClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)}
 }
 
 func TestLimiterBucket(t *testing.T) {
-	clock := newLimiterClock()
+	clock := newTestClock()
 	l := newLimiter(60, 3) // one a second, bursts of three
 	l.now = clock.now
 	for i := 0; i < 3; i++ {
@@ -56,7 +56,7 @@ func TestLimiterBucket(t *testing.T) {
 }
 
 func TestLimiterMemoryIsBounded(t *testing.T) {
-	clock := newLimiterClock()
+	clock := newTestClock()
 	l := newLimiter(60, 5)
 	l.now, l.max = clock.now, 100
 	for i := 0; i < 1000; i++ {
@@ -90,7 +90,7 @@ func TestRateLimitPublic(t *testing.T) {
 		if resp.StatusCode != 429 {
 			t.Fatalf("GET %s over the limit: %d, want 429", path, resp.StatusCode)
 		}
-		if !strings.HasPrefix(path, "/c/") && secErrorCode(body) != "rate_limited" {
+		if !strings.HasPrefix(path, "/c/") && errorCodeOf(body) != "rate_limited" {
 			t.Fatalf("GET %s: body %s, want code rate_limited", path, body)
 		}
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
@@ -167,7 +167,7 @@ func TestRateLimitZeroTurnsItOff(t *testing.T) {
 // even a right one, and even with rate limiting off.
 func TestFailedSigninLimit(t *testing.T) {
 	e := newSecEnv(t, 0)
-	clock := newLimiterClock()
+	clock := newTestClock()
 	e.s.limits.signin.now = clock.now
 	// Right secrets never count.
 	for i := 0; i < 3*signinFailBurst; i++ {
@@ -194,7 +194,7 @@ func TestFailedSigninLimit(t *testing.T) {
 		{method: "GET", path: "/api/v1/cards", secret: "cca_wrong"},
 	} {
 		resp, body := e.do(r)
-		if resp.StatusCode != 429 || secErrorCode(body) != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		if resp.StatusCode != 429 || errorCodeOf(body) != "rate_limited" || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("%s %s after %d failures: %d %s (Retry-After %q), want 429 rate_limited", r.method, r.path,
 				signinFailBurst, resp.StatusCode, body, resp.Header.Get("Retry-After"))
 		}
