@@ -55,7 +55,7 @@ func TestAuditRecordsWhoDidWhat(t *testing.T) {
 		{secReq{method: "POST", path: "/api/v1/merchants", secret: e.admin, body: `{"name":"Muzej","category":"museum"}`}, 201, "admin", "merchant.create", id},
 		{secReq{method: "POST", path: "/api/v1/cards/" + e.card.ID + "/block", secret: e.admin, body: `{"reason":"lost"}`}, 200, "admin", "card.block", fixed(e.card.ID)},
 		{secReq{method: "POST", path: "/api/v1/cards/" + e.card.ID + "/unblock", secret: e.admin}, 200, "admin", "card.unblock", fixed(e.card.ID)},
-		{secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA, body: redeemBody(e.card.Token, e.offerA.ID, "20.00"),
+		{secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA, body: secRedeemBody(e.card.Token, e.offerA.ID, "20.00"),
 			header: map[string]string{"Idempotency-Key": "k1"}}, 201, e.merchA.ID, "redemption.create", func(b []byte) string { redemptionID = id(b); return redemptionID }},
 	}
 	for _, st := range steps {
@@ -82,9 +82,9 @@ func TestAuditRecordsWhoDidWhat(t *testing.T) {
 	// A replay records nothing new; reads and failures record nothing.
 	before := len(e.audit("?limit=500").Items)
 	for _, r := range []secReq{
-		{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA, body: redeemBody(e.card.Token, e.offerA.ID, "20.00"), header: map[string]string{"Idempotency-Key": "k1"}},
+		{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA, body: secRedeemBody(e.card.Token, e.offerA.ID, "20.00"), header: map[string]string{"Idempotency-Key": "k1"}},
 		{method: "POST", path: "/api/v1/pos/check", secret: e.keyA, body: `{"card":"` + e.card.Token + `"}`},
-		{method: "POST", path: "/api/v1/pos/quote", secret: e.keyA, body: redeemBody(e.card.Token, e.offerA.ID, "20.00")},
+		{method: "POST", path: "/api/v1/pos/quote", secret: e.keyA, body: secRedeemBody(e.card.Token, e.offerA.ID, "20.00")},
 		{method: "GET", path: "/api/v1/cards/" + e.card.ID, secret: e.admin},
 		{method: "POST", path: "/api/v1/cards/crd_nosuchcard/block", secret: e.admin},
 		{method: "POST", path: "/api/v1/pos/redemptions/" + redemptionID + "/void", secret: e.keyB, body: `{"reason":"not mine"}`},
@@ -208,4 +208,10 @@ func TestSecretsAreNeverAuditedOrLogged(t *testing.T) {
 			t.Errorf("the %s is in the logs:\n%s", name, logs)
 		}
 	}
+}
+
+// secRedeemBody is a redemption's JSON body.
+func secRedeemBody(cardText, offerID, amount string) string {
+	b, _ := json.Marshal(redeemRequest{Card: cardText, OfferID: offerID, Amount: amount, Terminal: "till-1"})
+	return string(b)
 }

@@ -128,7 +128,7 @@ func TestBackupWhileServing(t *testing.T) {
 		t.Fatalf("the card from the copy: %d, %d redemptions, want %d", resp.StatusCode, len(*c.Redemptions), reds)
 	}
 	resp, body = restored.do(secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA,
-		body: redeemBody(e.card.Token, e.offerA.ID, "12.00"), header: map[string]string{"Idempotency-Key": "after-restore"}})
+		body: secRedeemBody(e.card.Token, e.offerA.ID, "12.00"), header: map[string]string{"Idempotency-Key": "after-restore"}})
 	if resp.StatusCode != 201 {
 		t.Fatalf("a redemption on the restored database: %d %s", resp.StatusCode, body)
 	}

@@ -17,11 +17,10 @@ import (
 	"time"
 )
 
-// Tests of the real binary: built with go build, started as a process, killed with signals.
-
-// buildBinary builds ./server into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
+// TestBinary builds the real binary once (go build into a temporary directory) and runs the
+// tests that start it as a process and stop it with signals: crash_test.go, shutdown_test.go.
+// Run one with -run TestBinary/CrashSafety.
+func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -30,7 +29,8 @@ func buildBinary(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return bin
+	t.Run("CrashSafety", func(t *testing.T) { testCrashSafety(t, bin) })
+	t.Run("GracefulShutdown", func(t *testing.T) { testGracefulShutdown(t, bin) })
 }
 
 // proc is a running citycard serve.

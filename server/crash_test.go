@@ -26,12 +26,11 @@ func integrityOK(t *testing.T, path string) {
 	}
 }
 
-// The service is killed with SIGKILL in the middle of concurrent redemptions, three times.
+// testCrashSafety: the service is killed with SIGKILL in the middle of concurrent redemptions, three times.
 // Every redemption it acknowledged (201) is there after the restart, the file passes
 // integrity_check, and a till retrying each unanswered request with its Idempotency-Key ends
 // with exactly one redemption per key.
-func TestCrashSafety(t *testing.T) {
-	bin := buildBinary(t)
+func testCrashSafety(t *testing.T, bin string) {
 	dbPath := filepath.Join(t.TempDir(), "citycard.db")
 	p := startBinary(t, bin, dbPath)
 	f := setupBinary(t, p, 40)
@@ -59,7 +58,7 @@ func TestCrashSafety(t *testing.T) {
 					}
 					n := seq.Add(1)
 					key := fmt.Sprintf("crash-%d-%d", round, n)
-					body := redeemBody(f.tokens[n%int64(len(f.tokens))], f.offer, fmt.Sprintf("%d.%02d", 5+n%50, n%100))
+					body := secRedeemBody(f.tokens[n%int64(len(f.tokens))], f.offer, fmt.Sprintf("%d.%02d", 5+n%50, n%100))
 					bodies.put(key, body)
 					var r redemptionJSON
 					status, err := p.call("POST", "/api/v1/pos/redemptions", f.key, body, map[string]string{"Idempotency-Key": key}, &r)

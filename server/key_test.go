@@ -108,7 +108,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 		for _, r := range []secReq{
 			{method: "POST", path: "/api/v1/pos/check", secret: e.keyA, body: `{"card":"http://localhost:8080/c/` + c.token + `"}`},
-			{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA, body: redeemBody(c.token, e.offerA.ID, "10.00"), header: map[string]string{"Idempotency-Key": c.token[:20]}},
+			{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyA, body: secRedeemBody(c.token, e.offerA.ID, "10.00"), header: map[string]string{"Idempotency-Key": c.token[:20]}},
 			{method: "GET", path: "/c/" + c.token},
 			{method: "GET", path: "/api/v1/public/cards/" + c.token},
 		} {

@@ -14,18 +14,17 @@ import (
 	"time"
 )
 
-// On SIGTERM the service stops accepting connections, finishes the request in flight and
+// testGracefulShutdown: on SIGTERM the service stops accepting connections, finishes the request in flight and
 // answers it, then closes the database cleanly: the WAL is checkpointed into the file and
 // removed, and the file passes integrity_check.
-func TestGracefulShutdown(t *testing.T) {
-	bin := buildBinary(t)
+func testGracefulShutdown(t *testing.T, bin string) {
 	dbPath := filepath.Join(t.TempDir(), "citycard.db")
 	p := startBinary(t, bin, dbPath)
 	f := setupBinary(t, p, 1)
 	addr := strings.TrimPrefix(p.base, "http://")
 
 	// A till's redemption, in flight: its headers and half its body are sent before SIGTERM.
-	body := redeemBody(f.tokens[0], f.offer, "23.50")
+	body := secRedeemBody(f.tokens[0], f.offer, "23.50")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
