@@ -110,6 +110,10 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	db.read = r
 	go db.writer()
+	if err := db.initLedger(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

@@ -80,7 +80,10 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 		// The rule above already saw the card's uses; the index is the last line of defence.
 		return merchant.Redemption{}, merchant.ErrLimitReached
 	}
-	return r, err
+	if err != nil {
+		return merchant.Redemption{}, err
+	}
+	return r, bookRedemption(tx, r)
 }
 
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
@@ -287,7 +290,7 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		}
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
-		return nil
+		return bookVoid(tx, r)
 	})
 	return r, err
 }
