@@ -13,6 +13,8 @@ func (s *server) routes(app *fiber.App) {
 	pub := app.Group("/api/v1/public")
 	pub.Get("/cards/:token", s.handlePublicCardGet)
 	pub.Get("/offers", s.handlePublicOffersList)
+	// Registered before the admin group, whose middleware would otherwise ask for the token.
+	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 
 	// Admin: the town-centre office and the municipality.
 	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
@@ -37,6 +39,9 @@ func (s *server) routes(app *fiber.App) {
 	admin.Get("/redemptions", s.handleRedemptionList)
 	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
 	admin.Get("/reports/monthly", s.handleReportMonthly)
+	admin.Post("/reports/monthly/:month/close", s.handleReportClose)
+	admin.Get("/reports/statements", s.handleStatementList)
+	admin.Get("/ledger/verify", s.handleLedgerVerify)
 
 	// Till: a merchant's API key.
 	pos := app.Group("/api/v1/pos", s.requireMerchant)
@@ -46,6 +51,7 @@ func (s *server) routes(app *fiber.App) {
 	pos.Post("/redemptions", s.handlePosRedeem)
 	pos.Get("/redemptions", s.handlePosRedemptionList)
 	pos.Post("/redemptions/:id/void", s.handlePosVoid)
+	pos.Get("/statements", s.handlePosStatements)
 }
 
 // requireAdminFor is requireAdmin for a group mounted on /api/v1, skipping the sub-trees that
