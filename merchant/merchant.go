@@ -22,6 +22,8 @@ var (
 	ErrAlreadyVoided       = errors.New("redemption already voided")
 	ErrSuspended           = errors.New("merchant suspended")
 	ErrInvalidInput        = errors.New("invalid request")
+	ErrMonthOpen           = errors.New("month is not over yet in the city's time zone")
+	ErrAlreadyClosed       = errors.New("month already closed")
 )
 
 // Categories a merchant may belong to.

@@ -31,6 +31,14 @@ func (m Month) Range(loc *time.Location) (start, end time.Time) {
 	return start.UTC(), end.UTC()
 }
 
+// Next is the month after m.
+func (m Month) Next() Month {
+	if m.Month == time.December {
+		return Month{m.Year + 1, time.January}
+	}
+	return Month{m.Year, m.Month + 1}
+}
+
 // Days lists the month's dates, YYYY-MM-DD.
 func (m Month) Days() []string {
 	var out []string
@@ -91,15 +99,34 @@ type Totals struct {
 }
 
 // Report is a month's usage and what the municipality owes. Every total equals the sum of its
-// lines (cards_used excepted: a card used at two merchants counts once in the total).
+// lines (cards_used excepted: a card used at two merchants counts once in the total). The
+// money of the totals and of every line is net of the month's adjustments; the counts are of
+// the month's own redemptions.
 type Report struct {
-	Month      Month
-	Timezone   string
-	Totals     Totals
-	Merchants  []MerchantLine // by name, then id
-	Categories []KeyLine      // by category
-	Products   []KeyLine      // by product code
-	Days       []DayLine      // every day of the month
+	Month       Month
+	Timezone    string
+	Totals      Totals
+	Merchants   []MerchantLine // by name, then id
+	Categories  []KeyLine      // by category
+	Products    []KeyLine      // by product code
+	Days        []DayLine      // every day of the month
+	Adjustments Adjustments
+}
+
+// Adjustment is the void of a redemption whose month was already closed, booked in the
+// month of the void with negative amounts.
+type Adjustment struct {
+	RedemptionID, MerchantID, MerchantName, Category, Product string
+	CreatedAt, VoidedAt                                       time.Time
+	Reason                                                    string
+	Amount, Discount, MunicipalShare                          int64 // negative
+}
+
+// Adjustments are a month's adjustments and their sums.
+type Adjustments struct {
+	Count                            int
+	Amount, Discount, MunicipalShare int64
+	Items                            []Adjustment // by time of the void
 }
 
 // BuildReport computes the month's report from its redemptions (rows outside the month are
@@ -163,21 +190,27 @@ func BuildReport(m Month, loc *time.Location, rows []ReportRow, cardsIssued, car
 	for id, a := range merchants {
 		rep.Merchants = append(rep.Merchants, MerchantLine{MerchantID: id, Name: names[id][0], Category: names[id][1], Counters: fin(a)})
 	}
-	sort.Slice(rep.Merchants, func(i, j int) bool {
-		a, b := rep.Merchants[i], rep.Merchants[j]
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.MerchantID < b.MerchantID
-	})
+	sortMerchants(rep.Merchants)
 	lines := func(mp map[string]*acc) []KeyLine {
 		out := make([]KeyLine, 0, len(mp))
 		for k, a := range mp {
 			out = append(out, KeyLine{Key: k, Counters: fin(a)})
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+		sortKeyLines(out)
 		return out
 	}
 	rep.Categories, rep.Products = lines(cats), lines(prods)
 	return rep
 }
+
+func sortMerchants(ls []MerchantLine) {
+	sort.Slice(ls, func(i, j int) bool {
+		a, b := ls[i], ls[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.MerchantID < b.MerchantID
+	})
+}
+
+func sortKeyLines(ls []KeyLine) { sort.Slice(ls, func(i, j int) bool { return ls[i].Key < ls[j].Key }) }

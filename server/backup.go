@@ -15,7 +15,7 @@ import (
 // docs/operations.md for restoring one.
 func backupCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var to string
-	cfg, fs, err := parseConfigWith("backup", args, getenv, stderr, func(fs *flag.FlagSet) {
+	cfg, fs, err := parseConfig("backup", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&to, "to", "", "the new file to write the copy to (required)")
 	})
 	if err != nil {

@@ -33,13 +33,9 @@ func defaultConfig() Config {
 	}
 }
 
-// parseConfig reads the environment and the flags of a subcommand.
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, *flag.FlagSet, error) {
-	return parseConfigWith(name, args, getenv, stderr, nil)
-}
-
-// parseConfigWith is parseConfig for a subcommand with flags of its own, which extra adds.
-func parseConfigWith(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
+// parseConfig reads the environment and the flags of a subcommand; extra adds the
+// subcommand's own flags.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	cfg := defaultConfig()
 	env := func(key string, dst *string) {
 		if v := getenv(key); v != "" {
@@ -68,8 +64,8 @@ func parseConfigWith(name string, args []string, getenv func(string) string, std
 	fs.StringVar(&cfg.TZ, "tz", cfg.TZ, "the city's time zone (CITYCARD_TZ)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded Koper demo data set")
-	if extra != nil {
-		extra(fs)
+	for _, add := range extra {
+		add(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, fs, err

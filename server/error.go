@@ -55,6 +55,8 @@ var errorTable = []struct {
 	{merchant.ErrIdempotencyMismatch, 422, "idempotency_mismatch"},
 	{merchant.ErrAlreadyVoided, 409, "already_voided"},
 	{merchant.ErrSuspended, 403, "merchant_suspended"},
+	{merchant.ErrMonthOpen, 409, "month_open"},
+	{merchant.ErrAlreadyClosed, 409, "already_closed"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

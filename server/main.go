@@ -2,6 +2,8 @@
 // their offers, redemptions at shop tills, the tourist's card page and the monthly report.
 //
 //	citycard serve [--demo]   run the service (on the embedded demo data with --demo)
+//	citycard report --month YYYY-MM [--format json|csv|pdf] [--out FILE]
+//	                          a month's report from the database file
 //	citycard healthcheck      exit 0 if the service on CITYCARD_ADDR answers /healthz
 //	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
 //	citycard backup --to FILE a consistent copy of the database, taken while the service runs
@@ -39,6 +41,7 @@ const usage = `usage: citycard <command> [flags]
 
 commands:
   serve         run the service (--demo: on the embedded Koper demo data)
+  report        a month's report from the database file: --month YYYY-MM [--format json|csv|pdf] [--out FILE]
   healthcheck   exit 0 if the local service answers /healthz (for container health checks)
   loadtest      drive a running service with concurrent tills and print throughput and latency
   backup        --to FILE: a consistent copy of the database, taken while the service runs
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return serve(ctx, cfg, stdout, stderr)
+	case "report":
+		return runReport(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		cfg, _, err := parseConfig(cmd, rest, getenv, stderr)
 		if err != nil {

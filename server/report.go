@@ -2,12 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
+	"github.com/shopspring/decimal"
 )
 
 type countersJSON struct {
@@ -35,10 +46,40 @@ type reportJSON struct {
 		Discount       string `json:"discount"`
 		MunicipalShare string `json:"municipal_share"`
 	} `json:"totals"`
-	Merchants  []merchantLineJSON `json:"merchants"`
-	Categories []categoryLineJSON `json:"categories"`
-	Products   []productLineJSON  `json:"products"`
-	Days       []dayJSON          `json:"days"`
+	Merchants   []merchantLineJSON `json:"merchants"`
+	Categories  []categoryLineJSON `json:"categories"`
+	Products    []productLineJSON  `json:"products"`
+	Days        []dayJSON          `json:"days"`
+	Adjustments adjustmentsJSON    `json:"adjustments"`
+}
+
+// adjustmentsJSON are the month's adjustments: voids of redemptions of closed months, booked
+// in the month of the void with negative amounts (docs/reports.md).
+type adjustmentsJSON struct {
+	Count          int              `json:"count"`
+	Amount         string           `json:"amount"`
+	Discount       string           `json:"discount"`
+	MunicipalShare string           `json:"municipal_share"`
+	Items          []adjustmentJSON `json:"items"`
+}
+
+type adjustmentJSON struct {
+	RedemptionID   string `json:"redemption_id"`
+	MerchantID     string `json:"merchant_id"`
+	Name           string `json:"name"`
+	Category       string `json:"category"`
+	Product        string `json:"product"`
+	CreatedAt      string `json:"created_at"`
+	VoidedAt       string `json:"voided_at"`
+	Reason         string `json:"reason"`
+	Amount         string `json:"amount"`
+	Discount       string `json:"discount"`
+	MunicipalShare string `json:"municipal_share"`
+}
+
+func toAdjustmentJSON(a merchant.Adjustment) adjustmentJSON {
+	return adjustmentJSON{a.RedemptionID, a.MerchantID, a.MerchantName, a.Category, a.Product, timeJSON(a.CreatedAt),
+		timeJSON(a.VoidedAt), a.Reason, formatMoney(a.Amount), formatMoney(a.Discount), formatMoney(a.MunicipalShare)}
 }
 
 type merchantLineJSON struct {
@@ -88,7 +129,81 @@ func toReportJSON(r merchant.Report) reportJSON {
 	for i, d := range r.Days {
 		out.Days[i] = dayJSON{d.Date, d.Redemptions, formatMoney(d.Discount)}
 	}
+	a := r.Adjustments
+	out.Adjustments = adjustmentsJSON{Count: a.Count, Amount: formatMoney(a.Amount), Discount: formatMoney(a.Discount),
+		MunicipalShare: formatMoney(a.MunicipalShare), Items: make([]adjustmentJSON, len(a.Items))}
+	for i, it := range a.Items {
+		out.Adjustments.Items[i] = toAdjustmentJSON(it)
+	}
 	return out
+}
+
+// encodeReport is the report's JSON document, as served and as frozen when its month closes.
+func encodeReport(r merchant.Report) ([]byte, error) { return json.Marshal(toReportJSON(r)) }
+
+// decodeReport reads a report back from its JSON document (a closed month's frozen report),
+// to render it as CSV or PDF.
+func decodeReport(b []byte) (merchant.Report, error) {
+	var in reportJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return merchant.Report{}, err
+	}
+	var r merchant.Report
+	var err error
+	if r.Month, err = merchant.ParseMonth(in.Month); err != nil {
+		return r, err
+	}
+	r.Timezone = in.Timezone
+	p := centsParser{}
+	t := in.Totals
+	r.Totals = merchant.Totals{Voided: t.Voided, CardsIssued: t.CardsIssued, CardsActivated: t.CardsActivated,
+		Counters: merchant.Counters{Redemptions: t.Redemptions, CardsUsed: t.CardsUsed,
+			Amount: p.parse(t.Amount), Discount: p.parse(t.Discount), MunicipalShare: p.parse(t.MunicipalShare)}}
+	counters := func(c countersJSON) merchant.Counters {
+		return merchant.Counters{Redemptions: c.Redemptions, CardsUsed: c.CardsUsed,
+			Amount: p.parse(c.Amount), Discount: p.parse(c.Discount), MunicipalShare: p.parse(c.MunicipalShare)}
+	}
+	for _, l := range in.Merchants {
+		r.Merchants = append(r.Merchants, merchant.MerchantLine{MerchantID: l.MerchantID, Name: l.Name, Category: l.Category, Counters: counters(l.countersJSON)})
+	}
+	for _, l := range in.Categories {
+		r.Categories = append(r.Categories, merchant.KeyLine{Key: l.Category, Counters: counters(l.countersJSON)})
+	}
+	for _, l := range in.Products {
+		r.Products = append(r.Products, merchant.KeyLine{Key: l.Product, Counters: counters(l.countersJSON)})
+	}
+	for _, d := range in.Days {
+		r.Days = append(r.Days, merchant.DayLine{Date: d.Date, Redemptions: d.Redemptions, Discount: p.parse(d.Discount)})
+	}
+	a := in.Adjustments
+	r.Adjustments = merchant.Adjustments{Count: a.Count, Amount: p.parse(a.Amount), Discount: p.parse(a.Discount),
+		MunicipalShare: p.parse(a.MunicipalShare)}
+	for _, it := range a.Items {
+		r.Adjustments.Items = append(r.Adjustments.Items, merchant.Adjustment{RedemptionID: it.RedemptionID,
+			MerchantID: it.MerchantID, MerchantName: it.Name, Category: it.Category, Product: it.Product,
+			CreatedAt: p.time(it.CreatedAt), VoidedAt: p.time(it.VoidedAt), Reason: it.Reason,
+			Amount: p.parse(it.Amount), Discount: p.parse(it.Discount), MunicipalShare: p.parse(it.MunicipalShare)})
+	}
+	return r, p.err
+}
+
+// centsParser reads the money and times of a stored document, keeping the first error.
+type centsParser struct{ err error }
+
+func (p *centsParser) parse(s string) int64 {
+	d, err := decimal.NewFromString(s)
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("amount %q: %w", s, err)
+	}
+	return d.Shift(2).IntPart()
+}
+
+func (p *centsParser) time(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	return t
 }
 
 // reportCSV is the report as RFC 4180 CSV (CRLF line ends, UTF-8): one row per merchant and a
@@ -118,23 +233,189 @@ func csvSafe(s string) string {
 	return s
 }
 
+// reportDoc is a month's report as served: built from the rollups while the month is open,
+// the frozen document once it is closed.
+type reportDoc struct {
+	report merchant.Report
+	json   []byte
+	closed *storage.MonthClose
+}
+
+// loadReport returns month m's report document.
+func loadReport(ctx context.Context, db *storage.DB, m merchant.Month) (reportDoc, error) {
+	cl, ok, err := db.ClosedMonth(ctx, m)
+	if err != nil {
+		return reportDoc{}, err
+	}
+	if ok {
+		rep, err := decodeReport(cl.Report)
+		if err != nil {
+			return reportDoc{}, fmt.Errorf("frozen report of %s: %w", m, err)
+		}
+		return reportDoc{rep, cl.Report, &cl}, nil
+	}
+	rep, err := db.MonthReport(ctx, m)
+	if err != nil {
+		return reportDoc{}, err
+	}
+	b, err := encodeReport(rep)
+	return reportDoc{rep, b, nil}, err
+}
+
+// render gives the document in format json, csv or pdf, with its content type and a file
+// name. A closed month renders from the frozen document alone, so every format gives the
+// same bytes every time; now dates an open month's PDF.
+func (d reportDoc) render(format string, now time.Time) (body []byte, contentType, filename string, err error) {
+	name := "citycard-" + d.report.Month.String()
+	switch format {
+	case "json":
+		return d.json, fiber.MIMEApplicationJSON, name + ".json", nil
+	case "csv":
+		return reportCSV(d.report), "text/csv; charset=utf-8", name + ".csv", nil
+	case "pdf":
+		meta := pdfMeta{generated: now}
+		if d.closed != nil {
+			meta = pdfMeta{generated: d.closed.ClosedAt, closed: true, sha256: hex.EncodeToString(d.closed.SHA256[:])}
+		}
+		body, err := reportPDF(d.report, meta)
+		return body, "application/pdf", name + ".pdf", err
+	}
+	return nil, "", "", badRequest("format must be json, csv or pdf")
+}
+
 func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
 	}
 	format := c.Query("format", "json")
-	if format != "json" && format != "csv" {
-		return badRequest("format must be json or csv")
+	if format != "json" && format != "csv" && format != "pdf" {
+		return badRequest("format must be json, csv or pdf")
 	}
-	rep, err := s.db.MonthReport(c.UserContext(), m)
+	doc, err := loadReport(c.UserContext(), s.db, m)
 	if err != nil {
 		return err
 	}
-	if format == "csv" {
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="citycard-`+m.String()+`.csv"`)
-		return c.Send(reportCSV(rep))
+	body, ctype, filename, err := doc.render(format, s.db.Now())
+	if err != nil {
+		return err
 	}
-	return c.JSON(toReportJSON(rep))
+	if doc.closed != nil {
+		c.Set("X-Report-SHA256", hex.EncodeToString(doc.closed.SHA256[:]))
+	}
+	c.Set(fiber.HeaderContentType, ctype)
+	if format != "json" {
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	}
+	return c.Send(body)
+}
+
+type closeJSON struct {
+	Month      string `json:"month"`
+	ClosedAt   string `json:"closed_at"`
+	SHA256     string `json:"sha256"`
+	LedgerHead string `json:"ledger_head"`
+}
+
+// handleReportClose freezes a month that is over: its report is stored with its SHA-256 and
+// the ledger's head, and served byte-identical from then on.
+func (s *server) handleReportClose(c *fiber.Ctx) error {
+	m, err := merchant.ParseMonth(c.Params("month"))
+	if err != nil {
+		return err
+	}
+	cl, err := s.db.CloseMonth(c.UserContext(), m, encodeReport)
+	if err != nil {
+		return err
+	}
+	return c.JSON(closeJSON{Month: m.String(), ClosedAt: timeJSON(cl.ClosedAt),
+		SHA256: hex.EncodeToString(cl.SHA256[:]), LedgerHead: hex.EncodeToString(cl.LedgerHead[:])})
+}
+
+// handleOpenData is the month's anonymous counts by day and category for the open-data
+// portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed.
+func (s *server) handleOpenData(c *fiber.Ctx) error {
+	m, err := merchant.ParseMonth(c.Query("month"))
+	if err != nil {
+		return err
+	}
+	cells, err := s.db.OpenData(c.UserContext(), m)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="citycard-open-data-`+m.String()+`.csv"`)
+	return c.Send(openDataCSV(cells))
+}
+
+// openDataCSV has one row per day and category: date, category, redemptions, cards,
+// suppressed. A suppressed cell leaves its counts empty.
+func openDataCSV(cells []merchant.OpenDataCell) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	w.Write([]string{"date", "category", "redemptions", "cards", "suppressed"})
+	for _, c := range cells {
+		if c.Suppressed {
+			w.Write([]string{c.Date, c.Category, "", "", "true"})
+			continue
+		}
+		w.Write([]string{c.Date, c.Category, strconv.Itoa(c.Redemptions), strconv.Itoa(c.Cards), "false"})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+const reportUsage = `usage: citycard report --month YYYY-MM [--format json|csv|pdf] [--out FILE] [--db FILE]
+
+Writes a month's report from the database file (CITYCARD_DB) to FILE, or to standard
+output. A closed month gives its frozen report.
+`
+
+// runReport is "citycard report": a month's report from the database file, for a clerk who
+// prefers a terminal or for a cron job.
+func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var month, format, out string
+	cfg, fs, err := parseConfig("report", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&month, "month", "", "the month, YYYY-MM (required)")
+		fs.StringVar(&format, "format", "json", "json, csv or pdf")
+		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprint(stderr, reportUsage)
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	m, err := merchant.ParseMonth(month)
+	if err != nil {
+		fmt.Fprint(stderr, reportUsage)
+		return errors.New("--month must be YYYY-MM")
+	}
+	if format != "json" && format != "csv" && format != "pdf" {
+		return errors.New("--format must be json, csv or pdf")
+	}
+	// Open would create an empty database: a mistyped path should be an error instead.
+	if _, err := os.Stat(cfg.DB); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	db, err := storage.Open(ctx, cfg.DB, cfg.Loc)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	doc, err := loadReport(ctx, db, m)
+	if err != nil {
+		return err
+	}
+	body, _, _, err := doc.render(format, db.Now())
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = stdout.Write(body)
+		return err
+	}
+	return os.WriteFile(out, body, 0o644)
 }

@@ -14,6 +14,8 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/cards/:token", s.handlePublicCardGet)
 	pub.Get("/offers", s.handlePublicOffersList)
 	pub.Get("/keys", s.handlePublicKeys)
+	// Registered before the admin group, whose middleware would otherwise ask for the token.
+	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 
 	// Admin: the town-centre office and the municipality.
 	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
@@ -39,6 +41,9 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
 	admin.Get("/reports/monthly", s.handleReportMonthly)
 	admin.Get("/audit", s.handleAuditList)
+	admin.Post("/reports/monthly/:month/close", s.handleReportClose)
+	admin.Get("/reports/statements", s.handleStatementList)
+	admin.Get("/ledger/verify", s.handleLedgerVerify)
 
 	// Till: a merchant's API key.
 	pos := app.Group("/api/v1/pos", s.requireMerchant)
@@ -48,6 +53,7 @@ func (s *server) routes(app *fiber.App) {
 	pos.Post("/redemptions", s.handlePosRedeem)
 	pos.Get("/redemptions", s.handlePosRedemptionList)
 	pos.Post("/redemptions/:id/void", s.handlePosVoid)
+	pos.Get("/statements", s.handlePosStatements)
 }
 
 // requireAdminFor is requireAdmin for a group mounted on /api/v1, skipping the sub-trees that

@@ -115,6 +115,10 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	db.read = r
 	db.readStmts, db.writeStmts = newStmtCache(r), newStmtCache(w)
 	go db.writer()
+	if err := db.initLedger(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

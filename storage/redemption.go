@@ -84,7 +84,10 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 		// The rule above already saw the card's uses; the index is the last line of defence.
 		return merchant.Redemption{}, merchant.ErrLimitReached
 	}
-	return r, err
+	if err != nil {
+		return merchant.Redemption{}, err
+	}
+	return r, bookRedemption(tx, r)
 }
 
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
@@ -296,6 +299,9 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		}
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
+		if err := bookVoid(tx, r); err != nil {
+			return err
+		}
 		return tx.audit("redemption.void", id)
 	})
 	return r, err

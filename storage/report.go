@@ -2,37 +2,75 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"time"
 
 	"github.com/citycard/citycard/merchant"
 )
 
-// MonthReport builds the report of month m in the city's zone from its redemptions and the
-// cards issued and activated in it.
+// MonthReport builds the report of month m in the city's zone from the rollups: its cost is
+// in proportion to the month's merchants × products and days × offers × products, not to
+// its redemptions.
+// A closed month's report is frozen: ClosedMonth has it as it was served.
 func (db *DB) MonthReport(ctx context.Context, m merchant.Month) (merchant.Report, error) {
-	start, end := m.Range(db.Loc)
-	q := db.reader(ctx)
-	rows, err := q.query(`SELECT r.merchant_id, m.name, r.category, r.product_code, r.card_id, r.created_at,
-			r.amount_cents, r.discount_cents, r.share_cents, r.voided_at IS NOT NULL
-		FROM redemptions r JOIN merchants m ON m.id = r.merchant_id
-		WHERE r.created_at >= ? AND r.created_at < ?`, ms(start), ms(end))
+	return monthReport(db.reader(ctx), db.Loc, m)
+}
+
+func monthReport(q querier, loc *time.Location, m merchant.Month) (merchant.Report, error) {
+	rows, err := q.query(`SELECT last_date, merchant_id, category, product_code, redemptions, voided,
+			amount_cents, discount_cents, share_cents, adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents
+		FROM rollup_months WHERE month = ?`, m.String())
 	if err != nil {
 		return merchant.Report{}, err
 	}
-	defer rows.Close()
-	var lines []merchant.ReportRow
+	var lines []merchant.RollupRow
 	for rows.Next() {
-		var l merchant.ReportRow
-		var created int64
-		if err := rows.Scan(&l.MerchantID, &l.MerchantName, &l.Category, &l.Product, &l.CardID, &created,
-			&l.Amount, &l.Discount, &l.MunicipalShare, &l.Voided); err != nil {
+		var l merchant.RollupRow
+		if err := rows.Scan(&l.Date, &l.MerchantID, &l.Category, &l.Product, &l.Redemptions, &l.Voided,
+			&l.Amount, &l.Discount, &l.MunicipalShare, &l.Adjustments, &l.AdjAmount, &l.AdjDiscount, &l.AdjShare); err != nil {
+			rows.Close()
 			return merchant.Report{}, err
 		}
-		l.CreatedAt = fromMS(created)
 		lines = append(lines, l)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return merchant.Report{}, err
 	}
+	// Rows are in date order: SQLite sums each day as it goes, without sorting.
+	rows, err = q.query(`SELECT date, sum(redemptions), sum(discount_cents + adj_discount_cents)
+		FROM rollup_days WHERE date >= ? AND date < ? GROUP BY date`, m.String()+"-01", m.Next().String()+"-01")
+	if err != nil {
+		return merchant.Report{}, err
+	}
+	var days []merchant.DayLine
+	for rows.Next() {
+		var d merchant.DayLine
+		if err := rows.Scan(&d.Date, &d.Redemptions, &d.Discount); err != nil {
+			rows.Close()
+			return merchant.Report{}, err
+		}
+		days = append(days, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return merchant.Report{}, err
+	}
+	names, err := merchantNames(q)
+	if err != nil {
+		return merchant.Report{}, err
+	}
+	cards, err := cardCounts(q, m)
+	if err != nil {
+		return merchant.Report{}, err
+	}
+	adj, err := adjustments(q, m, names)
+	if err != nil {
+		return merchant.Report{}, err
+	}
+	start, end := m.Range(loc)
 	var issued, activated int
 	if err := q.queryRow(`SELECT count(*) FROM cards WHERE issued_at >= ? AND issued_at < ?`, ms(start), ms(end)).Scan(&issued); err != nil {
 		return merchant.Report{}, err
@@ -40,5 +78,214 @@ func (db *DB) MonthReport(ctx context.Context, m merchant.Month) (merchant.Repor
 	if err := q.queryRow(`SELECT count(*) FROM cards WHERE activated_at >= ? AND activated_at < ?`, ms(start), ms(end)).Scan(&activated); err != nil {
 		return merchant.Report{}, err
 	}
-	return merchant.BuildReport(m, db.Loc, lines, issued, activated), nil
+	return merchant.BuildReportFromRollups(m, loc, lines, days, names, cards, adj, issued, activated), nil
+}
+
+func merchantNames(q querier) (map[string]string, error) {
+	rows, err := q.query(`SELECT id, name FROM merchants`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, err
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
+}
+
+func cardCounts(q querier, m merchant.Month) (merchant.CardCounts, error) {
+	c := merchant.CardCounts{Merchants: map[string]int{}, Categories: map[string]int{}, Products: map[string]int{}}
+	rows, err := q.query(`SELECT scope, key, cards FROM rollup_cards
+		WHERE month = ? AND scope IN ('all', 'merchant', 'category', 'product')`, m.String())
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var scope, key string
+		var n int
+		if err := rows.Scan(&scope, &key, &n); err != nil {
+			return c, err
+		}
+		switch scope {
+		case "all":
+			c.Total = n
+		case "merchant":
+			c.Merchants[key] = n
+		case "category":
+			c.Categories[key] = n
+		case "product":
+			c.Products[key] = n
+		}
+	}
+	return c, rows.Err()
+}
+
+// adjustments are the month's adjustments, from the ledger.
+func adjustments(q querier, m merchant.Month, names map[string]string) ([]merchant.Adjustment, error) {
+	rows, err := q.query(`SELECT redemption_id, merchant_id, category, product_code, created_at, at, reason,
+			amount_cents, discount_cents, share_cents
+		FROM ledger WHERE kind = 'adjustment' AND month = ? ORDER BY seq`, m.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []merchant.Adjustment
+	for rows.Next() {
+		var a merchant.Adjustment
+		var created, at int64
+		if err := rows.Scan(&a.RedemptionID, &a.MerchantID, &a.Category, &a.Product, &created, &at, &a.Reason,
+			&a.Amount, &a.Discount, &a.MunicipalShare); err != nil {
+			return nil, err
+		}
+		a.CreatedAt, a.VoidedAt, a.MerchantName = fromMS(created), fromMS(at), names[a.MerchantID]
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// MonthClose is a closed month: its report as it was served (JSON) with that document's
+// SHA-256, and the ledger's head and length when it closed.
+type MonthClose struct {
+	Month         merchant.Month
+	ClosedAt      time.Time
+	Report        []byte
+	SHA256        [32]byte
+	LedgerHead    [32]byte
+	LedgerEntries int64
+}
+
+// CloseMonth freezes month m: in one write it builds the month's report, renders it with
+// render and stores the bytes with their SHA-256 and the ledger's head. From then a void of
+// one of the month's redemptions is an adjustment of the month of the void. Errors:
+// merchant.ErrMonthOpen if the month is not over in the city's zone, merchant.ErrAlreadyClosed.
+func (db *DB) CloseMonth(ctx context.Context, m merchant.Month, render func(merchant.Report) ([]byte, error)) (MonthClose, error) {
+	var c MonthClose
+	err := db.update(ctx, func(tx *Tx) error {
+		if _, end := m.Range(db.Loc); tx.Now.Before(end) {
+			return merchant.ErrMonthOpen
+		}
+		if _, ok, err := monthClose(tx, m); err != nil {
+			return err
+		} else if ok {
+			return merchant.ErrAlreadyClosed
+		}
+		rep, err := monthReport(tx, db.Loc, m)
+		if err != nil {
+			return err
+		}
+		body, err := render(rep)
+		if err != nil {
+			return err
+		}
+		c = MonthClose{Month: m, ClosedAt: tx.Now, Report: body, SHA256: sha256.Sum256(body)}
+		if c.LedgerEntries, c.LedgerHead, err = ledgerHead(tx); err != nil {
+			return err
+		}
+		_, err = tx.exec(`INSERT INTO month_closes (month, closed_at, report, sha256, ledger_head, ledger_entries)
+			VALUES (?, ?, ?, ?, ?, ?)`, m.String(), ms(c.ClosedAt), c.Report, c.SHA256[:], c.LedgerHead[:], c.LedgerEntries)
+		if isUnique(err) {
+			return merchant.ErrAlreadyClosed
+		}
+		if err != nil {
+			return err
+		}
+		return tx.audit("report.close", m.String())
+	})
+	return c, err
+}
+
+// ClosedMonth returns the close of month m, and false if m is open.
+func (db *DB) ClosedMonth(ctx context.Context, m merchant.Month) (MonthClose, bool, error) {
+	return monthClose(db.reader(ctx), m)
+}
+
+const monthCloseColumns = `month, closed_at, report, sha256, ledger_head, ledger_entries`
+
+func monthClose(q querier, m merchant.Month) (MonthClose, bool, error) {
+	c, err := scanMonthClose(q.queryRow(`SELECT `+monthCloseColumns+` FROM month_closes WHERE month = ?`, m.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+func monthCloses(q querier) ([]MonthClose, error) {
+	rows, err := q.query(`SELECT ` + monthCloseColumns + ` FROM month_closes ORDER BY month`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MonthClose
+	for rows.Next() {
+		c, err := scanMonthClose(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func scanMonthClose(s scanner) (MonthClose, error) {
+	var c MonthClose
+	var month string
+	var closed int64
+	var sum, head []byte
+	if err := s.Scan(&month, &closed, &c.Report, &sum, &head, &c.LedgerEntries); err != nil {
+		return c, err
+	}
+	c.ClosedAt = fromMS(closed)
+	copy(c.SHA256[:], sum)
+	copy(c.LedgerHead[:], head)
+	var err error
+	c.Month, err = merchant.ParseMonth(month)
+	return c, err
+}
+
+// OpenData gives the month's anonymous counts by local day and category from the rollups,
+// with small cells suppressed (merchant.OpenData).
+func (db *DB) OpenData(ctx context.Context, m merchant.Month) ([]merchant.OpenDataCell, error) {
+	q := db.reader(ctx)
+	redemptions, cards := map[string]int{}, map[string]int{}
+	rows, err := q.query(`SELECT date, category, sum(redemptions) FROM rollup_days WHERE date >= ? AND date < ?
+		GROUP BY date, category`, m.String()+"-01", m.Next().String()+"-01")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var date, cat string
+		var n int
+		if err := rows.Scan(&date, &cat, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		redemptions[merchant.OpenDataKey(date, cat)] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.query(`SELECT key, cards FROM rollup_cards WHERE month = ? AND scope = 'day_category'`, m.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var n int
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		cards[key] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return merchant.OpenData(m, redemptions, cards), nil
 }

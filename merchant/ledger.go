@@ -1,0 +1,72 @@
+package merchant
+
+import (
+	"crypto/sha256"
+	"strconv"
+	"time"
+)
+
+// Kinds of ledger entry. A void is booked in the month of the redemption it undoes while
+// that month is open; once the month is closed it is an adjustment, booked in the month in
+// which the void happened.
+const (
+	LedgerRedemption = "redemption"
+	LedgerVoid       = "void"
+	LedgerAdjustment = "adjustment"
+)
+
+// LedgerVersion starts every entry's canonical content, so a future format cannot be
+// mistaken for this one.
+const LedgerVersion = "citycard-ledger-1"
+
+// LedgerEntry is one entry of the append-only hash chain of redemptions and voids. Amounts
+// are cents, negative for voids and adjustments.
+type LedgerEntry struct {
+	Seq          int64 // 1, 2, 3, … in the order of booking
+	Kind         string
+	RedemptionID string
+	CardID       string
+	MerchantID   string
+	OfferID      string
+	Product      string
+	Category     string
+	Amount       int64
+	Discount     int64
+	Share        int64
+	CreatedAt    time.Time // the redemption's
+	At           time.Time // when the entry was booked: CreatedAt, or the time of the void
+	Month        Month     // the month the entry counts in
+	Reason       string    // of a void
+}
+
+// Canonical is the entry's content as hashed: each field as a netstring (decimal byte
+// length, ':', the bytes, ','), in this order: LedgerVersion, seq, kind, redemption id, card
+// id, merchant id, offer id, product, category, amount, discount, municipal share (decimal
+// cents), created_at and at (unix milliseconds), month (YYYY-MM), reason.
+func (e LedgerEntry) Canonical() []byte {
+	fields := []string{
+		LedgerVersion, strconv.FormatInt(e.Seq, 10), e.Kind, e.RedemptionID, e.CardID, e.MerchantID, e.OfferID,
+		e.Product, e.Category, strconv.FormatInt(e.Amount, 10), strconv.FormatInt(e.Discount, 10),
+		strconv.FormatInt(e.Share, 10), strconv.FormatInt(e.CreatedAt.UnixMilli(), 10),
+		strconv.FormatInt(e.At.UnixMilli(), 10), e.Month.String(), e.Reason,
+	}
+	var b []byte
+	for _, f := range fields {
+		b = strconv.AppendInt(b, int64(len(f)), 10)
+		b = append(b, ':')
+		b = append(b, f...)
+		b = append(b, ',')
+	}
+	return b
+}
+
+// Hash is SHA-256 of the previous entry's hash (32 zero bytes before the first entry)
+// followed by the entry's canonical content.
+func (e LedgerEntry) Hash(prev [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write(prev[:])
+	h.Write(e.Canonical())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

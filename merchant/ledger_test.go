@@ -1,0 +1,63 @@
+package merchant
+
+import (
+	"encoding/hex"
+	"testing"
+	"time"
+)
+
+// ledgerExample is the worked example of docs/reports.md.
+var ledgerExample = LedgerEntry{
+	Seq: 1, Kind: LedgerRedemption, RedemptionID: "red_0123456789abcdef", CardID: "crd_0123456789abcdef",
+	MerchantID: "mer_0123456789abcdef", OfferID: "off_0123456789abcdef", Product: "koper-72h", Category: "shop",
+	Amount: 2350, Discount: 235, Share: 118,
+	CreatedAt: time.UnixMilli(1791450000123).UTC(), At: time.UnixMilli(1791450000123).UTC(),
+	Month: Month{2026, time.October}, Reason: "",
+}
+
+func TestLedgerCanonicalForm(t *testing.T) {
+	// The format is a contract with auditors: this must not change.
+	want := "17:citycard-ledger-1,1:1,10:redemption,20:red_0123456789abcdef,20:crd_0123456789abcdef," +
+		"20:mer_0123456789abcdef,20:off_0123456789abcdef,9:koper-72h,4:shop,4:2350,3:235,3:118," +
+		"13:1791450000123,13:1791450000123,7:2026-10,0:,"
+	if got := string(ledgerExample.Canonical()); got != want {
+		t.Fatalf("canonical form\n got %s\nwant %s", got, want)
+	}
+	h := ledgerExample.Hash([32]byte{})
+	if got, want := hex.EncodeToString(h[:]), "7d118e891e7b8a913147cfe704fe69acea1127e6aa45020f97f54d6477d24b2c"; got != want {
+		t.Fatalf("hash of the example = %s, want %s", got, want)
+	}
+}
+
+func TestLedgerHashCoversEveryField(t *testing.T) {
+	base := ledgerExample.Hash([32]byte{})
+	edits := map[string]func(*LedgerEntry){
+		"seq":        func(e *LedgerEntry) { e.Seq = 2 },
+		"kind":       func(e *LedgerEntry) { e.Kind = LedgerVoid },
+		"redemption": func(e *LedgerEntry) { e.RedemptionID += "x" },
+		"card":       func(e *LedgerEntry) { e.CardID += "x" },
+		"merchant":   func(e *LedgerEntry) { e.MerchantID += "x" },
+		"offer":      func(e *LedgerEntry) { e.OfferID += "x" },
+		"product":    func(e *LedgerEntry) { e.Product += "x" },
+		"category":   func(e *LedgerEntry) { e.Category = "bar" },
+		"amount":     func(e *LedgerEntry) { e.Amount++ },
+		"discount":   func(e *LedgerEntry) { e.Discount++ },
+		"share":      func(e *LedgerEntry) { e.Share++ },
+		"created_at": func(e *LedgerEntry) { e.CreatedAt = e.CreatedAt.Add(time.Millisecond) },
+		"at":         func(e *LedgerEntry) { e.At = e.At.Add(time.Millisecond) },
+		"month":      func(e *LedgerEntry) { e.Month = Month{2026, time.November} },
+		"reason":     func(e *LedgerEntry) { e.Reason = "x" },
+		// Moving a byte from one field to the next must not give the same content.
+		"boundary": func(e *LedgerEntry) { e.Product, e.Category = "koper-72hs", "hop" },
+	}
+	for name, edit := range edits {
+		e := ledgerExample
+		edit(&e)
+		if e.Hash([32]byte{}) == base {
+			t.Errorf("editing %s does not change the hash", name)
+		}
+	}
+	if ledgerExample.Hash([32]byte{1}) == base {
+		t.Error("the previous hash is not covered")
+	}
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+type statementJSON struct {
+	MerchantID     string           `json:"merchant_id"`
+	Name           string           `json:"name"`
+	Redemptions    int              `json:"redemptions"`
+	Discount       string           `json:"discount"`
+	MunicipalShare string           `json:"municipal_share"`
+	Items          []redemptionJSON `json:"items"`
+	Adjustments    []adjustmentJSON `json:"adjustments"`
+}
+
+// statementsJSON is the contract's statements document. report_sha256 ties the statements
+// of a closed month to its frozen report (null while the month is open).
+type statementsJSON struct {
+	Month          string          `json:"month"`
+	ReportSHA256   *string         `json:"report_sha256"`
+	Statements     []statementJSON `json:"statements"`
+	MunicipalShare string          `json:"municipal_share"`
+}
+
+// statementSet is a month's statements with the report they come from.
+type statementSet struct {
+	doc        reportDoc
+	statements []merchant.Statement
+	loc        *time.Location
+}
+
+// loadStatements builds month m's statements from its report (frozen, once closed) and its
+// counted redemptions: every merchant's, or only one's.
+func loadStatements(ctx context.Context, db *storage.DB, m merchant.Month, only *merchant.Merchant) (statementSet, error) {
+	doc, err := loadReport(ctx, db, m)
+	if err != nil {
+		return statementSet{}, err
+	}
+	id := ""
+	if only != nil {
+		id = only.ID
+	}
+	items, err := db.StatementItems(ctx, m, id, doc.closed)
+	if err != nil {
+		return statementSet{}, err
+	}
+	return statementSet{doc, merchant.BuildStatements(doc.report, items, only), db.Loc}, nil
+}
+
+func (st statementSet) json() statementsJSON {
+	out := statementsJSON{Month: st.doc.report.Month.String(), Statements: make([]statementJSON, len(st.statements)),
+		MunicipalShare: formatMoney(merchant.StatementsTotal(st.statements))}
+	if st.doc.closed != nil {
+		sum := hex.EncodeToString(st.doc.closed.SHA256[:])
+		out.ReportSHA256 = &sum
+	}
+	for i, s := range st.statements {
+		js := statementJSON{MerchantID: s.MerchantID, Name: s.Name, Redemptions: s.Redemptions,
+			Discount: formatMoney(s.Discount), MunicipalShare: formatMoney(s.MunicipalShare),
+			Items: make([]redemptionJSON, len(s.Items)), Adjustments: make([]adjustmentJSON, len(s.Adjustments))}
+		for j, r := range s.Items {
+			js.Items[j] = toRedemptionJSON(r)
+		}
+		for j, a := range s.Adjustments {
+			js.Adjustments[j] = toAdjustmentJSON(a)
+		}
+		out.Statements[i] = js
+	}
+	return out
+}
+
+// csv has a row per redemption and adjustment, a "statement" row with each merchant's
+// figures and a final TOTAL row (RFC 4180, UTF-8).
+func (st statementSet) csv() []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	month := st.doc.report.Month.String()
+	w.Write([]string{"month", "merchant_id", "name", "line", "redemption_id", "created_at", "voided_at", "card_number",
+		"amount", "discount", "municipal_share"})
+	for _, s := range st.statements {
+		for _, r := range s.Items {
+			w.Write([]string{month, s.MerchantID, csvSafe(s.Name), "redemption", r.ID, timeJSON(r.CreatedAt), "", r.CardNumber,
+				formatMoney(r.Amount), formatMoney(r.Discount), formatMoney(r.MunicipalShare)})
+		}
+		for _, a := range s.Adjustments {
+			w.Write([]string{month, s.MerchantID, csvSafe(s.Name), "adjustment", a.RedemptionID, timeJSON(a.CreatedAt),
+				timeJSON(a.VoidedAt), "", formatMoney(a.Amount), formatMoney(a.Discount), formatMoney(a.MunicipalShare)})
+		}
+		w.Write([]string{month, s.MerchantID, csvSafe(s.Name), "statement", "", "", "", "", "",
+			formatMoney(s.Discount), formatMoney(s.MunicipalShare)})
+	}
+	w.Write([]string{month, "TOTAL", "", "total", "", "", "", "", "", "", formatMoney(merchant.StatementsTotal(st.statements))})
+	w.Flush()
+	return buf.Bytes()
+}
+
+func (st statementSet) render(format string, now time.Time) (body []byte, contentType, filename string, err error) {
+	name := "citycard-statements-" + st.doc.report.Month.String()
+	if len(st.statements) == 1 {
+		name += "-" + st.statements[0].MerchantID
+	}
+	switch format {
+	case "json":
+		b, err := json.Marshal(st.json())
+		return b, fiber.MIMEApplicationJSON, name + ".json", err
+	case "csv":
+		return st.csv(), "text/csv; charset=utf-8", name + ".csv", nil
+	case "pdf":
+		meta := pdfMeta{generated: now}
+		if cl := st.doc.closed; cl != nil {
+			meta = pdfMeta{generated: cl.ClosedAt, closed: true, sha256: hex.EncodeToString(cl.SHA256[:])}
+		}
+		b, err := statementsPDF(st, meta)
+		return b, "application/pdf", name + ".pdf", err
+	}
+	return nil, "", "", badRequest("format must be json, csv or pdf")
+}
+
+// sendStatements answers with month's statements in the ?format= asked for (json default).
+func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
+	m, err := merchant.ParseMonth(c.Query("month"))
+	if err != nil {
+		return err
+	}
+	format := c.Query("format", "json")
+	if format != "json" && format != "csv" && format != "pdf" {
+		return badRequest("format must be json, csv or pdf")
+	}
+	st, err := loadStatements(c.UserContext(), s.db, m, only)
+	if err != nil {
+		return err
+	}
+	body, ctype, filename, err := st.render(format, s.db.Now())
+	if err != nil {
+		return err
+	}
+	if st.doc.closed != nil {
+		c.Set("X-Report-SHA256", hex.EncodeToString(st.doc.closed.SHA256[:]))
+	}
+	c.Set(fiber.HeaderContentType, ctype)
+	if format != "json" {
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	}
+	return c.Send(body)
+}
+
+// handleStatementList is the municipality's statements of a month: every merchant's, or
+// with ?merchant= one merchant's (404 not_found if there is no such merchant).
+func (s *server) handleStatementList(c *fiber.Ctx) error {
+	id := c.Query("merchant")
+	if id == "" {
+		return s.sendStatements(c, nil)
+	}
+	m, err := s.db.Merchant(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return s.sendStatements(c, &m)
+}
+
+// handlePosStatements is a merchant's own statement of a month.
+func (s *server) handlePosStatements(c *fiber.Ctx) error {
+	m := currentMerchant(c)
+	return s.sendStatements(c, &m)
+}

@@ -1,0 +1,192 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+)
+
+// ledgerCity is a city with a few ledger entries of every kind (see mustLedgerCity).
+type ledgerCity struct {
+	*city
+	rs []merchant.Redemption
+}
+
+// mustLedgerCity books, in this order:
+//
+//	1  redemption rs[0], 30 September
+//	   September closes
+//	2  redemption rs[1], 2 October
+//	3  adjustment: rs[0] voided on 3 October
+//	4  redemption rs[2]
+//	5  void of rs[2]
+//	6  redemption rs[3]
+func mustLedgerCity(t *testing.T) *ledgerCity {
+	t.Helper()
+	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
+	l := &ledgerCity{city: c}
+	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 9, 30, 18, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 2345))
+	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))
+	sep, _ := merchant.ParseMonth("2026-09")
+	if _, err := c.db.CloseMonth(context.Background(), sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 10, 2, 10, 0, 0, 0, testLoc), c.offers[1], c.cards[1], 1000))
+	c.void(t, time.Date(2026, 10, 3, 10, 0, 0, 0, testLoc), l.rs[0].ID)
+	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 10, 4, 10, 0, 0, 0, testLoc), c.offers[2], c.cards[2], 500))
+	c.void(t, time.Date(2026, 10, 4, 10, 5, 0, 0, testLoc), l.rs[2].ID)
+	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 10, 5, 10, 0, 0, 0, testLoc), c.offers[3], c.cards[3], 777))
+	return l
+}
+
+// tamper runs SQL on the database file through a connection of its own, as someone with the
+// file (and the sqlite3 shell) could.
+func (l *ledgerCity) tamper(t *testing.T, stmts ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", "file:"+l.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, s := range stmts {
+		if _, err := raw.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func (l *ledgerCity) verify(t *testing.T) LedgerCheck {
+	t.Helper()
+	chk, err := l.db.VerifyLedger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chk
+}
+
+func TestLedgerVerifies(t *testing.T) {
+	l := mustLedgerCity(t)
+	chk := l.verify(t)
+	if !chk.OK || chk.Entries != 6 {
+		t.Fatalf("verify = %+v, want ok with 6 entries", chk)
+	}
+	var head []byte
+	l.db.read.QueryRow(`SELECT hash FROM ledger WHERE seq = 6`).Scan(&head)
+	if string(head) != string(chk.Head[:]) {
+		t.Fatalf("head %x, last entry's hash %x", chk.Head, head)
+	}
+	// Each entry's hash is its canonical content chained to the one before.
+	rows, err := l.db.read.Query(`SELECT ` + ledgerColumns + ` FROM ledger ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var prev [32]byte
+	var kinds []string
+	for rows.Next() {
+		var e merchant.LedgerEntry
+		var h []byte
+		if err := scanLedgerEntry(rows, &e, &h); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Hash(prev); string(got[:]) != string(h) {
+			t.Fatalf("entry %d: stored %x, computed %x", e.Seq, h, got)
+		}
+		copy(prev[:], h)
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, " "); got != "redemption redemption adjustment redemption void redemption" {
+		t.Fatalf("kinds = %s", got)
+	}
+}
+
+func TestLedgerVerifyDetectsTampering(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		sql       func(l *ledgerCity) []string
+		wantBad   string
+		wantWords string
+	}{
+		{"amount edited in redemptions", func(l *ledgerCity) []string {
+			return []string{`UPDATE redemptions SET amount_cents = 99999 WHERE id = '` + l.rs[1].ID + `'`}
+		}, "2", "amount"},
+		{"share edited in redemptions", func(l *ledgerCity) []string {
+			return []string{`UPDATE redemptions SET share_cents = share_cents + 1 WHERE id = '` + l.rs[3].ID + `'`}
+		}, "6", "municipal share"},
+		{"amount edited in the ledger", func(l *ledgerCity) []string {
+			return []string{`UPDATE ledger SET amount_cents = 1 WHERE seq = 4`}
+		}, "4", "hash"},
+		{"amount edited in both", func(l *ledgerCity) []string {
+			return []string{`UPDATE ledger SET amount_cents = 501 WHERE seq = 4`,
+				`UPDATE redemptions SET amount_cents = 501 WHERE id = '` + l.rs[2].ID + `'`}
+		}, "4", "hash"},
+		{"redemption row deleted", func(l *ledgerCity) []string {
+			return []string{`DELETE FROM idempotency_keys WHERE redemption_id = '` + l.rs[1].ID + `'`,
+				`DELETE FROM redemptions WHERE id = '` + l.rs[1].ID + `'`}
+		}, "2", "not in the redemptions table"},
+		{"ledger row deleted", func(l *ledgerCity) []string {
+			return []string{`DELETE FROM ledger WHERE seq = 3`}
+		}, "3", "missing"},
+		{"last ledger row deleted", func(l *ledgerCity) []string {
+			return []string{`DELETE FROM ledger WHERE seq = 6`}
+		}, "6", "no ledger entry"},
+		{"void undone", func(l *ledgerCity) []string {
+			return []string{`UPDATE redemptions SET voided_at = NULL, void_reason = '' WHERE id = '` + l.rs[2].ID + `'`}
+		}, "5", "voided_at"},
+		{"void added", func(l *ledgerCity) []string {
+			return []string{`UPDATE redemptions SET voided_at = 1, void_reason = 'x' WHERE id = '` + l.rs[3].ID + `'`}
+		}, "7", "void of redemption"},
+		{"redemption added", func(l *ledgerCity) []string {
+			return []string{`INSERT INTO redemptions (id, card_id, card_number, merchant_id, offer_id, product_code, category,
+					amount_cents, discount_cents, share_cents, created_at)
+				SELECT 'red_forged', card_id, card_number, merchant_id, offer_id, product_code, category, 100, 10, 5, created_at
+				FROM redemptions WHERE id = '` + l.rs[3].ID + `'`}
+		}, "7", "no ledger entry"},
+		{"frozen report edited", func(l *ledgerCity) []string {
+			return []string{`UPDATE month_closes SET report = '{"totals":{}}'`}
+		}, "close:2026-09", "SHA-256"},
+		{"chain rewritten before a close", func(l *ledgerCity) []string {
+			// Someone recomputing the hashes after an edit still cannot match the head the
+			// close recorded (and handed to the municipality).
+			return []string{`UPDATE month_closes SET ledger_entries = 2`}
+		}, "2", "closed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := mustLedgerCity(t)
+			l.tamper(t, tc.sql(l)...)
+			chk := l.verify(t)
+			if chk.OK || chk.FirstBad != tc.wantBad || !strings.Contains(chk.Problem, tc.wantWords) {
+				t.Fatalf("verify = %+v, want first_bad %s and a problem about %q", chk, tc.wantBad, tc.wantWords)
+			}
+		})
+	}
+}
+
+func TestLedgerEntryPerWrite(t *testing.T) {
+	// A failed redemption books nothing; a replayed one books nothing again.
+	db, _ := MustOpenDB(t)
+	f := mustFixture(t, db)
+	if _, _, err := f.redeem(db, f.once, "a", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.redeem(db, f.once, "a", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.redeem(db, f.once, "b", 1000); err != merchant.ErrLimitReached {
+		t.Fatal(err)
+	}
+	var n int
+	db.read.QueryRow(`SELECT count(*) FROM ledger`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d ledger entries, want 1", n)
+	}
+	chk, err := db.VerifyLedger(context.Background())
+	if err != nil || !chk.OK || chk.Entries != 1 {
+		t.Fatalf("verify = %+v, %v", chk, err)
+	}
+}

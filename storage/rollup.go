@@ -1,0 +1,231 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/citycard/citycard/merchant"
+)
+
+// bookRedemption appends the ledger entry of a new redemption and adds it to the rollups,
+// in the redemption's own write.
+func bookRedemption(tx *Tx, r merchant.Redemption) error {
+	e := redemptionEntry(r, tx.db.Loc)
+	if _, err := appendLedger(tx, &e); err != nil {
+		return err
+	}
+	return applyRollup(tx, e)
+}
+
+// bookVoid appends the ledger entry of the void of r (VoidedAt set) and applies it to the
+// rollups, in the void's own write: a void while r's month is open; an adjustment in the
+// month of the void once r's month is closed (its report is frozen).
+func bookVoid(tx *Tx, r merchant.Redemption) error {
+	var n int
+	if err := tx.queryRow(`SELECT count(*) FROM month_closes WHERE month = ?`,
+		merchant.MonthOf(r.CreatedAt, tx.db.Loc).String()).Scan(&n); err != nil {
+		return err
+	}
+	e := voidEntry(r, n > 0, tx.db.Loc)
+	if _, err := appendLedger(tx, &e); err != nil {
+		return err
+	}
+	return applyRollup(tx, e)
+}
+
+// applyRollup adds a ledger entry to the rollups. Days and months are local to the
+// database's zone: a redemption and a void count on the day the redemption was made, an
+// adjustment on the day of the void.
+func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
+	var d rollupDelta
+	day := e.CreatedAt.In(tx.db.Loc).Format(dateLayout)
+	switch e.Kind {
+	case merchant.LedgerRedemption:
+		d = rollupDelta{redemptions: 1, amount: e.Amount, discount: e.Discount, share: e.Share}
+	case merchant.LedgerVoid:
+		d = rollupDelta{redemptions: -1, voided: 1, amount: e.Amount, discount: e.Discount, share: e.Share}
+	case merchant.LedgerAdjustment:
+		day = e.At.In(tx.db.Loc).Format(dateLayout)
+		d = rollupDelta{adjustments: 1, adjAmount: e.Amount, adjDiscount: e.Discount, adjShare: e.Share}
+	default:
+		return fmt.Errorf("ledger entry %d: unknown kind %q", e.Seq, e.Kind)
+	}
+	args := []any{d.redemptions, d.voided, d.amount, d.discount, d.share, d.adjustments, d.adjAmount, d.adjDiscount, d.adjShare}
+	if e.Kind == merchant.LedgerVoid {
+		// The redemption's rows exist; a void past zero breaks a CHECK, so the rollups never
+		// drift silently. (An upsert would check its VALUES first, so voids update.)
+		for _, u := range []struct {
+			table, where string
+			key          []any
+		}{
+			{"rollup_days", `date = ? AND merchant_id = ? AND offer_id = ? AND product_code = ? AND category = ?`,
+				[]any{day, e.MerchantID, e.OfferID, e.Product, e.Category}},
+			{"rollup_months", `month = ? AND merchant_id = ? AND product_code = ? AND category = ?`,
+				[]any{day[:7], e.MerchantID, e.Product, e.Category}},
+		} {
+			res, err := tx.exec(`UPDATE `+u.table+` SET redemptions = redemptions + ?, voided = voided + ?,
+					amount_cents = amount_cents + ?, discount_cents = discount_cents + ?, share_cents = share_cents + ?,
+					adjustments = adjustments + ?, adj_amount_cents = adj_amount_cents + ?,
+					adj_discount_cents = adj_discount_cents + ?, adj_share_cents = adj_share_cents + ?
+				WHERE `+u.where, append(args, u.key...)...)
+			if err != nil {
+				return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				return fmt.Errorf("rollup of %s: %s has %d rows for it (%v)", e.RedemptionID, u.table, n, err)
+			}
+		}
+		return useCard(tx, day, e, -1)
+	}
+	const set = `redemptions = redemptions + excluded.redemptions, voided = voided + excluded.voided,
+		amount_cents = amount_cents + excluded.amount_cents, discount_cents = discount_cents + excluded.discount_cents,
+		share_cents = share_cents + excluded.share_cents, adjustments = adjustments + excluded.adjustments,
+		adj_amount_cents = adj_amount_cents + excluded.adj_amount_cents,
+		adj_discount_cents = adj_discount_cents + excluded.adj_discount_cents,
+		adj_share_cents = adj_share_cents + excluded.adj_share_cents`
+	if _, err := tx.exec(`INSERT INTO rollup_days (date, merchant_id, offer_id, product_code, category,
+			redemptions, voided, amount_cents, discount_cents, share_cents,
+			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+set,
+		append([]any{day, e.MerchantID, e.OfferID, e.Product, e.Category}, args...)...); err != nil {
+		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
+	}
+	if _, err := tx.exec(`INSERT INTO rollup_months (month, merchant_id, category, product_code, last_date,
+			redemptions, voided, amount_cents, discount_cents, share_cents,
+			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (month, merchant_id, category, product_code) DO UPDATE SET
+			last_date = max(last_date, excluded.last_date), `+set,
+		append([]any{day[:7], e.MerchantID, e.Category, e.Product, day}, args...)...); err != nil {
+		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
+	}
+	if e.Kind == merchant.LedgerRedemption {
+		return useCard(tx, day, e, 1)
+	}
+	return nil
+}
+
+// rollupDelta is what one ledger entry adds to a rollup row.
+type rollupDelta struct {
+	redemptions, voided, adjustments int
+	amount, discount, share          int64
+	adjAmount, adjDiscount, adjShare int64
+}
+
+// useCard counts one more (delta 1) or one less (-1) live redemption of the entry's card in
+// each scope of its month; the triggers keep rollup_cards' counts of distinct cards.
+func useCard(tx *Tx, day string, e merchant.LedgerEntry, delta int) error {
+	month := day[:7]
+	scopes := [][2]string{{"all", ""}, {"merchant", e.MerchantID}, {"category", e.Category},
+		{"product", e.Product}, {"day_category", merchant.OpenDataKey(day, e.Category)}}
+	if delta > 0 {
+		args := make([]any, 0, 4*len(scopes))
+		for _, s := range scopes {
+			args = append(args, month, s[0], s[1], e.CardID)
+		}
+		_, err := tx.exec(`INSERT INTO rollup_card_uses (month, scope, key, card_id, uses)
+			VALUES (?, ?, ?, ?, 1), (?, ?, ?, ?, 1), (?, ?, ?, ?, 1), (?, ?, ?, ?, 1), (?, ?, ?, ?, 1)
+			ON CONFLICT (month, scope, key, card_id) DO UPDATE SET uses = uses + 1`, args...)
+		return err
+	}
+	for _, s := range scopes {
+		res, err := tx.exec(`DELETE FROM rollup_card_uses WHERE month = ? AND scope = ? AND key = ? AND card_id = ? AND uses = 1`,
+			month, s[0], s[1], e.CardID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			continue // the card's last use in this scope: the trigger counted it out
+		}
+		if _, err := tx.exec(`UPDATE rollup_card_uses SET uses = uses - 1 WHERE month = ? AND scope = ? AND key = ? AND card_id = ?`,
+			month, s[0], s[1], e.CardID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildRollups recomputes every rollup from the ledger, for the database's zone, and
+// records the zone (see initLedger).
+func rebuildRollups(tx *Tx) error {
+	for _, table := range []string{"rollup_days", "rollup_months", "rollup_card_uses", "rollup_cards"} {
+		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
+			return err
+		}
+	}
+	// In pages, so no query is open while the rollups are written.
+	var last int64
+	for {
+		rows, err := tx.query(`SELECT `+ledgerColumns+` FROM ledger WHERE seq > ? ORDER BY seq LIMIT 10000`, last)
+		if err != nil {
+			return err
+		}
+		var page []merchant.LedgerEntry
+		for rows.Next() {
+			var e merchant.LedgerEntry
+			var hash []byte
+			if err := scanLedgerEntry(rows, &e, &hash); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if err := applyRollup(tx, e); err != nil {
+				return err
+			}
+		}
+		last = page[len(page)-1].Seq
+	}
+	_, err := tx.exec(`INSERT INTO settings (key, value) VALUES ('rollup_zone', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, tx.db.Loc.String())
+	return err
+}
+
+// initLedger runs as Open's first write: once after the migration that adds the ledger it
+// books what version 1 stored (backfillLedger), and it rebuilds the rollups if they were built
+// for another zone than the database's (CITYCARD_TZ changed) or not yet at all.
+func (db *DB) initLedger(ctx context.Context) error {
+	return db.update(ctx, func(tx *Tx) error {
+		var pending int
+		if err := tx.queryRow(`SELECT count(*) FROM settings WHERE key = 'ledger_backfill'`).Scan(&pending); err != nil {
+			return err
+		}
+		if pending > 0 {
+			if err := backfillLedger(tx); err != nil {
+				return fmt.Errorf("book the redemptions into the ledger: %w", err)
+			}
+			if _, err := tx.exec(`DELETE FROM settings WHERE key = 'ledger_backfill'`); err != nil {
+				return err
+			}
+		}
+		var zone string
+		err := tx.queryRow(`SELECT value FROM settings WHERE key = 'rollup_zone'`).Scan(&zone)
+		if err == nil && zone == db.Loc.String() {
+			return nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err == nil {
+			slog.Info("rebuilding report rollups for a new time zone", "from", zone, "to", db.Loc.String())
+		}
+		if err := rebuildRollups(tx); err != nil {
+			return fmt.Errorf("rebuild rollups: %w", err)
+		}
+		return nil
+	})
+}
+
+const dateLayout = "2006-01-02"
