@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -200,11 +201,23 @@ func waitJS(expr string) chromedp.Action[chromedp.Void] {
 // directory: for people to look at the pages, not for asserting.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	saveScreenshot(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+// screenshotScreen saves what is on the screen only: for full-screen overlays, which a
+// full-page capture cuts.
+func screenshotScreen(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	saveScreenshot(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+func saveScreenshot(t *testing.T, ctx context.Context, name string, capture chromedp.Action[[]byte]) {
+	t.Helper()
 	dir := os.Getenv("CITYCARD_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	buf, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,10 +330,10 @@ func (a *liveApp) apiStatus(t *testing.T, method, path, secret string) int {
 func noSideScroll(t *testing.T, ctx context.Context, width int, page string) {
 	t.Helper()
 	got := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`)
-	if got[1] != width {
-		t.Errorf("%s: window.innerWidth = %d, want %d (the page was zoomed out to fit?)", page, got[1], width)
-	}
-	if got[0] > got[1] {
-		t.Errorf("%s at %d px: the page scrolls sideways (scrollWidth %d > innerWidth %d)", page, width, got[0], got[1])
+	if got[0] > got[1] || got[1] != width {
+		// Name the elements that stick out, to make the failure easy to fix.
+		wide := eval[[]string](t, ctx, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > `+strconv.Itoa(width)+` + 0.5)
+			.slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && e.className.baseVal === undefined ? "." + e.className : "") + " right=" + Math.round(e.getBoundingClientRect().right))`)
+		t.Errorf("%s at %d px: the page scrolls sideways (scrollWidth %d, innerWidth %d); too wide: %v", page, width, got[0], got[1], wide)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -166,7 +167,7 @@ func TestBrowserTill(t *testing.T) {
 		if got := jsText(t, ctx, "#r-main"); !strings.Contains(got, "21.15") {
 			t.Errorf("result says %q, want the customer pays 21.15", got)
 		}
-		screenshot(t, ctx, "pos-approved-360")
+		screenshotScreen(t, ctx, "pos-approved-360")
 		rs := a.redemptions(t, m.ID)
 		if len(rs) != before+1 || rs[0].Amount != 2350 || rs[0].Discount != 235 || rs[0].OfferID != souvenirs {
 			t.Fatalf("%d redemptions after confirming (want 1), newest %+v", len(rs)-before, rs[0])
@@ -219,7 +220,7 @@ func TestBrowserTill(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`.offer[data-offer="`+souvenirs+`"]`)), chromedp.SendKeys(chromedp.ID("amount"), "10"),
 			waitJS(`!document.getElementById("confirm").disabled`), chromedp.Click(chromedp.ID("confirm")),
 			waitJS(`document.getElementById("result").className === "result retry" && !document.getElementById("result").hidden`))
-		screenshot(t, ctx, "pos-retry-1280")
+		screenshotScreen(t, ctx, "pos-retry-1280")
 		if got := len(a.redemptions(t, m.ID)); got != before+1 {
 			t.Fatalf("the server recorded %d redemptions for the first try, want 1", got-before)
 		}
@@ -398,4 +399,75 @@ func mustMonth(t *testing.T, s string) merchant.Month {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestBrowserLayout opens every page in its main states at a phone's and a desktop's width:
+// none may scroll sideways. With CITYCARD_SCREENSHOTS set it saves each as a screenshot.
+func TestBrowserLayout(t *testing.T) {
+	a := startLiveApp(t)
+	tabs := newBrowser(t)
+	m, key := a.merchantKey(t, "Pretorska palača")
+	souvenirs := a.offerID(t, m.ID, "10% off souvenirs")
+
+	for _, width := range []int{360, 1280} {
+		t.Run(strconv.Itoa(width), func(t *testing.T) {
+			ctx := newTab(t, tabs)
+			height := int64(800)
+			if width > 700 {
+				height = 900
+			}
+			do(t, ctx, viewport(int64(width), height))
+			check := func(name string) {
+				t.Helper()
+				noSideScroll(t, ctx, width, name)
+				if strings.HasPrefix(name, "pos-approved") || strings.HasPrefix(name, "pos-void") {
+					screenshotScreen(t, ctx, name+"-"+strconv.Itoa(width))
+				} else {
+					screenshot(t, ctx, name+"-"+strconv.Itoa(width))
+				}
+			}
+
+			// The tourist's card: unused, in use with benefits used, expired, and a bad link.
+			do(t, ctx, chromedp.Navigate(a.demo.CardURL+"?lang=de"), waitJS(`document.getElementById("qr").complete`))
+			check("card-issued")
+			do(t, ctx, chromedp.Navigate(a.cardURL(t, "koper-resident")+"?lang=sl"), waitJS(`document.getElementById("qr").complete`))
+			check("card-active")
+			do(t, ctx, chromedp.Navigate(a.cardURL(t, "koper-72h")+"?lang=it"), waitJS(`document.getElementById("qr").complete`))
+			check("card-expired")
+			do(t, ctx, chromedp.Navigate(a.URL+"/c/not-a-card"))
+			check("card-notfound")
+			do(t, ctx, chromedp.Evaluate[chromedp.Void](`localStorage.clear(); sessionStorage.clear()`)) // signed out of till and console
+
+			// The till.
+			do(t, ctx, chromedp.Navigate(a.URL+"/pos"), waitJS(`!document.getElementById("signin").hidden`))
+			check("pos-signin")
+			do(t, ctx, chromedp.SendKeys(chromedp.ID("key"), key+"\r"), waitJS(`!document.getElementById("till").hidden`))
+			check("pos-till")
+			do(t, ctx, chromedp.KeyEvent(a.cardURL(t, "koper-resident")+"\r"), waitJS(`!document.getElementById("card-panel").hidden`),
+				chromedp.Click(chromedp.CSS(`.offer[data-offer="`+souvenirs+`"]`)), chromedp.SendKeys(chromedp.ID("amount"), "18.40"),
+				waitJS(`!document.getElementById("confirm").disabled`))
+			check("pos-sale")
+			do(t, ctx, chromedp.Click(chromedp.ID("confirm")), waitJS(`document.getElementById("result").className === "result ok"`))
+			check("pos-approved")
+			do(t, ctx, chromedp.Click(chromedp.ID("r-void")), waitJS(`!document.getElementById("void").hidden`))
+			check("pos-void")
+			do(t, ctx, chromedp.Click(chromedp.ID("void-cancel")), chromedp.Click(chromedp.ID("r-next")),
+				chromedp.KeyEvent(a.cardURL(t, "koper-72h")+"\r"), waitJS(`!document.getElementById("card-panel").hidden`))
+			check("pos-expired-card")
+
+			// The office's console.
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin"), waitJS(`!document.getElementById("signin").hidden`))
+			check("admin-signin")
+			do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), a.adminToken+"\r"), waitJS(`document.querySelectorAll("#cards tr").length > 0`),
+				chromedp.SetValue(chromedp.ID("issue-count"), "3"), chromedp.Click(chromedp.ID("issue-submit")),
+				waitJS(`!document.getElementById("issued-panel").hidden`))
+			check("admin-cards")
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin#merchants"), waitJS(`document.querySelectorAll("#merchants tr").length >= 12`),
+				chromedp.Click(chromedp.CSS(`#merchants tr:nth-child(4) button.edit`)), waitJS(`document.querySelectorAll("#offers tr").length > 0`),
+				chromedp.Click(chromedp.ID("offer-new")))
+			check("admin-merchants")
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin#report"), waitJS(`document.querySelectorAll("#chart-days rect").length > 0`))
+			check("admin-report")
+		})
+	}
 }

@@ -21,7 +21,7 @@ var messages = map[string]map[string]string{
 		"cat.tour": "Izleti", "cat.transport": "Prevoz", "cat.accommodation": "Nastanitve", "cat.service": "Storitve",
 		"until": "do", "blocked_hint": "Za pomoč se obrnite na turistično informacijski center.", "qr_alt": "Koda QR kartice",
 		"available_count": "na voljo", "last_used": "zadnjič", "language": "Jezik", "updated": "Posodobljeno",
-		"offline": "Brez povezave. Prikazano stanje z dne",
+		"offline": "Brez povezave. Prikazano stanje z dne", "ask": "Ste kartico kupili? Pomagali vam bodo v turistično informacijskem centru.", "oops": "Prišlo je do napake. Poskusite znova čez nekaj trenutkov.",
 	},
 	"it": {
 		"title": "La tua carta", "status.issued": "Non ancora attivata", "status.active": "Valida", "status.expired": "Scaduta", "status.blocked": "Bloccata",
@@ -35,7 +35,7 @@ var messages = map[string]map[string]string{
 		"cat.tour": "Escursioni", "cat.transport": "Trasporti", "cat.accommodation": "Alloggi", "cat.service": "Servizi",
 		"until": "fino al", "blocked_hint": "Per assistenza rivolgiti all'ufficio turistico.", "qr_alt": "Codice QR della carta",
 		"available_count": "disponibili", "last_used": "l'ultima volta il", "language": "Lingua", "updated": "Aggiornato il",
-		"offline": "Sei offline. Dati aggiornati al",
+		"offline": "Sei offline. Dati aggiornati al", "ask": "Hai acquistato la carta? Ti aiuteranno all'ufficio turistico.", "oops": "Si è verificato un errore. Riprova tra poco.",
 	},
 	"en": {
 		"title": "Your card", "status.issued": "Not yet activated", "status.active": "Valid", "status.expired": "Expired", "status.blocked": "Blocked",
@@ -49,7 +49,7 @@ var messages = map[string]map[string]string{
 		"cat.tour": "Tours", "cat.transport": "Transport", "cat.accommodation": "Accommodation", "cat.service": "Services",
 		"until": "until", "blocked_hint": "Please ask the tourist information centre for help.", "qr_alt": "The card's QR code",
 		"available_count": "available", "last_used": "last used", "language": "Language", "updated": "Updated",
-		"offline": "You are offline. Showing the card as of",
+		"offline": "You are offline. Showing the card as of", "ask": "Bought a card? The tourist information centre will help you.", "oops": "Something went wrong. Please try again in a moment.",
 	},
 	"de": {
 		"title": "Ihre Karte", "status.issued": "Noch nicht aktiviert", "status.active": "Gültig", "status.expired": "Abgelaufen", "status.blocked": "Gesperrt",
@@ -63,7 +63,7 @@ var messages = map[string]map[string]string{
 		"cat.tour": "Ausflüge", "cat.transport": "Verkehr", "cat.accommodation": "Unterkünfte", "cat.service": "Dienstleistungen",
 		"until": "bis", "blocked_hint": "Bitte wenden Sie sich an die Tourist-Information.", "qr_alt": "QR-Code der Karte",
 		"available_count": "verfügbar", "last_used": "zuletzt am", "language": "Sprache", "updated": "Aktualisiert",
-		"offline": "Sie sind offline. Stand der Karte vom",
+		"offline": "Sie sind offline. Stand der Karte vom", "ask": "Karte gekauft? Die Tourist-Information hilft Ihnen weiter.", "oops": "Etwas ist schiefgelaufen. Bitte versuchen Sie es gleich noch einmal.",
 	},
 }
 

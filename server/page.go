@@ -96,6 +96,17 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	return c.Send(buf.Bytes())
 }
 
+// rank orders benefits: available ones first, then the used ones, then the rest.
+func (b benefitItem) rank() int {
+	switch {
+	case b.Available:
+		return 0
+	case b.UsedAt != "":
+		return 1
+	}
+	return 2
+}
+
 // groupBenefits sorts benefits into categories in the order of merchant.Categories.
 func groupBenefits(states []storage.OfferState, lang string, loc *time.Location) []benefitGroup {
 	byCat := map[string][]benefitItem{}
@@ -108,15 +119,16 @@ func groupBenefits(states []storage.OfferState, lang string, loc *time.Location)
 		if st.UsedAt != nil {
 			it.UsedAt = localTime(*st.UsedAt, loc)
 		}
-		if st.Reason != nil {
-			it.Reason = "reason." + errorCode(st.Reason)
+		// A card that cannot be used says so once at the top, not on every benefit.
+		if code := errorCode(st.Reason); st.Reason != nil && code != "card_expired" && code != "card_blocked" {
+			it.Reason = "reason." + code
 		}
 		byCat[st.Merchant.Category] = append(byCat[st.Merchant.Category], it)
 	}
 	var out []benefitGroup
 	for _, cat := range merchant.Categories {
 		if items := byCat[cat]; len(items) > 0 {
-			sort.SliceStable(items, func(i, j int) bool { return items[i].Available && !items[j].Available })
+			sort.SliceStable(items, func(i, j int) bool { return items[i].rank() < items[j].rank() })
 			out = append(out, benefitGroup{Category: cat, Items: items})
 		}
 	}

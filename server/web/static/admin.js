@@ -70,6 +70,18 @@
     return code;
   }
 
+  // labelCells gives each cell of a "stack" table its column's name, shown on a phone where
+  // the table's head is hidden.
+  function labelCells(tbody) {
+    var heads = tbody.parentNode.querySelectorAll("thead th");
+    tbody.querySelectorAll("tr").forEach(function (tr) {
+      Array.prototype.forEach.call(tr.children, function (td, i) {
+        var h = heads[i] ? heads[i].textContent.trim() : "";
+        if (h && !td.classList.contains("main") && !td.hasAttribute("colspan")) td.dataset.label = h;
+      });
+    });
+  }
+
   // --- sign in, tabs ---
 
   function signOut(msg) {
@@ -176,11 +188,12 @@
         var box = el("input", { type: "checkbox", "aria-label": "Select card " + c.number });
         box.dataset.id = c.id;
         box.addEventListener("change", selectionChanged);
-        $("cards").appendChild(el("tr", {}, [el("td", {}, [box]), el("td", { class: "num", text: formatNumber(c.number) }),
+        $("cards").appendChild(el("tr", {}, [el("td", { class: "pick" }, [box]), el("td", { class: "num main", text: formatNumber(c.number) }),
           el("td", { text: productName(c.product) }), el("td", {}, [el("span", { class: "badge " + c.status, text: c.status })]),
           el("td", { text: c.holder || "" }), el("td", { class: "nowrap", text: localDate(c.issued_at) }),
-          el("td", {}, [el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", text: "Open" })])]));
+          el("td", { class: "end" }, [el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", text: "Open card page" })])]));
       });
+      labelCells($("cards"));
       selectionChanged();
     });
   }
@@ -256,13 +269,14 @@
       tb.textContent = "";
       items.forEach(function (m) {
         var tr = el("tr", { class: state.merchant && state.merchant.id === m.id ? "selected" : "" }, [
-          el("td", { text: m.name }), el("td", { text: CATEGORY_NAMES[m.category] || m.category }),
+          el("td", { class: "main", text: m.name }), el("td", { text: CATEGORY_NAMES[m.category] || m.category }),
           el("td", { text: m.address || "" }),
           el("td", {}, [el("span", { class: "badge " + m.status, text: m.status })]),
-          el("td", {}, [el("button", { type: "button", class: "edit", text: "Edit", onclick: function () { editMerchant(m); } })])]);
+          el("td", { class: "end" }, [el("button", { type: "button", class: "edit", text: "Edit", onclick: function () { editMerchant(m); } })])]);
         tr.dataset.id = m.id;
         tb.appendChild(tr);
       });
+      labelCells(tb);
     }, function (res) { $("merchant-error").textContent = message(res); });
   }
 
@@ -388,14 +402,15 @@
       var tb = $("offers");
       tb.textContent = "";
       items.forEach(function (o) {
-        tb.appendChild(el("tr", {}, [el("td", { text: name(o.title, "en") }), el("td", { class: "small", text: terms(o) }),
+        tb.appendChild(el("tr", {}, [el("td", { class: "main", text: name(o.title, "en") }), el("td", { class: "small", text: terms(o) }),
           el("td", {}, [el("span", { class: "badge " + (o.active ? "ok" : "off"), text: o.active ? "active" : "inactive" })]),
-          el("td", {}, [el("div", { class: "actions" }, [
+          el("td", { class: "end" }, [el("div", { class: "actions" }, [
             el("button", { type: "button", text: "Edit", onclick: function () { editOffer(o); } }),
             el("button", { type: "button", class: o.active ? "danger" : "", text: o.active ? "Deactivate" : "Activate",
               onclick: function () { setOfferActive(o, !o.active); } })])])]));
       });
       if (!items.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "4", class: "muted", text: "No offers yet." })]));
+      labelCells(tb);
     });
   }
 
@@ -495,24 +510,26 @@
     [["Redemptions", t.redemptions], ["Cards used", t.cards_used], ["Purchases", euro(t.amount)], ["Discounts", euro(t.discount)],
       ["Municipality pays", euro(t.municipal_share)], ["Cards issued", t.cards_issued], ["Cards activated", t.cards_activated], ["Voided", t.voided]]
       .forEach(function (x) { tiles.appendChild(el("div", { class: "tile" }, [el("div", { class: "label", text: x[0] }), el("div", { class: "value", text: String(x[1]) })])); });
-    drawReportCharts();
     var tb = $("report-merchants");
     tb.textContent = "";
     r.merchants.forEach(function (m) {
-      tb.appendChild(el("tr", {}, [el("td", { text: m.name }), el("td", { text: CATEGORY_NAMES[m.category] || m.category }),
+      tb.appendChild(el("tr", {}, [el("td", { class: "main", text: m.name }), el("td", { text: CATEGORY_NAMES[m.category] || m.category }),
         el("td", { class: "r num", text: String(m.redemptions) }), el("td", { class: "r num", text: String(m.cards_used) }),
         el("td", { class: "r num", text: euro(m.amount) }), el("td", { class: "r num", text: euro(m.discount) }),
         el("td", { class: "r num", text: euro(m.municipal_share) })]));
     });
     if (!r.merchants.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: "No redemptions in this month." })]));
+    labelCells(tb);
     show("report", true);
+    drawReportCharts(); // once visible: a chart is drawn at its box's width
   }
 
   function drawReportCharts() {
     var r = state.report;
     if (!r) return;
-    columnChart($("chart-days"), r.days.map(function (d) { return { label: String(Number(d.date.slice(8))), value: d.redemptions, title: d.date + ": " + d.redemptions }; }));
-    barChart($("chart-categories"), r.categories.map(function (c) { return { label: CATEGORY_NAMES[c.category] || c.category, value: parseFloat(c.discount), text: euro(c.discount) }; }));
+    columnChart($("chart-days"), r.days.map(function (d) { return { label: String(Number(d.date.slice(8))), value: d.redemptions, title: d.date + ": " + d.redemptions + " redemptions, discount " + euro(d.discount) }; }));
+    var cats = r.categories.slice().sort(function (a, b) { return parseFloat(b.discount) - parseFloat(a.discount); });
+    barChart($("chart-categories"), cats.map(function (c) { return { label: CATEGORY_NAMES[c.category] || c.category, value: parseFloat(c.discount), text: euro(c.discount) }; }));
     var top = r.merchants.slice().sort(function (a, b) { return parseFloat(b.discount) - parseFloat(a.discount); }).slice(0, 10);
     barChart($("chart-merchants"), top.map(function (m) { return { label: m.name, value: parseFloat(m.discount), text: euro(m.discount) }; }));
   }
@@ -542,14 +559,15 @@
   // columnChart: one column per item (days of the month), value axis on the left.
   function columnChart(box, items) {
     box.textContent = "";
-    var W = Math.max(box.clientWidth, 200), H = 200, left = 34, bottom = 22, top = 8;
-    var max = niceMax(Math.max.apply(null, items.map(function (i) { return i.value; }).concat([0])));
+    var W = Math.max(box.clientWidth, 200), H = 200, left = 30, right = 8, bottom = 22, top = 8;
+    var max = Math.max(niceMax(Math.max.apply(null, items.map(function (i) { return i.value; }).concat([0]))), 2);
     var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": "Redemptions per day" });
-    var plotH = H - bottom - top, step = (W - left) / Math.max(items.length, 1);
-    [0, 0.5, 1].forEach(function (f) {
-      var y = top + plotH * (1 - f);
-      s.appendChild(svg("line", { x1: left, x2: W, y1: y, y2: y, class: "grid-line" }));
-      s.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, String(Math.round(max * f * 10) / 10)));
+    var plotH = H - bottom - top, step = (W - left - right) / Math.max(items.length, 1);
+    // Counts are whole numbers: grid lines at 0, the top, and the middle when it is whole.
+    (max % 2 === 0 ? [0, max / 2, max] : [0, max]).forEach(function (v) {
+      var y = top + plotH * (1 - v / max);
+      s.appendChild(svg("line", { x1: left, x2: W - right, y1: y, y2: y, class: "grid-line" }));
+      s.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, String(v)));
     });
     var every = step < 14 ? 5 : step < 22 ? 2 : 1; // label fewer days on a narrow screen
     items.forEach(function (it, i) {
@@ -557,6 +575,7 @@
       var bar = svg("rect", { x: x + step * 0.15, y: top + plotH - h, width: Math.max(step * 0.7, 1), height: Math.max(h, 0), class: "bar" });
       bar.appendChild(svg("title", {}, it.title));
       s.appendChild(bar);
+      if (it.value > 0 && step >= 16) s.appendChild(svg("text", { x: x + step / 2, y: top + plotH - h - 3, "text-anchor": "middle", class: "value" }, String(it.value)));
       if (i === 0 || (i + 1) % every === 0) s.appendChild(svg("text", { x: x + step / 2, y: H - 6, "text-anchor": "middle" }, it.label));
     });
     box.appendChild(s);

@@ -193,6 +193,7 @@
     var ul = $("offers");
     ul.textContent = "";
     var available = state.check.offers.filter(function (o) { return o.available; });
+    $("offers-title").textContent = available.length ? "Choose the offer" : "No offer can be used";
     state.check.offers.forEach(function (o) {
       var li = document.createElement("li");
       var b = document.createElement("button");
@@ -418,16 +419,18 @@
       res.body.items.forEach(function (r) {
         var tr = document.createElement("tr");
         tr.className = r.status;
-        var cells = [cityTime(r.created_at), formatNumber(r.card_number), title(offerById(r.offer_id)), euro(r.discount), euro(r.total)];
-        cells.forEach(function (v, i) {
+        // On a phone the row stacks: the offer first, then the labelled figures.
+        var cells = [[cityTime(r.created_at), "num", ""], [formatNumber(r.card_number), "num", "Card"], [title(offerById(r.offer_id)), "main", ""],
+          [euro(r.discount), "r num", "Discount"], [euro(r.total), "r num", "Pays"]];
+        cells.forEach(function (c) {
           var td = document.createElement("td");
-          td.textContent = v;
-          if (i === 0 || i === 1) td.className = "num";
-          if (i >= 3) td.className = "r num";
+          td.textContent = c[0];
+          td.className = c[1];
+          if (c[2]) td.dataset.label = c[2];
           tr.appendChild(td);
         });
         var td = document.createElement("td");
-        td.className = "keep r";
+        td.className = "keep r end";
         if (r.status === "completed") {
           n++; discount += Math.round(parseFloat(r.discount) * 100);
           var b = document.createElement("button");
