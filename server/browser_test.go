@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -290,12 +291,37 @@ func TestBrowserAdmin(t *testing.T) {
 		if n := eval[int](t, ctx, `[...document.querySelectorAll("#sheet img")].filter(i => i.naturalWidth > 0).length`); n != 12 {
 			t.Errorf("%d of 12 QR codes loaded on the sheet", n)
 		}
+
+		// As the printer sees it: only the sheet, cards of 85.6 × 54 mm, ten to a page.
+		printMedia := func(media string) chromedp.Action[chromedp.Void] {
+			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: media})
+				return err
+			})
+		}
+		do(t, ctx, viewport(794, 1123), printMedia("print"))
+		if got := eval[string](t, ctx, `getComputedStyle(document.querySelector("main")).display`); got != "none" {
+			t.Errorf("the console itself is printed too (main display %q)", got)
+		}
+		if got := eval[int](t, ctx, `document.querySelectorAll("#sheet .sheet-page").length`); got != 2 {
+			t.Errorf("12 cards laid out on %d pages, want 2", got)
+		}
+		mm := eval[[]float64](t, ctx, `(r => [r.width * 25.4 / 96, r.height * 25.4 / 96])(document.querySelector("#sheet .pcard").getBoundingClientRect())`)
+		if mm[0] < 85 || mm[0] > 86.2 || mm[1] < 53.5 || mm[1] > 54.5 {
+			t.Errorf("a printed card measures %.1f × %.1f mm, want 85.6 × 54", mm[0], mm[1])
+		}
+		if n := eval[int](t, ctx, `[...document.querySelectorAll("#sheet .pcard")].filter(c => c.scrollHeight > c.clientHeight + 1).length`); n != 0 {
+			t.Errorf("%d printed cards have more text than fits", n)
+		}
+		screenshot(t, ctx, "admin-print-sheet")
+		do(t, ctx, printMedia(""))
+
 		pdf, err := chromedp.Run(ctx, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n := bytes.Count(pdf, []byte("/Type /Page\n")) + bytes.Count(pdf, []byte("/Type /Page>")) + bytes.Count(pdf, []byte("/Type /Page/")); n != 2 {
-			t.Errorf("12 cards printed on %d pages, want 2", n)
+			t.Errorf("12 cards printed on %d PDF pages, want 2", n)
 		}
 		if dir := os.Getenv("CITYCARD_SCREENSHOTS"); dir != "" {
 			os.WriteFile(filepath.Join(dir, "admin-cards.pdf"), pdf, 0o644)
