@@ -135,13 +135,42 @@ func newBrowser(t *testing.T) context.Context {
 }
 
 // newTab opens a tab in the browser of ctx, closed when the (sub)test ends, with a time limit.
+// The test fails if the page throws an uncaught exception or breaks the Content-Security-Policy
+// (an inline script or style, a third-party request): both are bugs a user would meet.
 func newTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
-	ctx, cancelTime := context.WithTimeout(ctx, 60*time.Second)
+	tab, cancel := chromedp.NewContext(browser)
+	if err := chromedp.Do(tab); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var bad []string
+	done := make(chan struct{})
+	messages := chromedp.Console(tab)
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleException || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				bad = append(bad, string(m.Type)+": "+m.Text+" ("+m.URL+")")
+				mu.Unlock()
+			}
+		}
+	}()
+	ctx, cancelTime := context.WithTimeout(tab, 60*time.Second)
 	t.Cleanup(func() {
 		cancelTime()
 		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range bad {
+			t.Errorf("browser console: %s", b)
+		}
 	})
 	return ctx
 }
