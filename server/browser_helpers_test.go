@@ -100,7 +100,7 @@ func chromiumPath(t *testing.T) string {
 
 // newBrowser starts one headless Chromium with a fresh profile for the test function and
 // returns the context of its first tab. Subtests open more tabs with newTab.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -119,6 +119,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	// Start the browser now, so a broken installation fails here with a clear message.

@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +25,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
+	"github.com/skip2/go-qrcode"
 )
 
 func TestBrowserCardPage(t *testing.T) {
@@ -371,6 +374,31 @@ func TestBrowserAdmin(t *testing.T) {
 			waitJS(`document.getElementById("offer-form").hidden && document.getElementById("offers").textContent.includes("5% off bread")`))
 		screenshot(t, ctx, "admin-merchant-1280")
 
+		// Edit: the address changes; the offer is switched off.
+		do(t, ctx, chromedp.SetValue(chromedp.ID("m-address"), "Pristaniška ulica 4, Koper"),
+			chromedp.Click(chromedp.ID("merchant-save")), waitJS(`document.getElementById("merchant-ok").textContent === "Saved."`),
+			chromedp.Click(chromedp.Search(`//button[text()="Deactivate"]`)), waitJS(`document.getElementById("offers").textContent.includes("inactive")`))
+		ms, _, err := a.db.Merchants(context.Background(), storage.Page{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created merchant.Merchant
+		for _, m := range ms {
+			if m.Name == "Pekarna Pri mostu" {
+				created = m
+			}
+		}
+		if created.Address != "Pristaniška ulica 4, Koper" || created.Lat == nil || *created.Lat != 45.547 {
+			t.Errorf("merchant stored as %+v", created)
+		}
+		offers, _, err := a.db.Offers(context.Background(), created.ID, storage.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(offers) != 1 || offers[0].Active || offers[0].Kind != "percent" || offers[0].Value != 500 || offers[0].Limit != "daily" {
+			t.Errorf("offer stored as %+v", offers)
+		}
+
 		// Suspend: the shop's key is refused.
 		do(t, ctx, chromedp.Click(chromedp.ID("merchant-suspend")), waitJS(`document.getElementById("merchant-ok").textContent.startsWith("Suspended")`))
 		if got := a.apiStatus(t, "GET", "/api/v1/pos/me", newKey); got != 403 {
@@ -496,4 +524,58 @@ func TestBrowserLayout(t *testing.T) {
 			check("admin-report")
 		})
 	}
+}
+
+// TestBrowserTillCamera reads a card with the phone's camera: Chromium's fake camera plays a
+// video of the card's QR code, and the till's decoder (BarcodeDetector where the browser has
+// one, else the embedded jsQR) must read it and check the card.
+func TestBrowserTillCamera(t *testing.T) {
+	a := startLiveApp(t)
+	video := filepath.Join(t.TempDir(), "qr.y4m")
+	if err := writeQRVideo(video, a.demo.CardURL); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newTab(t, newBrowser(t,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-video-capture", video)))
+	_, key := a.merchantKey(t, "Pretorska palača")
+	do(t, ctx, viewport(360, 740), chromedp.Navigate(a.URL+"/pos"),
+		chromedp.SendKeys(chromedp.ID("key"), key+"\r"), waitJS(`!document.getElementById("camera-start").hidden`),
+		chromedp.Click(chromedp.ID("camera-start")), waitJS(`!document.getElementById("card-panel").hidden`))
+	if got, want := strings.ReplaceAll(jsText(t, ctx, "#card-number"), " ", ""), a.demo.CardNumber; got != want {
+		t.Errorf("the camera read card %q, want %q", got, want)
+	}
+	if !eval[bool](t, ctx, `document.getElementById("camera").hidden`) {
+		t.Error("the camera is still on after reading the card")
+	}
+	t.Logf("decoder: %s", eval[string](t, ctx, `document.getElementById("camera").dataset.decoder || "?"`))
+}
+
+// writeQRVideo writes a short grey-scale Y4M video (what Chromium's fake camera plays) of
+// text's QR code on a white background.
+func writeQRVideo(path, text string) error {
+	code, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	const w, h, side = 640, 480, 420
+	img := code.Image(side)
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "YUV4MPEG2 W%d H%d F10:1 Ip A1:1 C420jpeg\n", w, h)
+	for frame := 0; frame < 2; frame++ {
+		buf.WriteString("FRAME\n")
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				lum := byte(255)
+				if qx, qy := x-(w-side)/2, y-(h-side)/2; qx >= 0 && qy >= 0 && qx < side && qy < side {
+					r, g, b, _ := img.At(qx, qy).RGBA()
+					lum = byte((299*r + 587*g + 114*b) / 1000 >> 8)
+				}
+				buf.WriteByte(lum)
+			}
+		}
+		buf.Write(bytes.Repeat([]byte{128}, w*h/2)) // U and V planes: no colour
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }

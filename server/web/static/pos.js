@@ -497,6 +497,7 @@
       return window.BarcodeDetector.getSupportedFormats().then(function (f) {
         if (f.indexOf("qr_code") < 0) return jsqrDecoder();
         var d = new window.BarcodeDetector({ formats: ["qr_code"] });
+        $("camera").dataset.decoder = "BarcodeDetector";
         return function (video) { return d.detect(video).then(function (codes) { return codes.length ? codes[0].rawValue : ""; }); };
       }, jsqrDecoder);
     }
@@ -514,6 +515,7 @@
       });
     }
     return jsqrLoaded.then(function () {
+      $("camera").dataset.decoder = "jsQR";
       var canvas = document.createElement("canvas"), ctx = canvas.getContext("2d", { willReadFrequently: true });
       return function (video) {
         var w = video.videoWidth, h = video.videoHeight;
