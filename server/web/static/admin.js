@@ -89,6 +89,7 @@
     state.token = "";
     document.querySelectorAll(".tab").forEach(function (t) { t.hidden = true; });
     show("tabs", false); show("signout", false); show("signin", true);
+    document.body.classList.remove("signed-in");
     $("signin-error").textContent = msg || "";
     $("token").value = "";
     $("token").focus();
@@ -103,6 +104,7 @@
       (remember ? localStorage : sessionStorage).setItem(KEY, token);
       state.products = res.body.items;
       show("signin", false); show("tabs", true); show("signout", true);
+      document.body.classList.add("signed-in");
       fillProducts();
       route();
     });
