@@ -51,6 +51,7 @@ func startLiveApp(t *testing.T) *liveApp {
 	cfg.PublicURL = "http://" + ln.Addr().String()
 	cfg.DB = filepath.Join(t.TempDir(), "browser.db")
 	cfg.AdminToken = "cca_browser-test-admin-token"
+	cfg.RateLimit = 0 // a page makes many calls; the limiter is not what these tests are about
 	if cfg.Loc, err = time.LoadLocation(cfg.TZ); err != nil {
 		t.Fatal(err)
 	}
