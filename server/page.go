@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -38,8 +40,10 @@ type cardPage struct {
 	TimeLeft, ActivateBy, ExpiresAt          string
 	ExpiresUnix                              int64
 	Groups                                   []benefitGroup
+	Available, Total                         int
 	Langs                                    []string
-	Now                                      string
+	Updated, UpdatedISO, TZ                  string
+	V                                        string // asset version, so a new binary's CSS and JS are fetched anew
 }
 
 type benefitGroup struct {
@@ -63,7 +67,8 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	now := s.db.Now()
 	pg := cardPage{
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
-		Status: string(cd.Status(now)), Langs: card.Languages, Now: localTime(now, s.cfg.Loc),
+		Status: string(cd.Status(now)), Langs: card.Languages, Updated: localTime(now, s.cfg.Loc),
+		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.cfg.Loc.String(), V: assetVersion,
 	}
 	if left := cd.TimeLeft(now); left > 0 {
 		pg.TimeLeft = formatDuration(left, lang)
@@ -73,6 +78,14 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	}
 	pg.ActivateBy = localTime(cd.ActivateBy, s.cfg.Loc)
 	pg.Groups = groupBenefits(states, lang, s.cfg.Loc)
+	for _, g := range pg.Groups {
+		for _, it := range g.Items {
+			pg.Total++
+			if it.Available {
+				pg.Available++
+			}
+		}
+	}
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, "card.html", pg); err != nil {
 		return err
@@ -81,6 +94,17 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentLanguage, lang)
 	c.Type("html", "utf-8")
 	return c.Send(buf.Bytes())
+}
+
+// rank orders benefits: available ones first, then the used ones, then the rest.
+func (b benefitItem) rank() int {
+	switch {
+	case b.Available:
+		return 0
+	case b.UsedAt != "":
+		return 1
+	}
+	return 2
 }
 
 // groupBenefits sorts benefits into categories in the order of merchant.Categories.
@@ -95,15 +119,16 @@ func groupBenefits(states []storage.OfferState, lang string, loc *time.Location)
 		if st.UsedAt != nil {
 			it.UsedAt = localTime(*st.UsedAt, loc)
 		}
-		if st.Reason != nil {
-			it.Reason = "reason." + errorCode(st.Reason)
+		// A card that cannot be used says so once at the top, not on every benefit.
+		if code := errorCode(st.Reason); st.Reason != nil && code != "card_expired" && code != "card_blocked" {
+			it.Reason = "reason." + code
 		}
 		byCat[st.Merchant.Category] = append(byCat[st.Merchant.Category], it)
 	}
 	var out []benefitGroup
 	for _, cat := range merchant.Categories {
 		if items := byCat[cat]; len(items) > 0 {
-			sort.SliceStable(items, func(i, j int) bool { return items[i].Available && !items[j].Available })
+			sort.SliceStable(items, func(i, j int) bool { return items[i].rank() < items[j].rank() })
 			out = append(out, benefitGroup{Category: cat, Items: items})
 		}
 	}
@@ -128,7 +153,70 @@ func formatDuration(d time.Duration, lang string) string {
 // wantsHTML reports whether an error should be shown as a page: the card page's paths.
 func wantsHTML(c *fiber.Ctx) bool {
 	p := c.Path()
-	return strings.HasPrefix(p, "/c/") && !strings.HasSuffix(p, ".png")
+	return strings.HasPrefix(p, "/c/") && !strings.HasSuffix(p, ".png") && !strings.HasSuffix(p, ".webmanifest")
+}
+
+// handleCardManifest is the web app manifest of one card's page, so that "add to home screen"
+// opens that card, full screen, and keeps working offline through the service worker.
+func (s *server) handleCardManifest(c *fiber.Ctx) error {
+	token := c.Params("token")
+	cd, p, _, err := s.publicCard(c, token)
+	if err != nil {
+		return err
+	}
+	name := card.Localize(p.Name, pickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), cd.Lang))
+	c.Set(fiber.HeaderContentType, "application/manifest+json")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(fiber.Map{
+		"name": name, "short_name": shortName(name), "id": "/c/" + token, "start_url": "/c/" + token, "scope": "/c/" + token,
+		"display": "standalone", "background_color": "#f4f6f8", "theme_color": "#0b5cad",
+		"icons": []fiber.Map{
+			{"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
+			{"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png"},
+			{"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+		},
+	}, "application/manifest+json")
+}
+
+// shortName fits a product name under a home-screen icon: its first two words.
+func shortName(name string) string {
+	if f := strings.Fields(name); len(f) > 2 {
+		return f[0] + " " + f[1]
+	}
+	return name
+}
+
+// handleServiceWorker serves the card page's service worker from the site's root, so that it
+// may control /c/. Its cache is named after the asset version, so a new binary replaces it.
+func (s *server) handleServiceWorker(c *fiber.Ctx) error {
+	b, err := fs.ReadFile(webFS, "web/sw.js")
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.Send(bytes.ReplaceAll(b, []byte("__VERSION__"), []byte(assetVersion)))
+}
+
+// consolePage is what the till's and the office's pages need: they are static shells whose
+// scripts talk to the API.
+type consolePage struct{ V string }
+
+func (s *server) handlePosPage(c *fiber.Ctx) error {
+	return s.sendPage(c, "pos.html", consolePage{assetVersion})
+}
+func (s *server) handleAdminPage(c *fiber.Ctx) error {
+	return s.sendPage(c, "admin.html", consolePage{assetVersion})
+}
+
+func (s *server) sendPage(c *fiber.Ctx, name string, data any) error {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Type("html", "utf-8")
+	return c.Send(buf.Bytes())
 }
 
 // renderErrorPage shows a friendly page for a card URL that does not open.
@@ -146,6 +234,21 @@ func renderErrorPage(c *fiber.Ctx, status int, code string) error {
 }
 
 var staticFS, _ = fs.Sub(webFS, "web/static")
+
+// assetVersion is a digest of the embedded assets: pages ask for /static/x.js?v=assetVersion,
+// so a browser never mixes an old script with a new page.
+var assetVersion = func() string {
+	h := sha256.New()
+	fs.WalkDir(webFS, "web", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := fs.ReadFile(webFS, p)
+			h.Write([]byte(p))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}()
 
 // handleStatic serves the embedded assets; they change only with the binary.
 func (s *server) handleStatic(c *fiber.Ctx) error {

@@ -49,7 +49,8 @@ func (s *server) handlePosMe(c *fiber.Ctx) error {
 	for i, o := range offers {
 		out[i] = toOfferJSON(o)
 	}
-	return c.JSON(fiber.Map{"merchant": toMerchantJSON(m), "offers": out})
+	// The zone lets the web till ask for "today" and show times as the city's clocks do.
+	return c.JSON(fiber.Map{"merchant": toMerchantJSON(m), "offers": out, "timezone": s.cfg.Loc.String()})
 }
 
 func (s *server) handlePosCheck(c *fiber.Ctx) error {

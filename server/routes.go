@@ -9,7 +9,13 @@ func (s *server) routes(app *fiber.App) {
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
 	app.Get("/c/:token/qr.png", s.handlePublicCardQR)
+	app.Get("/c/:token/manifest.webmanifest", s.handleCardManifest)
+	app.Get("/sw.js", s.handleServiceWorker)
 	app.Get("/static/*", s.handleStatic)
+
+	// Pages: the shop's web till and the office's console (static shells calling the API).
+	app.Get("/pos", s.handlePosPage)
+	app.Get("/admin", s.handleAdminPage)
 	pub := app.Group("/api/v1/public")
 	pub.Get("/cards/:token", s.handlePublicCardGet)
 	pub.Get("/offers", s.handlePublicOffersList)
