@@ -41,7 +41,9 @@ const driverName = "sqlite3_citycard"
 
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec(`PRAGMA temp_store = MEMORY`, nil)
+		// No connection checkpoints when it commits: the checkpointer does, off the writer's
+		// path, so no till waits for a checkpoint's copy and fsync of the database file.
+		_, err := c.Exec(`PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0`, nil)
 		return err
 	}})
 }
@@ -66,6 +68,8 @@ type DB struct {
 	mu        sync.RWMutex // held for reading while queueing, for writing while closing
 
 	readStmts, writeStmts *stmtCache
+	checkpoint            *sql.DB // its own connection, used only for checkpoints
+	checkpointDone        chan struct{}
 	cache                 caches
 }
 
@@ -127,7 +131,17 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	db.read = r
 	db.readStmts, db.writeStmts = newStmtCache(r), newStmtCache(w)
+	cp, err := sql.Open(driverName, "file:"+escapePath(path)+"?_busy_timeout=10000&_synchronous=FULL")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	cp.SetMaxOpenConns(1)
+	db.checkpoint = cp
+	db.checkpointDone = make(chan struct{})
 	go db.writer()
+	go db.checkpointer()
 	if err := db.initLedger(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -279,14 +293,43 @@ func (db *DB) Close() error {
 		close(db.jobs)
 		db.mu.Unlock()
 		<-db.done
+		<-db.checkpointDone
 	})
 	db.readStmts.close()
 	db.writeStmts.close()
 	err := db.read.Close()
+	if e := db.checkpoint.Close(); err == nil {
+		err = e
+	}
+	// The last connection to close checkpoints the whole log and removes it.
 	if e := db.write.Close(); err == nil {
 		err = e
 	}
 	return err
+}
+
+// CheckpointEvery is how often the checkpointer copies the write-ahead log into the database.
+const CheckpointEvery = 500 * time.Millisecond
+
+// checkpointer copies committed pages from the write-ahead log into the database file in
+// the background (PASSIVE: it never blocks the writer or readers), so that the log stays small
+// and commits never pay for a checkpoint.
+func (db *DB) checkpointer() {
+	defer close(db.checkpointDone)
+	t := time.NewTicker(CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.closing:
+			return
+		case <-t.C:
+			var busy, logPages, done int
+			err := db.checkpoint.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done)
+			if err != nil {
+				slog.Warn("checkpoint", "err", err)
+			}
+		}
+	}
 }
 
 // update runs fn as one write in the writer's next group commit and returns once that commit
