@@ -164,11 +164,11 @@ func rateLimited(c *fiber.Ctx, wait time.Duration) error {
 }
 
 // limitedByAddress says which paths count against the per-address limit: the public pages
-// and API and the tills. /healthz (probes) and /static (assets of a page already counted)
+// and API (open data included) and the tills. /healthz (probes) and /static (assets of a page already counted)
 // do not; nor do the admin's endpoints, whose secret nobody else holds.
 func limitedByAddress(path string) bool {
 	return strings.HasPrefix(path, "/c/") || strings.HasPrefix(path, "/api/v1/public/") ||
-		strings.HasPrefix(path, "/api/v1/pos/") || path == "/api/v1/pos"
+		strings.HasPrefix(path, "/api/v1/pos/") || path == "/api/v1/pos" || path == "/api/v1/reports/open-data"
 }
 
 // limitAddress is the per-address limit, a middleware of the whole app.
