@@ -20,21 +20,12 @@ type auditJSON struct {
 // handleAuditList lists the audit log, newest first; ?actor= ("admin", a merchant id, "cli")
 // and ?action= (e.g. "card.block") filter it.
 func (s *server) handleAuditList(c *fiber.Ctx) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
 	f := storage.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action")}
 	if len(f.Actor) > 100 || len(f.Action) > 100 {
 		return badRequest("actor and action must be at most 100 characters")
 	}
-	items, next, err := s.db.Audit(c.UserContext(), f, page)
-	if err != nil {
-		return err
-	}
-	out := make([]auditJSON, len(items))
-	for i, e := range items {
-		out[i] = auditJSON{Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID, CreatedAt: timeJSON(e.CreatedAt)}
-	}
-	return c.JSON(newList(out, next))
+	return sendList(c, func(p storage.Page) ([]storage.AuditEntry, string, error) { return s.db.Audit(c.UserContext(), f, p) },
+		func(e storage.AuditEntry) auditJSON {
+			return auditJSON{Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID, CreatedAt: timeJSON(e.CreatedAt)}
+		})
 }

@@ -86,19 +86,8 @@ func (s *server) handleCardBatch(c *fiber.Ctx) error {
 }
 
 func (s *server) handleCardList(c *fiber.Ctx) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.db.Cards(c.UserContext(), storage.CardFilter{Product: c.Query("product")}, page)
-	if err != nil {
-		return err
-	}
-	out := make([]cardJSON, len(items))
-	for i, cd := range items {
-		out[i] = s.toCardJSON(cd)
-	}
-	return c.JSON(newList(out, next))
+	f := storage.CardFilter{Product: c.Query("product")}
+	return sendList(c, func(p storage.Page) ([]card.Card, string, error) { return s.db.Cards(c.UserContext(), f, p) }, s.toCardJSON)
 }
 
 func (s *server) handleCardGet(c *fiber.Ctx) error {

@@ -177,6 +177,24 @@ func newList[T any](items []T, next string) listBody[T] {
 	return out
 }
 
+// sendList answers a list request: it reads ?limit= and ?cursor=, fetches that page and
+// converts each item to its JSON form.
+func sendList[T, J any](c *fiber.Ctx, fetch func(storage.Page) ([]T, string, error), toJSON func(T) J) error {
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := fetch(page)
+	if err != nil {
+		return err
+	}
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = toJSON(it)
+	}
+	return c.JSON(newList(out, next))
+}
+
 // timeJSON formats a time as RFC 3339 in UTC, to the second.
 func timeJSON(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -49,19 +50,7 @@ func (s *server) handleMerchantCreate(c *fiber.Ctx) error {
 }
 
 func (s *server) handleMerchantList(c *fiber.Ctx) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.db.Merchants(c.UserContext(), page)
-	if err != nil {
-		return err
-	}
-	out := make([]merchantJSON, len(items))
-	for i, m := range items {
-		out[i] = toMerchantJSON(m)
-	}
-	return c.JSON(newList(out, next))
+	return sendList(c, func(p storage.Page) ([]merchant.Merchant, string, error) { return s.db.Merchants(c.UserContext(), p) }, toMerchantJSON)
 }
 
 func (s *server) handleMerchantGet(c *fiber.Ctx) error {

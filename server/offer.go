@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -137,19 +139,8 @@ func (s *server) handleOfferCreate(c *fiber.Ctx) error {
 }
 
 func (s *server) handleOfferList(c *fiber.Ctx) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.db.Offers(c.UserContext(), c.Query("merchant"), page)
-	if err != nil {
-		return err
-	}
-	out := make([]offerJSON, len(items))
-	for i, o := range items {
-		out[i] = toOfferJSON(o)
-	}
-	return c.JSON(newList(out, next))
+	id := c.Query("merchant")
+	return sendList(c, func(p storage.Page) ([]merchant.Offer, string, error) { return s.db.Offers(c.UserContext(), id, p) }, toOfferJSON)
 }
 
 func (s *server) handleOfferGet(c *fiber.Ctx) error {

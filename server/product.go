@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -83,17 +84,5 @@ func (s *server) handleProductCreate(c *fiber.Ctx) error {
 }
 
 func (s *server) handleProductList(c *fiber.Ctx) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.db.Products(c.UserContext(), page)
-	if err != nil {
-		return err
-	}
-	out := make([]productJSON, len(items))
-	for i, p := range items {
-		out[i] = toProductJSON(p)
-	}
-	return c.JSON(newList(out, next))
+	return sendList(c, func(p storage.Page) ([]card.Product, string, error) { return s.db.Products(c.UserContext(), p) }, toProductJSON)
 }

@@ -96,17 +96,10 @@ type publicOfferJSON struct {
 }
 
 func (s *server) handlePublicOffersList(c *fiber.Ctx) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.db.PublicOffers(c.UserContext(), page)
-	if err != nil {
-		return err
-	}
-	out := make([]publicOfferJSON, len(items))
-	for i, it := range items {
-		out[i] = publicOfferJSON{Offer: toOfferJSON(it.Offer), Merchant: toPublicMerchant(toMerchantJSON(it.Merchant))}
-	}
-	return c.JSON(newList(out, next))
+	return sendList(c, func(p storage.Page) ([]storage.OfferWithMerchant, string, error) {
+		return s.db.PublicOffers(c.UserContext(), p)
+	},
+		func(it storage.OfferWithMerchant) publicOfferJSON {
+			return publicOfferJSON{Offer: toOfferJSON(it.Offer), Merchant: toPublicMerchant(toMerchantJSON(it.Merchant))}
+		})
 }

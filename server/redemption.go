@@ -81,19 +81,9 @@ func (s *server) redemptionFilter(c *fiber.Ctx) (storage.RedemptionFilter, error
 }
 
 func (s *server) listRedemptions(c *fiber.Ctx, f storage.RedemptionFilter) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.db.Redemptions(c.UserContext(), f, page)
-	if err != nil {
-		return err
-	}
-	out := make([]redemptionJSON, len(items))
-	for i, r := range items {
-		out[i] = toRedemptionJSON(r)
-	}
-	return c.JSON(newList(out, next))
+	return sendList(c, func(p storage.Page) ([]merchant.Redemption, string, error) {
+		return s.db.Redemptions(c.UserContext(), f, p)
+	}, toRedemptionJSON)
 }
 
 func (s *server) handleRedemptionList(c *fiber.Ctx) error {
