@@ -131,7 +131,8 @@ type Adjustments struct {
 
 // BuildReport computes the month's report from its redemptions (rows outside the month are
 // ignored) and the counts of cards issued and activated in the month. Voided redemptions
-// count only in Totals.Voided.
+// count only in Totals.Voided. The service builds reports from rollups
+// (BuildReportFromRollups); this row-by-row version is the reference they are tested against.
 func BuildReport(m Month, loc *time.Location, rows []ReportRow, cardsIssued, cardsActivated int) Report {
 	start, end := m.Range(loc)
 	type acc struct {
