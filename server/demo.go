@@ -65,6 +65,7 @@ func (s *server) loadDemo(ctx context.Context, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "demo: merchant %q, API key: %s\n", res.MerchantName, res.MerchantKey)
 	fmt.Fprintf(stdout, "demo: an unused card, number %s: %s\n", card.FormatNumber(res.CardNumber), res.CardURL)
+	fmt.Fprintf(stdout, "demo: web till %s/pos (merchant key), office console %s/admin (admin token)\n", s.cfg.PublicURL, s.cfg.PublicURL)
 	return nil
 }
 
