@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,7 +19,18 @@ import (
 
 // startBenchServer runs the real app on a loopback port for HTTP benchmarks and returns a
 // load client set up with a merchant, an unlimited offer and cards.
-func startBenchServer(b *testing.B) (*loadClient, loadSetup) {
+func startBenchServer(b testing.TB) (*loadClient, loadSetup) {
+	b.Helper()
+	lc, _ := startLoadServer(b)
+	setup, err := lc.setup(context.Background(), "bench-admin", 500)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return lc, setup
+}
+
+// startLoadServer runs the real app on a loopback port with the admin token "bench-admin".
+func startLoadServer(b testing.TB) (*loadClient, string) {
 	b.Helper()
 	cfg := defaultConfig()
 	cfg.DB = filepath.Join(b.TempDir(), "bench.db")
@@ -39,12 +52,36 @@ func startBenchServer(b *testing.B) (*loadClient, loadSetup) {
 	}
 	go app.Listener(ln)
 	b.Cleanup(func() { app.Shutdown(); db.Close() })
-	lc := &loadClient{base: "http://" + ln.Addr().String(), http: newLoadHTTPClient(128)}
-	setup, err := lc.setup(context.Background(), "bench-admin", 500)
-	if err != nil {
-		b.Fatal(err)
+	return &loadClient{base: "http://" + ln.Addr().String(), http: newLoadHTTPClient(128)}, ln.Addr().String()
+}
+
+// TestLoadtestCommand runs `citycard loadtest` briefly against a real server: every phase
+// answers without errors and the table has each endpoint with its ratio to /healthz.
+func TestLoadtestCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a server for a second")
 	}
-	return lc, setup
+	_, addr := startLoadServer(t)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"loadtest", "--url", "http://" + addr, "--admin-token", "bench-admin",
+		"--tills", "4", "--duration", "300ms", "--cards", "20"}, func(string) string { return "" }, &out, &errOut)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, errOut.String())
+	}
+	if errOut.Len() > 0 {
+		t.Fatalf("loadtest reported errors: %s", errOut.String())
+	}
+	for _, want := range []string{"healthz", "till check", "redemption", "100 %", "vs healthz"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && ((f[0] == "healthz" || f[0] == "redemption") && f[2] != "0" || f[0] == "till" && f[3] != "0") {
+			t.Fatalf("errors in %q", line)
+		}
+	}
 }
 
 // BenchmarkHTTP measures whole requests over loopback, client included, with 64 concurrent
