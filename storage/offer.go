@@ -225,23 +225,13 @@ func merchantDest(m *merchant.Merchant, seq *int64) ([]any, func()) {
 	}
 }
 
+// prefixed qualifies a column list with a table alias: "a, b" becomes "m.a, m.b".
 func prefixed(alias, columns string) string {
-	out := ""
-	for i, c := range splitColumns(columns) {
-		if i > 0 {
-			out += ", "
-		}
-		out += alias + "." + c
-	}
-	return out
-}
-
-func splitColumns(columns string) []string {
 	parts := strings.Split(columns, ",")
-	for i := range parts {
-		parts[i] = strings.TrimSpace(parts[i])
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
 	}
-	return parts
+	return strings.Join(parts, ", ")
 }
 
 func nullCents(v *int64) sql.NullInt64 {
