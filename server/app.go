@@ -32,12 +32,13 @@ type server struct {
 	qr        *qrCache
 	log       *slog.Logger
 	limits    limits
+	trusted   trustedProxies
 }
 
 // newServer opens nothing: it wires an open database and its keyring into a server.
 func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string, log *slog.Logger) *server {
 	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
-		limits: newLimits(cfg.RateLimit)}
+		limits: newLimits(cfg.RateLimit), trusted: cfg.TrustedProxies}
 }
 
 // app builds the Fiber app with every route.

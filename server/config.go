@@ -11,16 +11,18 @@ import (
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
 type Config struct {
-	Addr         string
-	DB           string
-	PublicURL    string
-	AdminToken   string
-	TZ           string
-	RateLimit    int // requests per minute per merchant key or client address; 0 is off
-	SigningKey   string
-	Demo         bool
-	Loc          *time.Location
-	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Addr       string
+	DB         string
+	PublicURL  string
+	AdminToken string
+	TZ         string
+	RateLimit  int // requests per minute per merchant key or client address; 0 is off
+	SigningKey string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (see clientip.go).
+	TrustedProxies trustedProxies
+	Demo           bool
+	Loc            *time.Location
+	dbFromConfig   bool // DB was set explicitly (the demo uses a temporary file otherwise)
 }
 
 func defaultConfig() Config {
@@ -56,6 +58,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		cfg.RateLimit = n
 	}
+	proxies := getenv("CITYCARD_TRUSTED_PROXIES")
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CITYCARD_ADDR)")
@@ -63,6 +66,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base of the URL in every QR code (CITYCARD_PUBLIC_URL)")
 	fs.StringVar(&cfg.TZ, "tz", cfg.TZ, "the city's time zone (CITYCARD_TZ)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated IPs or CIDRs whose X-Forwarded-For is believed (CITYCARD_TRUSTED_PROXIES)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded Koper demo data set")
 	for _, add := range extra {
 		add(fs)
@@ -72,6 +76,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if *dbFlag != "" {
 		cfg.DB, cfg.dbFromConfig = *dbFlag, true
+	}
+	var err error
+	if cfg.TrustedProxies, err = parseTrustedProxies(proxies); err != nil {
+		return cfg, fs, err
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if !strings.HasPrefix(cfg.PublicURL, "http://") && !strings.HasPrefix(cfg.PublicURL, "https://") {
