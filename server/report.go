@@ -14,7 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
@@ -225,9 +228,14 @@ func reportCSV(r merchant.Report) []byte {
 	return buf.Bytes()
 }
 
-// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection).
+// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection): a cell that
+// starts with = + - @ (or their full-width forms) or with any control character gets a
+// leading apostrophe. Control characters count because spreadsheets skip some of them (a
+// leading NUL) and then read the formula behind; names stored before such characters were
+// refused may still hold them.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	r, _ := utf8.DecodeRuneInString(s)
+	if s != "" && (strings.ContainsRune("=+-@＝＋－＠", r) || card.IsControl(r) || unicode.IsControl(r)) {
 		return "'" + s
 	}
 	return s
