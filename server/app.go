@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(lingering(ln)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every free text of every body is stored as it was checked: trimmed, then measured in
@@ -145,5 +150,45 @@ func TestCSVSafe(t *testing.T) {
 		if got := csvSafe(tc.in); got != tc.want {
 			t.Errorf("csvSafe(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// A body over the limit gets a readable 413 JSON answer over a real connection: the client
+// writes its whole 1 MB body and then reads the answer. The server used to close with the
+// body unread, which reset the connection and lost the answer.
+func TestBodyOverLimitAnswered413(t *testing.T) {
+	e := newSecEnv(t, 0)
+	addr := strings.TrimPrefix(e.listen(), "http://")
+	for i := 0; i < 3; i++ {
+		postOverLimit(t, addr, "/api/v1/pos/check", e.keyA)
+	}
+}
+
+// postOverLimit sends a 1 MB body to path at addr over a plain TCP connection, writing all of
+// it before reading, and fails the test unless the answer is a 413 payload_too_large JSON.
+func postOverLimit(t *testing.T, addr, path, secret string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"card":"` + strings.Repeat("x", 1<<20) + `"}`
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: citycard\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, secret, len(body))
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatalf("writing the body: %v", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer's body: %v", err)
+	}
+	if resp.StatusCode != 413 || errorCodeOf(b) != "payload_too_large" {
+		t.Fatalf("%d %s, want 413 payload_too_large", resp.StatusCode, b)
 	}
 }
