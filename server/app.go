@@ -85,6 +85,9 @@ func setSecurityHeaders(c *fiber.Ctx) {
 // openStore opens the database and its keyring and settles the admin token: the configured
 // one, else the one set on first start, else a new one returned as fresh (to print once).
 func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyring, adminToken string, fresh bool, err error) {
+	if err := checkAdminToken(cfg.AdminToken); err != nil {
+		return nil, nil, "", false, err
+	}
 	db, err = storage.Open(ctx, cfg.DB, cfg.Loc)
 	if err != nil {
 		return nil, nil, "", false, err

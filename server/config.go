@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
@@ -23,6 +24,21 @@ type Config struct {
 	Demo           bool
 	Loc            *time.Location
 	dbFromConfig   bool // DB was set explicitly (the demo uses a temporary file otherwise)
+}
+
+// minAdminTokenLen is the shortest CITYCARD_ADMIN_TOKEN accepted, in characters. The admin
+// token is the one secret a person may choose; a short one could be guessed in spite of the
+// sign-in limits (which never hold a valid secret back). The generated one has 47.
+const minAdminTokenLen = 32
+
+// checkAdminToken refuses a configured admin token shorter than minAdminTokenLen; "" (none
+// configured) is fine.
+func checkAdminToken(tok string) error {
+	if n := utf8.RuneCountInString(tok); n > 0 && n < minAdminTokenLen {
+		return fmt.Errorf("CITYCARD_ADMIN_TOKEN is %d characters long; it must have at least %d "+
+			"(for instance: head -c 32 /dev/urandom | base64)", n, minAdminTokenLen)
+	}
+	return nil
 }
 
 func defaultConfig() Config {

@@ -83,7 +83,7 @@ func openAPIServer(t *testing.T) (*server, *fiber.App) {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.DB = filepath.Join(t.TempDir(), "citycard.db")
-	cfg.AdminToken = "cca_openapi-test"
+	cfg.AdminToken = "cca_openapi-test-0123456789abcdefghij"
 	cfg.RateLimit = 0
 	loc, err := time.LoadLocation(cfg.TZ)
 	if err != nil {

@@ -48,7 +48,7 @@ type reportEnv struct {
 func newReportEnv(t *testing.T) *reportEnv {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = filepath.Join(t.TempDir(), "test.db"), ljubljana, "cca_test-admin", 0
+	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = filepath.Join(t.TempDir(), "test.db"), ljubljana, "cca_test-admin-0123456789abcdefghijkl", 0
 	db, keys, admin, _, err := openStore(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
