@@ -20,7 +20,7 @@ import (
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/fiber/v2/utils"
 )
 
 // server holds what every handler needs. It has no globals: tests build as many as they like.
@@ -58,12 +58,26 @@ func (s *server) app() *fiber.App {
 		Immutable: true,
 	})
 	app.Use(recover.New())
-	app.Use(requestid.New())
+	app.Use(requestIDs)
 	app.Use(securityHeaders)
 	app.Use(s.limitAddress)
 	s.routes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	return app
+}
+
+// requestIDs gives every request the server's own id (in the logs, the audit log's
+// request_id and the response's X-Request-ID). Fiber's requestid middleware would adopt the
+// client's X-Request-ID instead, letting a client choose the id its writes are audited under
+// (or reuse another request's); the client's id is kept, cleaned, as client_request_id.
+func requestIDs(c *fiber.Ctx) error {
+	id := utils.UUIDv4()
+	c.Locals("requestid", id)
+	c.Set(fiber.HeaderXRequestID, id)
+	if client := c.Get(fiber.HeaderXRequestID); client != "" {
+		c.SetUserContext(storage.WithClientRequestID(c.UserContext(), client))
+	}
+	return c.Next()
 }
 
 // securityHeaders go on every response.

@@ -14,7 +14,9 @@ type auditJSON struct {
 	Action    string `json:"action"`
 	Target    string `json:"target"`
 	RequestID string `json:"request_id"`
-	CreatedAt string `json:"created_at"`
+	// ClientRequestID is the X-Request-ID the client sent, kept apart from the server's id.
+	ClientRequestID string `json:"client_request_id"`
+	CreatedAt       string `json:"created_at"`
 }
 
 // handleAuditList lists the audit log, newest first; ?actor= ("admin", a merchant id, "cli")
@@ -26,6 +28,7 @@ func (s *server) handleAuditList(c *fiber.Ctx) error {
 	}
 	return sendList(c, func(p storage.Page) ([]storage.AuditEntry, string, error) { return s.db.Audit(c.UserContext(), f, p) },
 		func(e storage.AuditEntry) auditJSON {
-			return auditJSON{Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID, CreatedAt: timeJSON(e.CreatedAt)}
+			return auditJSON{Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID,
+				ClientRequestID: e.ClientRequestID, CreatedAt: timeJSON(e.CreatedAt)}
 		})
 }

@@ -14,6 +14,8 @@ import (
 
 type actorKey struct{}
 
+type clientRequestIDKey struct{}
+
 type actor struct {
 	id        string
 	requestID string
@@ -24,6 +26,13 @@ type actor struct {
 // from a client's X-Request-ID header.
 func WithActor(ctx context.Context, id, requestID string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor{id: id, requestID: cleanRequestID(requestID)})
+}
+
+// WithClientRequestID returns a context whose audited writes also record the request id the
+// client sent (its X-Request-ID header), apart from the server's own. It is cut to 64
+// printable ASCII characters: anything else is dropped.
+func WithClientRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, clientRequestIDKey{}, cleanRequestID(id))
 }
 
 func cleanRequestID(s string) string {
@@ -49,8 +58,9 @@ func (t *Tx) audit(action, target string) error {
 	if !ok || a.id == "" {
 		return nil
 	}
-	_, err := t.exec(`INSERT INTO audit (actor, action, target, request_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-		a.id, action, target, a.requestID, ms(t.Now))
+	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
+	_, err := t.exec(`INSERT INTO audit (actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.id, action, target, a.requestID, client, ms(t.Now))
 	return err
 }
 
@@ -59,8 +69,10 @@ type AuditEntry struct {
 	Actor     string
 	Action    string
 	Target    string
-	RequestID string
-	CreatedAt time.Time
+	RequestID string // the server's id of the request
+	// ClientRequestID is the X-Request-ID the client sent, cleaned; "" if none.
+	ClientRequestID string
+	CreatedAt       time.Time
 }
 
 // AuditFilter narrows the audit log; empty fields do not filter.
@@ -71,12 +83,12 @@ type AuditFilter struct {
 
 // Audit lists the audit log, newest first.
 func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry, string, error) {
-	return list(db.reader(ctx), `SELECT seq, actor, action, target, request_id, created_at FROM audit
+	return list(db.reader(ctx), `SELECT seq, actor, action, target, request_id, client_request_id, created_at FROM audit
 		WHERE (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
 		[]any{f.Actor, f.Actor, f.Action, f.Action}, page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
-			err := r.Scan(&seq, &e.Actor, &e.Action, &e.Target, &e.RequestID, &at)
+			err := r.Scan(&seq, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})
