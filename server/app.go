@@ -33,12 +33,13 @@ type server struct {
 	log       *slog.Logger
 	limits    limits
 	trusted   trustedProxies
+	ready     *readiness
 }
 
 // newServer opens nothing: it wires an open database and its keyring into a server.
 func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string, log *slog.Logger) *server {
 	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
-		limits: newLimits(cfg.RateLimit), trusted: cfg.TrustedProxies}
+		limits: newLimits(cfg.RateLimit), trusted: cfg.TrustedProxies, ready: &readiness{probe: db.CheckWritable, now: time.Now}}
 }
 
 // app builds the Fiber app with every route.
@@ -195,15 +196,16 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// healthcheck asks the local service's /healthz; for container HEALTHCHECKs, which have no curl.
-func healthcheck(ctx context.Context, cfg Config) error {
+// healthcheck asks the local service's path (/healthz or /readyz); for container
+// HEALTHCHECKs, which have no curl.
+func healthcheck(ctx context.Context, cfg Config, path string) error {
 	addr := cfg.Addr
 	if strings.HasPrefix(addr, ":") {
 		addr = "127.0.0.1" + addr
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return err
 	}

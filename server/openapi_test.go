@@ -227,7 +227,7 @@ func serverErrorCodes() map[string]int {
 	for _, e := range errorTable {
 		out[e.code] = e.status
 	}
-	for _, err := range []error{errUnauthorized, errForbidden, badRequest("x"), errors.New("boom"),
+	for _, err := range []error{errUnauthorized, errForbidden, badRequest("x"), errors.New("boom"), errNotReady,
 		fiber.ErrNotFound, fiber.ErrMethodNotAllowed, fiber.ErrRequestEntityTooLarge, fiber.ErrRequestTimeout, fiber.ErrTooManyRequests} {
 		status, code, _ := classify(err)
 		out[code] = status
