@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
@@ -39,6 +40,7 @@ type authzCase struct {
 // without an entry here fails TestAuthorizationMatrix: decide who may call it, then add it.
 var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
+	"GET /readyz":                               {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -62,7 +64,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/audit":                         {who: adminOnly},
 	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
 	"GET /api/v1/ledger/verify":                 {who: adminOnly},
-	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-10"},
+	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-09"},
 	"GET /api/v1/pos/statements":                {who: tillOnly, other: statusOK, path: "/api/v1/pos/statements?month=2026-10"},
 	"POST /api/v1/reports/monthly/:month/close": {who: adminOnly, changes: true, path: "/api/v1/reports/monthly/2020-01/close"},
 	"GET /api/v1/pos/me":                        {who: tillOnly, other: statusOK},
@@ -127,6 +129,10 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	red, _, err := e.db.Redeem(ctx, merchant.RedeemRequest{MerchantID: e.merchA.ID, CardInput: e.card.Token,
 		OfferID: e.offerA.ID, Amount: 1000, IdempotencyKey: "setup"}, ref)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// September is closed, so its open data is published (an open month's is not).
+	if _, err := e.db.CloseMonth(ctx, merchant.Month{Year: 2026, Month: time.September}, encodeReport); err != nil {
 		t.Fatal(err)
 	}
 	fill := strings.NewReplacer("{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,

@@ -340,12 +340,24 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 		SHA256: hex.EncodeToString(cl.SHA256[:]), LedgerHead: hex.EncodeToString(cl.LedgerHead[:])})
 }
 
+// errOpenDataNotClosed answers open data asked for a month that is not closed.
+var errOpenDataNotClosed = errorf(fiber.StatusConflict, "month_open", "open data is published once the month is closed")
+
 // handleOpenData is the month's anonymous counts by day and category for the open-data
-// portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed.
+// portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. Only a closed
+// month is published: while a month is open its counts change with every redemption and
+// void, and two fetches around one redemption would tell its day and category even where
+// suppression hides small cells. Once closed, its counts never change (a later void is an
+// adjustment of the month of the void, which is no count), so nothing can be differenced.
 func (s *server) handleOpenData(c *fiber.Ctx) error {
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
+	}
+	if _, closed, err := s.db.ClosedMonth(c.UserContext(), m); err != nil {
+		return err
+	} else if !closed {
+		return errOpenDataNotClosed
 	}
 	cells, err := s.db.OpenData(c.UserContext(), m)
 	if err != nil {
