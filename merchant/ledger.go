@@ -13,21 +13,36 @@ const (
 	LedgerRedemption = "redemption"
 	LedgerVoid       = "void"
 	LedgerAdjustment = "adjustment"
+	// LedgerClose records the close of Month: RedemptionID is "close:YYYY-MM", Reason the hex
+	// SHA-256 of the frozen report, amounts zero. Deleting a month's close row is then seen.
+	LedgerClose = "close"
 )
 
-// LedgerVersion starts every entry's canonical content, so a future format cannot be
-// mistaken for this one.
-const LedgerVersion = "citycard-ledger-1"
+// CloseID is the RedemptionID of the close entry of month m.
+func CloseID(m Month) string { return "close:" + m.String() }
+
+// LedgerVersion starts every version 1 entry's canonical content, so a later format cannot
+// be mistaken for it. LedgerVersion2 starts version 2's, which adds the card number and the
+// terminal (what a statement prints). New entries are version 2 (LedgerCurrent); old entries
+// keep the version they were hashed with.
+const (
+	LedgerVersion  = "citycard-ledger-1"
+	LedgerVersion2 = "citycard-ledger-2"
+	LedgerCurrent  = 2
+)
 
 // LedgerEntry is one entry of the append-only hash chain of redemptions and voids. Amounts
 // are cents, negative for voids and adjustments.
 type LedgerEntry struct {
 	Seq          int64 // 1, 2, 3, … in the order of booking
+	Version      int   // 1 or 2: the canonical form it is hashed with
 	Kind         string
 	RedemptionID string
 	CardID       string
+	CardNumber   string // version 2
 	MerchantID   string
 	OfferID      string
+	Terminal     string // version 2
 	Product      string
 	Category     string
 	Amount       int64
@@ -40,15 +55,23 @@ type LedgerEntry struct {
 }
 
 // Canonical is the entry's content as hashed: each field as a netstring (decimal byte
-// length, ':', the bytes, ','), in this order: LedgerVersion, seq, kind, redemption id, card
-// id, merchant id, offer id, product, category, amount, discount, municipal share (decimal
-// cents), created_at and at (unix milliseconds), month (YYYY-MM), reason.
+// length, ':', the bytes, ','). Version 1, in this order: LedgerVersion, seq, kind,
+// redemption id, card id, merchant id, offer id, product, category, amount, discount,
+// municipal share (decimal cents), created_at and at (unix milliseconds), month (YYYY-MM),
+// reason. Version 2: LedgerVersion2, seq, kind, redemption id, card id, card number,
+// merchant id, offer id, terminal, then as version 1 from product on.
 func (e LedgerEntry) Canonical() []byte {
-	fields := []string{
-		LedgerVersion, strconv.FormatInt(e.Seq, 10), e.Kind, e.RedemptionID, e.CardID, e.MerchantID, e.OfferID,
-		e.Product, e.Category, strconv.FormatInt(e.Amount, 10), strconv.FormatInt(e.Discount, 10),
+	money := []string{e.Product, e.Category, strconv.FormatInt(e.Amount, 10), strconv.FormatInt(e.Discount, 10),
 		strconv.FormatInt(e.Share, 10), strconv.FormatInt(e.CreatedAt.UnixMilli(), 10),
-		strconv.FormatInt(e.At.UnixMilli(), 10), e.Month.String(), e.Reason,
+		strconv.FormatInt(e.At.UnixMilli(), 10), e.Month.String(), e.Reason}
+	var fields []string
+	if e.Version == 2 {
+		fields = append([]string{LedgerVersion2, strconv.FormatInt(e.Seq, 10), e.Kind, e.RedemptionID, e.CardID,
+			e.CardNumber, e.MerchantID, e.OfferID, e.Terminal}, money...)
+	} else {
+		// Version 1 (and the zero value, as entries were built before versions existed).
+		fields = append([]string{LedgerVersion, strconv.FormatInt(e.Seq, 10), e.Kind, e.RedemptionID, e.CardID,
+			e.MerchantID, e.OfferID}, money...)
 	}
 	var b []byte
 	for _, f := range fields {
