@@ -84,6 +84,9 @@ type Tx struct {
 	Now time.Time
 	db  *DB
 	ctx context.Context // the caller's, for who to audit (see audit.go)
+	// local holds the statements prepared for this transaction only, so a long write (the
+	// ledger's backfill, a rebuild of the rollups) prepares each query once, not per call.
+	local map[string]*sql.Stmt
 }
 
 type job struct {
@@ -526,8 +529,19 @@ func (t *Tx) stmt(query string) (*sql.Stmt, error) {
 	if s, ok := t.db.writeStmts.lookup(query); ok {
 		return t.tx.Stmt(s), nil
 	}
+	if s, ok := t.local[query]; ok {
+		return s, nil
+	}
 	t.db.writeStmts.want(query)
-	return t.tx.Prepare(query)
+	s, err := t.tx.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[query] = s
+	return s, nil
 }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
