@@ -148,6 +148,7 @@ func (a *rollupAcc) addUse(g cardGroup, key, card string, n int64) {
 	s := key + "\x00" + card
 	h[0] += uint64(n) * maphash.String(a.seeds[0], s)
 	h[1] += uint64(n) * maphash.String(a.seeds[1], s)
+	// maphash.Bytes of the same bytes gives the same hash (compareCards relies on it).
 }
 
 // rollupProblem is the first rollup row that differs from the ledger: exact names it; a
@@ -297,22 +298,47 @@ func (a *rollupAcc) compareCards(q querier, month string) (*rollupProblem, error
 	if err != nil {
 		return nil, err
 	}
+	// As many rows as redemptions: read as raw bytes, and strings made only when the key
+	// changes (rows come in key order), so a row costs no allocation.
+	var rm, rs, rk, rc sql.RawBytes
+	var cur cardKey
+	var run int64
+	var h [2]uint64
+	var buf []byte
+	flush := func() {
+		if run > 0 {
+			counts[cur] = run
+			g := stored.uses[cardGroup{cur.month, cur.scope}]
+			if g == nil {
+				g = &[2]uint64{}
+				stored.uses[cardGroup{cur.month, cur.scope}] = g
+			}
+			g[0] += h[0]
+			g[1] += h[1]
+		}
+		run, h = 0, [2]uint64{}
+	}
 	for rows.Next() {
-		var k cardKey
-		var card string
 		var uses int64
-		if err := rows.Scan(&k.month, &k.scope, &k.key, &card, &uses); err != nil {
+		if err := rows.Scan(&rm, &rs, &rk, &rc, &uses); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if string(rm) != cur.month || string(rs) != cur.scope || string(rk) != cur.key {
+			flush()
+			cur = cardKey{string(rm), string(rs), string(rk)}
 		}
 		if uses <= 0 {
 			rows.Close()
 			return rowProblem("rollup_card_uses", []string{"month", "scope", "key", "card_id"},
-				[]string{k.month, k.scope, k.key, card}, "uses is %d, a row is kept only while the card has uses", uses), nil
+				[]string{cur.month, cur.scope, cur.key, string(rc)}, "uses is %d, a row is kept only while the card has uses", uses), nil
 		}
-		stored.addUse(cardGroup{k.month, k.scope}, k.key, card, uses)
-		counts[k]++
+		buf = append(append(append(buf[:0], rk...), 0), rc...)
+		h[0] += uint64(uses) * maphash.Bytes(a.seeds[0], buf)
+		h[1] += uint64(uses) * maphash.Bytes(a.seeds[1], buf)
+		run++
 	}
+	flush()
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
