@@ -170,8 +170,21 @@ func TestCloseRefusesRollupsThatDifferFromTheLedger(t *testing.T) {
 	if _, ok, _ := l.db.ClosedMonth(ctx, oct); ok {
 		t.Fatal("October closed anyway")
 	}
-	// Undone, it closes, and the month's own check passes for months with adjustments too.
 	l.tamper(t, `UPDATE rollup_months SET share_cents = share_cents - 500000 WHERE month = '2026-10'`)
+	// Checked in a snapshot, then a void of an October redemption is booked and the rollups
+	// raised before the close's write: the write sees the new entry and checks again.
+	closeAfterCheck = func() {
+		closeAfterCheck = nil
+		l.void(t, time.Date(2026, 11, 2, 9, 1, 0, 0, testLoc), l.rs[3].ID)
+		l.tamper(t, `UPDATE rollup_days SET share_cents = share_cents + 500000 WHERE date = '2026-10-02'`)
+	}
+	defer func() { closeAfterCheck = nil }()
+	_, err = l.db.CloseMonth(ctx, oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil })
+	if !errors.Is(err, merchant.ErrLedgerMismatch) || !strings.Contains(err.Error(), "rollup_days") {
+		t.Fatalf("close after a change since the check = %v, want ErrLedgerMismatch naming rollup_days", err)
+	}
+	// Undone, it closes, and the month's own check passes for months with adjustments too.
+	l.tamper(t, `UPDATE rollup_days SET share_cents = share_cents - 500000 WHERE date = '2026-10-02'`)
 	if _, err := l.db.CloseMonth(ctx, oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
 		t.Fatal(err)
 	}
