@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,5 +219,85 @@ func TestMonthViewIsOneSnapshot(t *testing.T) {
 	}
 	if after, _ := l.db.MonthView(ctx, oct, true, ""); len(after.Items) != len(v.Items)+1 {
 		t.Fatalf("the write between the reads did not happen: %d items then %d", len(v.Items), len(after.Items))
+	}
+}
+
+// A month closed before closes were ledger entries gets its entry at the next start, and the
+// books verify.
+func TestClosesBackfilledIntoTheLedger(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "city.db")
+	c := mustCity(t, path, testLoc)
+	ctx := context.Background()
+	c.redeem(t, time.Date(2026, 9, 20, 12, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 1000)
+	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))
+	sep, _ := merchant.ParseMonth("2026-09")
+	if _, err := c.db.CloseMonth(ctx, sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.db.Close()
+	// What the file looked like before: the close without its entry or checkpoint.
+	l := &ledgerCity{city: c}
+	l.tamper(t, `DELETE FROM ledger WHERE kind = 'close'`, `DELETE FROM ledger_checkpoints`,
+		`INSERT INTO settings (key, value) VALUES ('ledger_close_backfill', 'pending')`)
+	db, err := Open(ctx, path, testLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	chk, err := db.VerifyLedger(ctx)
+	if err != nil || !chk.OK || chk.Entries != 2 {
+		t.Fatalf("verify after the backfill = %+v, %v", chk, err)
+	}
+	var kind, id string
+	db.read.QueryRow(`SELECT kind, redemption_id FROM ledger WHERE seq = 2`).Scan(&kind, &id)
+	if kind != merchant.LedgerClose || id != "close:2026-09" {
+		t.Fatalf("entry 2 = %s %s", kind, id)
+	}
+}
+
+// Entries hashed as version 1 (before the card number and terminal were covered) keep
+// verifying as version 1 next to version 2 entries.
+func TestVersion1EntriesKeepVerifying(t *testing.T) {
+	l := mustLedgerCity(t)
+	// Rewrite entries 1 and 3 (redemptions) as version 1 entries would have been hashed, and
+	// rechain the rest.
+	rows, err := l.db.read.Query(`SELECT ` + ledgerColumns + ` FROM ledger ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []merchant.LedgerEntry
+	for rows.Next() {
+		var e merchant.LedgerEntry
+		var h []byte
+		if err := scanLedgerEntry(rows, &e, &h); err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq == 1 || e.Seq == 3 {
+			e.Version = 1
+		}
+		entries = append(entries, e)
+	}
+	rows.Close()
+	var prev [32]byte
+	var stmts []string
+	for _, e := range entries {
+		h := e.Hash(prev)
+		stmts = append(stmts, fmt.Sprintf(`UPDATE ledger SET version = %d, hash = x'%x' WHERE seq = %d`, e.Version, h, e.Seq))
+		prev = h
+	}
+	stmts = append(stmts, `DELETE FROM ledger_checkpoints`,
+		fmt.Sprintf(`UPDATE month_closes SET ledger_head = x'%x'`, entries[0].Hash([32]byte{})))
+	l.tamper(t, stmts...)
+	if chk := l.verify(t); !chk.OK || chk.Entries != 7 {
+		t.Fatalf("verify with version 1 entries = %+v", chk)
+	}
+	// A version 1 entry does not cover the terminal; its amounts it does.
+	l.tamper(t, `UPDATE redemptions SET terminal = 'elsewhere' WHERE id = '`+l.rs[1].ID+`'`)
+	if chk := l.verify(t); !chk.OK {
+		t.Fatalf("verify = %+v: a version 1 entry has no terminal to compare", chk)
+	}
+	l.tamper(t, `UPDATE redemptions SET amount_cents = amount_cents + 1 WHERE id = '`+l.rs[1].ID+`'`)
+	if chk := l.verify(t); chk.OK || chk.FirstBad != "3" || !strings.Contains(chk.Problem, "amount") {
+		t.Fatalf("verify = %+v, want entry 3's amount", chk)
 	}
 }
