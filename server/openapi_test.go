@@ -84,6 +84,7 @@ func openAPIServer(t *testing.T) (*server, *fiber.App) {
 	cfg := defaultConfig()
 	cfg.DB = filepath.Join(t.TempDir(), "citycard.db")
 	cfg.AdminToken = "cca_openapi-test"
+	cfg.MetricsToken = "metrics-openapi-test-0123456789abcdef" // so /metrics is served, to a bearer
 	cfg.RateLimit = 0
 	loc, err := time.LoadLocation(cfg.TZ)
 	if err != nil {
