@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,51 @@ func TestMetricsTokenTooShort(t *testing.T) {
 	cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || cfg.MetricsToken != testMetricsToken || cfg.MetricsAddr != "127.0.0.1:9090" {
 		t.Fatalf("cfg %+v, err %v", cfg, err)
+	}
+}
+
+// TestServeMetricsAddr: `citycard serve` with CITYCARD_METRICS_ADDR serves the metrics on
+// that address, says where, and stops it with the service.
+func TestServeMetricsAddr(t *testing.T) {
+	env := map[string]string{
+		"CITYCARD_ADDR":         "127.0.0.1:0",
+		"CITYCARD_DB":           filepath.Join(t.TempDir(), "citycard.db"),
+		"CITYCARD_METRICS_ADDR": "127.0.0.1:0",
+		"CITYCARD_ADMIN_TOKEN":  "cca_serve-metrics-test-0123456789abcdef",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &stdout, io.Discard) }()
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, rest, ok := strings.Cut(stdout.String(), "metrics on "); ok {
+			url, _, _ = strings.Cut(rest, "\n")
+		}
+	}
+	if url == "" {
+		t.Fatalf("no metrics address printed: %q", stdout.String())
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "citycard_wal_size_bytes") {
+		t.Fatalf("GET %s: %d %.200s", url, resp.StatusCode, b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := http.Get(url); err == nil {
+		t.Fatal("the metrics address still answers after the service stopped")
 	}
 }
