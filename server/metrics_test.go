@@ -299,7 +299,9 @@ func TestServeMetricsAddr(t *testing.T) {
 	defer cancel()
 	var stdout lockedBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &stdout, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, &stdout, io.Discard)
+	}()
 	var url string
 	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if _, rest, ok := strings.Cut(stdout.String(), "metrics on "); ok {
