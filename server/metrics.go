@@ -32,7 +32,7 @@ type metrics struct {
 	redemptions *prometheus.CounterVec   // result
 	batchSize   prometheus.Histogram
 	commitTime  prometheus.Histogram
-	truncations *prometheus.CounterVec // result
+	restarts    *prometheus.CounterVec // result
 	walPause    prometheus.Histogram
 	routes      *routeMatcher // set by app(), once every route is registered
 	series      sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
@@ -83,17 +83,17 @@ func newMetrics(db *storage.DB) *metrics {
 			Help:    "Time of one group commit's transaction, from BEGIN to the end of COMMIT (fsync included).",
 			Buckets: latencyBuckets,
 		}),
-		truncations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "citycard_wal_truncations_total",
-			Help: "Truncating checkpoints of the write-ahead log: ok, or busy when readers held it.",
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citycard_wal_restarts_total",
+			Help: "Checkpoints that restart the write-ahead log: ok, or busy when readers held it.",
 		}, []string{"result"}),
 		walPause: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "citycard_wal_truncation_pause_seconds",
-			Help:    "How long the writer was paused for a truncating checkpoint.",
+			Name:    "citycard_wal_restart_pause_seconds",
+			Help:    "How long the writer was paused for a checkpoint that restarts the log.",
 			Buckets: latencyBuckets,
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.redemptions, m.batchSize, m.commitTime, m.truncations, m.walPause,
+	m.reg.MustRegister(m.requests, m.latency, m.redemptions, m.batchSize, m.commitTime, m.restarts, m.walPause,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "citycard_writer_queue_depth",
 			Help: "Writes waiting for the writer goroutine.",
@@ -112,7 +112,7 @@ func newMetrics(db *storage.DB) *metrics {
 		m.redemptions.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "busy"} {
-		m.truncations.WithLabelValues(r)
+		m.restarts.WithLabelValues(r)
 	}
 	return m
 }
@@ -123,12 +123,12 @@ func (m *metrics) BatchCommitted(writes int, took time.Duration) {
 	m.commitTime.Observe(took.Seconds())
 }
 
-// WALTruncated implements storage.Observer.
-func (m *metrics) WALTruncated(ok bool, paused time.Duration) {
+// WALRestarted implements storage.Observer.
+func (m *metrics) WALRestarted(ok bool, paused time.Duration) {
 	if ok {
-		m.truncations.WithLabelValues("ok").Inc()
+		m.restarts.WithLabelValues("ok").Inc()
 	} else {
-		m.truncations.WithLabelValues("busy").Inc()
+		m.restarts.WithLabelValues("busy").Inc()
 	}
 	m.walPause.Observe(paused.Seconds())
 }

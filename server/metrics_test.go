@@ -128,7 +128,7 @@ func TestMetricsAfterRedemption(t *testing.T) {
 			t.Errorf("%s%v = %v (present %v), want > 0", tc.name, tc.labels, got, ok)
 		}
 	}
-	for _, name := range []string{"citycard_writer_queue_depth", "citycard_wal_truncations_total", "go_goroutines", "process_resident_memory_bytes"} {
+	for _, name := range []string{"citycard_writer_queue_depth", "citycard_wal_restarts_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if mfs[name] == nil {
 			t.Errorf("no %s in the scrape", name)
 		}
