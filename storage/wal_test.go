@@ -117,3 +117,68 @@ func (o *countingObserver) WALRestarted(ok bool, paused time.Duration) {
 		}
 	}
 }
+
+// TestWALRestartBacksOffForALongRead: a read that keeps an old snapshot (a long report, a
+// backup) stops the log from restarting. The checkpointer then retries with a growing
+// back-off, so the writer is paused a handful of times, not after every group commit, and
+// every write still succeeds.
+func TestWALRestartBacksOffForALongRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sustained load")
+	}
+	db, _ := MustOpenDB(t)
+	f := mustFixture(t, db)
+	if err := db.setWALLimit(256 << 10); err != nil {
+		t.Fatal(err)
+	}
+	obs := &busyObserver{}
+	db.SetObserver(obs)
+	// The long read: a transaction on a snapshot taken now, held while the writes go on.
+	rtx, err := db.read.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtx.Rollback()
+	var n int
+	if err := rtx.QueryRow(`SELECT count(*) FROM redemptions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				key := "long-" + strconv.FormatInt(next.Add(1), 10)
+				if _, _, err := f.redeem(db, f.unlimited, key, 1000); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	busy, ok := obs.busy.Load(), obs.ok.Load()
+	t.Logf("%d redemptions, %d restarts refused by the reader, %d done, log %.1f MiB",
+		next.Load(), busy, ok, float64(db.WALSize())/(1<<20))
+	if busy == 0 {
+		t.Fatal("the log never needed a restart: too few writes to test the back-off")
+	}
+	// 0.1 + 0.2 + 0.4 + 0.8 s of back-off fit in 2 s: five tries, with room for a slow machine.
+	if busy > 10 {
+		t.Fatalf("%d restarts tried while the reader held the log, want a handful (back-off)", busy)
+	}
+}
+
+// busyObserver counts restarts by result.
+type busyObserver struct{ ok, busy atomic.Int64 }
+
+func (o *busyObserver) BatchCommitted(int, time.Duration) {}
+
+func (o *busyObserver) WALRestarted(ok bool, _ time.Duration) {
+	if ok {
+		o.ok.Add(1)
+	} else {
+		o.busy.Add(1)
+	}
+}
