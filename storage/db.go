@@ -82,7 +82,7 @@ type DB struct {
 	// restarts the log: the checkpointer takes its turn between two batches instead of both
 	// polling each other's lock in SQLite's busy handler (see checkpointer).
 	pause    sync.Mutex
-	walLimit int64         // log size in bytes past which the checkpointer restarts it
+	walLimit atomic.Int64  // log size in bytes past which the checkpointer restarts it
 	walFull  chan struct{} // the writer's nudge: the log is past walLimit
 	observer atomic.Pointer[Observer]
 }
@@ -130,7 +130,8 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	db := &DB{write: w, Loc: loc, path: path, clock: time.Now, cache: newCaches(),
 		jobs: make(chan *job, 4*MaxBatch), closing: make(chan struct{}), done: make(chan struct{}),
-		walLimit: WALLimit, walFull: make(chan struct{}, 1)}
+		walFull: make(chan struct{}, 1)}
+	db.walLimit.Store(WALLimit)
 	if err := db.checkWriter(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -439,7 +440,7 @@ func (db *DB) checkpointer() {
 		case <-t.C:
 			db.checkpointPassive()
 		case <-db.walFull:
-			if time.Now().Before(notBefore) || db.WALSize() <= db.walLimit {
+			if time.Now().Before(notBefore) || db.WALSize() <= db.walLimit.Load() {
 				continue
 			}
 			db.checkpointPassive()
@@ -485,7 +486,7 @@ func (db *DB) checkpointRestart() bool {
 // setWALLimit changes walLimit and the writer's journal_size_limit together (tests: a small
 // limit shows the bound in a few seconds of writes).
 func (db *DB) setWALLimit(n int64) error {
-	db.walLimit = n
+	db.walLimit.Store(n)
 	_, err := db.write.Exec(fmt.Sprintf(`PRAGMA journal_size_limit = %d`, n))
 	return err
 }
@@ -574,7 +575,7 @@ func (db *DB) writer() {
 		}
 		// One stat per batch: the checkpointer is told as soon as the log is past its limit,
 		// not at its next tick, so the log's size does not depend on the write rate.
-		if db.WALSize() > db.walLimit {
+		if db.WALSize() > db.walLimit.Load() {
 			select {
 			case db.walFull <- struct{}{}:
 			default:
