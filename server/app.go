@@ -35,12 +35,22 @@ type server struct {
 	limits    limits
 	trusted   trustedProxies
 	ready     *readiness
+	metrics   *metrics
+	// metricsTokenHash is the SHA-256 of CITYCARD_METRICS_TOKEN, nil when none is set.
+	metricsTokenHash []byte
 }
 
 // newServer opens nothing: it wires an open database and its keyring into a server.
 func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string, log *slog.Logger) *server {
-	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
-		limits: newLimits(cfg.RateLimit), trusted: cfg.TrustedProxies, ready: &readiness{probe: db.CheckWritable, now: time.Now}}
+	s := &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
+		limits: newLimits(cfg.RateLimit), trusted: cfg.TrustedProxies, ready: &readiness{probe: db.CheckWritable, now: time.Now},
+		metrics: newMetrics(db)}
+	if cfg.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(cfg.MetricsToken))
+		s.metricsTokenHash = sum[:]
+	}
+	db.SetObserver(s.metrics)
+	return s
 }
 
 // app builds the Fiber app with every route.
@@ -59,12 +69,14 @@ func (s *server) app() *fiber.App {
 		// change under it when fasthttp reuses its buffers.
 		Immutable: true,
 	})
+	app.Use(s.metrics.middleware) // first, to see every answer's final status
 	app.Use(recover.New())
 	app.Use(requestIDs)
 	app.Use(securityHeaders)
 	app.Use(s.limitAddress)
 	s.routes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	s.metrics.routes = newRouteMatcher(app.GetRoutes(true))
 	return app
 }
 
@@ -191,10 +203,26 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- app.Listener(lingering(ln)) }()
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			app.Shutdown()
+			return fmt.Errorf("CITYCARD_METRICS_ADDR: %w", err)
+		}
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		go func() {
+			if err := s.serveMetrics(metricsCtx, mln); err != nil {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		app.Shutdown()
 		return err
 	case <-ctx.Done():
 	}

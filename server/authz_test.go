@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"sort"
 	"strings"
@@ -17,6 +18,9 @@ const (
 	public    = "public"   // anyone, with or without a secret
 	adminOnly = "admin"    // the admin token; 401 without a valid secret, 403 for a merchant key
 	tillOnly  = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin token
+	// metricsOnly is the metrics token (CITYCARD_METRICS_TOKEN, set for the test): every other
+	// secret, the admin's included, is 401.
+	metricsOnly = "metrics"
 )
 
 // What merchant B gets on a till route called with merchant A's resources.
@@ -41,6 +45,7 @@ type authzCase struct {
 var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
 	"GET /readyz":                               {who: public},
+	"GET /metrics":                              {who: metricsOnly},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -166,7 +171,14 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			c.want = statusOK
 		case tc.who == tillOnly && c.name == "merchant B":
 			c.want = tc.other
+		case tc.who == metricsOnly:
+			c.want = 401
 		}
+	}
+	if tc.who == metricsOnly {
+		sum := sha256.Sum256([]byte(testMetricsToken))
+		e.s.metricsTokenHash = sum[:]
+		callers = append(callers, caller{name: "metrics token", secret: testMetricsToken, want: statusOK})
 	}
 	for _, c := range callers {
 		before := auditCount(t, e.db)

@@ -12,13 +12,15 @@ import (
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
 type Config struct {
-	Addr       string
-	DB         string
-	PublicURL  string
-	AdminToken string
-	TZ         string
-	RateLimit  int // requests per minute per merchant key or client address; 0 is off
-	SigningKey string
+	Addr         string
+	DB           string
+	PublicURL    string
+	AdminToken   string
+	TZ           string
+	RateLimit    int // requests per minute per merchant key or client address; 0 is off
+	SigningKey   string
+	MetricsAddr  string // a separate listen address for GET /metrics; "" serves none
+	MetricsToken string // bearer token for GET /metrics on the main address; "" answers 404 there
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (see clientip.go).
 	TrustedProxies trustedProxies
 	Demo           bool
@@ -66,6 +68,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_ADMIN_TOKEN", &cfg.AdminToken)
 	env("CITYCARD_TZ", &cfg.TZ)
 	env("CITYCARD_SIGNING_KEY", &cfg.SigningKey)
+	env("CITYCARD_METRICS_ADDR", &cfg.MetricsAddr)
+	env("CITYCARD_METRICS_TOKEN", &cfg.MetricsToken)
+	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 32 {
+		return cfg, nil, fmt.Errorf("CITYCARD_METRICS_TOKEN must be at least 32 characters (it guards the metrics on the public port), got %d", len(cfg.MetricsToken))
+	}
 	cfg.dbFromConfig = getenv("CITYCARD_DB") != ""
 	if v := getenv("CITYCARD_RATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -83,6 +90,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.TZ, "tz", cfg.TZ, "the city's time zone (CITYCARD_TZ)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated IPs or CIDRs whose X-Forwarded-For is believed (CITYCARD_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "separate listen address for GET /metrics, e.g. 127.0.0.1:9090 (CITYCARD_METRICS_ADDR)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded Koper demo data set")
 	for _, add := range extra {
 		add(fs)
