@@ -24,7 +24,7 @@ type Config struct {
 	Demo         bool
 	Loc          *time.Location
 	Languages    []string // the town's languages, its own first: papers print in them (CITYCARD_LANGUAGES)
-	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	dbFromConfig bool     // DB was set explicitly (the demo uses a temporary file otherwise)
 }
 
 func defaultConfig() Config {

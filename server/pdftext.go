@@ -151,7 +151,9 @@ func (d *pdfDoc) MultiCell(w, h float64, txt, border, align string, fill bool) {
 func (d *pdfDoc) Text(x, y float64, txt string) { d.Fpdf.Text(x, y, pdfClean(txt, pdfMaxCell)) }
 
 // GetStringWidth is fpdf's GetStringWidth of the cleaned text.
-func (d *pdfDoc) GetStringWidth(s string) float64 { return d.Fpdf.GetStringWidth(pdfClean(s, pdfMaxCell)) }
+func (d *pdfDoc) GetStringWidth(s string) float64 {
+	return d.Fpdf.GetStringWidth(pdfClean(s, pdfMaxCell))
+}
 
 // runeWidths are the printed widths of the characters of s (already cleaned), in mm, in the
 // current font. fpdf has no kerning, so a text's width is the sum of its characters'.

@@ -259,4 +259,3 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	}
 	return s.sendSheet(c, title, "citycard-cards.pdf", cards)
 }
-
