@@ -373,7 +373,9 @@ func eachPage(fetch func(storage.Page) (string, error)) error {
 }
 
 // title is a text by language in l's language, else the first language it has.
-func (l locale) title(texts map[string]string, fallback string) string { return l.productName(fallback, texts) }
+func (l locale) title(texts map[string]string, fallback string) string {
+	return l.productName(fallback, texts)
+}
 
 // reportPDF is the month's report for the municipality: the totals, charts of redemptions
 // per day, discount per category and the top merchants, and tables by merchant, category,
