@@ -66,7 +66,6 @@ func (s *server) handleCardCreate(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(s.toCardJSON(cards[0]))
 }
 
-
 // handleCardList lists cards newest first, filtered by ?number= (the printed number, with or
 // without spaces; 400 if it is not a valid card number), ?batch= and ?product=.
 func (s *server) handleCardList(c *fiber.Ctx) error {
