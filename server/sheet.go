@@ -280,7 +280,9 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if len(list) > card.MaxBatchCards {
 		return badRequest("ids must name 1 to 1000 cards")
 	}
-	for _, id := range list {
+	for i, id := range list {
+		id = strings.TrimSpace(id) // "crd_a, crd_b" as a person types it
+		list[i] = id
 		if id == "" || len(id) > 64 {
 			return badRequest("ids must be card ids separated by commas")
 		}

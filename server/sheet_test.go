@@ -218,6 +218,8 @@ func TestSheetRequests(t *testing.T) {
 			t.Errorf("the sheet lacks %q:\n%s", want, text)
 		}
 	}
+	// Ids as a person types them, with spaces after the commas.
+	ts.must(200, "GET", "/api/v1/cards/sheet.pdf?ids="+de.ID+",%20"+en.ID, "", asAdmin, nil)
 	// ?lang= is the language of cards without one.
 	text = pdfText(t, ts.must(200, "GET", "/api/v1/cards/sheet.pdf?lang=en&ids="+noLang.ID, "", asAdmin, nil).body)
 	if !strings.Contains(text, "Activate by 15 Oct 2027") || !strings.Contains(text, "SL · 72 ur") {
