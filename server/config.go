@@ -4,10 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/citycard/citycard/card"
 )
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
@@ -25,7 +28,8 @@ type Config struct {
 	TrustedProxies trustedProxies
 	Demo           bool
 	Loc            *time.Location
-	dbFromConfig   bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Languages      []string // the town's languages, its own first: papers print in them (CITYCARD_LANGUAGES)
+	dbFromConfig   bool     // DB was set explicitly (the demo uses a temporary file otherwise)
 }
 
 // minAdminTokenLen is the shortest CITYCARD_ADMIN_TOKEN accepted, in characters. The admin
@@ -50,7 +54,25 @@ func defaultConfig() Config {
 		PublicURL: "http://localhost:8080",
 		TZ:        "Europe/Ljubljana",
 		RateLimit: 600,
+		Languages: []string{"sl", "it"},
 	}
+}
+
+// parseLanguages reads CITYCARD_LANGUAGES: a comma-separated list of sl, it, en, de, the
+// town's own language first, each at most once.
+func parseLanguages(v string) ([]string, error) {
+	var out []string
+	for _, l := range strings.Split(v, ",") {
+		l = strings.TrimSpace(l)
+		if !card.ValidLang(l) {
+			return nil, fmt.Errorf("CITYCARD_LANGUAGES must list sl, it, en or de separated by commas, got %q", v)
+		}
+		if slices.Contains(out, l) {
+			return nil, fmt.Errorf("CITYCARD_LANGUAGES lists %s twice", l)
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // parseConfig reads the environment and the flags of a subcommand; extra adds the
@@ -74,6 +96,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return cfg, nil, fmt.Errorf("CITYCARD_METRICS_TOKEN must be at least 32 characters (it guards the metrics on the public port), got %d", len(cfg.MetricsToken))
 	}
 	cfg.dbFromConfig = getenv("CITYCARD_DB") != ""
+	if v := getenv("CITYCARD_LANGUAGES"); v != "" {
+		langs, err := parseLanguages(v)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Languages = langs
+	}
 	if v := getenv("CITYCARD_RATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
