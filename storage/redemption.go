@@ -277,7 +277,8 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 }
 
 // Void voids a redemption with a reason. With merchantID set, only that merchant's
-// redemptions are found. Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
+// redemptions are found. A void of the redemption that activated its card, soon enough, also
+// returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
 func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant.Redemption, error) {
 	if err := merchant.ValidateVoidReason(reason); err != nil {
 		return merchant.Redemption{}, err
@@ -300,6 +301,9 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
 		if err := bookVoid(tx, r); err != nil {
+			return err
+		}
+		if err := undoActivation(tx, r.CardID, r.CreatedAt); err != nil {
 			return err
 		}
 		return tx.audit("redemption.void", id)
