@@ -22,6 +22,8 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/keys", s.handlePublicKeys)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
+	// A till pairs with a one-time code from the console (the code is the credential).
+	app.Post("/api/v1/pos/pair", s.handlePosPair)
 
 	// Admin: the town-centre office and the municipality.
 	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
@@ -39,6 +41,7 @@ func (s *server) routes(app *fiber.App) {
 	admin.Get("/merchants/:id", s.handleMerchantGet)
 	admin.Patch("/merchants/:id", s.handleMerchantUpdate)
 	admin.Post("/merchants/:id/key", s.handleMerchantKeyRotate)
+	admin.Post("/merchants/:id/pairings", s.handlePairingCreate)
 	admin.Post("/merchants/:id/offers", s.handleOfferCreate)
 	admin.Get("/offers", s.handleOfferList)
 	admin.Get("/offers/:id", s.handleOfferGet)
