@@ -32,6 +32,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return messages["en"][key]
 	},
+	// catalogue is an area's texts in all four languages, for a page's script to choose from.
+	"catalogue": func(area string) map[string]map[string]string { return catalogues[area] },
 }).ParseFS(webFS, "web/*.html"))
 
 // cardPage is what the card page template shows.
@@ -202,8 +204,15 @@ func (s *server) handleServiceWorker(c *fiber.Ctx) error {
 // scripts talk to the API.
 type consolePage struct{ V string }
 
+// posPage is the till's shell with its message catalogue in all four languages: the till's
+// language is the clerk's choice, kept in the browser, so the script picks it.
+type posPage struct {
+	V        string
+	Messages map[string]map[string]string
+}
+
 func (s *server) handlePosPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "pos.html", consolePage{assetVersion})
+	return s.sendPage(c, "pos.html", posPage{assetVersion, catalogues["pos"]})
 }
 func (s *server) handleAdminPage(c *fiber.Ctx) error {
 	return s.sendPage(c, "admin.html", consolePage{assetVersion})
