@@ -40,6 +40,7 @@ type authzCase struct {
 // without an entry here fails TestAuthorizationMatrix: decide who may call it, then add it.
 var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
+	"GET /":                                     {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},

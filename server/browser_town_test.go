@@ -44,3 +44,38 @@ func TestBrowserCardTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserFrontDoor opens "/" as a visitor would: in the browser's language, with the
+// language links, the benefits by category and the staff's links, at a phone's and a
+// desktop's width without sideways scrolling.
+func TestBrowserFrontDoor(t *testing.T) {
+	a := startLiveApp(t)
+	tabs := newBrowser(t)
+	for _, width := range []int64{360, 1280} {
+		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
+			ctx := newTab(t, tabs)
+			do(t, ctx, browserLanguage("sl-SI,sl;q=0.9"), viewport(width, 800), chromedp.Navigate(a.URL+"/"))
+			if got := eval[string](t, ctx, `document.documentElement.lang`); got != "sl" {
+				t.Errorf("front door in %q for a Slovene browser", got)
+			}
+			if got := jsText(t, ctx, ".offers h3"); got == "" {
+				t.Error("no benefit categories")
+			}
+			if n := eval[int](t, ctx, `document.querySelectorAll(".offers .offer").length`); n < 20 {
+				t.Errorf("%d benefits on the front door, want the demo's (at least 20)", n)
+			}
+			if got := jsText(t, ctx, ".offers"); !strings.Contains(got, "Brezplačen vstop") || !strings.Contains(got, "enkrat na kartico") {
+				t.Errorf("benefits not in Slovene: %.200s", got)
+			}
+			noSideScroll(t, ctx, int(width), "front door")
+			screenshot(t, ctx, "home-sl-"+strconv.FormatInt(width, 10))
+			do(t, ctx, chromedp.Click(chromedp.CSS(`.langs a[lang="it"]`)), waitJS(`document.documentElement.lang === "it"`))
+			if got := jsText(t, ctx, ".intro h2"); got != "Che cos'è la carta?" {
+				t.Errorf("after choosing IT the heading is %q", got)
+			}
+			noSideScroll(t, ctx, int(width), "front door in Italian")
+			screenshot(t, ctx, "home-it-"+strconv.FormatInt(width, 10))
+			do(t, ctx, chromedp.Click(chromedp.ID("link-pos")), waitJS(`location.pathname === "/pos" && !!document.getElementById("signin")`))
+		})
+	}
+}

@@ -5,6 +5,7 @@ import "github.com/gofiber/fiber/v2"
 // routes registers every route of the service: the whole API on one screen.
 func (s *server) routes(app *fiber.App) {
 	app.Get("/healthz", s.handleHealth)
+	app.Get("/", s.handleHome) // the front door: the town's card and its benefits
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
