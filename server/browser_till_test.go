@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,28 @@ func TestBrowserTillPairing(t *testing.T) {
 		t.Errorf("a used code says %q", got)
 	}
 	screenshot(t, till, "pos-pair-used-360")
+}
+
+// TestBrowserTillPairingCamera pairs a till by scanning the console's pairing QR code with the
+// till's camera on the sign-in screen (Chromium's fake camera plays a video of the code).
+func TestBrowserTillPairingCamera(t *testing.T) {
+	a := startLiveApp(t)
+	m, _ := a.merchantKey(t, "Vinoteka Belveder")
+	url := a.URL + "/pos#pair=" + mustPairingCode(t, a.db, m.ID) // what the console's QR code holds
+	video := filepath.Join(t.TempDir(), "pair.y4m")
+	if err := writeQRVideo(video, url); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newTab(t, newBrowser(t,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-video-capture", video)))
+	do(t, ctx, viewport(360, 740), chromedp.Navigate(a.URL+"/pos"), waitJS(`!document.getElementById("pair-scan").hidden`),
+		chromedp.Click(chromedp.ID("pair-scan")), waitJS(`!document.getElementById("till").hidden`))
+	if got := jsText(t, ctx, "#who"); got != m.Name {
+		t.Errorf("paired by camera as %q, want %q", got, m.Name)
+	}
+	if !eval[bool](t, ctx, `document.getElementById("camera").hidden`) {
+		t.Error("the camera is still on after pairing")
+	}
 }
