@@ -57,6 +57,7 @@ var errorTable = []struct {
 	{merchant.ErrSuspended, 403, "merchant_suspended"},
 	{merchant.ErrMonthOpen, 409, "month_open"},
 	{merchant.ErrAlreadyClosed, 409, "already_closed"},
+	{merchant.ErrLedgerMismatch, 409, "ledger_mismatch"},
 	{merchant.ErrPairingInvalid, 401, "pairing_invalid"},
 }
 

@@ -278,7 +278,8 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 
 // Void voids a redemption with a reason. With merchantID set, only that merchant's
 // redemptions are found. A void of the redemption that activated its card, soon enough, also
-// returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
+// returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors:
+// merchant.ErrNotFound, merchant.ErrAlreadyVoided.
 func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant.Redemption, error) {
 	if err := merchant.ValidateVoidReason(reason); err != nil {
 		return merchant.Redemption{}, err
