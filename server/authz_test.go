@@ -37,8 +37,9 @@ type authzCase struct {
 	path    string // defaults to the route's path
 	body    string
 	header  map[string]string
-	other   int  // for till routes: merchant B's status on the request (statusOK or notFound)
-	changes bool // a 2xx changes data, so it must be in the audit log (once per thing changed)
+	other   int    // for till routes: merchant B's status on the request (statusOK or notFound)
+	changes bool   // a 2xx changes data, so it must be in the audit log (once per thing changed)
+	actor   string // who the audit log names for a public change, whoever calls ("" for the caller)
 }
 
 // authzRoutes is every route of the app and who may call it. A route registered in routes.go
@@ -47,6 +48,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
 	"GET /readyz":                               {who: public},
 	"GET /metrics":                              {who: metricsOnly},
+	"GET /":                                     {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -87,6 +89,8 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/cards/:id/unblock":            {who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
 	"POST /api/v1/merchants":                    {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
 	"POST /api/v1/merchants/:id/key":            {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
+	"POST /api/v1/merchants/:id/pairings":       {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/pairings"},
+	"POST /api/v1/pos/pair":                     {who: public, changes: true, actor: "pairing", body: `{"code":"{pairing}"}`},
 	"POST /api/v1/merchants/:id/offers":         {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
 	"POST /api/v1/redemptions/:id/void":         {who: adminOnly, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
 	"PATCH /api/v1/merchants/:id":               {who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
@@ -190,6 +194,10 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		callers = append(callers, caller{name: "metrics token", secret: testMetricsToken, want: statusOK})
 	}
 	for _, c := range callers {
+		body := body
+		if strings.Contains(body, "{pairing}") { // a pairing code works once: a fresh one per caller
+			body = strings.ReplaceAll(body, "{pairing}", mustPairingCode(t, e.db, e.merchA.ID))
+		}
 		before := auditCount(t, e.db)
 		resp, respBody := e.do(secReq{method: method, path: path, secret: c.secret, body: body, header: tc.header})
 		got := resp.StatusCode
@@ -207,9 +215,13 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			t.Errorf("%s %s as %s (%d): %d new audit entries, want them only for a change", method, path, c.name, got, entries)
 		}
 		if audited {
+			actor := c.actor
+			if tc.actor != "" {
+				actor = tc.actor
+			}
 			l, _, err := e.db.Audit(ctx, storage.AuditFilter{}, storage.Page{Limit: 1})
-			if err != nil || len(l) != 1 || l[0].Actor != c.actor {
-				t.Errorf("%s %s as %s: audit entry %+v, want by %s", method, path, c.name, l, c.actor)
+			if err != nil || len(l) != 1 || l[0].Actor != actor {
+				t.Errorf("%s %s as %s: audit entry %+v, want by %s", method, path, c.name, l, actor)
 			}
 		}
 	}

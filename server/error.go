@@ -59,6 +59,7 @@ var errorTable = []struct {
 	{merchant.ErrMonthOpen, 409, "month_open"},
 	{merchant.ErrAlreadyClosed, 409, "already_closed"},
 	{merchant.ErrLedgerMismatch, 409, "ledger_mismatch"},
+	{merchant.ErrPairingInvalid, 401, "pairing_invalid"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -35,9 +35,10 @@ func (db *DB) Merchant(ctx context.Context, id string) (merchant.Merchant, error
 }
 
 // MerchantByKeyHash returns the merchant whose API key hashes to sum, or merchant.ErrNotFound.
+// A merchant's keys are the one of sign-up or rotation and one per paired till (UsePairing).
 func (db *DB) MerchantByKeyHash(ctx context.Context, sum []byte) (merchant.Merchant, error) {
 	return cached(db.cache.merchantByKey, string(sum), func() (merchant.Merchant, error) {
-		return merchantWhere(db.reader(ctx), `key_hash = ?`, sum)
+		return merchantWhere(db.reader(ctx), `key_hash = ?1 OR id = (SELECT merchant_id FROM merchant_keys WHERE key_hash = ?1)`, sum)
 	})
 }
 
@@ -80,7 +81,8 @@ func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*mercha
 	return m, err
 }
 
-// SetMerchantKey replaces a merchant's API key hash; the old key stops working at once.
+// SetMerchantKey replaces a merchant's API key hash; every old key, the paired tills' too,
+// stops working at once.
 func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) error {
 	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
@@ -90,6 +92,9 @@ func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return merchant.ErrNotFound
+		}
+		if _, err := tx.exec(`DELETE FROM merchant_keys WHERE merchant_id = ?`, id); err != nil {
+			return err
 		}
 		return tx.audit("merchant.key_rotate", id) // the key itself is never audited
 	})

@@ -277,7 +277,9 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 }
 
 // Void voids a redemption with a reason. With merchantID set, only that merchant's
-// redemptions are found. Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
+// redemptions are found. A void of the redemption that activated its card, soon enough, also
+// returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors:
+// merchant.ErrNotFound, merchant.ErrAlreadyVoided.
 func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant.Redemption, error) {
 	// Store exactly what was checked: the trimmed reason, never the padding around it.
 	reason, err := merchant.CleanVoidReason(reason)
@@ -302,6 +304,9 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
 		if err := bookVoid(tx, r); err != nil {
+			return err
+		}
+		if err := undoActivation(tx, r.CardID, r.CreatedAt); err != nil {
 			return err
 		}
 		return tx.audit("redemption.void", id)

@@ -287,6 +287,7 @@
 
   function editMerchant(m) {
     state.merchant = m;
+    $("merchant-panel").dataset.merchant = m ? m.id : ""; // for admin-pair.js
     $("merchant-title").textContent = m ? m.name : "New merchant";
     $("m-name").value = m ? m.name : "";
     $("m-category").value = m ? m.category : "shop";
