@@ -5,50 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"testing/fstest"
 )
-
-// TestCataloguesComplete checks every message catalogue of every area (server/i18n/*.json):
-// each area has all four languages, and every key of an area is in each of them, not empty.
-func TestCataloguesComplete(t *testing.T) {
-	cats, err := loadCatalogues(catalogueFS, "i18n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cats) == 0 {
-		t.Fatal("no catalogues embedded")
-	}
-	for _, p := range catalogueProblems(cats) {
-		t.Error(p)
-	}
-}
-
-// TestCatalogueProblems shows the completeness check finds what it is for.
-func TestCatalogueProblems(t *testing.T) {
-	fsys := fstest.MapFS{
-		"i18n/x.sl.json": {Data: []byte(`{"a":"A","b":"B"}`)},
-		"i18n/x.it.json": {Data: []byte(`{"a":"A"}`)},
-		"i18n/x.en.json": {Data: []byte(`{"a":"A","b":" "}`)},
-	}
-	cats, err := loadCatalogues(fsys, "i18n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(catalogueProblems(cats), "\n")
-	for _, want := range []string{`x: no x.de.json`, `x.it.json lacks "b"`, `x.en.json has an empty "b"`} {
-		if !strings.Contains(got, want) {
-			t.Errorf("problems %q lack %q", got, want)
-		}
-	}
-	for _, bad := range []string{"i18n/x.fr.json", "i18n/nolang.json"} {
-		if _, err := loadCatalogues(fstest.MapFS{bad: {Data: []byte(`{}`)}}, "i18n"); err == nil {
-			t.Errorf("%s loaded without an error", bad)
-		}
-	}
-	if _, err := loadCatalogues(fstest.MapFS{"i18n/x.sl.json": {Data: []byte(`{"a":1}`)}}, "i18n"); err == nil {
-		t.Error("a catalogue with a number for a text loaded without an error")
-	}
-}
 
 // TestAdminTextsInCatalogue checks that every text key the console's page and script ask for
 // is in its catalogue, so no one reads a bare key like "desk.block".
