@@ -57,6 +57,7 @@ type Card struct {
 	ExpiresAt   *time.Time // set at activation
 	BlockedAt   *time.Time
 	BlockReason string
+	BatchID     string // the batch it was issued in, empty for a single card
 }
 
 // Status returns the card's status at now.

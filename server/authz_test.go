@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 )
@@ -53,6 +54,8 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/cards":                         {who: adminOnly},
 	"GET /api/v1/cards/:id":                     {who: adminOnly, path: "/api/v1/cards/{card}"},
 	"GET /api/v1/cards/:id/qr.png":              {who: adminOnly, path: "/api/v1/cards/{card}/qr.png"},
+	"GET /api/v1/batches":                       {who: adminOnly, path: "/api/v1/batches?q=hotel"},
+	"GET /api/v1/batches/:id":                   {who: adminOnly, path: "/api/v1/batches/{batch}"},
 	"GET /api/v1/merchants":                     {who: adminOnly},
 	"GET /api/v1/merchants/:id":                 {who: adminOnly, path: "/api/v1/merchants/{merchant}"},
 	"GET /api/v1/offers":                        {who: adminOnly, path: "/api/v1/offers?merchant={merchant}"},
@@ -129,7 +132,11 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
+	batch := card.Batch{Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
+	if _, err := e.db.CreateBatch(ctx, e.s.keys, &batch); err != nil {
+		t.Fatal(err)
+	}
+	fill := strings.NewReplacer("{batch}", batch.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
 		"{offer}", e.offerA.ID, "{redemption}", red.ID)
 	path := route
 	if tc.path != "" {

@@ -21,6 +21,7 @@ type cardJSON struct {
 	BlockReason string            `json:"block_reason"`
 	Token       string            `json:"token"`
 	QRURL       string            `json:"qr_url"`
+	BatchID     *string           `json:"batch_id"`
 	Redemptions *[]redemptionJSON `json:"redemptions,omitempty"`
 }
 
@@ -29,8 +30,16 @@ func (s *server) toCardJSON(c card.Card) cardJSON {
 		ID: c.ID, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: c.Holder, Lang: c.Lang,
 		IssuedAt: timeJSON(c.IssuedAt), ActivatedAt: timePtrJSON(c.ActivatedAt), ExpiresAt: timePtrJSON(c.ExpiresAt),
 		ActivateBy: timeJSON(c.ActivateBy), BlockedAt: timePtrJSON(c.BlockedAt), BlockReason: c.BlockReason,
-		Token: c.Token, QRURL: s.cardURL(c.Token),
+		Token: c.Token, QRURL: s.cardURL(c.Token), BatchID: strPtr(c.BatchID),
 	}
+}
+
+// strPtr is nil for "" (JSON null), else a pointer to s.
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // cardURL is the URL inside a card's QR code.
@@ -58,11 +67,27 @@ func (s *server) handleCardCreate(c *fiber.Ctx) error {
 }
 
 type batchRequest struct {
-	Product string `json:"product"`
-	Count   int    `json:"count"`
-	Lang    string `json:"lang"`
+	Product string  `json:"product"`
+	Count   int     `json:"count"`
+	Lang    string  `json:"lang"`
+	Name    *string `json:"name"`
 }
 
+type batchJSON struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Product   string `json:"product"`
+	Count     int    `json:"count"`
+	Lang      string `json:"lang"`
+	CreatedAt string `json:"created_at"`
+}
+
+func toBatchJSON(b card.Batch) batchJSON {
+	return batchJSON{ID: b.ID, Name: b.Name, Product: b.Product, Count: b.Count, Lang: b.Lang, CreatedAt: timeJSON(b.CreatedAt)}
+}
+
+// handleCardBatch issues a batch of cards, optionally named so it can be found and
+// reprinted: 201 {"batch":{…},"cards":[…]}.
 func (s *server) handleCardBatch(c *fiber.Ctx) error {
 	var req batchRequest
 	if err := decodeBody(c, &req); err != nil {
@@ -71,10 +96,21 @@ func (s *server) handleCardBatch(c *fiber.Ctx) error {
 	if req.Product == "" {
 		return badRequest("product is required")
 	}
-	if req.Count < 1 || req.Count > 1000 {
+	if req.Count < 1 || req.Count > card.MaxBatchCards {
 		return badRequest("count must be 1 to 1000")
 	}
-	cards, err := s.db.CreateCards(c.UserContext(), s.keys, req.Product, req.Count, "", req.Lang)
+	if req.Lang != "" && !card.ValidLang(req.Lang) {
+		return badRequest("lang must be one of sl, it, en, de")
+	}
+	b := card.Batch{Product: req.Product, Count: req.Count, Lang: req.Lang}
+	if req.Name != nil {
+		name, err := card.CleanBatchName(*req.Name)
+		if err != nil {
+			return err
+		}
+		b.Name = name
+	}
+	cards, err := s.db.CreateBatch(c.UserContext(), s.keys, &b)
 	if err != nil {
 		return err
 	}
@@ -82,11 +118,39 @@ func (s *server) handleCardBatch(c *fiber.Ctx) error {
 	for i, cd := range cards {
 		out[i] = s.toCardJSON(cd)
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"cards": out})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"batch": toBatchJSON(b), "cards": out})
 }
 
+// handleBatchList lists batches newest first; ?q= keeps those whose name contains it,
+// ignoring case.
+func (s *server) handleBatchList(c *fiber.Ctx) error {
+	q := c.Query("q")
+	if len([]rune(q)) > 100 {
+		return badRequest("q must be at most 100 characters")
+	}
+	f := storage.BatchFilter{Query: q}
+	return sendList(c, func(p storage.Page) ([]card.Batch, string, error) { return s.db.Batches(c.UserContext(), f, p) }, toBatchJSON)
+}
+
+func (s *server) handleBatchGet(c *fiber.Ctx) error {
+	b, err := s.db.Batch(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(toBatchJSON(b))
+}
+
+// handleCardList lists cards newest first, filtered by ?number= (the printed number, with or
+// without spaces; 400 if it is not a valid card number), ?batch= and ?product=.
 func (s *server) handleCardList(c *fiber.Ctx) error {
-	f := storage.CardFilter{Product: c.Query("product")}
+	f := storage.CardFilter{Product: c.Query("product"), Batch: c.Query("batch")}
+	if raw := c.Query("number"); raw != "" {
+		n, err := card.NormalizeNumber(raw)
+		if err != nil {
+			return badRequest("number must be a card's 12-digit number (spaces allowed) with a valid check digit")
+		}
+		f.Number = n
+	}
 	return sendList(c, func(p storage.Page) ([]card.Card, string, error) { return s.db.Cards(c.UserContext(), f, p) }, s.toCardJSON)
 }
 

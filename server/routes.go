@@ -34,6 +34,8 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/cards/:id/block", s.handleCardBlock)
 	admin.Post("/cards/:id/unblock", s.handleCardUnblock)
 	admin.Get("/cards/:id/qr.png", s.handleCardQR)
+	admin.Get("/batches", s.handleBatchList)
+	admin.Get("/batches/:id", s.handleBatchGet)
 	admin.Post("/merchants", s.handleMerchantCreate)
 	admin.Get("/merchants", s.handleMerchantList)
 	admin.Get("/merchants/:id", s.handleMerchantGet)

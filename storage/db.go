@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -231,8 +232,13 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	for i, name := range names {
-		version := i + 1
+	for _, name := range names {
+		// The version is the file's number, not its place in the list: migrations are numbered
+		// in advance per branch, so a gap (0005 before 0004 is merged) must not shift them.
+		version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: the name must start with its number: %w", name, err)
+		}
 		var n int
 		if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 			return err

@@ -243,7 +243,7 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 	}
 	for _, s := range []string{`DROP TABLE ledger`, `DROP TABLE rollup_days`, `DROP TABLE rollup_months`,
 		`DROP TABLE rollup_card_uses`, `DROP TABLE rollup_cards`, `DROP TABLE month_closes`,
-		`DELETE FROM schema_migrations WHERE version >= 3`, `DELETE FROM settings WHERE key = 'rollup_zone'`} {
+		`DELETE FROM schema_migrations WHERE version = 3`, `DELETE FROM settings WHERE key = 'rollup_zone'`} {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
