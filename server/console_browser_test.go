@@ -19,7 +19,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -27,33 +27,50 @@ import (
 )
 
 // consoleTab is a console tab signed in, in language lang at width px, whose downloads land
-// in dir and whose responses' content types are recorded.
+// in dir and whose API responses are recorded.
 type consoleTab struct {
 	ctx   context.Context
 	dir   string
 	width int
 
-	mu    sync.Mutex
-	types map[string]string // URL path → Content-Type of its last response
-	seen  map[string]bool   // downloaded files already returned by nextDownload
+	mu        sync.Mutex
+	responses []apiResponse
+	used      int             // responses[:used] were returned by fetched
+	seen      map[string]bool // downloaded files already returned by nextDownload
+}
+
+type apiResponse struct {
+	path, mime string
+	body       []byte
 }
 
 func openConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, width int, hash string) *consoleTab {
 	t.Helper()
 	ctx := newTab(t, tabs)
-	ct := &consoleTab{ctx: ctx, dir: t.TempDir(), width: width, types: map[string]string{}, seen: map[string]bool{}}
-	responses := chromedp.Events(ctx, network.ResponseReceived)
+	ct := &consoleTab{ctx: ctx, dir: t.TempDir(), width: width, seen: map[string]bool{}}
+	// Downloads are paused at the response stage, their bodies read, then let through.
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
 	go func() {
-		for ev, err := range responses {
+		for ev, err := range paused {
 			if err != nil {
 				return
 			}
-			path := ev.Response.URL
+			path := ev.Request.URL
 			if i := strings.Index(path, "/api/"); i >= 0 {
 				path = path[i:]
 			}
+			r := apiResponse{path: path}
+			for _, h := range ev.ResponseHeaders {
+				if strings.EqualFold(h.Name, "Content-Type") {
+					r.mime = h.Value
+				}
+			}
+			if body, err := chromedp.Call(ctx, fetch.GetResponseBody, fetch.GetResponseBodyParams{RequestID: ev.RequestID}); err == nil {
+				r.body = body.Body
+			}
+			chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 			ct.mu.Lock()
-			ct.types[path] = ev.Response.MimeType
+			ct.responses = append(ct.responses, r)
 			ct.mu.Unlock()
 		}
 	}()
@@ -62,7 +79,9 @@ func openConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, wi
 		height = 760
 	}
 	do(t, ctx, viewport(int64(width), height), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+		if _, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+			{URLPattern: "*format=*", RequestStage: fetch.RequestStageResponse},
+			{URLPattern: "*sheet.pdf*", RequestStage: fetch.RequestStageResponse}}}); err != nil {
 			return err
 		}
 		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -99,20 +118,42 @@ func (ct *consoleTab) nextDownload(t *testing.T) (string, []byte) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("no new download in %s", ct.dir)
+	entries, _ := os.ReadDir(ct.dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	errs := eval[string](t, ct.ctx, `[...document.querySelectorAll(".error")].map(e => e.textContent).filter(Boolean).join("; ")`)
+	t.Fatalf("no new download in %s (files %q, errors on the page: %q)", ct.dir, names, errs)
 	return "", nil
 }
 
-// contentType is the Content-Type of the last response to a URL path starting with prefix.
-func (ct *consoleTab) contentType(prefix string) string {
-	ct.mu.Lock()
-	defer ct.mu.Unlock()
-	for p, typ := range ct.types {
-		if strings.HasPrefix(p, prefix) {
-			return typ
+// fetched waits for the next API response (after those returned before) to a path starting
+// with prefix and gives its content type and body: what a download button fetched. Headless
+// Chromium lets a page save only its first download without asking, so later ones are
+// checked here, as the browser received them.
+func (ct *consoleTab) fetched(t *testing.T, prefix string) (string, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ct.mu.Lock()
+		var found *apiResponse
+		for i := ct.used; i < len(ct.responses); i++ {
+			if strings.HasPrefix(ct.responses[i].path, prefix) {
+				r := ct.responses[i]
+				found, ct.used = &r, i+1
+				break
+			}
 		}
+		ct.mu.Unlock()
+		if found == nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		return found.mime, found.body
 	}
-	return ""
+	t.Fatalf("no response to %s…", prefix)
+	return "", nil
 }
 
 // check fails the test if the page scrolls sideways, and saves a screenshot.
@@ -120,6 +161,11 @@ func (ct *consoleTab) check(t *testing.T, name string) {
 	t.Helper()
 	noSideScroll(t, ct.ctx, ct.width, name)
 	screenshot(t, ct.ctx, name+"-"+strconv.Itoa(ct.width))
+}
+
+// clear empties an input, as selecting its text and deleting it would.
+func clear(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(e => { e.value = ""; e.dispatchEvent(new Event("input")) })(document.getElementById(` + jsString(id) + `))`)
 }
 
 // demoCard is a demo card of product (the last one listed).
@@ -238,7 +284,7 @@ func TestBrowserConsole(t *testing.T) {
 				ct := openConsole(t, a, tabs, run.lang, run.width, "#cards")
 				ctx := ct.ctx
 				name := "Hotel Histria, " + run.lang + " " + strconv.Itoa(run.width)
-				do(t, ctx, chromedp.SetValue(chromedp.ID("issue-product"), "koper-72h"), chromedp.SetValue(chromedp.ID("issue-count"), ""),
+				do(t, ctx, chromedp.SetValue(chromedp.ID("issue-product"), "koper-72h"), clear("issue-count"),
 					chromedp.SendKeys(chromedp.ID("issue-count"), "7"), waitJS(`!document.getElementById("batch-name-field").hidden`),
 					chromedp.SendKeys(chromedp.ID("issue-name"), name), chromedp.Click(chromedp.ID("issue-submit")),
 					waitJS(`!document.getElementById("issued-panel").hidden`))
@@ -262,12 +308,8 @@ func TestBrowserConsole(t *testing.T) {
 				do(t, ctx, chromedp.Click(chromedp.CSS(`#batches button.link`)), waitJS(`document.querySelectorAll("#batch-cards tr").length === 7`))
 				ct.check(t, "console-batch-"+run.lang)
 				do(t, ctx, chromedp.Click(chromedp.ID("batch-reprint")))
-				file, pdf = ct.nextDownload(t)
-				if !bytes.HasPrefix(pdf, []byte("%PDF-")) {
-					t.Errorf("reprint downloaded %s, not a PDF: %.20q", file, pdf)
-				}
-				if got := ct.contentType("/api/v1/batches/"); got != "application/pdf" {
-					t.Errorf("the batch's sheet came as %q, want application/pdf", got)
+				if typ, pdf := ct.fetched(t, "/api/v1/batches/b"); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+					t.Errorf("the batch's sheet came as %q: %.20q", typ, pdf)
 				}
 				// A card of the batch opens at the desk.
 				do(t, ctx, chromedp.Click(chromedp.CSS(`#batch-cards button.link`)), waitJS(`!document.getElementById("card-panel").hidden`))
@@ -302,17 +344,17 @@ func TestBrowserConsole(t *testing.T) {
 					t.Errorf("plain CSV %s: %.80q", file, plain)
 				}
 				do(t, ctx, chromedp.SetValue(chromedp.ID("csv-table"), "categories"), chromedp.Click(chromedp.ID("report-excel")))
-				file, excel := ct.nextDownload(t)
-				if !bytes.HasPrefix(excel, []byte("\xef\xbb\xbf")) || !bytes.Contains(excel, []byte(";")) {
-					t.Errorf("CSV for Excel %s has no byte-order mark or no semicolons: %.80q", file, excel)
+				typ, excel := ct.fetched(t, "/api/v1/reports/monthly?month="+month+"&format=csv&table=categories&bom=true")
+				if !strings.HasPrefix(typ, "text/csv") || !bytes.HasPrefix(excel, []byte("\xef\xbb\xbf")) || !bytes.Contains(excel, []byte(";")) {
+					t.Errorf("CSV for Excel (%s) has no byte-order mark or no semicolons: %.80q", typ, excel)
 				}
 				do(t, ctx, chromedp.Click(chromedp.ID("report-pdf")))
-				if file, pdf := ct.nextDownload(t); !bytes.HasPrefix(pdf, []byte("%PDF-")) {
-					t.Errorf("report PDF %s: %.20q", file, pdf)
+				if typ, pdf := ct.fetched(t, "/api/v1/reports/monthly?month="+month+"&format=pdf"); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+					t.Errorf("report PDF (%s): %.20q", typ, pdf)
 				}
 				do(t, ctx, chromedp.Click(chromedp.CSS(`#statements button.st-pdf`)))
-				if file, pdf := ct.nextDownload(t); !bytes.HasPrefix(pdf, []byte("%PDF-")) {
-					t.Errorf("statement PDF %s: %.20q", file, pdf)
+				if typ, pdf := ct.fetched(t, "/api/v1/reports/statements?month="+month+"&merchant="); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+					t.Errorf("statement PDF (%s): %.20q", typ, pdf)
 				}
 				ct.check(t, "console-finance-"+run.lang)
 
@@ -330,7 +372,7 @@ func TestBrowserConsole(t *testing.T) {
 					if _, closed, _ := a.db.ClosedMonth(bg, mustMonth(t, month)); closed {
 						t.Fatal("month closed before confirming")
 					}
-					do(t, ctx, chromedp.SetValue(chromedp.ID("close-confirm-month"), ""), chromedp.SendKeys(chromedp.ID("close-confirm-month"), month),
+					do(t, ctx, clear("close-confirm-month"), chromedp.SendKeys(chromedp.ID("close-confirm-month"), month),
 						chromedp.Click(chromedp.ID("close-confirm")), waitJS(`!document.getElementById("close-result").hidden`))
 				}
 				cl, closed, err := a.db.ClosedMonth(bg, mustMonth(t, month))
@@ -386,14 +428,14 @@ func TestBrowserConsole(t *testing.T) {
 		ctx := ct.ctx
 		do(t, ctx, waitJS(`document.querySelectorAll("#merchants tr").length >= 12`),
 			chromedp.Click(chromedp.CSS(`#merchants tr:nth-child(2) button.edit`)), waitJS(`!document.getElementById("merchant-panel").hidden`),
-			chromedp.SetValue(chromedp.ID("m-iban"), ""), chromedp.SendKeys(chromedp.ID("m-iban"), "SI56 1910 0000 0123 439"))
+			clear("m-iban"), chromedp.SendKeys(chromedp.ID("m-iban"), "SI56 1910 0000 0123 439"))
 		if !eval[bool](t, ctx, `document.getElementById("m-iban-hint").classList.contains("warn")`) {
 			t.Error("no hint for an IBAN whose check digits fail")
 		}
 		do(t, ctx, chromedp.Click(chromedp.ID("merchant-save")), waitJS(`document.getElementById("merchant-error").textContent !== ""`))
 		ct.check(t, "console-merchant-bad-iban")
-		do(t, ctx, chromedp.SetValue(chromedp.ID("m-iban"), ""), chromedp.SendKeys(chromedp.ID("m-iban"), "SI56 1910 0000 0123 438"),
-			chromedp.SetValue(chromedp.ID("m-tax"), ""), chromedp.SendKeys(chromedp.ID("m-tax"), "SI15012557"))
+		do(t, ctx, clear("m-iban"), chromedp.SendKeys(chromedp.ID("m-iban"), "SI56 1910 0000 0123 438"),
+			clear("m-tax"), chromedp.SendKeys(chromedp.ID("m-tax"), "SI15012557"))
 		if eval[bool](t, ctx, `document.getElementById("m-iban-hint").classList.contains("warn")`) {
 			t.Error("a valid IBAN is hinted as wrong")
 		}

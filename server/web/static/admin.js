@@ -140,7 +140,7 @@
       if (!res.ok) { errBox.textContent = message(res); return; }
       var cd = res.headers.get("Content-Disposition") || "", m = /filename="?([^";]+)"?/.exec(cd);
       var url = URL.createObjectURL(res.body);
-      var a = el("a", { href: url, download: m ? m[1] : fallback, hidden: "" });
+      var a = el("a", { href: url, download: m ? m[1] : fallback });
       document.body.appendChild(a); a.click(); a.remove();
       setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
     });
@@ -250,6 +250,7 @@
     $("find-error").textContent = "";
     if (!/^\d{4,20}$/.test(digits)) { $("find-error").textContent = t("desk.bad_number"); return; }
     api("GET", "/api/v1/cards?limit=10&number=" + digits).then(function (res) {
+      if (res.status === 400) { $("find-error").textContent = t("desk.not_a_number", { number: formatNumber(digits) }); return; }
       if (!res.ok) { $("find-error").textContent = message(res); return; }
       // Only an exact match: a server that ignored the filter must not show another card.
       var found = res.body.items.filter(function (c) { return c.number === digits; });
