@@ -421,10 +421,17 @@ func TestBrowserLayout(t *testing.T) {
 				chromedp.KeyEvent(a.cardURL(t, "koper-72h")+"\r"), waitJS(`!document.getElementById("card-panel").hidden`))
 			check("pos-expired-card")
 
-			// The office's console.
-			do(t, ctx, chromedp.Navigate(a.URL+"/admin"), waitJS(`!document.getElementById("signin").hidden`))
+			// The office's console, in Slovene on the phone and in Italian on the desk.
+			lang := map[int]string{360: "sl", 1280: "it"}[width]
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin"), waitJS(`!document.getElementById("signin").hidden`),
+				chromedp.Evaluate[chromedp.Void](`localStorage.setItem("citycard.admin.lang", "`+lang+`")`), chromedp.Reload(),
+				waitJS(`!document.getElementById("signin").hidden && document.documentElement.lang === "`+lang+`"`))
 			check("admin-signin")
-			do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), a.adminToken+"\r"), waitJS(`document.querySelectorAll("#cards tr").length > 0`),
+			do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), a.adminToken+"\r"), waitJS(`!document.getElementById("tab-desk").hidden`),
+				chromedp.SendKeys(chromedp.ID("find-number"), card.FormatNumber(a.demoCard(t, "koper-resident").Number)+"\r"),
+				waitJS(`!document.getElementById("card-panel").hidden && document.querySelectorAll("#batches tr").length > 0`))
+			check("admin-desk")
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin#cards"), waitJS(`document.querySelectorAll("#cards tr").length > 0`),
 				chromedp.SetValue(chromedp.ID("issue-count"), "3"), chromedp.Click(chromedp.ID("issue-submit")),
 				waitJS(`!document.getElementById("issued-panel").hidden`))
 			check("admin-cards")
@@ -432,7 +439,7 @@ func TestBrowserLayout(t *testing.T) {
 				chromedp.Click(chromedp.CSS(`#merchants tr:nth-child(4) button.edit`)), waitJS(`document.querySelectorAll("#offers tr").length > 0`),
 				chromedp.Click(chromedp.ID("offer-new")))
 			check("admin-merchants")
-			do(t, ctx, chromedp.Navigate(a.URL+"/admin#report"), waitJS(`document.querySelectorAll("#chart-days rect").length > 0`))
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin#report"), waitJS(`document.querySelectorAll("#chart-days rect").length > 0 && document.querySelectorAll("#statements tr").length > 0`))
 			check("admin-report")
 		})
 	}

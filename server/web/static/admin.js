@@ -459,9 +459,11 @@
     $("issue-error").textContent = "";
     if (!(n >= 1 && n <= 1000 && Math.floor(n) === n)) { $("issue-error").textContent = t("issue.range"); return; }
     $("issue-submit").disabled = true;
+    var batch = { product: product, count: n, lang: lang }, bname = $("issue-name").value.trim();
+    if (bname) batch.name = bname; // a batch without a name is left unnamed, not named ""
     var req = n === 1
       ? api("POST", "/api/v1/cards", { product: product, holder: $("issue-holder").value.trim(), lang: lang })
-      : api("POST", "/api/v1/cards/batch", { product: product, count: n, lang: lang, name: $("issue-name").value.trim() });
+      : api("POST", "/api/v1/cards/batch", batch);
     req.then(function (res) {
       $("issue-submit").disabled = false;
       if (!res.ok) { $("issue-error").textContent = message(res); return; }
