@@ -43,12 +43,14 @@ func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string
 // app builds the Fiber app with every route.
 func (s *server) app() *fiber.App {
 	app := fiber.New(fiber.Config{
-		AppName:               "citycard",
-		ErrorHandler:          handleError(s.log),
-		ReadTimeout:           10 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		BodyLimit:             256 << 10,
+		AppName:      "citycard",
+		ErrorHandler: handleError(s.log),
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		BodyLimit:    256 << 10,
+		// A print sheet of 1,000 cards is named in its query string (ids=crd_…,…: 21 KiB).
+		ReadBufferSize:        32 << 10,
 		DisableStartupMessage: true,
 		CaseSensitive:         true,
 		StrictRouting:         false,

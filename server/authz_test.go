@@ -56,6 +56,8 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/cards/:id/qr.png":              {who: adminOnly, path: "/api/v1/cards/{card}/qr.png"},
 	"GET /api/v1/batches":                       {who: adminOnly, path: "/api/v1/batches?q=hotel"},
 	"GET /api/v1/batches/:id":                   {who: adminOnly, path: "/api/v1/batches/{batch}"},
+	"GET /api/v1/batches/:id/sheet.pdf":         {who: adminOnly, path: "/api/v1/batches/{batch}/sheet.pdf"},
+	"GET /api/v1/cards/sheet.pdf":               {who: adminOnly, path: "/api/v1/cards/sheet.pdf?ids={card}"},
 	"GET /api/v1/merchants":                     {who: adminOnly},
 	"GET /api/v1/merchants/:id":                 {who: adminOnly, path: "/api/v1/merchants/{merchant}"},
 	"GET /api/v1/offers":                        {who: adminOnly, path: "/api/v1/offers?merchant={merchant}"},

@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/citycard/citycard/card"
 )
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
@@ -20,7 +23,8 @@ type Config struct {
 	SigningKey   string
 	Demo         bool
 	Loc          *time.Location
-	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Languages    []string // the town's languages, its own first: papers print in them (CITYCARD_LANGUAGES)
+	dbFromConfig bool     // DB was set explicitly (the demo uses a temporary file otherwise)
 }
 
 func defaultConfig() Config {
@@ -30,7 +34,25 @@ func defaultConfig() Config {
 		PublicURL: "http://localhost:8080",
 		TZ:        "Europe/Ljubljana",
 		RateLimit: 600,
+		Languages: []string{"sl", "it"},
 	}
+}
+
+// parseLanguages reads CITYCARD_LANGUAGES: a comma-separated list of sl, it, en, de, the
+// town's own language first, each at most once.
+func parseLanguages(v string) ([]string, error) {
+	var out []string
+	for _, l := range strings.Split(v, ",") {
+		l = strings.TrimSpace(l)
+		if !card.ValidLang(l) {
+			return nil, fmt.Errorf("CITYCARD_LANGUAGES must list sl, it, en or de separated by commas, got %q", v)
+		}
+		if slices.Contains(out, l) {
+			return nil, fmt.Errorf("CITYCARD_LANGUAGES lists %s twice", l)
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // parseConfig reads the environment and the flags of a subcommand; extra adds the
@@ -49,6 +71,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_TZ", &cfg.TZ)
 	env("CITYCARD_SIGNING_KEY", &cfg.SigningKey)
 	cfg.dbFromConfig = getenv("CITYCARD_DB") != ""
+	if v := getenv("CITYCARD_LANGUAGES"); v != "" {
+		langs, err := parseLanguages(v)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Languages = langs
+	}
 	if v := getenv("CITYCARD_RATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -46,6 +46,7 @@ const (
 )
 
 func newPDF(title string, loc *time.Location, meta pdfMeta) *pdfDoc {
+	title = pdfClean(title, 200)
 	f := fpdf.New("P", "mm", "A4", "")
 	// Fixed dates and a sorted catalog: the same input gives the same bytes.
 	f.SetCatalogSort(true)
@@ -108,18 +109,6 @@ func (d *pdfDoc) need(h float64) {
 	if d.GetY()+h > ph-pdfMargin-6 {
 		d.AddPage()
 	}
-}
-
-// fit shortens s with an ellipsis to fit w millimetres in the current font.
-func (d *pdfDoc) fit(s string, w float64) string {
-	if d.GetStringWidth(s) <= w {
-		return s
-	}
-	r := []rune(s)
-	for len(r) > 0 && d.GetStringWidth(string(r)+"…") > w {
-		r = r[:len(r)-1]
-	}
-	return string(r) + "…"
 }
 
 type pdfCol struct {
