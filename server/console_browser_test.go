@@ -46,8 +46,14 @@ type apiResponse struct {
 
 func openConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, width int, hash string) *consoleTab {
 	t.Helper()
+	// The download folder is made before the tab, so that it is removed after the tab closes;
+	// downloads are stopped first, so the browser writes nothing into it while it goes.
+	dir := t.TempDir()
 	ctx := newTab(t, tabs)
-	ct := &consoleTab{ctx: ctx, dir: t.TempDir(), width: width, seen: map[string]bool{}}
+	t.Cleanup(func() {
+		chromedp.CallBrowser(tabs, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorDeny})
+	})
+	ct := &consoleTab{ctx: ctx, dir: dir, width: width, seen: map[string]bool{}}
 	// Downloads are paused at the response stage, their bodies read, then let through.
 	paused := chromedp.Events(ctx, fetch.RequestPaused)
 	go func() {
