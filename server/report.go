@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
@@ -207,22 +208,9 @@ func (p *centsParser) time(s string) time.Time {
 }
 
 // reportCSV is the report as RFC 4180 CSV (CRLF line ends, UTF-8): one row per merchant and a
-// final TOTAL row.
+// final TOTAL row, the contract's CSV.
 func reportCSV(r merchant.Report) []byte {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	w.Write([]string{"month", "merchant_id", "name", "category", "redemptions", "cards_used", "amount", "discount", "municipal_share"})
-	row := func(id, name, cat string, c merchant.Counters) []string {
-		return []string{r.Month.String(), id, csvSafe(name), cat, strconv.Itoa(c.Redemptions), strconv.Itoa(c.CardsUsed),
-			formatMoney(c.Amount), formatMoney(c.Discount), formatMoney(c.MunicipalShare)}
-	}
-	for _, m := range r.Merchants {
-		w.Write(row(m.MerchantID, m.Name, m.Category, m.Counters))
-	}
-	w.Write(row("TOTAL", "", "", r.Totals.Counters))
-	w.Flush()
-	return buf.Bytes()
+	return reportCSVTable(r, csvOpts{table: "merchants"}, paperNames{})
 }
 
 // csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection).
@@ -262,22 +250,36 @@ func loadReport(ctx context.Context, db *storage.DB, m merchant.Month) (reportDo
 	return reportDoc{rep, b, nil}, err
 }
 
+// paperOpts say how a paper is rendered: its language, the CSV's options and the names it
+// prints instead of codes.
+type paperOpts struct {
+	lang  locale
+	csv   csvOpts
+	names paperNames
+}
+
 // render gives the document in format json, csv or pdf, with its content type and a file
 // name. A closed month renders from the frozen document alone, so every format gives the
-// same bytes every time; now dates an open month's PDF.
-func (d reportDoc) render(format string, now time.Time) (body []byte, contentType, filename string, err error) {
+// same bytes every time (for the same options); now dates an open month's PDF.
+func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byte, contentType, filename string, err error) {
 	name := "citycard-" + d.report.Month.String()
 	switch format {
 	case "json":
 		return d.json, fiber.MIMEApplicationJSON, name + ".json", nil
 	case "csv":
-		return reportCSV(d.report), "text/csv; charset=utf-8", name + ".csv", nil
+		if o.csv.table != "" && o.csv.table != "merchants" {
+			name += "-" + o.csv.table
+		}
+		if o.csv.table == "" {
+			o.csv.table = "merchants"
+		}
+		return reportCSVTable(d.report, o.csv, o.names), "text/csv; charset=utf-8", name + ".csv", nil
 	case "pdf":
 		meta := pdfMeta{generated: now}
 		if d.closed != nil {
 			meta = pdfMeta{generated: d.closed.ClosedAt, closed: true, sha256: hex.EncodeToString(d.closed.SHA256[:])}
 		}
-		body, err := reportPDF(d.report, meta)
+		body, err := reportPDF(d.report, meta, o.lang, o.names)
 		return body, "application/pdf", name + ".pdf", err
 	}
 	return nil, "", "", badRequest("format must be json, csv or pdf")
@@ -292,11 +294,15 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
+	o, err := s.paperOpts(c, format)
+	if err != nil {
+		return err
+	}
 	doc, err := loadReport(c.UserContext(), s.db, m)
 	if err != nil {
 		return err
 	}
-	body, ctype, filename, err := doc.render(format, s.db.Now())
+	body, ctype, filename, err := doc.render(format, s.db.Now(), o)
 	if err != nil {
 		return err
 	}
@@ -308,6 +314,27 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
 	}
 	return c.Send(body)
+}
+
+// paperOpts reads a paper's ?lang= and, for CSV, its options, and loads the names a PDF or
+// a CSV of names prints.
+func (s *server) paperOpts(c *fiber.Ctx, format string) (paperOpts, error) {
+	l, err := s.paperLang(c.Query("lang"))
+	if err != nil {
+		return paperOpts{}, err
+	}
+	o := paperOpts{lang: l}
+	if format == "csv" {
+		if o.csv, err = parseCSVOpts(c, l); err != nil {
+			return o, err
+		}
+	}
+	if format == "pdf" || (format == "csv" && o.csv.table == "products") {
+		if o.names, err = loadPaperNames(c.UserContext(), s.db); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 type closeJSON struct {
@@ -366,7 +393,7 @@ func openDataCSV(cells []merchant.OpenDataCell) []byte {
 	return buf.Bytes()
 }
 
-const reportUsage = `usage: citycard report --month YYYY-MM [--format json|csv|pdf] [--out FILE] [--db FILE]
+const reportUsage = `usage: citycard report --month YYYY-MM [--format json|csv|pdf] [--lang sl|it|en|de] [--out FILE] [--db FILE]
 
 Writes a month's report from the database file (CITYCARD_DB) to FILE, or to standard
 output. A closed month gives its frozen report.
@@ -375,11 +402,12 @@ output. A closed month gives its frozen report.
 // runReport is "citycard report": a month's report from the database file, for a clerk who
 // prefers a terminal or for a cron job.
 func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var month, format, out string
+	var month, format, out, lang string
 	cfg, fs, err := parseConfig("report", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&month, "month", "", "the month, YYYY-MM (required)")
 		fs.StringVar(&format, "format", "json", "json, csv or pdf")
 		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
+		fs.StringVar(&lang, "lang", "", "the PDF's language: sl, it, en or de (default: the first of CITYCARD_LANGUAGES)")
 	})
 	if err != nil {
 		return err
@@ -409,7 +437,20 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	body, _, _, err := doc.render(format, db.Now())
+	o := paperOpts{lang: newLocale(cfg.Languages[0])}
+	if lang != "" {
+		if !card.ValidLang(lang) {
+			return errors.New("--lang must be sl, it, en or de")
+		}
+		o.lang = newLocale(lang)
+	}
+	o.csv = csvOpts{table: "merchants", lang: o.lang}
+	if format == "pdf" {
+		if o.names, err = loadPaperNames(ctx, db); err != nil {
+			return err
+		}
+	}
+	body, _, _, err := doc.render(format, db.Now(), o)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ type sheetCard struct {
 // lang's, for a card without one), and a line of instructions in that language and in each
 // of the town's languages.
 func sheetPDF(title string, cards []sheetCard, l locale, town []string, loc *time.Location, meta pdfMeta) ([]byte, error) {
-	d := newPDF(title, loc, meta)
+	d := newPDF(title, loc, meta, l)
 	d.SetFooterFunc(nil)
 	d.SetAutoPageBreak(false, 0)
 	d.SetMargins(0, 0, 0)
