@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,6 +355,13 @@ func TestBrowserConsole(t *testing.T) {
 				if !strings.HasPrefix(typ, "text/csv") || !bytes.HasPrefix(excel, []byte("\xef\xbb\xbf")) || !bytes.Contains(excel, []byte(";")) {
 					t.Errorf("CSV for Excel (%s) has no byte-order mark or no semicolons: %.80q", typ, excel)
 				}
+				// Slovene and Italian write decimals with a comma; the plain CSV with a point.
+				if !regexp.MustCompile(`;"?\d+,\d\d"?(;|\r\n)`).Match(excel) {
+					t.Errorf("CSV for Excel in %s has no decimal comma: %.200q", run.lang, excel)
+				}
+				if !regexp.MustCompile(`,\d+\.\d\d(,|\r\n)`).Match(plain) {
+					t.Errorf("plain CSV has no decimal point: %.200q", plain)
+				}
 				do(t, ctx, chromedp.Click(chromedp.ID("report-pdf")))
 				if typ, pdf := ct.fetched(t, "/api/v1/reports/monthly?month="+month+"&format=pdf"); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 					t.Errorf("report PDF (%s): %.20q", typ, pdf)
@@ -361,6 +369,10 @@ func TestBrowserConsole(t *testing.T) {
 				do(t, ctx, chromedp.Click(chromedp.CSS(`#statements button.st-pdf`)))
 				if typ, pdf := ct.fetched(t, "/api/v1/reports/statements?month="+month+"&merchant="); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 					t.Errorf("statement PDF (%s): %.20q", typ, pdf)
+				}
+				do(t, ctx, chromedp.Click(chromedp.ID("st-include-zero")), chromedp.Click(chromedp.ID("st-all")))
+				if typ, pdf := ct.fetched(t, "/api/v1/reports/statements?month="+month+"&format=pdf&lang="+run.lang+"&all=true"); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+					t.Errorf("all statements PDF (%s): %.20q", typ, pdf)
 				}
 				ct.check(t, "console-finance-"+run.lang)
 
