@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/card"
@@ -305,6 +306,15 @@ func TestBrowserConsole(t *testing.T) {
 					t.Errorf("printing the issued batch downloaded %s, not a PDF: %.20q", file, pdf)
 				}
 
+				// Two cards ticked in the recent list print as one sheet.
+				do(t, ctx, waitJS(`document.querySelectorAll("#cards input[type=checkbox]").length >= 2`),
+					chromedp.Click(chromedp.CSS(`#cards tr:nth-child(1) input[type=checkbox]`)),
+					chromedp.Click(chromedp.CSS(`#cards tr:nth-child(2) input[type=checkbox]`)),
+					waitJS(`!document.getElementById("print-selected").disabled`), chromedp.Click(chromedp.ID("print-selected")))
+				if typ, pdf := ct.fetched(t, "/api/v1/cards/sheet.pdf?lang="+run.lang+"&ids="); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+					t.Errorf("the selected cards' sheet came as %q: %.20q", typ, pdf)
+				}
+
 				// At the desk: search the batch by part of its name, open it, reprint it.
 				do(t, ctx, chromedp.Navigate(a.URL+"/admin#desk"), waitJS(`!document.getElementById("tab-desk").hidden`),
 					chromedp.SendKeys(chromedp.ID("batch-q"), "histria, "+run.lang+" "+strconv.Itoa(run.width)+"\r"),
@@ -439,6 +449,24 @@ func TestBrowserConsole(t *testing.T) {
 		if got := jsText(t, ctx, `#tabs a[data-tab="cards"]`); got != "Karten" {
 			t.Errorf("German cards tab reads %q", got)
 		}
+	})
+
+	t.Run("language: an Italian browser opens the console in Italian", func(t *testing.T) {
+		ctx := newTab(t, tabs)
+		do(t, ctx, viewport(360, 760), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+				UserAgent: "Mozilla/5.0 (Linux; Android 14) Chrome/130 Mobile", AcceptLanguage: "it-IT,it;q=0.9,en;q=0.5"})
+			return err
+		}), chromedp.Navigate(a.URL+"/admin"), chromedp.Evaluate[chromedp.Void](`localStorage.clear()`), chromedp.Reload(),
+			waitJS(`!document.getElementById("signin").hidden`))
+		if got := eval[string](t, ctx, `document.documentElement.lang`); got != "it" {
+			t.Errorf("with an Italian browser the console opens in %q", got)
+		}
+		if got := jsText(t, ctx, `#signin h1`); got != "Accesso alla console dell'ufficio" {
+			t.Errorf("sign-in title %q", got)
+		}
+		noSideScroll(t, ctx, 360, "console-signin-it")
+		screenshot(t, ctx, "console-signin-it-360")
 	})
 
 	t.Run("merchant: tax number and IBAN, the server's message on a bad one", func(t *testing.T) {
