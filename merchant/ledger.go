@@ -13,21 +13,36 @@ const (
 	LedgerRedemption = "redemption"
 	LedgerVoid       = "void"
 	LedgerAdjustment = "adjustment"
+	// LedgerClose records the close of Month: RedemptionID is "close:YYYY-MM", Reason the hex
+	// SHA-256 of the frozen report, amounts zero. Deleting a month's close row is then seen.
+	LedgerClose = "close"
 )
 
-// LedgerVersion starts every entry's canonical content, so a future format cannot be
-// mistaken for this one.
-const LedgerVersion = "citycard-ledger-1"
+// CloseID is the RedemptionID of the close entry of month m.
+func CloseID(m Month) string { return "close:" + m.String() }
+
+// LedgerVersion starts every version 1 entry's canonical content, so a later format cannot
+// be mistaken for it. LedgerVersion2 starts version 2's, which adds the card number and the
+// terminal (what a statement prints). New entries are version 2 (LedgerCurrent); old entries
+// keep the version they were hashed with.
+const (
+	LedgerVersion  = "citycard-ledger-1"
+	LedgerVersion2 = "citycard-ledger-2"
+	LedgerCurrent  = 2
+)
 
 // LedgerEntry is one entry of the append-only hash chain of redemptions and voids. Amounts
 // are cents, negative for voids and adjustments.
 type LedgerEntry struct {
 	Seq          int64 // 1, 2, 3, … in the order of booking
+	Version      int   // 1 or 2: the canonical form it is hashed with
 	Kind         string
 	RedemptionID string
 	CardID       string
+	CardNumber   string // version 2
 	MerchantID   string
 	OfferID      string
+	Terminal     string // version 2
 	Product      string
 	Category     string
 	Amount       int64
@@ -40,33 +55,65 @@ type LedgerEntry struct {
 }
 
 // Canonical is the entry's content as hashed: each field as a netstring (decimal byte
-// length, ':', the bytes, ','), in this order: LedgerVersion, seq, kind, redemption id, card
-// id, merchant id, offer id, product, category, amount, discount, municipal share (decimal
-// cents), created_at and at (unix milliseconds), month (YYYY-MM), reason.
-func (e LedgerEntry) Canonical() []byte {
-	fields := []string{
-		LedgerVersion, strconv.FormatInt(e.Seq, 10), e.Kind, e.RedemptionID, e.CardID, e.MerchantID, e.OfferID,
-		e.Product, e.Category, strconv.FormatInt(e.Amount, 10), strconv.FormatInt(e.Discount, 10),
-		strconv.FormatInt(e.Share, 10), strconv.FormatInt(e.CreatedAt.UnixMilli(), 10),
-		strconv.FormatInt(e.At.UnixMilli(), 10), e.Month.String(), e.Reason,
-	}
-	var b []byte
-	for _, f := range fields {
-		b = strconv.AppendInt(b, int64(len(f)), 10)
+// length, ':', the bytes, ','). Version 1, in this order: LedgerVersion, seq, kind,
+// redemption id, card id, merchant id, offer id, product, category, amount, discount,
+// municipal share (decimal cents), created_at and at (unix milliseconds), month (YYYY-MM),
+// reason. Version 2: LedgerVersion2, seq, kind, redemption id, card id, card number,
+// merchant id, offer id, terminal, then as version 1 from product on.
+func (e LedgerEntry) Canonical() []byte { return e.AppendCanonical(make([]byte, 0, 256)) }
+
+// AppendCanonical appends the entry's canonical content (Canonical) to b.
+func (e LedgerEntry) AppendCanonical(b []byte) []byte {
+	str := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
-		b = append(b, f...)
+		b = append(b, s...)
 		b = append(b, ',')
 	}
+	num := func(n int64) {
+		var tmp [24]byte
+		d := strconv.AppendInt(tmp[:0], n, 10)
+		b = strconv.AppendInt(b, int64(len(d)), 10)
+		b = append(b, ':')
+		b = append(b, d...)
+		b = append(b, ',')
+	}
+	if e.Version == 2 {
+		str(LedgerVersion2)
+		num(e.Seq)
+		str(e.Kind)
+		str(e.RedemptionID)
+		str(e.CardID)
+		str(e.CardNumber)
+		str(e.MerchantID)
+		str(e.OfferID)
+		str(e.Terminal)
+	} else {
+		// Version 1 (and the zero value, as entries were built before versions existed).
+		str(LedgerVersion)
+		num(e.Seq)
+		str(e.Kind)
+		str(e.RedemptionID)
+		str(e.CardID)
+		str(e.MerchantID)
+		str(e.OfferID)
+	}
+	str(e.Product)
+	str(e.Category)
+	num(e.Amount)
+	num(e.Discount)
+	num(e.Share)
+	num(e.CreatedAt.UnixMilli())
+	num(e.At.UnixMilli())
+	str(e.Month.String())
+	str(e.Reason)
 	return b
 }
 
 // Hash is SHA-256 of the previous entry's hash (32 zero bytes before the first entry)
 // followed by the entry's canonical content.
 func (e LedgerEntry) Hash(prev [32]byte) [32]byte {
-	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(e.Canonical())
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	var buf [320]byte
+	b := append(buf[:0], prev[:]...)
+	return sha256.Sum256(e.AppendCanonical(b))
 }

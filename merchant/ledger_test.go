@@ -61,3 +61,43 @@ func TestLedgerHashCoversEveryField(t *testing.T) {
 		t.Error("the previous hash is not covered")
 	}
 }
+
+// ledgerExample2 is the worked example of version 2 in docs/reports.md: the same redemption,
+// with the card number and terminal a statement prints.
+var ledgerExample2 = func() LedgerEntry {
+	e := ledgerExample
+	e.Version, e.CardNumber, e.Terminal = 2, "482913650274", "till-1"
+	return e
+}()
+
+func TestLedgerCanonicalFormVersion2(t *testing.T) {
+	want := "17:citycard-ledger-2,1:1,10:redemption,20:red_0123456789abcdef,20:crd_0123456789abcdef,12:482913650274," +
+		"20:mer_0123456789abcdef,20:off_0123456789abcdef,6:till-1,9:koper-72h,4:shop,4:2350,3:235,3:118," +
+		"13:1791450000123,13:1791450000123,7:2026-10,0:,"
+	if got := string(ledgerExample2.Canonical()); got != want {
+		t.Fatalf("canonical form\n got %s\nwant %s", got, want)
+	}
+	h := ledgerExample2.Hash([32]byte{})
+	if got, want := hex.EncodeToString(h[:]), ledgerExample2Hash; got != want {
+		t.Fatalf("hash of the example = %s, want %s", got, want)
+	}
+	// Version 2 covers what version 1 left out; version 1 entries ignore the new fields.
+	for name, edit := range map[string]func(*LedgerEntry){
+		"card number": func(e *LedgerEntry) { e.CardNumber = "482913650275" },
+		"terminal":    func(e *LedgerEntry) { e.Terminal = "till-2" },
+		"version":     func(e *LedgerEntry) { e.Version = 1 },
+	} {
+		e := ledgerExample2
+		edit(&e)
+		if e.Hash([32]byte{}) == h {
+			t.Errorf("editing %s does not change the hash of a version 2 entry", name)
+		}
+	}
+	v1 := ledgerExample
+	v1.Terminal = "till-9"
+	if v1.Hash([32]byte{}) != ledgerExample.Hash([32]byte{}) {
+		t.Error("a version 1 entry's hash changed with a field it does not cover")
+	}
+}
+
+const ledgerExample2Hash = "700d58bee2037c50245c40c7f0531531408bf77384471e79a7b39feb668ddddd"

@@ -24,6 +24,9 @@ var (
 	ErrInvalidInput        = errors.New("invalid request")
 	ErrMonthOpen           = errors.New("month is not over yet in the city's time zone")
 	ErrAlreadyClosed       = errors.New("month already closed")
+	// ErrLedgerMismatch: the ledger and what is built from it (rollups, a month's close, a
+	// statement's items) disagree, so the figures must not be served or frozen.
+	ErrLedgerMismatch = errors.New("the ledger and the figures built from it disagree; an administrator must run the ledger verification")
 )
 
 // Categories a merchant may belong to.

@@ -21,7 +21,15 @@ func ParseMonth(s string) (Month, error) {
 	return Month{t.Year(), t.Month()}, nil
 }
 
-func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
+func (m Month) String() string {
+	// Without fmt: the ledger's verification formats a month per entry.
+	if m.Year < 0 || m.Year > 9999 {
+		return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month))
+	}
+	b := make([]byte, 0, 7)
+	b = append(b, byte('0'+m.Year/1000), byte('0'+m.Year/100%10), byte('0'+m.Year/10%10), byte('0'+m.Year%10), '-')
+	return string(append(b, byte('0'+int(m.Month)/10), byte('0'+int(m.Month)%10)))
+}
 
 // Range is the month's first instant and the next month's first instant, in UTC, measured
 // at local midnight in loc (so a DST change inside the month is accounted for).

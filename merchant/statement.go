@@ -1,6 +1,9 @@
 package merchant
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+)
 
 // Statement is a merchant's settlement for a month: the redemptions the municipality
 // co-finances and the sum it owes (MunicipalShare), net of the adjustments booked in the
@@ -61,4 +64,28 @@ func StatementsTotal(sts []Statement) int64 {
 		sum += s.MunicipalShare
 	}
 	return sum
+}
+
+// CheckStatements returns ErrLedgerMismatch, naming the merchant, if a statement's figures
+// are not the sums of what it lists: its redemptions the number of its items, its discount
+// and municipal share the items' plus the adjustments'. The figures come from the report
+// (the rollups, or the frozen report) and the items from the ledger's redemptions, so a
+// statement that does not add up means one of them was changed: it must not be paid from.
+func CheckStatements(sts []Statement) error {
+	for _, s := range sts {
+		var discount, share int64
+		for _, r := range s.Items {
+			discount += r.Discount
+			share += r.MunicipalShare
+		}
+		for _, a := range s.Adjustments {
+			discount += a.Discount
+			share += a.MunicipalShare
+		}
+		if len(s.Items) != s.Redemptions || discount != s.Discount || share != s.MunicipalShare {
+			return fmt.Errorf("%w: the statement of %s lists %d redemptions (discount %d, municipal share %d cents) but its figures are %d (%d, %d)",
+				ErrLedgerMismatch, s.MerchantID, len(s.Items), discount, share, s.Redemptions, s.Discount, s.MunicipalShare)
+		}
+	}
+	return nil
 }

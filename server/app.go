@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -159,6 +160,14 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
+	// A checkpoint at start if the newest is more than a day old, then the periodic ones.
+	if _, _, err := db.CheckpointIfDue(ctx, merchant.CheckpointStartup, checkpointAtLeast, checkpointAtLeast); err != nil {
+		return fmt.Errorf("ledger checkpoint: %w", err)
+	}
+	cpCtx, stopCheckpoints := context.WithCancel(ctx)
+	cpDone := make(chan struct{})
+	go s.checkpointLoop(cpCtx, cpDone)
+	defer func() { stopCheckpoints(); <-cpDone }()
 	app := s.app()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

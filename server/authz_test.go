@@ -50,6 +50,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/public/cards/:token":           {who: public, path: "/api/v1/public/cards/{token}"},
 	"GET /api/v1/public/offers":                 {who: public},
 	"GET /api/v1/public/keys":                   {who: public},
+	"GET /api/v1/public/ledger/checkpoints":     {who: public},
 	"GET /api/v1/products":                      {who: adminOnly},
 	"GET /api/v1/cards":                         {who: adminOnly},
 	"GET /api/v1/cards/:id":                     {who: adminOnly, path: "/api/v1/cards/{card}"},

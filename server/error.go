@@ -58,6 +58,7 @@ var errorTable = []struct {
 	{merchant.ErrSuspended, 403, "merchant_suspended"},
 	{merchant.ErrMonthOpen, 409, "month_open"},
 	{merchant.ErrAlreadyClosed, 409, "already_closed"},
+	{merchant.ErrLedgerMismatch, 409, "ledger_mismatch"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -8,6 +8,8 @@
 //	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
 //	citycard backup --to FILE a consistent copy of the database, taken while the service runs
 //	citycard keys rotate      add a new card token signing key
+//	citycard ledger verify [--checkpoint FILE]
+//	                          verify the books in the database file (read-only)
 package main
 
 import (
@@ -46,6 +48,7 @@ commands:
   loadtest      drive a running service with concurrent tills and print throughput and latency
   backup        --to FILE: a consistent copy of the database, taken while the service runs
   keys rotate   add a new card token signing key (restart the service to sign with it)
+  ledger verify verify the books in the database file, read-only: [--checkpoint FILE]
 `
 
 // run is the whole program, with its environment passed in so tests can drive it.
@@ -76,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return backupCommand(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, rest, getenv, stdout, stderr)
+	case "ledger":
+		return ledgerCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -229,25 +229,26 @@ type reportDoc struct {
 	closed *storage.MonthClose
 }
 
-// loadReport returns month m's report document.
+// loadReport returns month m's report document, read in one snapshot.
 func loadReport(ctx context.Context, db *storage.DB, m merchant.Month) (reportDoc, error) {
-	cl, ok, err := db.ClosedMonth(ctx, m)
+	v, err := db.MonthView(ctx, m, false, "")
 	if err != nil {
 		return reportDoc{}, err
 	}
-	if ok {
+	return reportDocOf(m, v)
+}
+
+// reportDocOf is the report document of a month's view: the frozen one once it is closed.
+func reportDocOf(m merchant.Month, v storage.MonthView) (reportDoc, error) {
+	if cl := v.Closed; cl != nil {
 		rep, err := decodeReport(cl.Report)
 		if err != nil {
 			return reportDoc{}, fmt.Errorf("frozen report of %s: %w", m, err)
 		}
-		return reportDoc{rep, cl.Report, &cl}, nil
+		return reportDoc{rep, cl.Report, cl}, nil
 	}
-	rep, err := db.MonthReport(ctx, m)
-	if err != nil {
-		return reportDoc{}, err
-	}
-	b, err := encodeReport(rep)
-	return reportDoc{rep, b, nil}, err
+	b, err := encodeReport(v.Report)
+	return reportDoc{v.Report, b, nil}, err
 }
 
 // paperOpts say how a paper is rendered: its language, the CSV's options and the names it
@@ -338,14 +339,16 @@ func (s *server) paperOpts(c *fiber.Ctx, format string) (paperOpts, error) {
 }
 
 type closeJSON struct {
-	Month      string `json:"month"`
-	ClosedAt   string `json:"closed_at"`
-	SHA256     string `json:"sha256"`
-	LedgerHead string `json:"ledger_head"`
+	Month      string          `json:"month"`
+	ClosedAt   string          `json:"closed_at"`
+	SHA256     string          `json:"sha256"`
+	LedgerHead string          `json:"ledger_head"`
+	Checkpoint *checkpointJSON `json:"checkpoint"`
 }
 
 // handleReportClose freezes a month that is over: its report is stored with its SHA-256 and
-// the ledger's head, and served byte-identical from then on.
+// the ledger's head, and served byte-identical from then on. The answer carries the
+// checkpoint signed with the close, for the municipality to keep (docs/reports.md).
 func (s *server) handleReportClose(c *fiber.Ctx) error {
 	m, err := merchant.ParseMonth(c.Params("month"))
 	if err != nil {
@@ -355,8 +358,13 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(closeJSON{Month: m.String(), ClosedAt: timeJSON(cl.ClosedAt),
-		SHA256: hex.EncodeToString(cl.SHA256[:]), LedgerHead: hex.EncodeToString(cl.LedgerHead[:])})
+	out := closeJSON{Month: m.String(), ClosedAt: timeJSON(cl.ClosedAt),
+		SHA256: hex.EncodeToString(cl.SHA256[:]), LedgerHead: hex.EncodeToString(cl.LedgerHead[:])}
+	if cl.Checkpoint != nil {
+		cp := toCheckpointJSON(*cl.Checkpoint)
+		out.Checkpoint = &cp
+	}
+	return c.JSON(out)
 }
 
 // handleOpenData is the month's anonymous counts by day and category for the open-data
@@ -396,7 +404,8 @@ func openDataCSV(cells []merchant.OpenDataCell) []byte {
 const reportUsage = `usage: citycard report --month YYYY-MM [--format json|csv|pdf] [--lang sl|it|en|de] [--out FILE] [--db FILE]
 
 Writes a month's report from the database file (CITYCARD_DB) to FILE, or to standard
-output. A closed month gives its frozen report.
+output. A closed month gives its frozen report. The database is opened read-only: nothing
+in it is migrated, rebuilt or written, and it may run beside the service.
 `
 
 // runReport is "citycard report": a month's report from the database file, for a clerk who
@@ -424,11 +433,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if format != "json" && format != "csv" && format != "pdf" {
 		return errors.New("--format must be json, csv or pdf")
 	}
-	// Open would create an empty database: a mistyped path should be an error instead.
-	if _, err := os.Stat(cfg.DB); err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	db, err := storage.Open(ctx, cfg.DB, cfg.Loc)
+	db, err := storage.OpenReadOnly(ctx, cfg.DB, cfg.Loc)
 	if err != nil {
 		return err
 	}

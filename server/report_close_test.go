@@ -601,9 +601,9 @@ func TestLedgerVerifyEndpoint(t *testing.T) {
 		FirstBad string `json:"first_bad"`
 	}
 	e.ok(200, "GET", "/api/v1/ledger/verify", e.admin, "", &v)
-	// Seven redemptions, a void and an adjustment.
-	if !v.OK || v.Entries != 9 || len(v.Head) != 64 {
-		t.Fatalf("verify = %+v, want ok with 9 entries", v)
+	// Seven redemptions, a void, the close of September and an adjustment.
+	if !v.OK || v.Entries != 10 || len(v.Head) != 64 {
+		t.Fatalf("verify = %+v, want ok with 10 entries", v)
 	}
 	e.wantError(403, "forbidden", "GET", "/api/v1/ledger/verify", k.shoe.key, "")
 }

@@ -20,6 +20,7 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/cards/:token", s.handlePublicCardGet)
 	pub.Get("/offers", s.handlePublicOffersList)
 	pub.Get("/keys", s.handlePublicKeys)
+	pub.Get("/ledger/checkpoints", s.handleLedgerCheckpoints)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 

@@ -40,21 +40,26 @@ type statementSet struct {
 }
 
 // loadStatements builds month m's statements from its report (frozen, once closed) and its
-// counted redemptions: every merchant's, or only one's.
+// counted redemptions, every merchant's or only one's, read in one snapshot. A statement
+// whose figures are not the sums of its items is merchant.ErrLedgerMismatch: it is not served.
 func loadStatements(ctx context.Context, db *storage.DB, m merchant.Month, only *merchant.Merchant) (statementSet, error) {
-	doc, err := loadReport(ctx, db, m)
-	if err != nil {
-		return statementSet{}, err
-	}
 	id := ""
 	if only != nil {
 		id = only.ID
 	}
-	items, err := db.StatementItems(ctx, m, id, doc.closed)
+	v, err := db.MonthView(ctx, m, true, id)
 	if err != nil {
 		return statementSet{}, err
 	}
-	return statementSet{doc, merchant.BuildStatements(doc.report, items, only), db.Loc}, nil
+	doc, err := reportDocOf(m, v)
+	if err != nil {
+		return statementSet{}, err
+	}
+	sts := merchant.BuildStatements(doc.report, v.Items, only)
+	if err := merchant.CheckStatements(sts); err != nil {
+		return statementSet{}, err
+	}
+	return statementSet{doc, sts, db.Loc}, nil
 }
 
 func (st statementSet) json() statementsJSON {

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,7 +73,11 @@ type DB struct {
 	checkpoint            *sql.DB // its own connection, used only for checkpoints
 	checkpointDone        chan struct{}
 	cache                 caches
+	readOnly              bool // OpenReadOnly: no writer, no checkpointer
 }
+
+// ErrReadOnly is returned for a write to a database opened with OpenReadOnly.
+var ErrReadOnly = errors.New("database opened read-only")
 
 // Tx is one write, inside the writer's transaction. Now is read once per write.
 type Tx struct {
@@ -80,6 +85,9 @@ type Tx struct {
 	Now time.Time
 	db  *DB
 	ctx context.Context // the caller's, for who to audit (see audit.go)
+	// local holds the statements prepared for this transaction only, so a long write (the
+	// ledger's backfill, a rebuild of the rollups) prepares each query once, not per call.
+	local map[string]*sql.Stmt
 }
 
 type job struct {
@@ -148,6 +156,68 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// OpenReadOnly opens the database at path for reading only (mode=ro): it applies no
+// migration, books no backfill, rebuilds no rollup and starts no writer, so the file is left
+// as it was, and it works on a file the process may not write. It refuses a path where no
+// file is, and a database its migrations have not all been applied to (the service migrates
+// it at its next start). Loc becomes the zone the rollups were built for, if one is recorded,
+// so days and months read as they were booked. Writes return ErrReadOnly.
+func OpenReadOnly(ctx context.Context, path string, loc *time.Location) (*DB, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	rq := url.Values{}
+	rq.Set("mode", "ro")
+	rq.Set("_query_only", "true")
+	rq.Set("_busy_timeout", "10000")
+	r, err := sql.Open(driverName, "file:"+escapePath(path)+"?"+rq.Encode())
+	if err != nil {
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db := &DB{read: r, Loc: loc, path: path, clock: time.Now, cache: newCaches(), readOnly: true}
+	if err := db.checkReadOnly(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	db.readStmts = newStmtCache(r)
+	return db, nil
+}
+
+// checkReadOnly checks that a read-only database is one this build can read as it is.
+func (db *DB) checkReadOnly(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	q := db.reader(ctx)
+	var applied int
+	if err := q.queryRow(`SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		return db.openError(err)
+	}
+	var pending int
+	if err := q.queryRow(`SELECT count(*) FROM settings WHERE key IN ('ledger_backfill', 'ledger_close_backfill')`).Scan(&pending); err != nil {
+		return db.openError(err)
+	}
+	if applied < len(names) || pending > 0 {
+		return fmt.Errorf("database %s was written by an older citycard (schema %d of %d): start the service on it once to upgrade it, then retry",
+			db.path, applied, len(names))
+	}
+	if applied > len(names) {
+		return fmt.Errorf("database %s was written by a newer citycard (schema %d, this build knows %d)", db.path, applied, len(names))
+	}
+	zone, err := rollupZone(q, db.Loc)
+	if err != nil {
+		return err
+	}
+	db.Loc = zone
+	return nil
 }
 
 func escapePath(p string) string {
@@ -293,6 +363,10 @@ func (db *DB) Path() string { return db.path }
 
 // Close stops taking writes, finishes the queued ones and closes both pools.
 func (db *DB) Close() error {
+	if db.readOnly {
+		db.readStmts.close()
+		return db.read.Close()
+	}
 	db.closeOnce.Do(func() {
 		db.mu.Lock()
 		close(db.closing)
@@ -341,6 +415,9 @@ func (db *DB) checkpointer() {
 // update runs fn as one write in the writer's next group commit and returns once that commit
 // is durable (or fn failed). A write is not started if ctx is done before its turn.
 func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	db.mu.RLock()
 	select {
@@ -458,8 +535,19 @@ func (t *Tx) stmt(query string) (*sql.Stmt, error) {
 	if s, ok := t.db.writeStmts.lookup(query); ok {
 		return t.tx.Stmt(s), nil
 	}
+	if s, ok := t.local[query]; ok {
+		return s, nil
+	}
 	t.db.writeStmts.want(query)
-	return t.tx.Prepare(query)
+	s, err := t.tx.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[query] = s
+	return s, nil
 }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {

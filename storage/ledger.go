@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -14,8 +15,8 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-const ledgerColumns = `seq, kind, redemption_id, card_id, merchant_id, offer_id, product_code, category,
-	amount_cents, discount_cents, share_cents, created_at, at, month, reason, hash`
+const ledgerColumns = `seq, version, kind, redemption_id, card_id, card_number, merchant_id, offer_id, terminal,
+	product_code, category, amount_cents, discount_cents, share_cents, created_at, at, month, reason, hash`
 
 // appendLedger books e as the next entry of the chain, setting its Seq, and returns its hash.
 func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
@@ -24,10 +25,13 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 		return prev, err
 	}
 	e.Seq = seq + 1
+	if e.Version == 0 {
+		e.Version = merchant.LedgerCurrent
+	}
 	h := e.Hash(prev)
-	_, err = tx.exec(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.Kind, e.RedemptionID, e.CardID, e.MerchantID, e.OfferID, e.Product, e.Category,
-		e.Amount, e.Discount, e.Share, ms(e.CreatedAt), ms(e.At), e.Month.String(), e.Reason, h[:])
+	_, err = tx.exec(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, e.Version, e.Kind, e.RedemptionID, e.CardID, e.CardNumber, e.MerchantID, e.OfferID, e.Terminal,
+		e.Product, e.Category, e.Amount, e.Discount, e.Share, ms(e.CreatedAt), ms(e.At), e.Month.String(), e.Reason, h[:])
 	return h, err
 }
 
@@ -44,21 +48,23 @@ func ledgerHead(q querier) (int64, [32]byte, error) {
 	return seq, head, err
 }
 
-// redemptionEntry is the ledger entry that books r.
+// redemptionEntry is the ledger entry that books r. Its month is decided here, once: every
+// view counts the entry in it, whatever the city's zone is later.
 func redemptionEntry(r merchant.Redemption, loc *time.Location) merchant.LedgerEntry {
 	return merchant.LedgerEntry{
-		Kind: merchant.LedgerRedemption, RedemptionID: r.ID, CardID: r.CardID, MerchantID: r.MerchantID,
-		OfferID: r.OfferID, Product: r.Product, Category: r.Category,
-		Amount: r.Amount, Discount: r.Discount, Share: r.MunicipalShare,
+		Version: merchant.LedgerCurrent, Kind: merchant.LedgerRedemption, RedemptionID: r.ID,
+		CardID: r.CardID, CardNumber: r.CardNumber, MerchantID: r.MerchantID, OfferID: r.OfferID, Terminal: r.Terminal,
+		Product: r.Product, Category: r.Category, Amount: r.Amount, Discount: r.Discount, Share: r.MunicipalShare,
 		CreatedAt: r.CreatedAt, At: r.CreatedAt, Month: merchant.MonthOf(r.CreatedAt, loc),
 	}
 }
 
-// voidEntry is the ledger entry that books the void of r (VoidedAt set): a void in r's
-// month, or, if that month was closed, an adjustment in the month of the void.
-func voidEntry(r merchant.Redemption, closed bool, loc *time.Location) merchant.LedgerEntry {
+// voidEntry is the ledger entry that books the void of r (VoidedAt set): a void in month,
+// the month r's own entry counts in, or, if that month was closed, an adjustment in the month
+// of the void.
+func voidEntry(r merchant.Redemption, month merchant.Month, closed bool, loc *time.Location) merchant.LedgerEntry {
 	e := redemptionEntry(r, loc)
-	e.Kind, e.At, e.Reason = merchant.LedgerVoid, *r.VoidedAt, r.VoidReason
+	e.Kind, e.At, e.Reason, e.Month = merchant.LedgerVoid, *r.VoidedAt, r.VoidReason, month
 	e.Amount, e.Discount, e.Share = -r.Amount, -r.Discount, -r.MunicipalShare
 	if closed {
 		e.Kind, e.Month = merchant.LedgerAdjustment, merchant.MonthOf(*r.VoidedAt, loc)
@@ -66,11 +72,19 @@ func voidEntry(r merchant.Redemption, closed bool, loc *time.Location) merchant.
 	return e
 }
 
+// closeEntry is the ledger entry that records the close of month m, whose frozen report has
+// SHA-256 sum.
+func closeEntry(m merchant.Month, sum [32]byte, now time.Time) merchant.LedgerEntry {
+	return merchant.LedgerEntry{Version: 2, Kind: merchant.LedgerClose, RedemptionID: merchant.CloseID(m),
+		CreatedAt: now, At: now, Month: m, Reason: hex.EncodeToString(sum[:])}
+}
+
 func scanLedgerEntry(s scanner, e *merchant.LedgerEntry, hash *[]byte, extra ...any) error {
 	var created, at int64
 	var month string
-	err := s.Scan(append([]any{&e.Seq, &e.Kind, &e.RedemptionID, &e.CardID, &e.MerchantID, &e.OfferID, &e.Product, &e.Category,
-		&e.Amount, &e.Discount, &e.Share, &created, &at, &month, &e.Reason, hash}, extra...)...)
+	err := s.Scan(append([]any{&e.Seq, &e.Version, &e.Kind, &e.RedemptionID, &e.CardID, &e.CardNumber, &e.MerchantID,
+		&e.OfferID, &e.Terminal, &e.Product, &e.Category, &e.Amount, &e.Discount, &e.Share, &created, &at, &month,
+		&e.Reason, hash}, extra...)...)
 	if err != nil {
 		return err
 	}
@@ -80,8 +94,9 @@ func scanLedgerEntry(s scanner, e *merchant.LedgerEntry, hash *[]byte, extra ...
 }
 
 // LedgerCheck is what VerifyLedger found. When OK, Entries and Head describe the chain;
-// otherwise FirstBad names the first bad record (a ledger entry's seq, or "close:YYYY-MM" for
-// a closed month's frozen report) and Problem says what is wrong with it.
+// otherwise FirstBad names the first bad record (a ledger entry's seq, "close:YYYY-MM" for
+// a closed month's frozen report, or "<rollup table>:<key>" for a rollup row), Problem says
+// what is wrong with it and Rollup, for a rollup row, names its table and key.
 type LedgerCheck struct {
 	OK           bool
 	Entries      int64
@@ -89,48 +104,99 @@ type LedgerCheck struct {
 	FirstBad     string
 	RedemptionID string
 	Problem      string
+	Rollup       *RollupRef
 }
 
-// VerifyLedger walks the ledger in one read transaction: every entry must follow the one
-// before it (seq and hash), match the redemption it books field by field, every redemption
-// and every void must have its entry, and every closed month's ledger head must lie on the
-// chain and its frozen report match its SHA-256. It reads the whole ledger; it changes nothing.
-func (db *DB) VerifyLedger(ctx context.Context) (LedgerCheck, error) {
+// RollupRef names one row of a rollup table by its key columns, in key order.
+type RollupRef struct {
+	Table string
+	Key   []KeyColumn
+}
+
+// KeyColumn is one column of a rollup row's key.
+type KeyColumn struct{ Name, Value string }
+
+// anchor is a length and head the chain must pass through: a close's or a checkpoint's.
+type anchor struct {
+	entries int64
+	head    [32]byte
+	name    string // what recorded it, for the problem text
+}
+
+// VerifyLedger checks the books in one read transaction and changes nothing. It walks the
+// ledger once: every entry must follow the one before it (seq and hash), match the
+// redemption it books field by field (or, for a close, its month_closes row), and the chain
+// must pass through the length and head of every close, every stored checkpoint (whose
+// signature must verify) and every checkpoint given in extra (one saved elsewhere). Then every
+// redemption, void and close must have its entry, every frozen report match its SHA-256, and
+// every rollup row equal what the ledger adds up to (the first row in key order that differs
+// is named). Its memory grows with the rollups' size, not the ledger's.
+func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (LedgerCheck, error) {
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
 	defer tx.Rollback()
 	q := txReader{ctx, tx}
+	loc, err := rollupZone(q, db.Loc)
+	if err != nil {
+		return LedgerCheck{}, err
+	}
 	closes, err := monthCloses(q)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
-	// Closes by the length of the ledger they saw, to check the head as the walk passes it.
-	sort.Slice(closes, func(i, j int) bool { return closes[i].LedgerEntries < closes[j].LedgerEntries })
+	closeByMonth := map[string]MonthClose{}
+	var anchors []anchor
+	for _, c := range closes {
+		closeByMonth[c.Month.String()] = c
+		anchors = append(anchors, anchor{c.LedgerEntries, c.LedgerHead, "the close of " + c.Month.String()})
+	}
+	stored, err := allCheckpoints(q)
+	if err != nil {
+		return LedgerCheck{}, err
+	}
+	keys, err := checkpointPublicKeys(q)
+	if err != nil {
+		return LedgerCheck{}, err
+	}
+	for _, c := range append(stored, extra...) {
+		name := fmt.Sprintf("the checkpoint of %d entries signed at %s (%s)", c.Entries, c.SignedAt.UTC().Format(time.RFC3339), c.Reason)
+		if err := c.Verify(keys[c.KID]); err != nil {
+			return LedgerCheck{FirstBad: strconv.FormatInt(c.Entries, 10),
+				Problem: name + ": its signature does not verify with the stored key " + c.KID}, nil
+		}
+		anchors = append(anchors, anchor{c.Entries, c.Head, name})
+	}
+	// By length, to check each head as the walk passes it.
+	sort.SliceStable(anchors, func(i, j int) bool { return anchors[i].entries < anchors[j].entries })
 	bad := func(seq int64, redemption, format string, a ...any) LedgerCheck {
 		return LedgerCheck{FirstBad: strconv.FormatInt(seq, 10), RedemptionID: redemption, Problem: fmt.Sprintf(format, a...)}
 	}
 	var head [32]byte
 	var n int64
-	checkCloses := func() *LedgerCheck {
-		for len(closes) > 0 && closes[0].LedgerEntries == n {
-			if closes[0].LedgerHead != head {
-				c := bad(n, "", "the ledger head recorded when %s closed is not on the chain", closes[0].Month)
+	checkAnchors := func() *LedgerCheck {
+		for len(anchors) > 0 && anchors[0].entries == n {
+			if anchors[0].head != head {
+				c := bad(n, "", "the ledger head recorded by %s is not on the chain", anchors[0].name)
 				return &c
 			}
-			closes = closes[1:]
+			anchors = anchors[1:]
 		}
 		return nil
 	}
-	if c := checkCloses(); c != nil {
+	if c := checkAnchors(); c != nil {
 		return *c, nil
 	}
-	rows, err := q.query(`SELECT l.seq, l.kind, l.redemption_id, l.card_id, l.merchant_id, l.offer_id, l.product_code, l.category,
-			l.amount_cents, l.discount_cents, l.share_cents, l.created_at, l.at, l.month, l.reason, l.hash,
-			r.id IS NOT NULL, coalesce(r.card_id, ''), coalesce(r.merchant_id, ''), coalesce(r.offer_id, ''),
-			coalesce(r.product_code, ''), coalesce(r.category, ''), coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0),
-			coalesce(r.share_cents, 0), coalesce(r.created_at, 0), r.voided_at, coalesce(r.void_reason, '')
+	acc := newRollupAcc(loc, nil)
+	closed := map[string]bool{} // months with a close entry
+	rows, err := q.query(`SELECT l.seq, l.version, l.kind, l.redemption_id, l.card_id, l.card_number, l.merchant_id, l.offer_id,
+			l.terminal, l.product_code, l.category, l.amount_cents, l.discount_cents, l.share_cents, l.created_at, l.at, l.month,
+			l.reason, l.hash,
+			r.id IS NOT NULL, coalesce(r.card_id, ''), coalesce(r.card_number, ''), coalesce(r.merchant_id, ''),
+			coalesce(r.offer_id, ''), coalesce(r.terminal, ''), coalesce(r.product_code, ''), coalesce(r.category, ''),
+			coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0), coalesce(r.share_cents, 0), coalesce(r.created_at, 0),
+			r.voided_at, coalesce(r.void_reason, '')
 		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id ORDER BY l.seq`)
 	if err != nil {
 		return LedgerCheck{}, err
@@ -143,8 +209,8 @@ func (db *DB) VerifyLedger(ctx context.Context) (LedgerCheck, error) {
 		var found bool
 		var created int64
 		var voided sql.NullInt64
-		if err := scanLedgerEntry(rows, &e, &stored, &found, &r.CardID, &r.MerchantID, &r.OfferID, &r.Product, &r.Category,
-			&r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason); err != nil {
+		if err := scanLedgerEntry(rows, &e, &stored, &found, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Terminal,
+			&r.Product, &r.Category, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason); err != nil {
 			// A month or value that does not parse is an edit too.
 			return bad(n+1, "", "entry cannot be read: %v", err), nil
 		}
@@ -156,22 +222,35 @@ func (db *DB) VerifyLedger(ctx context.Context) (LedgerCheck, error) {
 		if !bytes.Equal(stored, want[:]) {
 			return bad(e.Seq, e.RedemptionID, "entry does not match its hash: it was edited, or an entry before it was"), nil
 		}
-		if !found {
-			return bad(e.Seq, e.RedemptionID, "redemption %s is not in the redemptions table", e.RedemptionID), nil
-		}
-		if p := entryMismatch(e, r); p != "" {
-			return bad(e.Seq, e.RedemptionID, "redemption %s differs from its ledger entry: %s", e.RedemptionID, p), nil
+		if e.Kind == merchant.LedgerClose {
+			c, ok := closeByMonth[e.Month.String()]
+			switch {
+			case !ok:
+				return bad(e.Seq, "", "the ledger says %s was closed, but month_closes has no row for it", e.Month), nil
+			case c.LedgerEntries >= e.Seq || hex.EncodeToString(c.SHA256[:]) != e.Reason:
+				return bad(e.Seq, "", "the close of %s differs from its ledger entry", e.Month), nil
+			}
+			closed[e.Month.String()] = true
+		} else {
+			if !found {
+				return bad(e.Seq, e.RedemptionID, "redemption %s is not in the redemptions table", e.RedemptionID), nil
+			}
+			if p := entryMismatch(e, r); p != "" {
+				return bad(e.Seq, e.RedemptionID, "redemption %s differs from its ledger entry: %s", e.RedemptionID, p), nil
+			}
+			acc.add(e)
 		}
 		head, n = want, e.Seq
-		if c := checkCloses(); c != nil {
+		if c := checkAnchors(); c != nil {
 			return *c, nil
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return LedgerCheck{}, err
 	}
-	if len(closes) > 0 {
-		return bad(n+1, "", "entry %d is missing: the close of %s saw %d entries", n+1, closes[0].Month, closes[0].LedgerEntries), nil
+	rows.Close()
+	if len(anchors) > 0 {
+		return bad(n+1, "", "entry %d is missing: %s saw %d entries, the ledger has %d", n+1, anchors[0].name, anchors[0].entries, n), nil
 	}
 	var id string
 	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE NOT EXISTS
@@ -188,20 +267,41 @@ func (db *DB) VerifyLedger(ctx context.Context) (LedgerCheck, error) {
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return LedgerCheck{}, err
 	}
-	all, err := monthCloses(q)
-	if err != nil {
+	var pending int
+	if err := q.queryRow(`SELECT count(*) FROM settings WHERE key = 'ledger_close_backfill'`).Scan(&pending); err != nil {
 		return LedgerCheck{}, err
 	}
-	for _, c := range all {
+	for _, c := range closes {
 		if sha256.Sum256(c.Report) != c.SHA256 {
 			return LedgerCheck{FirstBad: "close:" + c.Month.String(), Problem: "the frozen report does not match its SHA-256"}, nil
 		}
+		// Months closed before closes were ledger entries get theirs at the next start.
+		if pending == 0 && !closed[c.Month.String()] {
+			return LedgerCheck{FirstBad: "close:" + c.Month.String(), Problem: "the close of " + c.Month.String() + " has no ledger entry"}, nil
+		}
+	}
+	if p, err := acc.compare(q, ""); err != nil || p != nil {
+		if err != nil {
+			return LedgerCheck{}, err
+		}
+		if p.exact == nil {
+			// The distinct cards of one month and scope disagree: walk that month's entries
+			// again for the exact row (only on this failure path).
+			if p, err = exactCardUses(q, loc, p.cardGroup); err != nil || p == nil {
+				if err == nil {
+					err = errors.New("verify: card uses disagree, but no row differs")
+				}
+				return LedgerCheck{}, err
+			}
+		}
+		return p.check(), nil
 	}
 	return LedgerCheck{OK: true, Entries: n, Head: head}, nil
 }
 
 // entryMismatch names the first field in which the redemption r (as stored now) differs
-// from what ledger entry e booked, or "".
+// from what ledger entry e booked, or "". Version 2 entries cover the card number and the
+// terminal too.
 func entryMismatch(e merchant.LedgerEntry, r merchant.Redemption) string {
 	sign := int64(1)
 	if e.Kind != merchant.LedgerRedemption {
@@ -210,10 +310,14 @@ func entryMismatch(e merchant.LedgerEntry, r merchant.Redemption) string {
 	switch {
 	case r.CardID != e.CardID:
 		return "card"
+	case e.Version >= 2 && r.CardNumber != e.CardNumber:
+		return "card number"
 	case r.MerchantID != e.MerchantID:
 		return "merchant"
 	case r.OfferID != e.OfferID:
 		return "offer"
+	case e.Version >= 2 && r.Terminal != e.Terminal:
+		return "terminal"
 	case r.Product != e.Product:
 		return "product"
 	case r.Category != e.Category:
@@ -271,7 +375,7 @@ func backfillLedger(tx *Tx) error {
 		}
 		events = append(events, event{r.CreatedAt, 2 * seq, redemptionEntry(r, tx.db.Loc)})
 		if r.VoidedAt != nil {
-			events = append(events, event{*r.VoidedAt, 2*seq + 1, voidEntry(r, false, tx.db.Loc)})
+			events = append(events, event{*r.VoidedAt, 2*seq + 1, voidEntry(r, merchant.MonthOf(r.CreatedAt, tx.db.Loc), false, tx.db.Loc)})
 		}
 	}
 	rows.Close()

@@ -20,12 +20,12 @@ type ledgerCity struct {
 // mustLedgerCity books, in this order:
 //
 //	1  redemption rs[0], 30 September
-//	   September closes
-//	2  redemption rs[1], 2 October
-//	3  adjustment: rs[0] voided on 3 October
-//	4  redemption rs[2]
-//	5  void of rs[2]
-//	6  redemption rs[3]
+//	2  September closes (and a checkpoint of 2 entries is signed)
+//	3  redemption rs[1], 2 October
+//	4  adjustment: rs[0] voided on 3 October
+//	5  redemption rs[2]
+//	6  void of rs[2]
+//	7  redemption rs[3]
 func mustLedgerCity(t *testing.T) *ledgerCity {
 	t.Helper()
 	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
@@ -72,11 +72,11 @@ func (l *ledgerCity) verify(t *testing.T) LedgerCheck {
 func TestLedgerVerifies(t *testing.T) {
 	l := mustLedgerCity(t)
 	chk := l.verify(t)
-	if !chk.OK || chk.Entries != 6 {
-		t.Fatalf("verify = %+v, want ok with 6 entries", chk)
+	if !chk.OK || chk.Entries != 7 {
+		t.Fatalf("verify = %+v, want ok with 7 entries", chk)
 	}
 	var head []byte
-	l.db.read.QueryRow(`SELECT hash FROM ledger WHERE seq = 6`).Scan(&head)
+	l.db.read.QueryRow(`SELECT hash FROM ledger WHERE seq = 7`).Scan(&head)
 	if string(head) != string(chk.Head[:]) {
 		t.Fatalf("head %x, last entry's hash %x", chk.Head, head)
 	}
@@ -100,12 +100,14 @@ func TestLedgerVerifies(t *testing.T) {
 		copy(prev[:], h)
 		kinds = append(kinds, e.Kind)
 	}
-	if got := strings.Join(kinds, " "); got != "redemption redemption adjustment redemption void redemption" {
+	if got := strings.Join(kinds, " "); got != "redemption close redemption adjustment redemption void redemption" {
 		t.Fatalf("kinds = %s", got)
 	}
 }
 
 func TestLedgerVerifyDetectsTampering(t *testing.T) {
+	// The city's ledger: 1 rs[0], 2 close of September, 3 rs[1], 4 adjustment of rs[0],
+	// 5 rs[2], 6 void of rs[2], 7 rs[3]; a checkpoint was signed at the close (2 entries).
 	for _, tc := range []struct {
 		name      string
 		sql       func(l *ledgerCity) []string
@@ -114,39 +116,45 @@ func TestLedgerVerifyDetectsTampering(t *testing.T) {
 	}{
 		{"amount edited in redemptions", func(l *ledgerCity) []string {
 			return []string{`UPDATE redemptions SET amount_cents = 99999 WHERE id = '` + l.rs[1].ID + `'`}
-		}, "2", "amount"},
+		}, "3", "amount"},
 		{"share edited in redemptions", func(l *ledgerCity) []string {
 			return []string{`UPDATE redemptions SET share_cents = share_cents + 1 WHERE id = '` + l.rs[3].ID + `'`}
-		}, "6", "municipal share"},
+		}, "7", "municipal share"},
+		{"card number edited in redemptions", func(l *ledgerCity) []string {
+			return []string{`UPDATE redemptions SET card_number = '999999999999' WHERE id = '` + l.rs[3].ID + `'`}
+		}, "7", "card number"},
+		{"terminal edited in redemptions", func(l *ledgerCity) []string {
+			return []string{`UPDATE redemptions SET terminal = 'elsewhere' WHERE id = '` + l.rs[1].ID + `'`}
+		}, "3", "terminal"},
 		{"amount edited in the ledger", func(l *ledgerCity) []string {
-			return []string{`UPDATE ledger SET amount_cents = 1 WHERE seq = 4`}
-		}, "4", "hash"},
+			return []string{`UPDATE ledger SET amount_cents = 1 WHERE seq = 5`}
+		}, "5", "hash"},
 		{"amount edited in both", func(l *ledgerCity) []string {
-			return []string{`UPDATE ledger SET amount_cents = 501 WHERE seq = 4`,
+			return []string{`UPDATE ledger SET amount_cents = 501 WHERE seq = 5`,
 				`UPDATE redemptions SET amount_cents = 501 WHERE id = '` + l.rs[2].ID + `'`}
-		}, "4", "hash"},
+		}, "5", "hash"},
 		{"redemption row deleted", func(l *ledgerCity) []string {
 			return []string{`DELETE FROM idempotency_keys WHERE redemption_id = '` + l.rs[1].ID + `'`,
 				`DELETE FROM redemptions WHERE id = '` + l.rs[1].ID + `'`}
-		}, "2", "not in the redemptions table"},
+		}, "3", "not in the redemptions table"},
 		{"ledger row deleted", func(l *ledgerCity) []string {
 			return []string{`DELETE FROM ledger WHERE seq = 3`}
 		}, "3", "missing"},
 		{"last ledger row deleted", func(l *ledgerCity) []string {
-			return []string{`DELETE FROM ledger WHERE seq = 6`}
-		}, "6", "no ledger entry"},
+			return []string{`DELETE FROM ledger WHERE seq = 7`}
+		}, "7", "no ledger entry"},
 		{"void undone", func(l *ledgerCity) []string {
 			return []string{`UPDATE redemptions SET voided_at = NULL, void_reason = '' WHERE id = '` + l.rs[2].ID + `'`}
-		}, "5", "voided_at"},
+		}, "6", "voided_at"},
 		{"void added", func(l *ledgerCity) []string {
 			return []string{`UPDATE redemptions SET voided_at = 1, void_reason = 'x' WHERE id = '` + l.rs[3].ID + `'`}
-		}, "7", "void of redemption"},
+		}, "8", "void of redemption"},
 		{"redemption added", func(l *ledgerCity) []string {
 			return []string{`INSERT INTO redemptions (id, card_id, card_number, merchant_id, offer_id, product_code, category,
 					amount_cents, discount_cents, share_cents, created_at)
 				SELECT 'red_forged', card_id, card_number, merchant_id, offer_id, product_code, category, 100, 10, 5, created_at
 				FROM redemptions WHERE id = '` + l.rs[3].ID + `'`}
-		}, "7", "no ledger entry"},
+		}, "8", "no ledger entry"},
 		{"frozen report edited", func(l *ledgerCity) []string {
 			return []string{`UPDATE month_closes SET report = '{"totals":{}}'`}
 		}, "close:2026-09", "SHA-256"},
@@ -154,14 +162,45 @@ func TestLedgerVerifyDetectsTampering(t *testing.T) {
 			// Someone recomputing the hashes after an edit still cannot match the head the
 			// close recorded (and handed to the municipality).
 			return []string{`UPDATE month_closes SET ledger_entries = 2`}
-		}, "2", "closed"},
+		}, "2", "close of 2026-09"},
+		{"month close deleted", func(l *ledgerCity) []string {
+			return []string{`DELETE FROM month_closes`}
+		}, "2", "month_closes has no row"},
+		{"checkpoint forged", func(l *ledgerCity) []string {
+			return []string{`UPDATE ledger_checkpoints SET entries = 1`}
+		}, "1", "signature does not verify"},
+		// The rollups the reports and statements are built from.
+		{"rollup day amount raised", func(l *ledgerCity) []string {
+			return []string{`UPDATE rollup_days SET share_cents = share_cents + 100000 WHERE date = '2026-10-05'`}
+		}, "rollup_days:2026-10-05|", "share_cents"},
+		{"rollup day added", func(l *ledgerCity) []string {
+			return []string{`INSERT INTO rollup_days (date, merchant_id, offer_id, product_code, category, share_cents)
+				VALUES ('2026-10-20', 'mer_x', 'off_x', 'koper-72h', 'shop', 500000)`}
+		}, "rollup_days:2026-10-20|mer_x|off_x|koper-72h|shop", "no entry"},
+		{"rollup month amount raised", func(l *ledgerCity) []string {
+			return []string{`UPDATE rollup_months SET share_cents = share_cents + 100000 WHERE month = '2026-10'`}
+		}, "rollup_months:2026-10|", "share_cents"},
+		{"rollup month deleted", func(l *ledgerCity) []string {
+			return []string{`DELETE FROM rollup_months WHERE month = '2026-09'`}
+		}, "rollup_months:2026-09|", "missing"},
+		{"card use deleted", func(l *ledgerCity) []string {
+			return []string{`DELETE FROM rollup_card_uses WHERE month = '2026-10' AND scope = 'merchant'`}
+		}, "rollup_card_uses:2026-10|merchant|", "missing"},
+		{"distinct cards raised", func(l *ledgerCity) []string {
+			return []string{`UPDATE rollup_cards SET cards = cards + 7 WHERE month = '2026-10' AND scope = 'all'`}
+		}, "rollup_cards:2026-10|all|", "cards is"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := mustLedgerCity(t)
 			l.tamper(t, tc.sql(l)...)
 			chk := l.verify(t)
-			if chk.OK || chk.FirstBad != tc.wantBad || !strings.Contains(chk.Problem, tc.wantWords) {
+			// A rollup row is named by its table and key; only the key's start is known here.
+			match := chk.FirstBad == tc.wantBad || strings.HasPrefix(tc.wantBad, "rollup_") && strings.HasPrefix(chk.FirstBad, tc.wantBad)
+			if chk.OK || !match || !strings.Contains(chk.Problem, tc.wantWords) {
 				t.Fatalf("verify = %+v, want first_bad %s and a problem about %q", chk, tc.wantBad, tc.wantWords)
+			}
+			if strings.HasPrefix(chk.FirstBad, "rollup_") && (chk.Rollup == nil || !strings.HasPrefix(chk.FirstBad, chk.Rollup.Table+":")) {
+				t.Fatalf("rollup = %+v for %s", chk.Rollup, chk.FirstBad)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
@@ -150,7 +151,8 @@ func adjustments(q querier, m merchant.Month, names map[string]string) ([]mercha
 }
 
 // MonthClose is a closed month: its report as it was served (JSON) with that document's
-// SHA-256, and the ledger's head and length when it closed.
+// SHA-256, and the ledger's head and length when it closed (before its close entry).
+// Checkpoint is set only by CloseMonth: the checkpoint signed in the close's write.
 type MonthClose struct {
 	Month         merchant.Month
 	ClosedAt      time.Time
@@ -158,22 +160,45 @@ type MonthClose struct {
 	SHA256        [32]byte
 	LedgerHead    [32]byte
 	LedgerEntries int64
+	Checkpoint    *merchant.Checkpoint
 }
 
-// CloseMonth freezes month m: in one write it builds the month's report, renders it with
-// render and stores the bytes with their SHA-256 and the ledger's head. From then a void of
-// one of the month's redemptions is an adjustment of the month of the void. Errors:
-// merchant.ErrMonthOpen if the month is not over in the city's zone, merchant.ErrAlreadyClosed.
+// CloseMonth freezes month m: in one write it checks the month's rollups against its ledger
+// entries, builds the month's report, renders it with render and stores the bytes with their
+// SHA-256 and the ledger's head, books the close as a ledger entry and signs a checkpoint
+// (reason "close YYYY-MM"). From then a void of one of the month's redemptions is an
+// adjustment of the month of the void. Errors: merchant.ErrMonthOpen if the month is not over
+// in the city's zone, merchant.ErrAlreadyClosed, merchant.ErrLedgerMismatch if the rollups
+// differ from the ledger or the ledger records a close month_closes lacks.
 func (db *DB) CloseMonth(ctx context.Context, m merchant.Month, render func(merchant.Report) ([]byte, error)) (MonthClose, error) {
+	// The month's check reads all its entries and card uses (a second or two for a busy
+	// month): it runs in a read snapshot first, off the writer's path, and the write checks
+	// again only if entries of the month were booked since.
+	checked, err := db.checkMonthSnapshot(ctx, m)
+	if err != nil {
+		return MonthClose{}, err
+	}
+	if closeAfterCheck != nil {
+		closeAfterCheck()
+	}
 	var c MonthClose
-	err := db.update(ctx, func(tx *Tx) error {
+	err = db.update(ctx, func(tx *Tx) error {
 		if _, end := m.Range(db.Loc); tx.Now.Before(end) {
 			return merchant.ErrMonthOpen
 		}
-		if _, ok, err := monthClose(tx, m); err != nil {
+		if _, ok, err := monthCloseState(tx, m); err != nil {
 			return err
 		} else if ok {
 			return merchant.ErrAlreadyClosed
+		}
+		var newer int
+		if err := tx.queryRow(`SELECT count(*) FROM ledger WHERE month = ? AND seq > ?`, m.String(), checked).Scan(&newer); err != nil {
+			return err
+		}
+		if newer > 0 {
+			if err := checkMonthRollups(tx, db.Loc, m); err != nil {
+				return err
+			}
 		}
 		rep, err := monthReport(tx, db.Loc, m)
 		if err != nil {
@@ -195,14 +220,150 @@ func (db *DB) CloseMonth(ctx context.Context, m merchant.Month, render func(merc
 		if err != nil {
 			return err
 		}
+		e := closeEntry(m, c.SHA256, tx.Now)
+		if _, err := appendLedger(tx, &e); err != nil {
+			return err
+		}
+		cp, err := signCheckpoint(tx, merchant.CheckpointCloseReason(m))
+		if err != nil {
+			return err
+		}
+		c.Checkpoint = &cp
 		return tx.audit("report.close", m.String())
 	})
 	return c, err
 }
 
-// ClosedMonth returns the close of month m, and false if m is open.
+// closeAfterCheck, when set (tests), runs between CloseMonth's check in a snapshot and its write.
+var closeAfterCheck func()
+
+// checkMonthSnapshot runs CloseMonth's checks in one read snapshot: the month is over and
+// not closed, and its rollups equal its ledger entries. It returns the ledger's length in
+// that snapshot.
+func (db *DB) checkMonthSnapshot(ctx context.Context, m merchant.Month) (int64, error) {
+	if _, end := m.Range(db.Loc); db.Now().Before(end) {
+		return 0, merchant.ErrMonthOpen
+	}
+	tx, err := db.read.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	q := txReader{ctx, tx}
+	n, _, err := ledgerHead(q)
+	if err != nil {
+		return 0, err
+	}
+	if _, ok, err := monthCloseState(q, m); err != nil {
+		return 0, err
+	} else if ok {
+		return 0, merchant.ErrAlreadyClosed
+	}
+	return n, checkMonthRollups(q, db.Loc, m)
+}
+
+// checkMonthRollups recomputes month m's rollups from its ledger entries (by the ledger_month
+// index: the month's entries, not the whole ledger) and returns merchant.ErrLedgerMismatch,
+// naming the first row that differs, if the stored ones are not equal.
+func checkMonthRollups(q querier, loc *time.Location, m merchant.Month) error {
+	zone, err := rollupZone(q, loc)
+	if err != nil {
+		return err
+	}
+	acc := newRollupAcc(zone, &m)
+	rows, err := q.query(`SELECT `+ledgerColumns+` FROM ledger WHERE month = ? AND kind IN ('redemption', 'void', 'adjustment')`, m.String())
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var e merchant.LedgerEntry
+		var h []byte
+		if err := scanLedgerEntry(rows, &e, &h); err != nil {
+			rows.Close()
+			return fmt.Errorf("%w: a ledger entry of %s cannot be read: %v", merchant.ErrLedgerMismatch, m, err)
+		}
+		acc.add(e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	p, err := acc.compare(q, m.String())
+	if err != nil || p == nil {
+		return err
+	}
+	if p.exact == nil {
+		return fmt.Errorf("%w: the distinct cards of %s (scope %s) differ from the ledger", merchant.ErrLedgerMismatch, p.cardGroup.month, p.cardGroup.scope)
+	}
+	return fmt.Errorf("%w: %s", merchant.ErrLedgerMismatch, p.exact.Problem)
+}
+
+// ClosedMonth returns the close of month m, and false if m is open. A month the ledger
+// records as closed without its month_closes row is merchant.ErrLedgerMismatch.
 func (db *DB) ClosedMonth(ctx context.Context, m merchant.Month) (MonthClose, bool, error) {
-	return monthClose(db.reader(ctx), m)
+	return monthCloseState(db.reader(ctx), m)
+}
+
+// monthCloseState is monthClose, refusing (merchant.ErrLedgerMismatch) a month whose close
+// is in the ledger but not in month_closes: deleting the row must not reopen the month.
+func monthCloseState(q querier, m merchant.Month) (MonthClose, bool, error) {
+	c, ok, err := monthClose(q, m)
+	if err != nil || ok {
+		return c, ok, err
+	}
+	var n int
+	if err := q.queryRow(`SELECT count(*) FROM ledger WHERE redemption_id = ? AND kind = 'close'`, merchant.CloseID(m)).Scan(&n); err != nil {
+		return c, false, err
+	}
+	if n > 0 {
+		return c, false, fmt.Errorf("%w: the ledger records the close of %s, but its frozen report is missing", merchant.ErrLedgerMismatch, m)
+	}
+	return c, false, nil
+}
+
+// MonthView is what a month's report and statements are built from, read in one snapshot:
+// the close (nil while the month is open), the report from the rollups (open months only)
+// and, when asked for, the redemptions the statements list.
+type MonthView struct {
+	Closed *MonthClose
+	Report merchant.Report
+	Items  []merchant.Redemption
+}
+
+// viewBetweenReads, when set (tests), runs between MonthView's reads: a write it makes must
+// not show in the view.
+var viewBetweenReads func()
+
+// MonthView reads month m in one read transaction, so a redemption committed meanwhile
+// cannot be in the items and missing from the totals (or the other way round). With
+// withItems it reads the statement items of merchantID ("" for every merchant), each checked
+// against its ledger entry (merchant.ErrLedgerMismatch if one differs).
+func (db *DB) MonthView(ctx context.Context, m merchant.Month, withItems bool, merchantID string) (MonthView, error) {
+	var v MonthView
+	tx, err := db.read.BeginTx(ctx, nil)
+	if err != nil {
+		return v, err
+	}
+	defer tx.Rollback()
+	q := txReader{ctx, tx}
+	cl, ok, err := monthCloseState(q, m)
+	if err != nil {
+		return v, err
+	}
+	if ok {
+		v.Closed = &cl
+	} else if v.Report, err = monthReport(q, db.Loc, m); err != nil {
+		return v, err
+	}
+	if viewBetweenReads != nil {
+		viewBetweenReads()
+	}
+	if withItems {
+		if v.Items, err = statementItems(q, m, merchantID, v.Closed); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
 
 const monthCloseColumns = `month, closed_at, report, sha256, ledger_head, ledger_entries`

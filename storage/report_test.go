@@ -210,23 +210,70 @@ func TestRollupsRebuiltForNewZone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "city.db")
 	c := mustCity(t, path, testLoc)
 	c.busyAutumn(t, 150, 2)
+	before := map[string]merchant.Report{}
+	for _, month := range []string{"2026-09", "2026-10", "2026-11"} {
+		before[month] = mustReport(t, c.db, month)
+	}
 	c.db.Close()
-	// CITYCARD_TZ changed: days and months move, Open rebuilds the rollups from the ledger.
+	// CITYCARD_TZ changed: Open rebuilds the rollups from the ledger. Days move with the zone,
+	// but every entry stays in the month it was booked in, so the months' figures do not move.
 	db, err := Open(context.Background(), path, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	for _, month := range []string{"2026-09", "2026-10", "2026-11"} {
-		got := mustReport(t, db, month)
-		if want := reportFromRedemptions(t, db, got.Month); !reflect.DeepEqual(got, want) {
-			t.Errorf("%s in UTC from rollups:\n%+v\nfrom redemptions:\n%+v", month, got, want)
+		got, want := mustReport(t, db, month), before[month]
+		if !reflect.DeepEqual(got.Totals.Counters, want.Totals.Counters) || got.Totals.Voided != want.Totals.Voided ||
+			!reflect.DeepEqual(got.Merchants, want.Merchants) || !reflect.DeepEqual(got.Products, want.Products) ||
+			!reflect.DeepEqual(got.Adjustments, want.Adjustments) {
+			t.Errorf("%s in UTC:\n%+v\nbooked in Koper:\n%+v", month, got, want)
 		}
 	}
 	var zone string
 	db.read.QueryRow(`SELECT value FROM settings WHERE key = 'rollup_zone'`).Scan(&zone)
 	if zone != "UTC" {
 		t.Fatalf("rollup_zone = %q", zone)
+	}
+	if chk, err := db.VerifyLedger(context.Background()); err != nil || !chk.OK {
+		t.Fatalf("verify after the rebuild = %+v, %v", chk, err)
+	}
+}
+
+// An adjustment booked in October (a void at 23:30 on 31 October in Koper) stays October's
+// when the zone changes to one where that instant is already 1 November: October counts and
+// lists it, November neither (before, October listed it and November counted it).
+func TestZoneChangeKeepsAdjustmentInItsMonth(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "city.db")
+	c := mustCity(t, path, testLoc)
+	ctx := context.Background()
+	r := c.redeem(t, time.Date(2026, 9, 20, 12, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 1000)
+	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))
+	sep, _ := merchant.ParseMonth("2026-09")
+	if _, err := c.db.CloseMonth(ctx, sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.void(t, time.Date(2026, 10, 31, 23, 30, 0, 0, testLoc), r.ID)
+	c.db.Close()
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path, tokyo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	oct, nov := mustReport(t, db, "2026-10"), mustReport(t, db, "2026-11")
+	if oct.Adjustments.Count != 1 || len(oct.Adjustments.Items) != 1 || oct.Totals.MunicipalShare != r.MunicipalShare*-1 ||
+		oct.Days[30].Discount != -r.Discount {
+		t.Errorf("October = %+v, want the adjustment counted and listed on its last day", oct)
+	}
+	if nov.Adjustments.Count != 0 || len(nov.Adjustments.Items) != 0 || nov.Totals.MunicipalShare != 0 {
+		t.Errorf("November = %+v, want no adjustment", nov)
+	}
+	if chk, err := db.VerifyLedger(ctx); err != nil || !chk.OK {
+		t.Fatalf("verify = %+v, %v", chk, err)
 	}
 }
 
@@ -243,7 +290,10 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 	}
 	for _, s := range []string{`DROP TABLE ledger`, `DROP TABLE rollup_days`, `DROP TABLE rollup_months`,
 		`DROP TABLE rollup_card_uses`, `DROP TABLE rollup_cards`, `DROP TABLE month_closes`,
-		`DELETE FROM schema_migrations WHERE version = 3`, `DELETE FROM settings WHERE key = 'rollup_zone'`} {
+		`DROP TABLE ledger_checkpoints`, `DROP TABLE checkpoint_keys`,
+		// Versions 3 (ledger) and 4 (books) again; 5 (papers: batches, merchants' bank
+		// details) is not part of the ledger and stays.
+		`DELETE FROM schema_migrations WHERE version IN (3, 4)`, `DELETE FROM settings WHERE key = 'rollup_zone'`} {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -292,8 +342,15 @@ func TestCloseMonth(t *testing.T) {
 	}
 	// The void of a closed month's redemption is booked as an adjustment of the void's month.
 	c.void(t, time.Date(2026, 10, 2, 9, 0, 0, 0, testLoc), r.ID)
+	if cp := cl.Checkpoint; cp == nil || cp.Entries != 2 || cp.Reason != "close 2026-09" {
+		t.Fatalf("close's checkpoint = %+v, want one of the 2 entries with the close", cp)
+	}
 	var kind, month string
 	c.db.read.QueryRow(`SELECT kind, month FROM ledger WHERE seq = 2`).Scan(&kind, &month)
+	if kind != merchant.LedgerClose || month != "2026-09" {
+		t.Fatalf("entry 2 = %s in %s, want the close of 2026-09", kind, month)
+	}
+	c.db.read.QueryRow(`SELECT kind, month FROM ledger WHERE seq = 3`).Scan(&kind, &month)
 	if kind != merchant.LedgerAdjustment || month != "2026-10" {
 		t.Fatalf("void entry = %s in %s, want an adjustment in 2026-10", kind, month)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"time"
 
 	"github.com/citycard/citycard/merchant"
 )
@@ -22,37 +24,73 @@ func bookRedemption(tx *Tx, r merchant.Redemption) error {
 
 // bookVoid appends the ledger entry of the void of r (VoidedAt set) and applies it to the
 // rollups, in the void's own write: a void while r's month is open; an adjustment in the
-// month of the void once r's month is closed (its report is frozen).
+// month of the void once r's month is closed (its report is frozen). r's month is the one
+// its ledger entry counts in, not one worked out again in today's zone. A month the ledger
+// says is closed but month_closes does not is merchant.ErrLedgerMismatch.
 func bookVoid(tx *Tx, r merchant.Redemption) error {
-	var n int
-	if err := tx.queryRow(`SELECT count(*) FROM month_closes WHERE month = ?`,
-		merchant.MonthOf(r.CreatedAt, tx.db.Loc).String()).Scan(&n); err != nil {
+	var month string
+	err := tx.queryRow(`SELECT month FROM ledger WHERE redemption_id = ? AND kind = 'redemption'`, r.ID).Scan(&month)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("void of %s: %w: the redemption has no ledger entry", r.ID, merchant.ErrLedgerMismatch)
+	}
+	if err != nil {
 		return err
 	}
-	e := voidEntry(r, n > 0, tx.db.Loc)
+	m, err := merchant.ParseMonth(month)
+	if err != nil {
+		return err
+	}
+	_, closed, err := monthCloseState(tx, m)
+	if err != nil {
+		return err
+	}
+	e := voidEntry(r, m, closed, tx.db.Loc)
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err
 	}
 	return applyRollup(tx, e)
 }
 
-// applyRollup adds a ledger entry to the rollups. Days and months are local to the
-// database's zone: a redemption and a void count on the day the redemption was made, an
-// adjustment on the day of the void.
-func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
-	var d rollupDelta
-	day := e.CreatedAt.In(tx.db.Loc).Format(dateLayout)
+// entryRollup is what ledger entry e adds to the rollups: the local day it counts on (in loc,
+// within the month the entry counts in), the sums, and one more (1) or one less (-1) use of
+// its card, or none (0). A redemption and a void count on the day the redemption was made, an
+// adjustment on the day of the void. A close adds nothing (ok false).
+func entryRollup(e merchant.LedgerEntry, loc *time.Location) (day string, d rollupDelta, uses int, ok bool, err error) {
 	switch e.Kind {
 	case merchant.LedgerRedemption:
-		d = rollupDelta{redemptions: 1, amount: e.Amount, discount: e.Discount, share: e.Share}
+		return rollupDay(e.CreatedAt, e.Month, loc), rollupDelta{redemptions: 1, amount: e.Amount, discount: e.Discount, share: e.Share}, 1, true, nil
 	case merchant.LedgerVoid:
-		d = rollupDelta{redemptions: -1, voided: 1, amount: e.Amount, discount: e.Discount, share: e.Share}
+		return rollupDay(e.CreatedAt, e.Month, loc), rollupDelta{redemptions: -1, voided: 1, amount: e.Amount, discount: e.Discount, share: e.Share}, -1, true, nil
 	case merchant.LedgerAdjustment:
-		day = e.At.In(tx.db.Loc).Format(dateLayout)
-		d = rollupDelta{adjustments: 1, adjAmount: e.Amount, adjDiscount: e.Discount, adjShare: e.Share}
-	default:
-		return fmt.Errorf("ledger entry %d: unknown kind %q", e.Seq, e.Kind)
+		return rollupDay(e.At, e.Month, loc), rollupDelta{adjustments: 1, adjAmount: e.Amount, adjDiscount: e.Discount, adjShare: e.Share}, 0, true, nil
+	case merchant.LedgerClose:
+		return "", rollupDelta{}, 0, false, nil
 	}
+	return "", rollupDelta{}, 0, false, fmt.Errorf("ledger entry %d: unknown kind %q", e.Seq, e.Kind)
+}
+
+// rollupDay is t's local date in loc, kept inside month m: the month an entry counts in was
+// decided when it was booked, so after a change of CITYCARD_TZ an entry near midnight at the
+// end of a month stays on that month's first or last day rather than moving to another month.
+func rollupDay(t time.Time, m merchant.Month, loc *time.Location) string {
+	day := t.In(loc).Format(dateLayout)
+	switch month := m.String(); {
+	case day[:7] < month:
+		return month + "-01"
+	case day[:7] > month:
+		return time.Date(m.Year, m.Month+1, 0, 0, 0, 0, 0, time.UTC).Format(dateLayout)
+	}
+	return day
+}
+
+// applyRollup adds a ledger entry to the rollups (entryRollup), by the days of the
+// database's zone and the month stored in the entry.
+func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
+	day, d, uses, ok, err := entryRollup(e, tx.db.Loc)
+	if err != nil || !ok {
+		return err
+	}
+	month := e.Month.String()
 	args := []any{d.redemptions, d.voided, d.amount, d.discount, d.share, d.adjustments, d.adjAmount, d.adjDiscount, d.adjShare}
 	if e.Kind == merchant.LedgerVoid {
 		// The redemption's rows exist; a void past zero breaks a CHECK, so the rollups never
@@ -64,7 +102,7 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 			{"rollup_days", `date = ? AND merchant_id = ? AND offer_id = ? AND product_code = ? AND category = ?`,
 				[]any{day, e.MerchantID, e.OfferID, e.Product, e.Category}},
 			{"rollup_months", `month = ? AND merchant_id = ? AND product_code = ? AND category = ?`,
-				[]any{day[:7], e.MerchantID, e.Product, e.Category}},
+				[]any{month, e.MerchantID, e.Product, e.Category}},
 		} {
 			res, err := tx.exec(`UPDATE `+u.table+` SET redemptions = redemptions + ?, voided = voided + ?,
 					amount_cents = amount_cents + ?, discount_cents = discount_cents + ?, share_cents = share_cents + ?,
@@ -78,7 +116,7 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 				return fmt.Errorf("rollup of %s: %s has %d rows for it (%v)", e.RedemptionID, u.table, n, err)
 			}
 		}
-		return useCard(tx, day, e, -1)
+		return useCard(tx, month, day, e, uses)
 	}
 	const set = `redemptions = redemptions + excluded.redemptions, voided = voided + excluded.voided,
 		amount_cents = amount_cents + excluded.amount_cents, discount_cents = discount_cents + excluded.discount_cents,
@@ -100,13 +138,19 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (month, merchant_id, category, product_code) DO UPDATE SET
 			last_date = max(last_date, excluded.last_date), `+set,
-		append([]any{day[:7], e.MerchantID, e.Category, e.Product, day}, args...)...); err != nil {
+		append([]any{month, e.MerchantID, e.Category, e.Product, day}, args...)...); err != nil {
 		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
 	}
-	if e.Kind == merchant.LedgerRedemption {
-		return useCard(tx, day, e, 1)
+	if uses != 0 {
+		return useCard(tx, month, day, e, uses)
 	}
 	return nil
+}
+
+// cardScopes are the scopes and keys in which entry e, counted on day, uses its card.
+func cardScopes(day string, e merchant.LedgerEntry) [5][2]string {
+	return [5][2]string{{"all", ""}, {"merchant", e.MerchantID}, {"category", e.Category},
+		{"product", e.Product}, {"day_category", merchant.OpenDataKey(day, e.Category)}}
 }
 
 // rollupDelta is what one ledger entry adds to a rollup row.
@@ -117,11 +161,9 @@ type rollupDelta struct {
 }
 
 // useCard counts one more (delta 1) or one less (-1) live redemption of the entry's card in
-// each scope of its month; the triggers keep rollup_cards' counts of distinct cards.
-func useCard(tx *Tx, day string, e merchant.LedgerEntry, delta int) error {
-	month := day[:7]
-	scopes := [][2]string{{"all", ""}, {"merchant", e.MerchantID}, {"category", e.Category},
-		{"product", e.Product}, {"day_category", merchant.OpenDataKey(day, e.Category)}}
+// each scope of month; the triggers keep rollup_cards' counts of distinct cards.
+func useCard(tx *Tx, month, day string, e merchant.LedgerEntry, delta int) error {
+	scopes := cardScopes(day, e)
 	if delta > 0 {
 		args := make([]any, 0, 4*len(scopes))
 		for _, s := range scopes {
@@ -193,6 +235,28 @@ func rebuildRollups(tx *Tx) error {
 	return err
 }
 
+// backfillCloses books a close entry for every month closed before closes were ledger
+// entries (migration 0004 leaves a marker), at the end of the chain, in the order they closed.
+func backfillCloses(tx *Tx) error {
+	var pending int
+	if err := tx.queryRow(`SELECT count(*) FROM settings WHERE key = 'ledger_close_backfill'`).Scan(&pending); err != nil || pending == 0 {
+		return err
+	}
+	closes, err := monthCloses(tx)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(closes, func(i, j int) bool { return closes[i].ClosedAt.Before(closes[j].ClosedAt) })
+	for _, c := range closes {
+		e := closeEntry(c.Month, c.SHA256, c.ClosedAt)
+		if _, err := appendLedger(tx, &e); err != nil {
+			return err
+		}
+	}
+	_, err = tx.exec(`DELETE FROM settings WHERE key = 'ledger_close_backfill'`)
+	return err
+}
+
 // initLedger runs as Open's first write: once after the migration that adds the ledger it
 // books what version 1 stored (backfillLedger), and it rebuilds the rollups if they were built
 // for another zone than the database's (CITYCARD_TZ changed) or not yet at all.
@@ -209,6 +273,9 @@ func (db *DB) initLedger(ctx context.Context) error {
 			if _, err := tx.exec(`DELETE FROM settings WHERE key = 'ledger_backfill'`); err != nil {
 				return err
 			}
+		}
+		if err := backfillCloses(tx); err != nil {
+			return fmt.Errorf("book the closed months into the ledger: %w", err)
 		}
 		var zone string
 		err := tx.queryRow(`SELECT value FROM settings WHERE key = 'rollup_zone'`).Scan(&zone)
