@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -409,8 +410,26 @@ func TestBrowserConsole(t *testing.T) {
 				}
 				sum := hex.EncodeToString(cl.SHA256[:])
 				do(t, ctx, waitJS(`document.getElementById("report-state").textContent.includes(`+jsString(sum)+`)`))
-				if i == 0 && !strings.Contains(jsText(t, ctx, "#close-facts"), sum) {
-					t.Errorf("close result does not show the checksum %s", sum)
+				if i == 0 {
+					shown := jsText(t, ctx, "#close-facts")
+					if !strings.Contains(shown, sum) {
+						t.Errorf("close result does not show the checksum %s", sum)
+					}
+					// The checkpoint signed with the close, as the ledger keeps it.
+					cps, _, err := a.db.Checkpoints(bg, storage.Page{Limit: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					found := false
+					for _, cp := range cps {
+						sig := base64.RawURLEncoding.EncodeToString(cp.Signature)
+						if strings.Contains(shown, sig) && strings.Contains(shown, cp.KID) && strings.Contains(shown, hex.EncodeToString(cp.Head[:])) {
+							found = true
+						}
+					}
+					if !found {
+						t.Errorf("close result shows no signed checkpoint of the ledger (%d checkpoints): %q", len(cps), shown)
+					}
 				}
 				if !eval[bool](t, ctx, `document.getElementById("close-open").hidden`) {
 					t.Error("a closed month still offers to close it")
