@@ -50,6 +50,11 @@
     CATEGORIES.forEach(function (c) { cat.appendChild(el("option", { value: c, text: t("cat." + c) })); });
     cat.value = keep || "shop";
     $("key-title").textContent = state.keyFor ? t("key.title", { name: state.keyFor }) : "";
+    // Texts set by code, not by the page: redone in the new language.
+    if (!state.merchant) { $("merchant-title").textContent = t("merchants.new"); $("merchant-save").textContent = t("m.create"); }
+    $("offer-title").textContent = t(state.offer ? "o.edit" : "offers.new");
+    kindChanged();
+    if (state.issued.length) issuedTitle();
     selectionChanged();
   }
   $("lang").addEventListener("change", function () {
@@ -471,8 +476,7 @@
       state.issued = cards;
       state.issuedBatch = n === 1 ? null : res.body.batch || null;
       if (state.issuedBatch) state.batchNames[state.issuedBatch.id] = state.issuedBatch;
-      $("issued-title").textContent = state.issuedBatch && state.issuedBatch.name
-        ? t("issue.done_batch", { name: state.issuedBatch.name, n: count(cards.length) }) : t("issue.done", { n: count(cards.length) });
+      issuedTitle();
       var ul = $("issued");
       ul.textContent = "";
       cards.slice(0, 20).forEach(function (c) {
@@ -487,6 +491,10 @@
       loadCards(true);
     });
   });
+  function issuedTitle() {
+    var n = count(state.issued.length), b = state.issuedBatch;
+    $("issued-title").textContent = b && b.name ? t("issue.done_batch", { name: b.name, n: n }) : t("issue.done", { n: n });
+  }
   $("print-issued").addEventListener("click", function (e) {
     if (state.issuedBatch) reprint(state.issuedBatch, e.currentTarget, $("print-error"));
     else printCards(state.issued, e.currentTarget, $("print-error"));
