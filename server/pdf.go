@@ -46,7 +46,7 @@ const (
 	pdfWidth  = 210 - 2*pdfMargin // A4 portrait
 	pdfRow    = 5.5               // a table row of one line
 	pdfLine   = 3.8               // each line of a wrapped cell
-	pdfWrap   = 4                 // the most lines a wrapped cell prints
+	pdfWrap   = 8                 // the most lines a wrapped cell prints: a 200-character name in full
 )
 
 func newPDF(title string, loc *time.Location, meta pdfMeta, l locale) *pdfDoc {
@@ -282,7 +282,7 @@ func (d *pdfDoc) barChart(title string, labels []string, values []float64, texts
 	top := maxValue(values)
 	d.SetFont(pdfFont, "", 8.5)
 	for i := range labels {
-		lines := d.wrap(labels[i], labelW-2, 3)
+		lines := d.wrap(labels[i], labelW-2, 6)
 		h := max(pdfRow, float64(len(lines))*pdfLine+1.7)
 		d.need(h)
 		x, y := d.GetXY()

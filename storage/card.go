@@ -27,33 +27,6 @@ func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string,
 	return out, err
 }
 
-// CreateBatch issues b.Count cards of b.Product as one batch named b.Name, in one
-// transaction, and sets b's ID and CreatedAt. Errors: card.ErrInvalidInput, card.ErrNoProduct.
-func (db *DB) CreateBatch(ctx context.Context, kr *card.Keyring, b *card.Batch) ([]card.Card, error) {
-	if b.Count < 1 || b.Count > card.MaxBatchCards {
-		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
-	}
-	var out []card.Card
-	err := db.update(ctx, func(tx *Tx) error {
-		b.ID, b.CreatedAt = newID("bat"), tx.Now
-		// The batch row first: the cards reference it. A bad product fails the insert below
-		// with a foreign key error, so check it first for the right error.
-		if _, err := productByCode(tx, b.Product); err != nil {
-			return err
-		}
-		if _, err := tx.exec(`INSERT INTO batches (id, name, name_key, product_code, count, lang, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.Name, card.FoldName(b.Name), b.Product, b.Count, b.Lang, ms(tx.Now)); err != nil {
-			return err
-		}
-		var err error
-		if out, err = insertCards(tx, kr, b.Product, b.Count, "", b.Lang, b.ID); err != nil {
-			return err
-		}
-		return tx.audit("batch.create", b.ID)
-	})
-	return out, err
-}
-
 // insertCards issues n cards of product inside tx, in batch batchID (or none).
 func insertCards(tx *Tx, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
 	out := make([]card.Card, 0, n)
@@ -131,31 +104,34 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 		args, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
 
-// BatchCards returns every card of batch id in the order they were issued
-// (card.ErrBatchNotFound if there is no such batch).
-func (db *DB) BatchCards(ctx context.Context, id string) (card.Batch, []card.Card, error) {
-	r := db.reader(ctx)
-	b, _, err := scanBatch(r.queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, nil, card.ErrBatchNotFound
-	}
-	if err != nil {
-		return b, nil, err
-	}
-	rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE batch_id = ? ORDER BY seq`, id)
-	if err != nil {
-		return b, nil, err
-	}
-	defer rows.Close()
-	cards := make([]card.Card, 0, b.Count)
-	for rows.Next() {
-		c, _, err := scanCard(rows)
-		if err != nil {
-			return b, nil, err
+// SetBlocked blocks (with a reason) or unblocks a card and returns it. Blocking a blocked card
+// updates the reason and keeps the original time.
+func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
+	var c card.Card
+	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
+	err := db.update(ctx, func(tx *Tx) error {
+		var res sql.Result
+		var err error
+		if blocked {
+			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ?`, ms(tx.Now), reason, id)
+		} else {
+			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ?`, id)
 		}
-		cards = append(cards, c)
-	}
-	return b, cards, rows.Err()
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return card.ErrNotFound
+		}
+		if c, err = cardWhere(tx, `id = ?`, id); err != nil {
+			return err
+		}
+		if blocked {
+			return tx.audit("card.block", id)
+		}
+		return tx.audit("card.unblock", id)
+	})
+	return c, err
 }
 
 // CardsByID returns the cards with these ids in the order asked, or card.ErrNotFound
@@ -197,66 +173,6 @@ func (db *DB) CardsByID(ctx context.Context, ids []string) ([]card.Card, error) 
 		out[i] = c
 	}
 	return out, nil
-}
-
-const batchColumns = `seq, id, name, product_code, count, lang, created_at`
-
-// BatchFilter narrows a list of batches.
-type BatchFilter struct {
-	Query string // a case-insensitive substring of the name; empty matches all
-}
-
-// Batches lists batches, newest first.
-func (db *DB) Batches(ctx context.Context, f BatchFilter, page Page) ([]card.Batch, string, error) {
-	return list(db.reader(ctx), `SELECT `+batchColumns+` FROM batches WHERE instr(name_key, ?) > 0 AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{card.FoldName(f.Query)}, page, true, func(r *sql.Rows) (card.Batch, int64, error) { return scanBatch(r) })
-}
-
-// Batch returns the batch with this id, or card.ErrBatchNotFound.
-func (db *DB) Batch(ctx context.Context, id string) (card.Batch, error) {
-	b, _, err := scanBatch(db.reader(ctx).queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, card.ErrBatchNotFound
-	}
-	return b, err
-}
-
-func scanBatch(s scanner) (card.Batch, int64, error) {
-	var b card.Batch
-	var seq, created int64
-	err := s.Scan(&seq, &b.ID, &b.Name, &b.Product, &b.Count, &b.Lang, &created)
-	b.CreatedAt = fromMS(created)
-	return b, seq, err
-}
-
-// SetBlocked blocks (with a reason) or unblocks a card and returns it. Blocking a blocked card
-// updates the reason and keeps the original time.
-func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
-	var c card.Card
-	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
-	err := db.update(ctx, func(tx *Tx) error {
-		var res sql.Result
-		var err error
-		if blocked {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ?`, ms(tx.Now), reason, id)
-		} else {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ?`, id)
-		}
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return card.ErrNotFound
-		}
-		if c, err = cardWhere(tx, `id = ?`, id); err != nil {
-			return err
-		}
-		if blocked {
-			return tx.audit("card.block", id)
-		}
-		return tx.audit("card.unblock", id)
-	})
-	return c, err
 }
 
 func scanCard(s scanner) (card.Card, int64, error) {
