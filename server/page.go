@@ -246,8 +246,18 @@ type posPage struct {
 func (s *server) handlePosPage(c *fiber.Ctx) error {
 	return s.sendPage(c, "pos.html", posPage{assetVersion, catalogues["pos"]})
 }
+
+// adminPage is what the office's console needs besides its script: its texts in the four
+// languages (inlined as a JSON data block, which the CSP allows as it never runs) and the
+// town's zone, in which "last month" is reckoned.
+type adminPage struct {
+	V    string
+	TZ   string
+	I18n map[string]map[string]string
+}
+
 func (s *server) handleAdminPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "admin.html", consolePage{assetVersion})
+	return s.sendPage(c, "admin.html", adminPage{V: assetVersion, TZ: s.cfg.Loc.String(), I18n: catalogues["admin"]})
 }
 
 func (s *server) sendPage(c *fiber.Ctx, name string, data any) error {
