@@ -9,23 +9,28 @@ import (
 	"github.com/citycard/citycard/card"
 )
 
-const cardColumns = `seq, id, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason`
+const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason`
 
-// CreateCards issues n cards of product (card.ErrNoProduct if unknown) in one transaction,
-// each with a fresh random number and a token signed by kr.
-func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
+// CreateCards issues n cards of product in town, in one transaction, each with a fresh
+// random number and a token signed by kr. The product must be the town's own or a network
+// product that accepts it (else card.ErrNoProduct). Validity days count in the town's zone.
+func (db *DB) CreateCards(ctx context.Context, town string, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
 	if n < 1 || n > 1000 {
 		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
 	}
 	var out []card.Card
 	err := db.update(ctx, func(tx *Tx) error {
 		out = out[:0]
-		p, err := productByCode(tx, product)
+		p, _, err := scanProduct(tx.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
+			product, town, town, town))
+		if errors.Is(err, sql.ErrNoRows) {
+			return card.ErrNoProduct
+		}
 		if err != nil {
 			return err
 		}
 		for len(out) < n {
-			c, err := card.NewCard(p, holder, lang, tx.Now, db.Loc)
+			c, err := card.NewCard(p, holder, lang, tx.Now, db.TownLoc(town))
 			if err != nil {
 				return err
 			}
@@ -33,15 +38,16 @@ func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string,
 			if c.Token, err = kr.Sign(c.Number); err != nil {
 				return err
 			}
-			_, err = tx.exec(`INSERT INTO cards (id, number, token, product_code, holder, lang, issued_at, activate_by)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy))
+			c.Town = town
+			_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy))
 			if isUnique(err) {
 				continue // a number drawn twice (1 in 9e10 a card): draw again
 			}
 			if err != nil {
 				return err
 			}
-			if err := tx.audit("card.create", c.ID); err != nil {
+			if err := tx.auditIn(town, "card.create", c.ID); err != nil {
 				return err
 			}
 			out = append(out, c)
@@ -51,9 +57,13 @@ func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string,
 	return out, err
 }
 
-// Card returns the card with this id, or card.ErrNotFound.
-func (db *DB) Card(ctx context.Context, id string) (card.Card, error) {
-	return cardWhere(db.reader(ctx), `id = ?`, id)
+// Card returns the card with this id issued in town ("" for any), or card.ErrNotFound.
+func (db *DB) Card(ctx context.Context, town, id string) (card.Card, error) {
+	c, err := cardWhere(db.reader(ctx), `id = ?`, id)
+	if err == nil && town != "" && c.Town != town {
+		return card.Card{}, card.ErrNotFound
+	}
+	return c, err
 }
 
 // CardByNumber returns the card with this number, or card.ErrNotFound.
@@ -71,27 +81,28 @@ func cardWhere(q querier, where string, arg any) (card.Card, error) {
 
 // CardFilter narrows a list of cards.
 type CardFilter struct {
+	Town    string // the issuing town (required)
 	Product string // product code, or all
 }
 
 // Cards lists cards, newest first.
 func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
-	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE (? = '' OR product_code = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Product, f.Product}, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
+	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE town = ? AND (? = '' OR product_code = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		[]any{f.Town, f.Product, f.Product}, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
 
-// SetBlocked blocks (with a reason) or unblocks a card and returns it. Blocking a blocked card
-// updates the reason and keeps the original time.
-func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
+// SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
+// a blocked card updates the reason and keeps the original time.
+func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, reason string) (card.Card, error) {
 	var c card.Card
 	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
 	err := db.update(ctx, func(tx *Tx) error {
 		var res sql.Result
 		var err error
 		if blocked {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ?`, ms(tx.Now), reason, id)
+			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ? AND town = ?`, ms(tx.Now), reason, id, town)
 		} else {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ?`, id)
+			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ? AND town = ?`, id, town)
 		}
 		if err != nil {
 			return err
@@ -103,9 +114,9 @@ func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason st
 			return err
 		}
 		if blocked {
-			return tx.audit("card.block", id)
+			return tx.auditIn(town, "card.block", id)
 		}
-		return tx.audit("card.unblock", id)
+		return tx.auditIn(town, "card.unblock", id)
 	})
 	return c, err
 }
@@ -114,7 +125,7 @@ func scanCard(s scanner) (card.Card, int64, error) {
 	var c card.Card
 	var seq, issued, activateBy int64
 	var activated, expires, blocked sql.NullInt64
-	err := s.Scan(&seq, &c.ID, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason)
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason)
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
 	return c, seq, err
