@@ -241,9 +241,9 @@ type reportDoc struct {
 	closed *storage.MonthClose
 }
 
-// loadReport returns month m's report document, read in one snapshot.
-func loadReport(ctx context.Context, db *storage.DB, m merchant.Month) (reportDoc, error) {
-	v, err := db.MonthView(ctx, m, false, "")
+// loadReport returns town's report document of month m, read in one snapshot.
+func loadReport(ctx context.Context, db *storage.DB, town string, m merchant.Month) (reportDoc, error) {
+	v, err := db.MonthView(ctx, town, m, false, "")
 	if err != nil {
 		return reportDoc{}, err
 	}
@@ -285,6 +285,10 @@ func (d reportDoc) render(format string, now time.Time) (body []byte, contentTyp
 }
 
 func (s *server) handleReportMonthly(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
@@ -293,7 +297,7 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
-	doc, err := loadReport(c.UserContext(), s.db, m)
+	doc, err := loadReport(c.UserContext(), s.db, town, m)
 	if err != nil {
 		return err
 	}
@@ -323,11 +327,15 @@ type closeJSON struct {
 // the ledger's head, and served byte-identical from then on. The answer carries the
 // checkpoint signed with the close, for the municipality to keep (docs/reports.md).
 func (s *server) handleReportClose(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Params("month"))
 	if err != nil {
 		return err
 	}
-	cl, err := s.db.CloseMonth(c.UserContext(), m, encodeReport)
+	cl, err := s.db.CloseMonth(c.UserContext(), town, m, encodeReport)
 	if err != nil {
 		return err
 	}
@@ -340,14 +348,19 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// handleOpenData is the month's anonymous counts by day and category for the open-data
-// portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed.
+// handleOpenData is a town's anonymous counts of the month by day and category for the
+// open-data portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. The
+// town is ?town=, needed only when the deployment has several.
 func (s *server) handleOpenData(c *fiber.Ctx) error {
+	town, err := s.publicTown(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
 	}
-	cells, err := s.db.OpenData(c.UserContext(), m)
+	cells, err := s.db.OpenData(c.UserContext(), town, m)
 	if err != nil {
 		return err
 	}
@@ -374,9 +387,9 @@ func openDataCSV(cells []merchant.OpenDataCell) []byte {
 	return buf.Bytes()
 }
 
-const reportUsage = `usage: citycard report --month YYYY-MM [--format json|csv|pdf] [--out FILE] [--db FILE]
+const reportUsage = `usage: citycard report --month YYYY-MM [--town CODE] [--format json|csv|pdf] [--out FILE] [--db FILE]
 
-Writes a month's report from the database file (CITYCARD_DB) to FILE, or to standard
+Writes a town's month's report (--town is needed when the database has several towns) from the database file (CITYCARD_DB) to FILE, or to standard
 output. A closed month gives its frozen report. The database is opened read-only: nothing
 in it is migrated, rebuilt or written, and it may run beside the service.
 `
@@ -384,9 +397,10 @@ in it is migrated, rebuilt or written, and it may run beside the service.
 // runReport is "citycard report": a month's report from the database file, for a clerk who
 // prefers a terminal or for a cron job.
 func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var month, format, out string
+	var month, format, out, town string
 	cfg, fs, err := parseConfig("report", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&month, "month", "", "the month, YYYY-MM (required)")
+		fs.StringVar(&town, "town", "", "the town (needed when the database has several)")
 		fs.StringVar(&format, "format", "json", "json, csv or pdf")
 		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
 	})
@@ -410,7 +424,16 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.Close()
-	doc, err := loadReport(ctx, db, m)
+	if town == "" {
+		if codes := db.TownCodes(); len(codes) == 1 {
+			town = codes[0]
+		} else {
+			return fmt.Errorf("the database has the towns %s: name one with --town", strings.Join(codes, ", "))
+		}
+	} else if _, ok := db.CachedTown(town); !ok {
+		return fmt.Errorf("--town %s: no such town in the database", town)
+	}
+	doc, err := loadReport(ctx, db, town, m)
 	if err != nil {
 		return err
 	}

@@ -42,12 +42,14 @@ type statementSet struct {
 // loadStatements builds month m's statements from its report (frozen, once closed) and its
 // counted redemptions, every merchant's or only one's, read in one snapshot. A statement
 // whose figures are not the sums of its items is merchant.ErrLedgerMismatch: it is not served.
-func loadStatements(ctx context.Context, db *storage.DB, m merchant.Month, only *merchant.Merchant) (statementSet, error) {
+//
+// Everything is town's: its report, its merchants' redemptions, its zone.
+func loadStatements(ctx context.Context, db *storage.DB, town string, m merchant.Month, only *merchant.Merchant) (statementSet, error) {
 	id := ""
 	if only != nil {
 		id = only.ID
 	}
-	v, err := db.MonthView(ctx, m, true, id)
+	v, err := db.MonthView(ctx, town, m, true, id)
 	if err != nil {
 		return statementSet{}, err
 	}
@@ -59,7 +61,7 @@ func loadStatements(ctx context.Context, db *storage.DB, m merchant.Month, only 
 	if err := merchant.CheckStatements(sts); err != nil {
 		return statementSet{}, err
 	}
-	return statementSet{doc, sts, db.Loc}, nil
+	return statementSet{doc, sts, db.TownLoc(town)}, nil
 }
 
 func (st statementSet) json() statementsJSON {
@@ -134,6 +136,10 @@ func (st statementSet) render(format string, now time.Time) (body []byte, conten
 
 // sendStatements answers with month's statements in the ?format= asked for (json default).
 func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
@@ -142,7 +148,7 @@ func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
-	st, err := loadStatements(c.UserContext(), s.db, m, only)
+	st, err := loadStatements(c.UserContext(), s.db, town, m, only)
 	if err != nil {
 		return err
 	}
@@ -167,7 +173,11 @@ func (s *server) handleStatementList(c *fiber.Ctx) error {
 	if id == "" {
 		return s.sendStatements(c, nil)
 	}
-	m, err := s.db.Merchant(c.UserContext(), id)
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.db.Merchant(c.UserContext(), town, id)
 	if err != nil {
 		return err
 	}

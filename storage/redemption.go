@@ -331,22 +331,26 @@ func redemptionWhere(q querier, where string, args ...any) (merchant.Redemption,
 
 // RedemptionFilter narrows a list of redemptions. Zero values do not filter.
 type RedemptionFilter struct {
-	Town       string // the merchant's town (required)
+	Town       string // the merchant's town ("" only with CardID: every use of one card)
 	MerchantID string
 	CardID     string
 	From, To   time.Time // created_at in [From, To)
 }
 
-// Redemptions lists redemptions, newest first.
+// Redemptions lists redemptions, newest first. A filter without Town or CardID lists nothing:
+// a town's lists never show another town's rows.
 func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([]merchant.Redemption, string, error) {
+	if f.Town == "" && f.CardID == "" {
+		return nil, "", nil
+	}
 	to := int64(1) << 62
 	if !f.To.IsZero() {
 		to = ms(f.To)
 	}
 	return list(db.reader(ctx), `SELECT `+redemptionColumns+` FROM redemptions
-		WHERE town = ? AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
+		WHERE (? = '' OR town = ?) AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
 		ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Town, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to}, page, true,
+		[]any{f.Town, f.Town, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to}, page, true,
 		func(r *sql.Rows) (merchant.Redemption, int64, error) { return scanRedemption(r) })
 }
 

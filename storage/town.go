@@ -28,8 +28,8 @@ type Town struct {
 
 // Errors of towns and office tokens.
 var (
-	ErrTownNotFound = errors.New("town not found")
-	ErrTownExists   = errors.New("a town with this code exists")
+	ErrTownNotFound  = errors.New("town not found")
+	ErrTownExists    = errors.New("a town with this code exists")
 	ErrTokenNotFound = errors.New("office token not found")
 )
 
