@@ -279,6 +279,10 @@ type townReportJSON struct {
 		CardsIssued int    `json:"cards_issued"`
 	} `json:"totals"`
 	Timezone string `json:"timezone"`
+	Days     []struct {
+		Date        string `json:"date"`
+		Redemptions int    `json:"redemptions"`
+	} `json:"days"`
 }
 
 func townReport(t *testing.T, e *townsEnv, h map[string]string) townReportJSON {
@@ -304,6 +308,14 @@ func TestTownZone(t *testing.T) {
 	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-11", secret: e.officeP}, &nov)
 	if oct.Totals.Redemptions != 0 || nov.Totals.Redemptions != 1 || nov.Timezone != "Asia/Tokyo" {
 		t.Fatalf("october %+v, november %+v", oct, nov)
+	}
+	// 16:00 UTC on 1 November is the 2nd in Tokyo (the 1st in koper).
+	e.db.SetClock(func() time.Time { return time.Date(2026, 11, 1, 16, 0, 0, 0, time.UTC) })
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyP, header: map[string]string{"Idempotency-Key": "z2"},
+		body: `{"card":"` + cd.Token + `","offer_id":"` + e.offerP.ID + `","amount":"10.00"}`}, &r)
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-11", secret: e.officeP}, &nov)
+	if nov.Days[0].Redemptions != 1 || nov.Days[1].Date != "2026-11-02" || nov.Days[1].Redemptions != 1 {
+		t.Fatalf("november's days %+v", nov.Days[:3])
 	}
 	// 00:30 on 1 December in Tokyo: November is over there, not in koper.
 	e.db.SetClock(func() time.Time { return time.Date(2026, 11, 30, 15, 30, 0, 0, time.UTC) })
