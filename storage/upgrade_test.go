@@ -80,7 +80,7 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 		"redemptions": "town = 'piran' AND card_town = 'piran'", "audit": "town = 'piran'", "ledger": "town = 'piran'",
 	} {
 		var all, ok int
-		db.read.QueryRow(`SELECT count(*), count(*) FILTER (WHERE ` + where + `) FROM ` + table).Scan(&all, &ok)
+		db.read.QueryRow(`SELECT count(*), count(*) FILTER (WHERE `+where+`) FROM `+table).Scan(&all, &ok)
 		want := counts[table]
 		if table == "ledger" {
 			want += len(frozen) // the closes are booked as entries at the upgrade
