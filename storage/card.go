@@ -87,6 +87,9 @@ type CardFilter struct {
 
 // Cards lists cards, newest first.
 func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
+	if f.Town == "" {
+		return nil, "", errNoTown
+	}
 	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE town = ? AND (? = '' OR product_code = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
 		[]any{f.Town, f.Product, f.Product}, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
