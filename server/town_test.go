@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -399,5 +400,35 @@ func TestPublicByTown(t *testing.T) {
 	}
 	if err := ledgerCommand(ctx, []string{"verify", "--db", e.dbPath, "--checkpoint", cpFile, "--town", "maribor"}, env, &out, &errOut); err == nil {
 		t.Fatal("--town of no town verified")
+	}
+}
+
+// A fresh database starts with the town of CITYCARD_TOWN, CITYCARD_TOWN_NAME,
+// CITYCARD_LANGUAGES, CITYCARD_TZ and CITYCARD_PUBLIC_URL; bad values stop the start.
+func TestConfiguredTown(t *testing.T) {
+	env := map[string]string{"CITYCARD_DB": filepath.Join(t.TempDir(), "c.db"), "CITYCARD_TOWN": "ptuj",
+		"CITYCARD_TOWN_NAME": "Ptuj", "CITYCARD_LANGUAGES": "sl, en", "CITYCARD_TZ": "Europe/Vienna",
+		"CITYCARD_PUBLIC_URL": "https://ptuj.example/"}
+	cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _, _, _, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tw, err := db.Town(context.Background(), "ptuj")
+	if err != nil || len(db.TownCodes()) != 1 {
+		t.Fatalf("towns %v, %v", db.TownCodes(), err)
+	}
+	if tw.Name["sl"] != "Ptuj" || strings.Join(tw.Languages, ",") != "sl,en" || tw.Timezone != "Europe/Vienna" || tw.PublicURL != "https://ptuj.example" {
+		t.Fatalf("the configured town is %+v", tw)
+	}
+	for k, v := range map[string]string{"CITYCARD_TOWN": "P", "CITYCARD_LANGUAGES": "sl,fr"} {
+		bad := map[string]string{k: v}
+		if _, _, err := parseConfig("serve", nil, func(k string) string { return bad[k] }, io.Discard); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
 	}
 }
