@@ -432,3 +432,33 @@ func TestConfiguredTown(t *testing.T) {
 		}
 	}
 }
+
+// The towns' answers are exactly what docs/openapi.yaml says.
+func TestOpenAPITownResponses(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	e := newTownsEnv(t)
+	check := func(want int, r secReq, template string) []byte {
+		t.Helper()
+		resp, body := e.do(r)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, resp.StatusCode, body)
+		}
+		openAPICheckResponse(t, doc, r.method, template, resp, body)
+		return body
+	}
+	check(201, secReq{method: "POST", path: "/api/v1/towns", secret: e.admin,
+		body: `{"code":"kranj","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`}, "/api/v1/towns")
+	check(200, secReq{method: "GET", path: "/api/v1/towns", secret: e.admin}, "/api/v1/towns")
+	check(200, secReq{method: "GET", path: "/api/v1/towns/kranj", secret: e.admin}, "/api/v1/towns/{code}")
+	check(200, secReq{method: "PATCH", path: "/api/v1/towns/kranj", secret: e.admin, body: `{"public_url":"https://kranj.example"}`}, "/api/v1/towns/{code}")
+	check(201, secReq{method: "POST", path: "/api/v1/towns/kranj/tokens", secret: e.admin, body: `{"label":"office"}`}, "/api/v1/towns/{code}/tokens")
+	check(200, secReq{method: "GET", path: "/api/v1/towns/kranj/tokens", secret: e.admin}, "/api/v1/towns/{code}/tokens")
+	check(200, secReq{method: "GET", path: "/api/v1/public/towns"}, "/api/v1/public/towns")
+	check(404, secReq{method: "GET", path: "/api/v1/towns/maribor", secret: e.admin}, "/api/v1/towns/{code}")
+	check(403, secReq{method: "POST", path: "/api/v1/towns", secret: e.officeK, body: `{}`}, "/api/v1/towns")
+	body := check(200, secReq{method: "GET", path: "/api/v1/ledger/verify", secret: e.admin}, "/api/v1/ledger/verify")
+	if !strings.Contains(string(body), `"towns":[`) {
+		t.Fatalf("network verify %s", body)
+	}
+	check(200, secReq{method: "GET", path: "/api/v1/ledger/verify", secret: e.officeP}, "/api/v1/ledger/verify")
+}
