@@ -74,9 +74,14 @@ type AuditFilter struct {
 
 // Audit lists the audit log, newest first.
 func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry, string, error) {
+	// A town's entries by the (town, seq) index: "town = ?" spelled out, not "? = '' OR".
+	town, args := `1 = 1`, []any{}
+	if f.Town != "" {
+		town, args = `town = ?`, []any{f.Town}
+	}
 	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, created_at FROM audit
-		WHERE (? = '' OR town = ?) AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Town, f.Town, f.Actor, f.Actor, f.Action, f.Action}, page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
+		WHERE `+town+` AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		append(args, f.Actor, f.Actor, f.Action, f.Action), page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
 			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &at)

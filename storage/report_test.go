@@ -405,6 +405,7 @@ var undoTowns = []string{
 	`DROP TABLE product_towns`, `DROP TABLE office_tokens`, `DROP TABLE towns`,
 	`DROP INDEX merchants_town`, `DROP INDEX offers_town`, `DROP INDEX cards_town`, `DROP INDEX cards_town_issued`,
 	`DROP INDEX cards_town_activated`, `DROP INDEX redemptions_town`, `DROP INDEX audit_town`,
+	`CREATE INDEX cards_issued ON cards (issued_at)`, `CREATE INDEX cards_activated ON cards (activated_at)`,
 	`ALTER TABLE merchants DROP COLUMN town`, `ALTER TABLE offers DROP COLUMN town`, `ALTER TABLE cards DROP COLUMN town`,
 	`ALTER TABLE redemptions DROP COLUMN town`, `ALTER TABLE redemptions DROP COLUMN card_town`,
 	`ALTER TABLE audit DROP COLUMN town`,
