@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/citycard/citycard/card"
 )
 
 // Errors of merchants, offers and redemptions. Their text is safe to show to a client.
@@ -45,6 +47,8 @@ type Merchant struct {
 	Name      string
 	Category  string
 	Address   string
+	TaxNumber string   // Slovene tax number, 8 digits, or empty
+	IBAN      string   // electronic form (no spaces), or empty
 	Lat, Lon  *float64 // both or neither
 	Status    string
 	CreatedAt time.Time
@@ -63,17 +67,23 @@ func ValidCategory(c string) bool {
 // Validate checks the merchant's fields and fills the default status. Errors wrap
 // ErrInvalidInput.
 func (m *Merchant) Validate() error {
-	m.Name, m.Address = strings.TrimSpace(m.Name), strings.TrimSpace(m.Address)
+	var err error
+	if m.Name, err = card.CleanText("name", m.Name, 200, true); err != nil {
+		return err
+	}
+	if m.Address, err = card.CleanText("address", m.Address, 300, false); err != nil {
+		return err
+	}
 	if m.Status == "" {
 		m.Status = StatusActive
 	}
 	switch {
-	case m.Name == "" || len([]rune(m.Name)) > 200:
-		return invalid("name must be 1 to 200 characters")
 	case !ValidCategory(m.Category):
 		return invalid("category must be one of " + strings.Join(Categories, ", "))
-	case len([]rune(m.Address)) > 300:
-		return invalid("address must be at most 300 characters")
+	case !m.normalizeTaxNumber():
+		return invalid("tax_number must be a Slovene tax number: 8 digits, the last its mod-11 check digit")
+	case !m.normalizeIBAN():
+		return invalid("iban must be a valid IBAN (ISO 13616: country code, check digits, account; e.g. SI56 1910 0000 0123 438)")
 	case (m.Lat == nil) != (m.Lon == nil):
 		return invalid("lat and lon go together")
 	case m.Lat != nil && !(*m.Lat >= -90 && *m.Lat <= 90):
@@ -88,4 +98,26 @@ func (m *Merchant) Validate() error {
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, a...)...)
+}
+
+// normalizeTaxNumber stores the tax number's 8 digits; empty is allowed (not known yet).
+func (m *Merchant) normalizeTaxNumber() bool {
+	if strings.TrimSpace(m.TaxNumber) == "" {
+		m.TaxNumber = ""
+		return true
+	}
+	t, ok := NormalizeTaxNumber(m.TaxNumber)
+	m.TaxNumber = t
+	return ok
+}
+
+// normalizeIBAN stores the IBAN in its electronic form; empty is allowed.
+func (m *Merchant) normalizeIBAN() bool {
+	if strings.TrimSpace(m.IBAN) == "" {
+		m.IBAN = ""
+		return true
+	}
+	i, ok := NormalizeIBAN(m.IBAN)
+	m.IBAN = i
+	return ok
 }

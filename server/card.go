@@ -22,6 +22,7 @@ type cardJSON struct {
 	BlockReason string            `json:"block_reason"`
 	Token       string            `json:"token"`
 	QRURL       string            `json:"qr_url"`
+	BatchID     *string           `json:"batch_id"`
 	Redemptions *[]redemptionJSON `json:"redemptions,omitempty"`
 }
 
@@ -30,8 +31,16 @@ func (s *server) toCardJSON(c card.Card) cardJSON {
 		ID: c.ID, Town: c.Town, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: c.Holder, Lang: c.Lang,
 		IssuedAt: timeJSON(c.IssuedAt), ActivatedAt: timePtrJSON(c.ActivatedAt), ExpiresAt: timePtrJSON(c.ExpiresAt),
 		ActivateBy: timeJSON(c.ActivateBy), BlockedAt: timePtrJSON(c.BlockedAt), BlockReason: c.BlockReason,
-		Token: c.Token, QRURL: s.cardURL(c.Town, c.Token),
+		Token: c.Token, QRURL: s.cardURL(c.Town, c.Token), BatchID: strPtr(c.BatchID),
 	}
+}
+
+// strPtr is nil for "" (JSON null), else a pointer to s.
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // cardURL is the URL inside a card's QR code: under the issuing town's public URL, or the
@@ -68,44 +77,21 @@ func (s *server) handleCardCreate(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(s.toCardJSON(cards[0]))
 }
 
-type batchRequest struct {
-	Product string `json:"product"`
-	Count   int    `json:"count"`
-	Lang    string `json:"lang"`
-}
-
-func (s *server) handleCardBatch(c *fiber.Ctx) error {
-	var req batchRequest
-	if err := decodeBody(c, &req); err != nil {
-		return err
-	}
-	if req.Product == "" {
-		return badRequest("product is required")
-	}
-	if req.Count < 1 || req.Count > 1000 {
-		return badRequest("count must be 1 to 1000")
-	}
-	town, err := townOf(c)
-	if err != nil {
-		return err
-	}
-	cards, err := s.db.CreateCards(c.UserContext(), town, s.keys, req.Product, req.Count, "", req.Lang)
-	if err != nil {
-		return err
-	}
-	out := make([]cardJSON, len(cards))
-	for i, cd := range cards {
-		out[i] = s.toCardJSON(cd)
-	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"cards": out})
-}
-
+// handleCardList lists the town's cards newest first, filtered by ?number= (the printed
+// number, with or without spaces; 400 if it is not a valid card number), ?batch= and ?product=.
 func (s *server) handleCardList(c *fiber.Ctx) error {
 	town, err := townOf(c)
 	if err != nil {
 		return err
 	}
-	f := storage.CardFilter{Town: town, Product: c.Query("product")}
+	f := storage.CardFilter{Town: town, Product: c.Query("product"), Batch: c.Query("batch")}
+	if raw := c.Query("number"); raw != "" {
+		n, err := card.NormalizeNumber(raw)
+		if err != nil {
+			return badRequest("number must be a card's 12-digit number (spaces allowed) with a valid check digit")
+		}
+		f.Number = n
+	}
 	return sendList(c, func(p storage.Page) ([]card.Card, string, error) { return s.db.Cards(c.UserContext(), f, p) }, s.toCardJSON)
 }
 
@@ -160,9 +146,11 @@ func (s *server) setBlocked(c *fiber.Ctx, blocked bool) error {
 	if err := decodeJSON(c.Body(), &req, true); err != nil {
 		return err
 	}
-	if len([]rune(req.Reason)) > 300 {
-		return badRequest("reason must be at most 300 characters")
+	reason, err := card.CleanText("reason", req.Reason, 300, false)
+	if err != nil {
+		return err
 	}
+	req.Reason = reason
 	if blocked && req.Reason == "" {
 		req.Reason = "blocked"
 	}

@@ -45,6 +45,7 @@ var errorTable = []struct {
 	{card.ErrBlocked, 422, "card_blocked"},
 	{card.ErrExpired, 422, "card_expired"},
 	{card.ErrNoProduct, 404, "product_not_found"},
+	{card.ErrBatchNotFound, 404, "not_found"},
 	{card.ErrProductExists, 409, "already_exists"},
 	{merchant.ErrNotFound, 404, "not_found"},
 	{merchant.ErrOfferNotFound, 404, "offer_not_found"},

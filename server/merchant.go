@@ -15,6 +15,8 @@ type merchantJSON struct {
 	Name      string   `json:"name"`
 	Category  string   `json:"category"`
 	Address   string   `json:"address"`
+	TaxNumber string   `json:"tax_number"`
+	IBAN      string   `json:"iban"`
 	Lat       *float64 `json:"lat"`
 	Lon       *float64 `json:"lon"`
 	Status    string   `json:"status"`
@@ -22,18 +24,20 @@ type merchantJSON struct {
 }
 
 func toMerchantJSON(m merchant.Merchant) merchantJSON {
-	return merchantJSON{ID: m.ID, Town: m.Town, Name: m.Name, Category: m.Category, Address: m.Address, Lat: m.Lat, Lon: m.Lon,
+	return merchantJSON{ID: m.ID, Town: m.Town, Name: m.Name, Category: m.Category, Address: m.Address, TaxNumber: m.TaxNumber, IBAN: m.IBAN, Lat: m.Lat, Lon: m.Lon,
 		Status: m.Status, CreatedAt: timeJSON(m.CreatedAt)}
 }
 
 // merchantRequest is the body of a create, and of a PATCH decoded over the stored merchant.
 type merchantRequest struct {
-	Name     string   `json:"name"`
-	Category string   `json:"category"`
-	Address  string   `json:"address"`
-	Lat      *float64 `json:"lat"`
-	Lon      *float64 `json:"lon"`
-	Status   string   `json:"status"`
+	Name      string   `json:"name"`
+	Category  string   `json:"category"`
+	Address   string   `json:"address"`
+	TaxNumber string   `json:"tax_number"`
+	IBAN      string   `json:"iban"`
+	Lat       *float64 `json:"lat"`
+	Lon       *float64 `json:"lon"`
+	Status    string   `json:"status"`
 }
 
 func (s *server) handleMerchantCreate(c *fiber.Ctx) error {
@@ -45,7 +49,8 @@ func (s *server) handleMerchantCreate(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	m := merchant.Merchant{Town: town, Name: req.Name, Category: req.Category, Address: req.Address, Lat: req.Lat, Lon: req.Lon, Status: req.Status}
+	m := merchant.Merchant{Town: town, Name: req.Name, Category: req.Category, Address: req.Address, TaxNumber: req.TaxNumber, IBAN: req.IBAN,
+		Lat: req.Lat, Lon: req.Lon, Status: req.Status}
 	key := newSecret("ccm")
 	sum := sha256.Sum256([]byte(key))
 	if err := s.db.CreateMerchant(c.UserContext(), &m, sum[:]); err != nil {
@@ -88,11 +93,13 @@ func (s *server) handleMerchantUpdate(c *fiber.Ctx) error {
 		return err // reject bad bodies before queueing a write
 	}
 	m, err := s.db.UpdateMerchant(c.UserContext(), town, c.Params("id"), func(m *merchant.Merchant) error {
-		req := merchantRequest{Name: m.Name, Category: m.Category, Address: m.Address, Lat: m.Lat, Lon: m.Lon, Status: m.Status}
+		req := merchantRequest{Name: m.Name, Category: m.Category, Address: m.Address, TaxNumber: m.TaxNumber, IBAN: m.IBAN,
+			Lat: m.Lat, Lon: m.Lon, Status: m.Status}
 		if err := decodeJSON(body, &req, false); err != nil {
 			return err
 		}
 		m.Name, m.Category, m.Address, m.Lat, m.Lon, m.Status = req.Name, req.Category, req.Address, req.Lat, req.Lon, req.Status
+		m.TaxNumber, m.IBAN = req.TaxNumber, req.IBAN
 		return nil
 	})
 	if err != nil {

@@ -99,3 +99,49 @@ func TestMerchantKeyRotation(t *testing.T) {
 	wantError(t, ts.do("GET", "/api/v1/pos/me", "", asKey(oldKey)), 401, "unauthorized")
 	ts.must(200, "GET", "/api/v1/pos/me", "", asKey(out.APIKey), nil)
 }
+
+func TestMerchantTaxNumberAndIBAN(t *testing.T) {
+	ts := newTestServer(t)
+	var out struct {
+		Merchant merchantJSON `json:"merchant"`
+	}
+	ts.must(201, "POST", "/api/v1/merchants",
+		`{"name":"Hotel Histria","category":"accommodation","tax_number":"SI 4001 6803","iban":"si56 1910 0000 0123 438"}`, asAdmin, &out)
+	m := out.Merchant
+	if m.TaxNumber != "40016803" || m.IBAN != "SI56191000000123438" {
+		t.Fatalf("stored tax_number %q, iban %q: want them normalised", m.TaxNumber, m.IBAN)
+	}
+	var got merchantJSON
+	ts.must(200, "GET", "/api/v1/merchants/"+m.ID, "", asAdmin, &got)
+	if got.TaxNumber != "40016803" || got.IBAN != "SI56191000000123438" {
+		t.Fatalf("GET: %+v", got)
+	}
+	// PATCH: another valid IBAN; an absent or null field keeps its value; "" clears it.
+	ts.must(200, "PATCH", "/api/v1/merchants/"+m.ID, `{"iban":"IT60 X054 2811 1010 0000 0123 456","tax_number":null}`, asAdmin, &got)
+	if got.IBAN != "IT60X0542811101000000123456" || got.TaxNumber != "40016803" {
+		t.Fatalf("after PATCH: %+v", got)
+	}
+	ts.must(200, "PATCH", "/api/v1/merchants/"+m.ID, `{"tax_number":""}`, asAdmin, &got)
+	if got.TaxNumber != "" || got.IBAN != "IT60X0542811101000000123456" {
+		t.Fatalf("after clearing the tax number: %+v", got)
+	}
+	for _, body := range []string{
+		`{"tax_number":"40016804"}`,
+		`{"tax_number":"4001680"}`,
+		`{"iban":"SI56 1910 0000 0123 439"}`,
+		`{"iban":"SI56 1910 0000 0123 4380"}`,
+		`{"iban":12}`,
+	} {
+		resp := ts.do("PATCH", "/api/v1/merchants/"+m.ID, body, asAdmin)
+		wantError(t, resp, 400, "invalid_request")
+		if strings.Contains(body, "tax") && !strings.Contains(string(resp.body), "tax_number") ||
+			strings.Contains(body, "iban\":\"") && !strings.Contains(string(resp.body), "iban") {
+			t.Errorf("%s: message %s does not name the field", body, resp.body)
+		}
+	}
+	wantError(t, ts.do("POST", "/api/v1/merchants", `{"name":"X","category":"bar","iban":"SI00 0000"}`, asAdmin), 400, "invalid_request")
+	ts.must(200, "GET", "/api/v1/merchants/"+m.ID, "", asAdmin, &got)
+	if got.TaxNumber != "" || got.IBAN != "IT60X0542811101000000123456" {
+		t.Fatalf("a refused PATCH changed the merchant: %+v", got)
+	}
+}

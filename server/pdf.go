@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
-	"fmt"
 	"sort"
 	"strconv"
 	"time"
@@ -11,6 +11,7 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
 )
 
 // The PDFs print with DejaVu Sans Condensed, embedded (license in fonts/LICENSE), so € and
@@ -32,20 +33,24 @@ type pdfMeta struct {
 	sha256    string
 }
 
-// pdfDoc wraps fpdf with the layout helpers the reports share.
+// pdfDoc wraps fpdf with the layout helpers the papers share, writing in one language.
 type pdfDoc struct {
 	*fpdf.Fpdf
 	loc  *time.Location
 	meta pdfMeta
+	l    locale
 }
 
 const (
 	pdfMargin = 15.0
 	pdfWidth  = 210 - 2*pdfMargin // A4 portrait
-	pdfRow    = 5.5
+	pdfRow    = 5.5               // a table row of one line
+	pdfLine   = 3.8               // each line of a wrapped cell
+	pdfWrap   = 8                 // the most lines a wrapped cell prints: a 200-character name in full
 )
 
-func newPDF(title string, loc *time.Location, meta pdfMeta) *pdfDoc {
+func newPDF(title string, loc *time.Location, meta pdfMeta, l locale) *pdfDoc {
+	title = pdfClean(title, 200)
 	f := fpdf.New("P", "mm", "A4", "")
 	// Fixed dates and a sorted catalog: the same input gives the same bytes.
 	f.SetCatalogSort(true)
@@ -58,23 +63,24 @@ func newPDF(title string, loc *time.Location, meta pdfMeta) *pdfDoc {
 	f.SetMargins(pdfMargin, pdfMargin, pdfMargin)
 	f.SetAutoPageBreak(true, pdfMargin)
 	f.AliasNbPages("{nb}")
-	d := &pdfDoc{Fpdf: f, loc: loc, meta: meta}
+	d := &pdfDoc{Fpdf: f, loc: loc, meta: meta, l: l}
 	f.SetFooterFunc(func() {
-		f.SetY(-11)
-		f.SetFont(pdfFont, "", 7)
-		f.SetTextColor(110, 110, 110)
-		left := title + " · generated " + d.localTime(meta.generated)
+		d.SetY(-11)
+		d.SetFont(pdfFont, "", 7)
+		d.SetTextColor(110, 110, 110)
+		left := title + " · " + l.tf("generated", d.localTime(meta.generated))
 		if meta.closed {
-			left = title + " · closed " + d.localTime(meta.generated) + " · report SHA-256 " + meta.sha256
+			left = title + " · " + l.tf("closed_footer", d.localTime(meta.generated), meta.sha256)
 		}
-		f.CellFormat(pdfWidth-20, 4, left, "", 0, "L", false, 0, "")
-		f.CellFormat(20, 4, fmt.Sprintf("%d / {nb}", f.PageNo()), "", 0, "R", false, 0, "")
-		f.SetTextColor(0, 0, 0)
+		d.CellFormat(pdfWidth-20, 4, d.fit(left, pdfWidth-22), "", 0, "L", false, 0, "")
+		d.CellFormat(20, 4, l.tf("page", strconv.Itoa(f.PageNo()), "{nb}"), "", 0, "R", false, 0, "")
+		d.SetTextColor(0, 0, 0)
 	})
 	return d
 }
 
-func (d *pdfDoc) localTime(t time.Time) string { return t.In(d.loc).Format("2006-01-02 15:04") }
+// localTime is a time as the paper's language writes it, in the town's zone.
+func (d *pdfDoc) localTime(t time.Time) string { return d.l.dateTime(t, d.loc) }
 
 func (d *pdfDoc) bytes() ([]byte, error) {
 	var buf bytes.Buffer
@@ -86,7 +92,9 @@ func (d *pdfDoc) bytes() ([]byte, error) {
 
 func (d *pdfDoc) title(s, sub string) {
 	d.SetFont(pdfFont, "B", 16)
-	d.CellFormat(pdfWidth, 9, s, "", 1, "L", false, 0, "")
+	for _, line := range d.wrap(s, pdfWidth, 3) {
+		d.CellFormat(pdfWidth, 8, line, "", 1, "L", false, 0, "")
+	}
 	d.SetFont(pdfFont, "", 9)
 	d.SetTextColor(80, 80, 80)
 	d.MultiCell(pdfWidth, 4.5, sub, "", "L", false)
@@ -98,7 +106,7 @@ func (d *pdfDoc) heading(s string) {
 	d.need(14)
 	d.Ln(2)
 	d.SetFont(pdfFont, "B", 11)
-	d.CellFormat(pdfWidth, 7, s, "", 1, "L", false, 0, "")
+	d.CellFormat(pdfWidth, 7, d.fit(s, pdfWidth), "", 1, "L", false, 0, "")
 	d.SetFont(pdfFont, "", 9)
 }
 
@@ -110,76 +118,120 @@ func (d *pdfDoc) need(h float64) {
 	}
 }
 
-// fit shortens s with an ellipsis to fit w millimetres in the current font.
-func (d *pdfDoc) fit(s string, w float64) string {
-	if d.GetStringWidth(s) <= w {
-		return s
-	}
-	r := []rune(s)
-	for len(r) > 0 && d.GetStringWidth(string(r)+"…") > w {
-		r = r[:len(r)-1]
-	}
-	return string(r) + "…"
-}
-
 type pdfCol struct {
 	title string
 	width float64
 	align string // L or R
+	wrap  bool   // long text wraps onto more lines (names, reasons); else it is cut with "…"
 }
 
-// table draws a table with a header row, repeated on every page it runs over. A row whose
-// first cell is "TOTAL" is printed in bold.
-func (d *pdfDoc) table(cols []pdfCol, rows [][]string) {
-	header := func() {
-		d.SetFont(pdfFont, "B", 8.5)
-		d.SetFillColor(225, 232, 240)
-		for _, c := range cols {
-			d.CellFormat(c.width, pdfRow+0.5, d.fit(c.title, c.width-2), "B", 0, c.align, true, 0, "")
-		}
-		d.Ln(-1)
-		d.SetFont(pdfFont, "", 8.5)
+// table draws a table with a header row, repeated on every page it runs over, and a bold
+// total row if total is not nil. A row is as tall as its longest wrapped cell.
+func (d *pdfDoc) table(cols []pdfCol, rows [][]string, total []string) {
+	header := make([]string, len(cols))
+	for i, c := range cols {
+		header[i] = c.title
 	}
-	d.need(3 * pdfRow)
-	header()
+	d.SetFont(pdfFont, "B", 8.5)
+	d.need(d.rowHeight(cols, header, true) + 2*pdfRow)
+	d.tableRow(cols, header, true, true, false)
 	for i, row := range rows {
-		_, ph := d.GetPageSize()
-		if d.GetY()+pdfRow > ph-pdfMargin-6 {
-			d.AddPage()
-			header()
-		}
-		bold := len(row) > 0 && row[0] == "TOTAL"
-		if bold {
+		d.SetFont(pdfFont, "", 8.5)
+		if d.tableBreak(cols, row) {
 			d.SetFont(pdfFont, "B", 8.5)
-		}
-		d.SetFillColor(246, 248, 250)
-		for j, c := range cols {
-			border := ""
-			if bold {
-				border = "T"
-			}
-			d.CellFormat(c.width, pdfRow, d.fit(row[j], c.width-2), border, 0, c.align, i%2 == 1 && !bold, 0, "")
-		}
-		d.Ln(-1)
-		if bold {
+			d.tableRow(cols, header, true, true, false)
 			d.SetFont(pdfFont, "", 8.5)
 		}
+		d.tableRow(cols, row, false, i%2 == 1, false)
 	}
+	if total != nil {
+		d.SetFont(pdfFont, "B", 8.5)
+		if d.tableBreak(cols, total) {
+			d.tableRow(cols, header, true, true, false)
+		}
+		d.tableRow(cols, total, false, false, true)
+	}
+	d.SetFont(pdfFont, "", 9)
+}
+
+// tableBreak starts a new page if row does not fit on this one, and says whether it did.
+func (d *pdfDoc) tableBreak(cols []pdfCol, row []string) bool {
+	_, ph := d.GetPageSize()
+	if d.GetY()+d.rowHeight(cols, row, false) > ph-pdfMargin-6 {
+		d.AddPage()
+		return true
+	}
+	return false
+}
+
+// cellLines is what a cell prints: its text wrapped or cut to the column.
+func (d *pdfDoc) cellLines(c pdfCol, text string, header bool) []string {
+	if c.wrap || header {
+		return d.wrap(text, c.width-2, pdfWrap)
+	}
+	return []string{d.fit(text, c.width-2)}
+}
+
+func (d *pdfDoc) rowHeight(cols []pdfCol, row []string, header bool) float64 {
+	lines := 1
+	for j, c := range cols {
+		lines = max(lines, len(d.cellLines(c, row[j], header)))
+	}
+	if lines == 1 {
+		return pdfRow
+	}
+	return float64(lines)*pdfLine + 1.7
+}
+
+// tableRow draws one row in the current font: a header (filled, bottom rule), a total (top
+// rule) or a body row (filled when shaded).
+func (d *pdfDoc) tableRow(cols []pdfCol, row []string, header, shaded, total bool) {
+	h := d.rowHeight(cols, row, header)
+	x, y := pdfMargin, d.GetY()
+	if header {
+		d.SetFillColor(225, 232, 240)
+	} else {
+		d.SetFillColor(246, 248, 250)
+	}
+	if shaded {
+		d.Rect(x, y, pdfWidth, h, "F")
+	}
+	d.SetDrawColor(0, 0, 0)
+	if header {
+		d.Line(x, y+h, x+pdfWidth, y+h)
+	}
+	if total {
+		d.Line(x, y, x+pdfWidth, y)
+	}
+	cx := x
+	for j, c := range cols {
+		lines := d.cellLines(c, row[j], header)
+		if len(lines) == 1 && h == pdfRow {
+			d.SetXY(cx, y)
+			d.CellFormat(c.width, pdfRow, lines[0], "", 0, c.align, false, 0, "")
+		} else {
+			for k, line := range lines {
+				d.SetXY(cx, y+0.85+float64(k)*pdfLine)
+				d.CellFormat(c.width, pdfLine, line, "", 0, c.align, false, 0, "")
+			}
+		}
+		cx += c.width
+	}
+	d.SetXY(x, y+h)
 }
 
 // keyValues draws label: value pairs in two columns.
 func (d *pdfDoc) keyValues(pairs [][2]string) {
-	d.SetFont(pdfFont, "", 10)
 	half := pdfWidth / 2
 	for i, p := range pairs {
 		d.SetFont(pdfFont, "", 10)
-		d.CellFormat(half*0.55, 6.5, p[0], "", 0, "L", false, 0, "")
+		d.CellFormat(half*0.55, 6.5, d.fit(p[0], half*0.55-1), "", 0, "L", false, 0, "")
 		d.SetFont(pdfFont, "B", 10)
 		ln := 0
 		if i%2 == 1 || i == len(pairs)-1 {
 			ln = 1
 		}
-		d.CellFormat(half*0.45, 6.5, p[1], "", ln, "L", false, 0, "")
+		d.CellFormat(half*0.45, 6.5, d.fit(p[1], half*0.45-1), "", ln, "L", false, 0, "")
 	}
 	d.SetFont(pdfFont, "", 9)
 }
@@ -217,28 +269,33 @@ func (d *pdfDoc) columnChart(title string, labels []string, values []float64, fo
 	d.SetFont(pdfFont, "", 9)
 }
 
-// barChart draws one horizontal bar per label with its value written after it.
+// barChart draws one horizontal bar per label (wrapped, never cut) with its value written
+// after it.
 func (d *pdfDoc) barChart(title string, labels []string, values []float64, texts []string) {
 	d.heading(title)
 	if len(labels) == 0 {
-		d.CellFormat(pdfWidth, pdfRow, "none this month", "", 1, "L", false, 0, "")
+		d.CellFormat(pdfWidth, pdfRow, d.l.t("none"), "", 1, "L", false, 0, "")
 		return
 	}
-	const row = 5.5
-	labelW, textW := 55.0, 25.0
+	labelW, textW := 55.0, 28.0
 	barW := pdfWidth - labelW - textW
 	top := maxValue(values)
 	d.SetFont(pdfFont, "", 8.5)
-	d.SetFillColor(225, 140, 45)
 	for i := range labels {
-		d.need(row)
+		lines := d.wrap(labels[i], labelW-2, 6)
+		h := max(pdfRow, float64(len(lines))*pdfLine+1.7)
+		d.need(h)
 		x, y := d.GetXY()
-		d.CellFormat(labelW, row, d.fit(labels[i], labelW-2), "", 0, "L", false, 0, "")
-		if top > 0 && values[i] > 0 {
-			d.Rect(x+labelW, y+1, values[i]/top*barW, row-2, "F")
+		for k, line := range lines {
+			d.SetXY(x, y+(h-float64(len(lines))*pdfLine)/2+float64(k)*pdfLine)
+			d.CellFormat(labelW, pdfLine, line, "", 0, "L", false, 0, "")
 		}
-		d.SetX(x + labelW + barW)
-		d.CellFormat(textW, row, texts[i], "", 1, "R", false, 0, "")
+		if top > 0 && values[i] > 0 {
+			d.SetFillColor(225, 140, 45)
+			d.Rect(x+labelW, y+h/2-(pdfRow-2)/2, values[i]/top*barW, pdfRow-2, "F")
+		}
+		d.SetXY(x+labelW+barW, y)
+		d.CellFormat(textW, h, texts[i], "", 1, "R", false, 0, "")
 	}
 	d.SetFont(pdfFont, "", 9)
 }
@@ -251,9 +308,6 @@ func maxValue(vs []float64) float64 {
 	return top
 }
 
-// euro formats cents for print: "1234.56 €".
-func euro(cents int64) string { return formatMoney(cents) + " €" }
-
 func cents(c int64) float64 { return float64(c) / 100 }
 
 // zone loads a report's zone for printing local times (UTC if it is unknown).
@@ -265,161 +319,252 @@ func zone(name string) *time.Location {
 	return loc
 }
 
+// paperNames are the names a paper prints instead of codes and ids: products and offers
+// by language, merchants with their address and payment details. They are read as they
+// are now, also for a closed month (whose figures are frozen).
+type paperNames struct {
+	products  map[string]map[string]string // by product code
+	offers    map[string]map[string]string // by offer id
+	merchants map[string]merchant.Merchant
+}
+
+// loadPaperNames reads every product, offer and merchant of the town.
+func loadPaperNames(ctx context.Context, db *storage.DB, town string) (paperNames, error) {
+	n := paperNames{products: map[string]map[string]string{}, offers: map[string]map[string]string{},
+		merchants: map[string]merchant.Merchant{}}
+	err := eachPage(func(p storage.Page) (string, error) {
+		items, next, err := db.Products(ctx, town, p)
+		for _, it := range items {
+			n.products[it.Code] = it.Name
+		}
+		return next, err
+	})
+	if err == nil {
+		err = eachPage(func(p storage.Page) (string, error) {
+			items, next, err := db.Offers(ctx, town, "", p)
+			for _, it := range items {
+				n.offers[it.ID] = it.Title
+			}
+			return next, err
+		})
+	}
+	if err == nil {
+		err = eachPage(func(p storage.Page) (string, error) {
+			items, next, err := db.Merchants(ctx, town, p)
+			for _, it := range items {
+				n.merchants[it.ID] = it
+			}
+			return next, err
+		})
+	}
+	return n, err
+}
+
+// eachPage calls fetch with every page of a list until its next cursor is empty.
+func eachPage(fetch func(storage.Page) (string, error)) error {
+	p := storage.Page{Limit: 500}
+	for {
+		next, err := fetch(p)
+		if err != nil || next == "" {
+			return err
+		}
+		p.Cursor = next
+	}
+}
+
+// title is a text by language in l's language, else the first language it has.
+func (l locale) title(texts map[string]string, fallback string) string {
+	return l.productName(fallback, texts)
+}
+
 // reportPDF is the month's report for the municipality: the totals, charts of redemptions
 // per day, discount per category and the top merchants, and tables by merchant, category,
-// product and of the adjustments.
-func reportPDF(r merchant.Report, meta pdfMeta) ([]byte, error) {
-	title := "Monthly report " + r.Month.String()
-	d := newPDF(title, zone(r.Timezone), meta)
+// product and of the adjustments. Categories and products are printed by name.
+func reportPDF(r merchant.Report, meta pdfMeta, l locale, names paperNames) ([]byte, error) {
+	title := l.tf("report.title", r.Month.String())
+	d := newPDF(title, zone(r.Timezone), meta, l)
 	d.AddPage()
-	sub := "Redemptions of the month in the time zone " + r.Timezone + "; voided ones are left out of every figure."
+	sub := l.tf("report.sub", r.Timezone)
 	if meta.closed {
-		sub += " The month is closed: these figures are frozen."
+		sub += " " + l.t("report.closed")
 	} else {
-		sub += " The month is not closed: figures may still change."
+		sub += " " + l.t("report.open")
 	}
 	d.title(title, sub)
 	t := r.Totals
 	pairs := [][2]string{
-		{"Redemptions", strconv.Itoa(t.Redemptions)}, {"Amount", euro(t.Amount)},
-		{"Voided", strconv.Itoa(t.Voided)}, {"Discount", euro(t.Discount)},
-		{"Cards used", strconv.Itoa(t.CardsUsed)}, {"Municipal share", euro(t.MunicipalShare)},
-		{"Cards issued", strconv.Itoa(t.CardsIssued)}, {"Cards activated", strconv.Itoa(t.CardsActivated)},
+		{l.t("redemptions"), l.count(t.Redemptions)}, {l.t("amount"), l.money(t.Amount)},
+		{l.t("voided"), l.count(t.Voided)}, {l.t("discount"), l.money(t.Discount)},
+		{l.t("cards_used"), l.count(t.CardsUsed)}, {l.t("municipal_share"), l.money(t.MunicipalShare)},
+		{l.t("cards_issued"), l.count(t.CardsIssued)}, {l.t("cards_activated"), l.count(t.CardsActivated)},
 	}
 	if a := r.Adjustments; a.Count > 0 {
-		pairs = append(pairs, [2]string{"Adjustments", strconv.Itoa(a.Count)}, [2]string{"of which municipal share", euro(a.MunicipalShare)})
+		pairs = append(pairs, [2]string{l.t("adjustments"), l.count(a.Count)}, [2]string{l.t("adjustments_share"), l.money(a.MunicipalShare)})
 	}
 	d.keyValues(pairs)
 	if r.Adjustments.Count > 0 {
 		d.SetFont(pdfFont, "", 8)
-		d.MultiCell(pdfWidth, 4, "Amounts are net of the adjustments: voids, booked this month, of redemptions of months already closed.", "", "L", false)
+		d.MultiCell(pdfWidth, 4, l.t("report.net"), "", "L", false)
 	}
 
 	labels, values := make([]string, len(r.Days)), make([]float64, len(r.Days))
 	for i, day := range r.Days {
 		labels[i], values[i] = strconv.Itoa(i+1), float64(day.Redemptions)
 	}
-	d.columnChart("Redemptions per day", labels, values, func(v float64) string { return strconv.Itoa(int(v)) })
+	d.columnChart(l.t("chart.days"), labels, values, func(v float64) string { return l.integer(int64(v)) })
 
-	var cl []string
+	var cl, ct []string
 	var cv []float64
-	var ct []string
 	for _, c := range r.Categories {
-		cl, cv, ct = append(cl, c.Key), append(cv, cents(c.Discount)), append(ct, euro(c.Discount))
+		cl, cv, ct = append(cl, l.category(c.Key)), append(cv, cents(c.Discount)), append(ct, l.money(c.Discount))
 	}
-	d.barChart("Discount per category", cl, cv, ct)
+	d.barChart(l.t("chart.categories"), cl, cv, ct)
 
 	top := append([]merchant.MerchantLine(nil), r.Merchants...)
 	sort.SliceStable(top, func(i, j int) bool { return top[i].MunicipalShare > top[j].MunicipalShare })
 	if len(top) > 10 {
 		top = top[:10]
 	}
-	var ml []string
+	var ml, mt []string
 	var mv []float64
-	var mt []string
 	for _, m := range top {
-		ml, mv, mt = append(ml, m.Name), append(mv, cents(m.MunicipalShare)), append(mt, euro(m.MunicipalShare))
+		ml, mv, mt = append(ml, m.Name), append(mv, cents(m.MunicipalShare)), append(mt, l.money(m.MunicipalShare))
 	}
-	d.barChart("Top merchants by municipal share", ml, mv, mt)
+	d.barChart(l.t("chart.top"), ml, mv, mt)
 
 	d.AddPage()
-	d.heading("Merchants")
-	rows := make([][]string, 0, len(r.Merchants)+1)
+	d.heading(l.t("merchants"))
+	rows := make([][]string, 0, len(r.Merchants))
 	for _, m := range r.Merchants {
-		rows = append(rows, []string{m.Name, m.Category, strconv.Itoa(m.Redemptions), strconv.Itoa(m.CardsUsed),
-			euro(m.Amount), euro(m.Discount), euro(m.MunicipalShare)})
+		rows = append(rows, []string{m.Name, l.category(m.Category), l.count(m.Redemptions), l.count(m.CardsUsed),
+			l.money(m.Amount), l.money(m.Discount), l.money(m.MunicipalShare)})
 	}
-	rows = append(rows, []string{"TOTAL", "", strconv.Itoa(t.Redemptions), strconv.Itoa(t.CardsUsed),
-		euro(t.Amount), euro(t.Discount), euro(t.MunicipalShare)})
-	d.table([]pdfCol{{"Merchant", 46, "L"}, {"Category", 22, "L"}, {"Redemptions", 24, "R"}, {"Cards", 12, "R"},
-		{"Amount", 25, "R"}, {"Discount", 23, "R"}, {"Municipal share", 28, "R"}}, rows)
+	d.table([]pdfCol{{l.t("merchant"), 44, "L", true}, {l.t("category"), 26, "L", true}, {l.t("redemptions"), 20, "R", false},
+		{l.t("cards"), 14, "R", false}, {l.t("amount"), 26, "R", false}, {l.t("discount"), 24, "R", false}, {l.t("municipal_share"), 26, "R", false}},
+		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
 
-	keyTable := func(title, col string, lines []merchant.KeyLine) {
+	keyTable := func(title, col string, lines []merchant.KeyLine, name func(string) string) {
 		d.heading(title)
-		rows := make([][]string, 0, len(lines)+1)
-		for _, l := range lines {
-			rows = append(rows, []string{l.Key, strconv.Itoa(l.Redemptions), strconv.Itoa(l.CardsUsed),
-				euro(l.Amount), euro(l.Discount), euro(l.MunicipalShare)})
+		rows := make([][]string, 0, len(lines))
+		for _, k := range lines {
+			rows = append(rows, []string{name(k.Key), l.count(k.Redemptions), l.count(k.CardsUsed),
+				l.money(k.Amount), l.money(k.Discount), l.money(k.MunicipalShare)})
 		}
-		rows = append(rows, []string{"TOTAL", strconv.Itoa(t.Redemptions), "", euro(t.Amount), euro(t.Discount), euro(t.MunicipalShare)})
-		d.table([]pdfCol{{col, 50, "L"}, {"Redemptions", 24, "R"}, {"Cards", 16, "R"},
-			{"Amount", 30, "R"}, {"Discount", 30, "R"}, {"Municipal share", 30, "R"}}, rows)
+		d.table([]pdfCol{{col, 54, "L", true}, {l.t("redemptions"), 22, "R", false}, {l.t("cards"), 16, "R", false},
+			{l.t("amount"), 30, "R", false}, {l.t("discount"), 28, "R", false}, {l.t("municipal_share"), 30, "R", false}},
+			rows, []string{l.t("total"), l.count(t.Redemptions), "", l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
 	}
-	keyTable("Categories", "Category", r.Categories)
-	keyTable("Products", "Product", r.Products)
+	keyTable(l.t("categories"), l.t("category"), r.Categories, l.category)
+	keyTable(l.t("products"), l.t("product"), r.Products, func(code string) string { return l.productName(code, names.products[code]) })
 
 	if a := r.Adjustments; a.Count > 0 {
-		d.heading("Adjustments")
-		rows := make([][]string, 0, len(a.Items)+1)
+		d.heading(l.t("adjustments"))
+		rows := make([][]string, 0, len(a.Items))
 		for _, it := range a.Items {
 			rows = append(rows, []string{d.localTime(it.VoidedAt), it.MerchantName, d.localTime(it.CreatedAt), it.Reason,
-				euro(it.Amount), euro(it.Discount), euro(it.MunicipalShare)})
+				l.money(it.Amount), l.money(it.Discount), l.money(it.MunicipalShare)})
 		}
-		rows = append(rows, []string{"TOTAL", "", "", "", euro(a.Amount), euro(a.Discount), euro(a.MunicipalShare)})
-		d.table([]pdfCol{{"Voided", 27, "L"}, {"Merchant", 40, "L"}, {"Redeemed", 27, "L"}, {"Reason", 26, "L"},
-			{"Amount", 20, "R"}, {"Discount", 20, "R"}, {"Share", 20, "R"}}, rows)
+		d.table([]pdfCol{{l.t("voided_at"), 25, "L", true}, {l.t("merchant"), 36, "L", true}, {l.t("redeemed_at"), 25, "L", true},
+			{l.t("reason"), 34, "L", true}, {l.t("amount"), 20, "R", false}, {l.t("discount"), 20, "R", false}, {l.t("share"), 20, "R", false}},
+			rows, []string{l.t("total"), "", "", "", l.money(a.Amount), l.money(a.Discount), l.money(a.MunicipalShare)})
 	}
 	return d.bytes()
 }
 
-// statementsPDF is the month's settlement statements: a summary of what the municipality
-// owes each merchant, then each merchant's statement with its redemptions and adjustments.
-func statementsPDF(st statementSet, meta pdfMeta) ([]byte, error) {
+// statementsPDF is the month's settlement statements, compact: a summary of what the
+// municipality owes each merchant, then each merchant's statement (name, address, tax
+// number, IBAN, and one table of its redemptions, each naming its offer, and adjustments),
+// one after the other, a new page only when the next does not fit. Merchants owed nothing
+// are left out unless all is set (or a single statement was asked for).
+func statementsPDF(st statementSet, meta pdfMeta, l locale, names paperNames, all bool) ([]byte, error) {
 	month := st.doc.report.Month.String()
-	title := "Settlement statements " + month
-	if len(st.statements) == 1 {
-		title = "Settlement statement " + month + " · " + st.statements[0].Name
+	title := l.tf("statements.title", month)
+	statements := st.statements
+	if len(statements) == 1 {
+		title = l.tf("statement.title", month, statements[0].Name)
 	}
-	d := newPDF(title, st.loc, meta)
-	total := merchant.StatementsTotal(st.statements)
-	if len(st.statements) != 1 {
-		d.AddPage()
-		d.title(title, "What the municipality owes each merchant for "+month+": its share of the discounts granted to card holders, net of adjustments.")
-		rows := make([][]string, 0, len(st.statements)+1)
-		var n int
-		var disc int64
-		for _, s := range st.statements {
-			rows = append(rows, []string{s.Name, strconv.Itoa(s.Redemptions), euro(s.Discount), euro(s.MunicipalShare)})
-			n += s.Redemptions
-			disc += s.Discount
-		}
-		rows = append(rows, []string{"TOTAL", strconv.Itoa(n), euro(disc), euro(total)})
-		d.table([]pdfCol{{"Merchant", 84, "L"}, {"Redemptions", 26, "R"}, {"Discount", 34, "R"}, {"Owed", 36, "R"}}, rows)
-	}
-	for _, s := range st.statements {
-		d.AddPage()
-		d.title("Statement "+month+" · "+s.Name, "Merchant "+s.MerchantID+". Redemptions of "+month+
-			" that the municipality co-finances, and voids of earlier, closed months booked in it as adjustments.")
-		d.keyValues([][2]string{{"Redemptions", strconv.Itoa(s.Redemptions)}, {"Discount granted", euro(s.Discount)},
-			{"Adjustments", strconv.Itoa(len(s.Adjustments))}, {"Owed by the municipality", euro(s.MunicipalShare)}})
-		d.heading("Redemptions")
-		rows := make([][]string, 0, len(s.Items)+1)
-		var items int64
-		for _, r := range s.Items {
-			rows = append(rows, []string{d.localTime(r.CreatedAt), card.FormatNumber(r.CardNumber), r.Terminal, r.ID,
-				euro(r.Amount), euro(r.Discount), euro(r.MunicipalShare)})
-			items += r.MunicipalShare
-		}
-		rows = append(rows, []string{"TOTAL", "", "", "", "", "", euro(items)})
-		d.table([]pdfCol{{"Time", 27, "L"}, {"Card", 25, "L"}, {"Terminal", 18, "L"}, {"Redemption", 36, "L"},
-			{"Amount", 26, "R"}, {"Discount", 24, "R"}, {"Share", 24, "R"}}, rows)
-		if len(s.Adjustments) > 0 {
-			d.heading("Adjustments")
-			rows := make([][]string, 0, len(s.Adjustments)+1)
-			var adj int64
-			for _, a := range s.Adjustments {
-				rows = append(rows, []string{d.localTime(a.VoidedAt), d.localTime(a.CreatedAt), a.RedemptionID, a.Reason,
-					euro(a.Amount), euro(a.Discount), euro(a.MunicipalShare)})
-				adj += a.MunicipalShare
+	leftOut := 0
+	if len(statements) != 1 && !all {
+		kept := make([]merchant.Statement, 0, len(statements))
+		for _, s := range statements {
+			if s.MunicipalShare != 0 {
+				kept = append(kept, s)
 			}
-			rows = append(rows, []string{"TOTAL", "", "", "", "", "", euro(adj)})
-			d.table([]pdfCol{{"Voided", 27, "L"}, {"Redeemed", 27, "L"}, {"Redemption", 36, "L"}, {"Reason", 22, "L"},
-				{"Amount", 24, "R"}, {"Discount", 22, "R"}, {"Share", 22, "R"}}, rows)
 		}
-		d.Ln(3)
-		d.SetFont(pdfFont, "B", 11)
-		d.CellFormat(pdfWidth, 7, "Owed by the municipality: "+euro(s.MunicipalShare), "", 1, "R", false, 0, "")
-		d.SetFont(pdfFont, "", 9)
+		leftOut, statements = len(statements)-len(kept), kept
+	}
+	d := newPDF(title, st.loc, meta, l)
+	d.AddPage()
+	if len(st.statements) != 1 {
+		d.title(title, l.tf("statements.sub", month))
+		rows := make([][]string, 0, len(statements))
+		var n int
+		var disc, owed int64
+		for _, s := range statements {
+			rows = append(rows, []string{s.Name, l.count(s.Redemptions), l.money(s.Discount), l.money(s.MunicipalShare)})
+			n, disc, owed = n+s.Redemptions, disc+s.Discount, owed+s.MunicipalShare
+		}
+		d.table([]pdfCol{{l.t("merchant"), 84, "L", true}, {l.t("redemptions"), 26, "R", false}, {l.t("discount"), 34, "R", false},
+			{l.t("owed"), 36, "R", false}}, rows, []string{l.t("total"), l.count(n), l.money(disc), l.money(owed)})
+		if leftOut > 0 {
+			d.SetFont(pdfFont, "", 8)
+			d.CellFormat(pdfWidth, 5, l.tf("statements.left_out", strconv.Itoa(leftOut)), "", 1, "L", false, 0, "")
+		}
+	}
+	for i, s := range statements {
+		if i > 0 || len(st.statements) != 1 {
+			d.need(42) // the header and a few lines, or the statement starts on the next page
+			d.Ln(5)
+		}
+		d.statement(s, month, names)
 	}
 	return d.bytes()
+}
+
+// statement draws one merchant's statement where the page is.
+func (d *pdfDoc) statement(s merchant.Statement, month string, names paperNames) {
+	l := d.l
+	m := names.merchants[s.MerchantID]
+	d.SetFont(pdfFont, "B", 12)
+	for _, line := range d.wrap(l.tf("statement.title", month, s.Name), pdfWidth, 3) {
+		d.CellFormat(pdfWidth, 6, line, "", 1, "L", false, 0, "")
+	}
+	orNone := func(v string) string {
+		if v == "" {
+			return l.t("not_given")
+		}
+		return v
+	}
+	iban := m.IBAN
+	if iban != "" {
+		iban = merchant.FormatIBAN(iban)
+	}
+	d.SetFont(pdfFont, "", 8.5)
+	d.SetTextColor(60, 60, 60)
+	details := l.t("address") + ": " + orNone(m.Address) + " · " + l.t("tax_number") + ": " + orNone(m.TaxNumber) +
+		" · " + l.t("iban") + ": " + orNone(iban) + " · " + s.MerchantID
+	for _, line := range d.wrap(details, pdfWidth, 3) {
+		d.CellFormat(pdfWidth, 4.2, line, "", 1, "L", false, 0, "")
+	}
+	d.SetTextColor(0, 0, 0)
+	d.Ln(1.5)
+	rows := make([][]string, 0, len(s.Items)+len(s.Adjustments))
+	var amount, discount, share int64
+	for _, r := range s.Items {
+		rows = append(rows, []string{d.localTime(r.CreatedAt), card.FormatNumber(r.CardNumber), l.title(names.offers[r.OfferID], r.OfferID),
+			r.Terminal, l.money(r.Amount), l.money(r.Discount), l.money(r.MunicipalShare)})
+		amount, discount, share = amount+r.Amount, discount+r.Discount, share+r.MunicipalShare
+	}
+	for _, a := range s.Adjustments {
+		rows = append(rows, []string{d.localTime(a.VoidedAt), "", l.t("adjustment") + " (" + d.localTime(a.CreatedAt) + "): " + a.Reason,
+			"", l.money(a.Amount), l.money(a.Discount), l.money(a.MunicipalShare)})
+		amount, discount, share = amount+a.Amount, discount+a.Discount, share+a.MunicipalShare
+	}
+	d.table([]pdfCol{{l.t("time"), 28, "L", true}, {l.t("card"), 25, "L", false}, {l.t("offer"), 41, "L", true},
+		{l.t("terminal"), 16, "L", false}, {l.t("amount"), 23, "R", false}, {l.t("discount"), 22, "R", false}, {l.t("share"), 25, "R", false}},
+		rows, []string{l.t("total"), "", "", "", l.money(amount), l.money(discount), l.money(share)})
+	d.SetFont(pdfFont, "B", 10.5)
+	d.need(7)
+	d.CellFormat(pdfWidth, 7, l.tf("owed_total", l.money(s.MunicipalShare)), "", 1, "R", false, 0, "")
+	d.SetFont(pdfFont, "", 9)
 }

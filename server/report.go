@@ -14,7 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
@@ -207,27 +210,19 @@ func (p *centsParser) time(s string) time.Time {
 }
 
 // reportCSV is the report as RFC 4180 CSV (CRLF line ends, UTF-8): one row per merchant and a
-// final TOTAL row.
+// final TOTAL row, the contract's CSV.
 func reportCSV(r merchant.Report) []byte {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	w.Write([]string{"month", "merchant_id", "name", "category", "redemptions", "cards_used", "amount", "discount", "municipal_share"})
-	row := func(id, name, cat string, c merchant.Counters) []string {
-		return []string{r.Month.String(), id, csvSafe(name), cat, strconv.Itoa(c.Redemptions), strconv.Itoa(c.CardsUsed),
-			formatMoney(c.Amount), formatMoney(c.Discount), formatMoney(c.MunicipalShare)}
-	}
-	for _, m := range r.Merchants {
-		w.Write(row(m.MerchantID, m.Name, m.Category, m.Counters))
-	}
-	w.Write(row("TOTAL", "", "", r.Totals.Counters))
-	w.Flush()
-	return buf.Bytes()
+	return reportCSVTable(r, csvOpts{table: "merchants"}, paperNames{})
 }
 
-// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection).
+// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection): a cell that
+// starts with = + - @ (or their full-width forms) or with any control character gets a
+// leading apostrophe. Control characters count because spreadsheets skip some of them (a
+// leading NUL) and then read the formula behind; names stored before such characters were
+// refused may still hold them.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	r, _ := utf8.DecodeRuneInString(s)
+	if s != "" && (strings.ContainsRune("=+-@＝＋－＠", r) || card.IsControl(r) || unicode.IsControl(r)) {
 		return "'" + s
 	}
 	return s
@@ -263,22 +258,36 @@ func reportDocOf(m merchant.Month, v storage.MonthView) (reportDoc, error) {
 	return reportDoc{v.Report, b, nil}, err
 }
 
+// paperOpts say how a paper is rendered: its language, the CSV's options and the names it
+// prints instead of codes.
+type paperOpts struct {
+	lang  locale
+	csv   csvOpts
+	names paperNames
+}
+
 // render gives the document in format json, csv or pdf, with its content type and a file
 // name. A closed month renders from the frozen document alone, so every format gives the
-// same bytes every time; now dates an open month's PDF.
-func (d reportDoc) render(format string, now time.Time) (body []byte, contentType, filename string, err error) {
+// same bytes every time (for the same options); now dates an open month's PDF.
+func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byte, contentType, filename string, err error) {
 	name := "citycard-" + d.report.Month.String()
 	switch format {
 	case "json":
 		return d.json, fiber.MIMEApplicationJSON, name + ".json", nil
 	case "csv":
-		return reportCSV(d.report), "text/csv; charset=utf-8", name + ".csv", nil
+		if o.csv.table != "" && o.csv.table != "merchants" {
+			name += "-" + o.csv.table
+		}
+		if o.csv.table == "" {
+			o.csv.table = "merchants"
+		}
+		return reportCSVTable(d.report, o.csv, o.names), "text/csv; charset=utf-8", name + ".csv", nil
 	case "pdf":
 		meta := pdfMeta{generated: now}
 		if d.closed != nil {
 			meta = pdfMeta{generated: d.closed.ClosedAt, closed: true, sha256: hex.EncodeToString(d.closed.SHA256[:])}
 		}
-		body, err := reportPDF(d.report, meta)
+		body, err := reportPDF(d.report, meta, o.lang, o.names)
 		return body, "application/pdf", name + ".pdf", err
 	}
 	return nil, "", "", badRequest("format must be json, csv or pdf")
@@ -297,11 +306,15 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
+	o, err := s.paperOpts(c, town, format)
+	if err != nil {
+		return err
+	}
 	doc, err := loadReport(c.UserContext(), s.db, town, m)
 	if err != nil {
 		return err
 	}
-	body, ctype, filename, err := doc.render(format, s.db.Now())
+	body, ctype, filename, err := doc.render(format, s.db.Now(), o)
 	if err != nil {
 		return err
 	}
@@ -313,6 +326,27 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
 	}
 	return c.Send(body)
+}
+
+// paperOpts reads a paper's ?lang= and, for CSV, its options, and loads the names a PDF or
+// a CSV of names prints.
+func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error) {
+	l, err := s.paperLang(c.Query("lang"))
+	if err != nil {
+		return paperOpts{}, err
+	}
+	o := paperOpts{lang: l}
+	if format == "csv" {
+		if o.csv, err = parseCSVOpts(c, l); err != nil {
+			return o, err
+		}
+	}
+	if format == "pdf" || (format == "csv" && o.csv.table == "products") {
+		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 type closeJSON struct {
@@ -348,9 +382,16 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// errOpenDataNotClosed answers open data asked for a month that is not closed.
+var errOpenDataNotClosed = errorf(fiber.StatusConflict, "month_open", "open data is published once the month is closed")
+
 // handleOpenData is a town's anonymous counts of the month by day and category for the
 // open-data portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. The
-// town is ?town=, needed only when the deployment has several.
+// town is ?town=, needed only when the deployment has several. Only a closed month is
+// published: while a month is open its counts change with every redemption and void, and two
+// fetches around one redemption would tell its day and category even where suppression hides
+// small cells. Once closed, its counts never change (a later void is an adjustment of the
+// month of the void, which is no count), so nothing can be differenced.
 func (s *server) handleOpenData(c *fiber.Ctx) error {
 	town, err := s.publicTown(c)
 	if err != nil {
@@ -359,6 +400,11 @@ func (s *server) handleOpenData(c *fiber.Ctx) error {
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
+	}
+	if _, closed, err := s.db.ClosedMonth(c.UserContext(), town, m); err != nil {
+		return err
+	} else if !closed {
+		return errOpenDataNotClosed
 	}
 	cells, err := s.db.OpenData(c.UserContext(), town, m)
 	if err != nil {
@@ -387,7 +433,7 @@ func openDataCSV(cells []merchant.OpenDataCell) []byte {
 	return buf.Bytes()
 }
 
-const reportUsage = `usage: citycard report --month YYYY-MM [--town CODE] [--format json|csv|pdf] [--out FILE] [--db FILE]
+const reportUsage = `usage: citycard report --month YYYY-MM [--town CODE] [--format json|csv|pdf] [--lang sl|it|en|de] [--out FILE] [--db FILE]
 
 Writes a town's month's report (--town is needed when the database has several towns) from the database file (CITYCARD_DB) to FILE, or to standard
 output. A closed month gives its frozen report. The database is opened read-only: nothing
@@ -397,12 +443,13 @@ in it is migrated, rebuilt or written, and it may run beside the service.
 // runReport is "citycard report": a month's report from the database file, for a clerk who
 // prefers a terminal or for a cron job.
 func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var month, format, out, town string
+	var month, format, out, town, lang string
 	cfg, fs, err := parseConfig("report", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&month, "month", "", "the month, YYYY-MM (required)")
 		fs.StringVar(&town, "town", "", "the town (needed when the database has several)")
 		fs.StringVar(&format, "format", "json", "json, csv or pdf")
 		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
+		fs.StringVar(&lang, "lang", "", "the PDF's language: sl, it, en or de (default: the first of CITYCARD_LANGUAGES)")
 	})
 	if err != nil {
 		return err
@@ -437,7 +484,20 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	body, _, _, err := doc.render(format, db.Now())
+	o := paperOpts{lang: newLocale(cfg.Languages[0])}
+	if lang != "" {
+		if !card.ValidLang(lang) {
+			return errors.New("--lang must be sl, it, en or de")
+		}
+		o.lang = newLocale(lang)
+	}
+	o.csv = csvOpts{table: "merchants", lang: o.lang}
+	if format == "pdf" {
+		if o.names, err = loadPaperNames(ctx, db, town); err != nil {
+			return err
+		}
+	}
+	body, _, _, err := doc.render(format, db.Now(), o)
 	if err != nil {
 		return err
 	}

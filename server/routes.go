@@ -5,6 +5,8 @@ import "github.com/gofiber/fiber/v2"
 // routes registers every route of the service: the whole API on one screen.
 func (s *server) routes(app *fiber.App) {
 	app.Get("/healthz", s.handleHealth)
+	app.Get("/readyz", s.handleReady)
+	app.Get("/metrics", s.handleMetrics) // with CITYCARD_METRICS_TOKEN only; see metrics.go
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
@@ -32,10 +34,14 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/cards", s.handleCardCreate)
 	admin.Post("/cards/batch", s.handleCardBatch)
 	admin.Get("/cards", s.handleCardList)
+	admin.Get("/cards/sheet.pdf", s.handleCardSheet) // before /cards/:id, which would take it
 	admin.Get("/cards/:id", s.handleCardGet)
 	admin.Post("/cards/:id/block", s.handleCardBlock)
 	admin.Post("/cards/:id/unblock", s.handleCardUnblock)
 	admin.Get("/cards/:id/qr.png", s.handleCardQR)
+	admin.Get("/batches", s.handleBatchList)
+	admin.Get("/batches/:id", s.handleBatchGet)
+	admin.Get("/batches/:id/sheet.pdf", s.handleBatchSheet)
 	admin.Post("/merchants", s.handleMerchantCreate)
 	admin.Get("/merchants", s.handleMerchantList)
 	admin.Get("/merchants/:id", s.handleMerchantGet)

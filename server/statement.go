@@ -112,7 +112,9 @@ func (st statementSet) csv() []byte {
 	return buf.Bytes()
 }
 
-func (st statementSet) render(format string, now time.Time) (body []byte, contentType, filename string, err error) {
+// render gives the statements in format json, csv or pdf. The PDF is in o's language and
+// leaves out merchants owed nothing unless all is set.
+func (st statementSet) render(format string, now time.Time, o paperOpts, all bool) (body []byte, contentType, filename string, err error) {
 	name := "citycard-statements-" + st.doc.report.Month.String()
 	if len(st.statements) == 1 {
 		name += "-" + st.statements[0].MerchantID
@@ -128,7 +130,7 @@ func (st statementSet) render(format string, now time.Time) (body []byte, conten
 		if cl := st.doc.closed; cl != nil {
 			meta = pdfMeta{generated: cl.ClosedAt, closed: true, sha256: hex.EncodeToString(cl.SHA256[:])}
 		}
-		b, err := statementsPDF(st, meta)
+		b, err := statementsPDF(st, meta, o.lang, o.names, all)
 		return b, "application/pdf", name + ".pdf", err
 	}
 	return nil, "", "", badRequest("format must be json, csv or pdf")
@@ -148,11 +150,29 @@ func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
+	all := false
+	switch c.Query("all", "false") {
+	case "false":
+	case "true":
+		all = true
+	default:
+		return badRequest("all must be true or false")
+	}
+	l, err := s.paperLang(c.Query("lang"))
+	if err != nil {
+		return err
+	}
+	o := paperOpts{lang: l}
 	st, err := loadStatements(c.UserContext(), s.db, town, m, only)
 	if err != nil {
 		return err
 	}
-	body, ctype, filename, err := st.render(format, s.db.Now())
+	if format == "pdf" {
+		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
+			return err
+		}
+	}
+	body, ctype, filename, err := st.render(format, s.db.Now(), o, all)
 	if err != nil {
 		return err
 	}

@@ -5,56 +5,66 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/citycard/citycard/card"
 )
 
-const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason`
+const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
 
 // CreateCards issues n cards of product in town, in one transaction, each with a fresh
 // random number and a token signed by kr. The product must be the town's own or a network
 // product that accepts it (else card.ErrNoProduct). Validity days count in the town's zone.
 func (db *DB) CreateCards(ctx context.Context, town string, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
-	if n < 1 || n > 1000 {
+	if n < 1 || n > card.MaxBatchCards {
 		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
 	}
 	var out []card.Card
 	err := db.update(ctx, func(tx *Tx) error {
-		out = out[:0]
-		p, _, err := scanProduct(tx.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
-			product, town, town, town))
-		if errors.Is(err, sql.ErrNoRows) {
-			return card.ErrNoProduct
-		}
-		if err != nil {
-			return err
-		}
-		for len(out) < n {
-			c, err := card.NewCard(p, holder, lang, tx.Now, db.TownLoc(town))
-			if err != nil {
-				return err
-			}
-			c.ID = newID("crd")
-			if c.Token, err = kr.Sign(c.Number); err != nil {
-				return err
-			}
-			c.Town = town
-			_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy))
-			if isUnique(err) {
-				continue // a number drawn twice (1 in 9e10 a card): draw again
-			}
-			if err != nil {
-				return err
-			}
-			if err := tx.auditIn(town, "card.create", c.ID); err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return nil
+		var err error
+		out, err = insertCards(tx, town, kr, product, n, holder, lang, "")
+		return err
 	})
 	return out, err
+}
+
+// insertCards issues n cards of product in town inside tx, in batch batchID (or none). The
+// product must be the town's own or a network product that accepts it (else
+// card.ErrNoProduct). Validity days count in the town's zone.
+func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
+	out := make([]card.Card, 0, n)
+	p, _, err := scanProduct(tx.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
+		product, town, town, town))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, card.ErrNoProduct
+	}
+	if err != nil {
+		return nil, err
+	}
+	batch := sql.NullString{String: batchID, Valid: batchID != ""}
+	for len(out) < n {
+		c, err := card.NewCard(p, holder, lang, tx.Now, tx.db.TownLoc(town))
+		if err != nil {
+			return nil, err
+		}
+		c.ID, c.BatchID, c.Town = newID("crd"), batchID, town
+		if c.Token, err = kr.Sign(c.Number); err != nil {
+			return nil, err
+		}
+		_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
+		if isUnique(err) {
+			continue // a number drawn twice (1 in 9e10 a card): draw again
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.auditIn(town, "card.create", c.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Card returns the card with this id issued in town ("" for any), or card.ErrNotFound.
@@ -79,10 +89,12 @@ func cardWhere(q querier, where string, arg any) (card.Card, error) {
 	return c, err
 }
 
-// CardFilter narrows a list of cards.
+// CardFilter narrows a list of cards. Filters combine; an empty one matches every card.
 type CardFilter struct {
 	Town    string // the issuing town (required)
-	Product string // product code, or all
+	Product string // product code
+	Number  string // the exact, normalised 12-digit number
+	Batch   string // batch id
 }
 
 // Cards lists cards, newest first.
@@ -90,8 +102,21 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 	if f.Town == "" {
 		return nil, "", errNoTown
 	}
-	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE town = ? AND (? = '' OR product_code = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Town, f.Product, f.Product}, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
+	// One query per shape, so each uses its index (number is unique, batch_id indexed)
+	// instead of an "? = '' OR" that the planner cannot.
+	where, args := []string{"town = ?"}, []any{f.Town}
+	if f.Number != "" {
+		where, args = append(where, "number = ?"), append(args, f.Number)
+	}
+	if f.Batch != "" {
+		where, args = append(where, "batch_id = ?"), append(args, f.Batch)
+	}
+	if f.Product != "" {
+		where, args = append(where, "product_code = ?"), append(args, f.Product)
+	}
+	where = append(where, "seq < ?")
+	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`,
+		args, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
 
 // SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
@@ -124,11 +149,54 @@ func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, rea
 	return c, err
 }
 
+// CardsByID returns the cards with these ids that town issued, in the order asked, or
+// card.ErrNotFound naming the first id town has no card of.
+func (db *DB) CardsByID(ctx context.Context, town string, ids []string) ([]card.Card, error) {
+	byID := make(map[string]card.Card, len(ids))
+	r := db.reader(ctx)
+	// In chunks: SQLite bounds the number of parameters of one statement.
+	for start := 0; start < len(ids); start += 250 {
+		chunk := ids[start:min(start+250, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			c, _, err := scanCard(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			byID[c.ID] = c
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]card.Card, len(ids))
+	for i, id := range ids {
+		c, ok := byID[id]
+		if !ok || c.Town != town {
+			return nil, fmt.Errorf("%w: %s", card.ErrNotFound, id)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
 func scanCard(s scanner) (card.Card, int64, error) {
 	var c card.Card
 	var seq, issued, activateBy int64
 	var activated, expires, blocked sql.NullInt64
-	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason)
+	var batch sql.NullString
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
+	c.BatchID = batch.String
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
 	return c, seq, err

@@ -8,7 +8,7 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-const merchantColumns = `seq, id, town, name, category, address, lat, lon, status, created_at`
+const merchantColumns = `seq, id, town, name, category, address, lat, lon, status, created_at, tax_number, iban`
 
 // CreateMerchant validates and stores m (in town m.Town) with the SHA-256 of its API key,
 // setting ID and CreatedAt.
@@ -22,9 +22,9 @@ func (db *DB) CreateMerchant(ctx context.Context, m *merchant.Merchant, keyHash 
 	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
 		m.ID, m.CreatedAt = newID("mer"), tx.Now
-		_, err := tx.exec(`INSERT INTO merchants (id, town, name, category, address, lat, lon, status, key_hash, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Town, m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, keyHash, ms(tx.Now), ms(tx.Now))
+		_, err := tx.exec(`INSERT INTO merchants (id, town, name, category, address, lat, lon, status, key_hash, created_at, updated_at, tax_number, iban)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.Town, m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, keyHash, ms(tx.Now), ms(tx.Now), m.TaxNumber, m.IBAN)
 		if err != nil {
 			return err
 		}
@@ -81,8 +81,8 @@ func (db *DB) UpdateMerchant(ctx context.Context, town, id string, change func(*
 		if err := m.Validate(); err != nil {
 			return err
 		}
-		_, err = tx.exec(`UPDATE merchants SET name = ?, category = ?, address = ?, lat = ?, lon = ?, status = ?, updated_at = ? WHERE id = ?`,
-			m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, ms(tx.Now), id)
+		_, err = tx.exec(`UPDATE merchants SET name = ?, category = ?, address = ?, lat = ?, lon = ?, status = ?, updated_at = ?, tax_number = ?, iban = ? WHERE id = ?`,
+			m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, ms(tx.Now), m.TaxNumber, m.IBAN, id)
 		if err != nil {
 			return err
 		}

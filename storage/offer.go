@@ -245,7 +245,7 @@ func scanOffer(s scanner) (merchant.Offer, int64, error) {
 func merchantDest(m *merchant.Merchant, seq *int64) ([]any, func()) {
 	var lat, lon sql.NullFloat64
 	var created int64
-	return []any{seq, &m.ID, &m.Town, &m.Name, &m.Category, &m.Address, &lat, &lon, &m.Status, &created}, func() {
+	return []any{seq, &m.ID, &m.Town, &m.Name, &m.Category, &m.Address, &lat, &lon, &m.Status, &created, &m.TaxNumber, &m.IBAN}, func() {
 		if lat.Valid && lon.Valid {
 			m.Lat, m.Lon = &lat.Float64, &lon.Float64
 		}

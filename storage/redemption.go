@@ -289,12 +289,14 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 // Void voids a redemption at town's merchants with a reason. With merchantID set, only that
 // merchant's redemptions are found. Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
 func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (merchant.Redemption, error) {
-	if err := merchant.ValidateVoidReason(reason); err != nil {
+	// Store exactly what was checked: the trimmed reason, never the padding around it.
+	reason, err := merchant.CleanVoidReason(reason)
+	if err != nil {
 		return merchant.Redemption{}, err
 	}
 	var r merchant.Redemption
 	defer func() { db.cache.cards.invalidate(r.CardNumber, r.CardNumber == "") }()
-	err := db.update(ctx, func(tx *Tx) error {
+	err = db.update(ctx, func(tx *Tx) error {
 		var err error
 		r, err = redemptionWhere(tx, `id = ?`, id)
 		if err != nil || (merchantID != "" && r.MerchantID != merchantID) || (town != "" && r.Town != town) {

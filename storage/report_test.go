@@ -291,7 +291,10 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 	for _, s := range append([]string{`DROP TABLE ledger`, `DROP TABLE rollup_days`, `DROP TABLE rollup_months`,
 		`DROP TABLE rollup_card_uses`, `DROP TABLE rollup_cards`, `DROP TABLE month_closes`,
 		`DROP TABLE ledger_checkpoints`, `DROP TABLE checkpoint_keys`,
-		`DELETE FROM schema_migrations WHERE version >= 3`}, undoTowns...) {
+		// Only the migrations whose tables were dropped or changed run again (the others, such
+		// as 0007's column of audit, which is kept, stay applied); by name, as their numbers
+		// depend on which migrations the build has.
+		`DELETE FROM schema_migrations WHERE name IN ('0003_ledger.sql', '0004_books.sql', '0010_towns.sql')`}, undoTowns...) {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}

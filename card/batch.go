@@ -1,0 +1,43 @@
+package card
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// ErrBatchNotFound is returned for an unknown batch id.
+var ErrBatchNotFound = errors.New("batch not found")
+
+// MaxBatchCards is the most cards one batch (and one print sheet) holds.
+const MaxBatchCards = 1000
+
+// Batch is a set of cards issued together, usually for one hotel or event, with a name the
+// office can find it by ("Hotel Histria, June") to reprint it.
+type Batch struct {
+	Town      string // the town whose office issued it
+	ID        string
+	Name      string // may be empty
+	Product   string // product code
+	Count     int
+	Lang      string // the cards' language, may be empty
+	CreatedAt time.Time
+}
+
+// CleanBatchName trims a batch name and checks it: 1 to 100 characters without control
+// characters. Errors wrap ErrInvalidInput.
+func CleanBatchName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len([]rune(name)) > 100 {
+		return "", fmt.Errorf("%w: name must be 1 to 100 characters", ErrInvalidInput)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("%w: name must not contain control characters", ErrInvalidInput)
+	}
+	return name, nil
+}
+
+// FoldName is the form of a name that a case-insensitive search compares.
+func FoldName(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/shopspring/decimal"
+)
+
+// readCSV reads a CSV answer the way a spreadsheet told its encoding and separator would:
+// UTF-8, the byte-order mark (if bom) stripped, fields split on sep.
+func readCSV(t *testing.T, body []byte, bom bool, sep rune) [][]string {
+	t.Helper()
+	if !utf8.Valid(body) {
+		t.Fatal("the CSV is not UTF-8")
+	}
+	if got := bytes.HasPrefix(body, []byte("\xEF\xBB\xBF")); got != bom {
+		t.Fatalf("byte-order mark %v, want %v", got, bom)
+	}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))))
+	r.Comma = sep
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v\n%s", err, body)
+	}
+	return recs
+}
+
+// csvCents reads an amount written with decimal separator dec.
+func csvCents(t *testing.T, s string, dec string) int64 {
+	t.Helper()
+	if dec == "," {
+		if strings.Contains(s, ".") {
+			t.Fatalf("amount %q has a '.' where the language writes ','", s)
+		}
+		s = strings.Replace(s, ",", ".", 1)
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		t.Fatalf("amount %q: %v", s, err)
+	}
+	return d.Shift(2).IntPart()
+}
+
+func TestReportCSVForSpreadsheets(t *testing.T) {
+	k := newKoperMonth(t)
+	e := k.reportEnv
+	const report = "/api/v1/reports/monthly?month=2026-10&format=csv"
+	plain := e.ok(200, "GET", report, e.admin, "", nil)
+	if !bytes.HasPrefix(plain, []byte("month,merchant_id,name,category,redemptions,cards_used,amount,discount,municipal_share\r\n")) {
+		t.Fatalf("the contract's CSV changed:\n%s", plain)
+	}
+	if same := e.ok(200, "GET", report+"&table=merchants&sep=comma&bom=false&lang=sl", e.admin, "", nil); !bytes.Equal(same, plain) {
+		t.Fatalf("explicit defaults give another CSV:\n%s\nnot\n%s", same, plain)
+	}
+
+	// Each table, as Slovene Excel opens it: BOM, semicolons, decimal commas. Every table's
+	// TOTAL is the sum of its rows.
+	sums := map[string]struct {
+		cols  []int // amount columns
+		first string
+	}{
+		"merchants":   {[]int{6, 7, 8}, "merchant_id"},
+		"categories":  {[]int{5, 6, 7}, "category"},
+		"products":    {[]int{5, 6, 7}, "product"},
+		"days":        {[]int{3}, "date"},
+		"adjustments": {[]int{9, 10, 11}, "redemption_id"},
+	}
+	for _, lang := range []struct{ code, dec string }{{"sl", ","}, {"de", ","}, {"it", ","}, {"en", "."}} {
+		for table, want := range sums {
+			body := e.ok(200, "GET", report+"&table="+table+"&sep=semicolon&bom=true&lang="+lang.code, e.admin, "", nil)
+			recs := readCSV(t, body, true, ';')
+			if recs[0][1] != want.first {
+				t.Fatalf("%s: header %v", table, recs[0])
+			}
+			last := recs[len(recs)-1]
+			if last[1] != "TOTAL" {
+				t.Fatalf("%s: last row %v, want TOTAL", table, last)
+			}
+			for _, col := range want.cols {
+				var sum int64
+				for _, rec := range recs[1 : len(recs)-1] {
+					sum += csvCents(t, rec[col], lang.dec)
+				}
+				if total := csvCents(t, last[col], lang.dec); total != sum || total == 0 && table != "days" {
+					t.Errorf("%s %s: %s TOTAL %d, rows add up to %d", lang.code, table, recs[0][col], total, sum)
+				}
+			}
+		}
+	}
+	// Comma-separated, the decimal point stays a point whatever the language.
+	recs := readCSV(t, e.ok(200, "GET", report+"&table=days&lang=de", e.admin, "", nil), false, ',')
+	if got := recs[len(recs)-1]; got[3] != "6.05" {
+		t.Errorf("days TOTAL discount %q, want 6.05", got[3])
+	}
+	// Names in the language; local times with their zone in the header.
+	cats := readCSV(t, e.ok(200, "GET", report+"&table=categories&lang=sl", e.admin, "", nil), false, ',')
+	if cats[1][1] != "restaurant" || cats[1][2] != "Restavracija" || cats[2][1] != "shop" || cats[2][2] != "Trgovina" {
+		t.Errorf("categories %v", cats)
+	}
+	prods := readCSV(t, e.ok(200, "GET", report+"&table=products&lang=it", e.admin, "", nil), false, ',')
+	if prods[1][1] != "koper-year" || prods[1][2] != "Koper resident card" {
+		t.Errorf("products %v", prods)
+	}
+	adj := readCSV(t, e.ok(200, "GET", report+"&table=adjustments", e.admin, "", nil), false, ',')
+	if h := strings.Join(adj[0], ","); !strings.Contains(h, "redeemed_at (Europe/Ljubljana),voided_at (Europe/Ljubljana)") {
+		t.Errorf("adjustments header %s", h)
+	}
+	if row := adj[1]; row[1] != k.a || row[6] != "2026-09-30 23:59:00" || row[7] != "2026-10-20 09:00:00" || row[8] != "returned shoes" || row[9] != "-20.00" {
+		t.Errorf("adjustment row %v", row)
+	}
+	// A closed month gives the same bytes for the same options.
+	first := e.ok(200, "GET", "/api/v1/reports/monthly?month=2026-09&format=csv&table=days&sep=semicolon&bom=true", e.admin, "", nil)
+	if again := e.ok(200, "GET", "/api/v1/reports/monthly?month=2026-09&format=csv&table=days&sep=semicolon&bom=true", e.admin, "", nil); !bytes.Equal(first, again) {
+		t.Error("a closed month's CSV changed between two requests")
+	}
+	for _, q := range []string{"&table=offers", "&sep=tab", "&bom=yes", "&lang=fr", "&sep=Semicolon"} {
+		e.wantError(400, "invalid_request", "GET", report+q, e.admin, "")
+	}
+}
+
+func TestPapersInFourLanguages(t *testing.T) {
+	k := newKoperMonth(t)
+	e := k.reportEnv
+	for _, tc := range []struct {
+		lang string
+		want []string
+	}{
+		{"sl", []string{"Mesečno poročilo 2026-10", "izdelano 2. 11. 2026 08:00", "34,99 €", "Trgovina", "Restavracija", "Koper resident card",
+			"20. 10. 2026", "Unovčenja po dnevih"}},
+		{"it", []string{"Rapporto mensile 2026-10", "generato il 2/11/2026 08:00", "34,99 €", "Negozio", "Ristorante", "20/10/2026", "Riscatti per giorno"}},
+		{"de", []string{"Monatsbericht 2026-10", "erstellt am 02.11.2026 08:00", "34,99 €", "Geschäft", "Restaurant", "20.10.2026", "Einlösungen pro Tag"}},
+		{"en", []string{"Monthly report 2026-10", "generated 2 Nov 2026 08:00", "€34.99", "Shop", "Restaurant", "20 Oct 2026", "Redemptions per day"}},
+	} {
+		text := pdfText(t, e.ok(200, "GET", "/api/v1/reports/monthly?month=2026-10&format=pdf&lang="+tc.lang, e.admin, "", nil))
+		for _, want := range tc.want {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s report lacks %q", tc.lang, want)
+			}
+		}
+		// Codes are printed as names.
+		for _, code := range []string{"koper-year", " shop ", "restaurant "} {
+			if strings.Contains(text, code) {
+				t.Errorf("%s report prints the code %q", tc.lang, code)
+			}
+		}
+	}
+	e.wantError(400, "invalid_request", "GET", "/api/v1/reports/monthly?month=2026-10&format=pdf&lang=fr", e.admin, "")
+	e.wantError(400, "invalid_request", "GET", "/api/v1/reports/statements?month=2026-10&format=pdf&lang=EN", e.admin, "")
+}
+
+func TestStatementsCompact(t *testing.T) {
+	k := newKoperMonth(t)
+	e := k.reportEnv
+	e.at(local(2026, 10, 5, 9, 0))
+	long := "Društvo za ohranjanje kulturne dediščine in turistično promocijo slovenske Istre ter obalnih mest Koper, Izola in Piran"
+	museum := e.merchant(long, "museum",
+		`{"title":{"sl":"Brezplačen vstop","it":"Ingresso gratuito","en":"Free entry"},"kind":"free","limit":"unlimited","municipal_share":"100"}`)
+	bar := e.merchant("Bar Pristan", "bar", `{"title":{"en":"5% off"},"kind":"percent","value":"5","limit":"unlimited","municipal_share":"20"}`)
+	unpaid := e.merchant("Trgovina Brez Deleža", "shop", `{"title":{"en":"1 € off"},"kind":"amount","value":"1.00","limit":"unlimited"}`)
+	e.ok(200, "PATCH", "/api/v1/merchants/"+museum.id, e.admin, `{"address":"Kidričeva ulica 19, Koper","tax_number":"40016803","iban":"SI56191000000123438"}`, nil)
+	cards := e.cards(4)
+	for i, c := range cards {
+		e.redeem(local(2026, 10, 6+i, 11, 0), museum, c, "6.00")
+		e.redeem(local(2026, 10, 6+i, 12, 0), bar, c, "12.00")
+		e.redeem(local(2026, 10, 6+i, 13, 0), unpaid, c, "3.00")
+	}
+	e.at(local(2026, 11, 2, 8, 0))
+
+	body := e.ok(200, "GET", "/api/v1/reports/statements?month=2026-10&format=pdf&lang=it", e.admin, "", nil)
+	if pages := bytes.Count(body, []byte("/Type /Page\n")); pages > 2 {
+		t.Errorf("statements of 4 merchants owed money take %d pages, want at most 2", pages)
+	}
+	text := pdfText(t, body)
+	for _, want := range []string{"Kidričeva ulica 19, Koper", "40016803", "SI56 1910 0000 0123 438", "Ingresso gratuito", "Rendiconti 2026-10",
+		"Esercenti a cui il Comune non deve nulla, omessi: 1", "Bar Pristan", "Kavarna Loggia", "obalnih mest Koper, Izola in Piran"} {
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), want) {
+			t.Errorf("the statements lack %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Trgovina Brez Deleža") {
+		t.Error("a merchant owed nothing is in the statements without all=true")
+	}
+	// The report wraps the long name in its tables and charts instead of cutting it.
+	text = pdfText(t, e.ok(200, "GET", "/api/v1/reports/monthly?month=2026-10&format=pdf", e.admin, "", nil))
+	if n := strings.Count(strings.Join(strings.Fields(text), " "), "obalnih mest Koper, Izola in Piran"); n < 2 {
+		t.Errorf("the report prints the long name's end %d times, want it in the chart and the table:\n%s", n, text)
+	}
+	text = pdfText(t, e.ok(200, "GET", "/api/v1/reports/statements?month=2026-10&format=pdf&all=true", e.admin, "", nil))
+	if !strings.Contains(text, "Trgovina Brez Deleža") {
+		t.Error("all=true leaves out the merchant owed nothing")
+	}
+	// Asked for by name, a statement owed nothing is printed.
+	text = pdfText(t, e.ok(200, "GET", "/api/v1/reports/statements?month=2026-10&format=pdf&merchant="+unpaid.id, e.admin, "", nil))
+	if !strings.Contains(text, "Trgovina Brez Deleža") || !strings.Contains(text, "Občina dolguje: 0,00 €") {
+		t.Errorf("the statement of one merchant owed nothing:\n%s", text)
+	}
+	e.wantError(400, "invalid_request", "GET", "/api/v1/reports/statements?month=2026-10&format=pdf&all=yes", e.admin, "")
+}
+
+// TestPDFUnicode: a character outside what the font shows (emoji, anything beyond the Basic
+// Multilingual Plane, a control character) in a merchant's name, an offer, a void reason, a
+// product or a batch is printed as a replacement, in every PDF, never a 500.
+func TestPDFUnicode(t *testing.T) {
+	k := newKoperMonth(t)
+	e := k.reportEnv
+	e.at(local(2026, 10, 5, 9, 0))
+	odd := "Bar 🍹 Žabica 𝄞 ok"
+	m := e.merchant(odd, "bar", `{"title":{"sl":"Koktajl 🍸 gratis","en":"Cocktail 🍸"},"kind":"free","limit":"unlimited","municipal_share":"50"}`)
+	e.ok(201, "POST", "/api/v1/products", e.admin, `{"code":"koper-emoji","name":{"sl":"Kartica 🎫"},"validity_hours":24,"price":"1.00","audience":"tourist"}`, nil)
+	var b struct {
+		Batch batchJSON `json:"batch"`
+	}
+	e.ok(201, "POST", "/api/v1/cards/batch", e.admin, `{"product":"koper-emoji","count":2,"name":"Hotel 🏨 Histria"}`, &b)
+	cards := e.cards(2)
+	id := e.redeem(local(2026, 10, 6, 11, 0), m, cards[0], "6.00")
+	e.redeem(local(2026, 10, 6, 12, 0), m, cards[1], "7.00")
+	e.at(local(2026, 11, 1, 9, 0))
+	e.ok(200, "POST", "/api/v1/reports/monthly/2026-10/close", e.admin, "", nil)
+	e.void(local(2026, 11, 3, 9, 0), id, "guest 😀 left")
+	e.at(local(2026, 12, 2, 8, 0))
+
+	r := string(pdfReplacement)
+	name, reason := "Bar "+r+" Žabica "+r+" ok", "guest "+r+" left"
+	for path, wants := range map[string][]string{
+		"/api/v1/reports/monthly?month=2026-10&format=pdf":             {name},
+		"/api/v1/reports/monthly?month=2026-11&format=pdf":             {name, reason}, // the void is an adjustment of November
+		"/api/v1/reports/statements?month=2026-10&format=pdf":          {name, "Koktajl " + r + " gratis"},
+		"/api/v1/reports/statements?month=2026-11&format=pdf&all=true": {name, reason},
+		"/api/v1/batches/" + b.Batch.ID + "/sheet.pdf":                 {"Hotel " + r + " Histria", "Kartica " + r},
+		"/api/v1/reports/monthly?month=2026-11&format=pdf&lang=en":     {name, reason},
+		"/api/v1/reports/statements?month=2026-10&format=pdf&lang=it":  {name, "Koktajl " + r + " gratis"},
+	} {
+		text := pdfText(t, e.ok(200, "GET", path, e.admin, "", nil))
+		for _, bad := range []string{"🍹", "𝄞", "😀", "🏨", "🍸", "🎫"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s prints %q, which its font lacks", path, bad)
+			}
+		}
+		flat := strings.Join(strings.Fields(text), " ")
+		for _, want := range wants {
+			if !strings.Contains(flat, want) {
+				t.Errorf("%s lacks %q:\n%s", path, want, text)
+			}
+		}
+	}
+}
+
+// longReport is a month whose adjustments have void reasons and merchant names of n
+// characters each, rows of them.
+func longReport(n, rows int) merchant.Report {
+	r := merchant.Report{Month: merchant.Month{Year: 2026, Month: time.October}, Timezone: "Europe/Ljubljana"}
+	reason := strings.Repeat("wrong item ", n/11+1)[:n]
+	name := strings.Repeat("Gostilna ", n/9+1)[:n]
+	for i := 0; i < rows; i++ {
+		r.Adjustments.Items = append(r.Adjustments.Items, merchant.Adjustment{RedemptionID: fmt.Sprint("red_", i), MerchantID: "mer_1",
+			MerchantName: name, Category: "bar", Product: "koper-72h", Reason: reason, Amount: -100, Discount: -10, MunicipalShare: -5,
+			CreatedAt: time.Date(2026, 9, 30, 10, 0, 0, 0, time.UTC), VoidedAt: time.Date(2026, 10, 2, 10, 0, 0, 0, time.UTC)})
+		r.Adjustments.Count++
+	}
+	r.Merchants = []merchant.MerchantLine{{MerchantID: "mer_1", Name: name, Category: "bar"}}
+	return r
+}
+
+// TestPDFLongTextIsBounded: a void reason and a merchant name of 250,000 characters (a
+// closed month would print them forever) make a report and a statement in well under a
+// second's work: what a cell prints is capped and measured once, not re-measured a
+// character at a time.
+func TestPDFLongTextIsBounded(t *testing.T) {
+	r := longReport(250_000, 3)
+	start := time.Now()
+	pdf, err := reportPDF(r, pdfMeta{generated: time.Now()}, newLocale("sl"), paperNames{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := statementSet{doc: reportDoc{report: r}, loc: time.UTC, statements: []merchant.Statement{{MerchantID: "mer_1", Name: r.Merchants[0].Name,
+		MunicipalShare: -15, Adjustments: r.Adjustments.Items}}}
+	if _, err := statementsPDF(st, pdfMeta{generated: time.Now()}, newLocale("en"), paperNames{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("two PDFs with 250,000-character texts took %v", took)
+	}
+	if text := pdfText(t, pdf); !strings.Contains(text, "…") || !strings.Contains(text, "wrong item") {
+		t.Errorf("the long reason is not printed cut with an ellipsis:\n%.2000s", text)
+	}
+}
+
+// BenchmarkReportPDFLongText shows the cost of a report PDF as its texts grow (flat beyond
+// what a cell prints) and as its rows grow (linear).
+func BenchmarkReportPDFLongText(b *testing.B) {
+	for _, tc := range []struct{ chars, rows int }{{100, 10}, {10_000, 10}, {250_000, 10}, {1_000_000, 10}, {100, 100}, {100, 1000}} {
+		b.Run(fmt.Sprintf("chars=%d/rows=%d", tc.chars, tc.rows), func(b *testing.B) {
+			r := longReport(tc.chars, tc.rows)
+			for i := 0; i < b.N; i++ {
+				if _, err := reportPDF(r, pdfMeta{generated: time.Now()}, newLocale("sl"), paperNames{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestPDFClean(t *testing.T) {
+	r := string(pdfReplacement)
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"Čevljar €", 10, "Čevljar €"},
+		{"a😀b", 10, "a" + r + "b"},
+		{"tab\there\nline\x00", 20, "tab here line "},
+		{"abcdef", 4, "abc…"},
+		{"abcd", 4, "abcd"},
+		{"\xff\xfeok", 10, r + r + "ok"},
+		{strings.Repeat("x", 1_000_000), 300, strings.Repeat("x", 299) + "…"},
+	} {
+		if got := pdfClean(tc.in, tc.max); got != tc.want {
+			t.Errorf("pdfClean(%.20q, %d) = %.40q, want %.40q", tc.in, tc.max, got, tc.want)
+		}
+	}
+	if !pdfGlyphs.has('Č') || !pdfGlyphs.has('€') || !pdfGlyphs.has('ž') || pdfGlyphs.has(0x1F600) {
+		t.Error("the font's character map was not read")
+	}
+}

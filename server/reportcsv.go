@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"strconv"
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/gofiber/fiber/v2"
+)
+
+// csvOpts are the report CSV's options for spreadsheets. Their zero value is the contract's
+// CSV: the merchants table, comma-separated, UTF-8 without a byte-order mark.
+type csvOpts struct {
+	table     string // merchants (default), categories, products, days or adjustments
+	semicolon bool   // ';' between fields, and the language's decimal separator
+	bom       bool   // a UTF-8 byte-order mark first, so Excel reads UTF-8 (not Windows-1250)
+	lang      locale // names of categories and products; decimal separator with semicolon
+}
+
+// reportTables are the tables of the report the CSV gives.
+var reportTables = []string{"merchants", "categories", "products", "days", "adjustments"}
+
+// parseCSVOpts reads ?table=, ?sep=, ?bom= (and takes the paper's language). Bad values are
+// 400 invalid_request.
+func parseCSVOpts(c *fiber.Ctx, l locale) (csvOpts, error) {
+	o := csvOpts{table: c.Query("table", "merchants"), lang: l}
+	valid := false
+	for _, t := range reportTables {
+		valid = valid || t == o.table
+	}
+	if !valid {
+		return o, badRequest("table must be merchants, categories, products, days or adjustments")
+	}
+	switch c.Query("sep", "comma") {
+	case "comma":
+	case "semicolon":
+		o.semicolon = true
+	default:
+		return o, badRequest("sep must be comma or semicolon")
+	}
+	switch c.Query("bom", "false") {
+	case "false":
+	case "true":
+		o.bom = true
+	default:
+		return o, badRequest("bom must be true or false")
+	}
+	return o, nil
+}
+
+// reportCSVTable is one table of the report as CSV (RFC 4180, CRLF line ends, UTF-8), each
+// table ending in a TOTAL row whose figures are the sums of the rows above (for days and
+// adjustments; the other tables' totals are the month's, as in the report). Local times are
+// in the report's zone, named in the column header. With zero opts it is reportCSV.
+func reportCSVTable(r merchant.Report, o csvOpts, names paperNames) []byte {
+	var buf bytes.Buffer
+	if o.bom {
+		buf.WriteString("\uFEFF")
+	}
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	money := formatMoney
+	if o.semicolon {
+		w.Comma = ';'
+		money = o.lang.decimal
+	}
+	month := r.Month.String()
+	counters := func(c merchant.Counters) []string {
+		return []string{strconv.Itoa(c.Redemptions), strconv.Itoa(c.CardsUsed), money(c.Amount), money(c.Discount), money(c.MunicipalShare)}
+	}
+	head := []string{"redemptions", "cards_used", "amount", "discount", "municipal_share"}
+	t := r.Totals.Counters
+	switch o.table {
+	case "merchants":
+		w.Write(append([]string{"month", "merchant_id", "name", "category"}, head...))
+		for _, m := range r.Merchants {
+			w.Write(append([]string{month, m.MerchantID, csvSafe(m.Name), m.Category}, counters(m.Counters)...))
+		}
+		w.Write(append([]string{month, "TOTAL", "", ""}, counters(t)...))
+	case "categories", "products":
+		key, lines := "category", r.Categories
+		name := o.lang.category
+		if o.table == "products" {
+			key, lines = "product", r.Products
+			name = func(code string) string { return o.lang.productName(code, names.products[code]) }
+		}
+		w.Write(append([]string{"month", key, "name"}, head...))
+		for _, k := range lines {
+			w.Write(append([]string{month, k.Key, csvSafe(name(k.Key))}, counters(k.Counters)...))
+		}
+		w.Write(append([]string{month, "TOTAL", ""}, counters(t)...))
+	case "days":
+		w.Write([]string{"month", "date", "redemptions", "discount"})
+		var n int
+		var disc int64
+		for _, d := range r.Days {
+			w.Write([]string{month, d.Date, strconv.Itoa(d.Redemptions), money(d.Discount)})
+			n, disc = n+d.Redemptions, disc+d.Discount
+		}
+		w.Write([]string{month, "TOTAL", strconv.Itoa(n), money(disc)})
+	case "adjustments":
+		loc := zone(r.Timezone)
+		local := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }
+		w.Write([]string{"month", "redemption_id", "merchant_id", "name", "category", "product",
+			"redeemed_at (" + loc.String() + ")", "voided_at (" + loc.String() + ")", "reason", "amount", "discount", "municipal_share"})
+		a := r.Adjustments
+		for _, it := range a.Items {
+			w.Write([]string{month, it.RedemptionID, it.MerchantID, csvSafe(it.MerchantName), it.Category, it.Product,
+				local(it.CreatedAt), local(it.VoidedAt), csvSafe(it.Reason), money(it.Amount), money(it.Discount), money(it.MunicipalShare)})
+		}
+		w.Write([]string{month, "TOTAL", "", "", "", "", "", "", "", money(a.Amount), money(a.Discount), money(a.MunicipalShare)})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
