@@ -32,6 +32,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return messages["en"][key]
 	},
+	// catalogue is an area's texts in all four languages, for a page's script to choose from.
+	"catalogue": func(area string) map[string]map[string]string { return catalogues[area] },
 }).ParseFS(webFS, "web/*.html"))
 
 // cardPage is what the card page template shows.
@@ -53,6 +55,7 @@ type benefitGroup struct {
 
 type benefitItem struct {
 	Merchant, Address, Offer, MapURL string
+	Terms                            []string // the offer's terms in the page's language (offerTerms)
 	Available                        bool
 	UsedAt, Reason                   string
 }
@@ -77,7 +80,11 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
 	}
 	pg.ActivateBy = localTime(cd.ActivateBy, s.db.TownLoc(cd.Town))
-	pg.Groups = groupBenefits(states, lang, s.db.TownLoc(cd.Town))
+	names, err := s.productNames(c, states)
+	if err != nil {
+		return err
+	}
+	pg.Groups = groupBenefits(states, lang, s.db.TownLoc(cd.Town), names)
 	for _, g := range pg.Groups {
 		for _, it := range g.Items {
 			pg.Total++
@@ -107,11 +114,38 @@ func (b benefitItem) rank() int {
 	return 2
 }
 
+// productNames are the names of the products the offers of states are limited to, by code;
+// nil, without a query, when no offer is limited.
+func (s *server) productNames(c *fiber.Ctx, states []storage.OfferState) (map[string]map[string]string, error) {
+	limited := false
+	for _, st := range states {
+		limited = limited || len(st.Offer.Products) > 0
+	}
+	if !limited {
+		return nil, nil
+	}
+	names := map[string]map[string]string{}
+	for page := (storage.Page{Limit: 500}); ; {
+		ps, next, err := s.db.Products(c.UserContext(), "", page) // offers of every town that accepts the card
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			names[p.Code] = p.Name
+		}
+		if next == "" {
+			return names, nil
+		}
+		page.Cursor = next
+	}
+}
+
 // groupBenefits sorts benefits into categories in the order of merchant.Categories.
-func groupBenefits(states []storage.OfferState, lang string, loc *time.Location) []benefitGroup {
+func groupBenefits(states []storage.OfferState, lang string, loc *time.Location, productNames map[string]map[string]string) []benefitGroup {
 	byCat := map[string][]benefitItem{}
 	for _, st := range states {
-		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: card.Localize(st.Offer.Title, lang), Available: st.Reason == nil}
+		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: offerTitle(st.Offer.Title, lang),
+			Terms: offerTerms(st.Offer, lang, productNames), Available: st.Reason == nil}
 		if st.Merchant.Lat != nil {
 			lat, lon := strconv.FormatFloat(*st.Merchant.Lat, 'f', 6, 64), strconv.FormatFloat(*st.Merchant.Lon, 'f', 6, 64)
 			it.MapURL = "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon + "#map=18/" + lat + "/" + lon
@@ -202,11 +236,28 @@ func (s *server) handleServiceWorker(c *fiber.Ctx) error {
 // scripts talk to the API.
 type consolePage struct{ V string }
 
-func (s *server) handlePosPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "pos.html", consolePage{assetVersion})
+// posPage is the till's shell with its message catalogue in all four languages: the till's
+// language is the clerk's choice, kept in the browser, so the script picks it.
+type posPage struct {
+	V        string
+	Messages map[string]map[string]string
 }
+
+func (s *server) handlePosPage(c *fiber.Ctx) error {
+	return s.sendPage(c, "pos.html", posPage{assetVersion, catalogues["pos"]})
+}
+
+// adminPage is what the office's console needs besides its script: its texts in the four
+// languages (inlined as a JSON data block, which the CSP allows as it never runs) and the
+// town's zone, in which "last month" is reckoned.
+type adminPage struct {
+	V    string
+	TZ   string
+	I18n map[string]map[string]string
+}
+
 func (s *server) handleAdminPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "admin.html", consolePage{assetVersion})
+	return s.sendPage(c, "admin.html", adminPage{V: assetVersion, TZ: s.cfg.Loc.String(), I18n: catalogues["admin"]})
 }
 
 func (s *server) sendPage(c *fiber.Ctx, name string, data any) error {
