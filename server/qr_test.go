@@ -20,7 +20,9 @@ func decodeQR(t *testing.T, b []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	// The PNG is a pure, generated code: read it as one. Without the hint gozxing's finder
+	// misses about 2 % of random tokens' codes (7 of 300 measured), which made this test flaky.
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_PURE_BARCODE: true})
 	if err != nil {
 		t.Fatalf("no QR code in the PNG: %v", err)
 	}
