@@ -11,6 +11,7 @@ import (
 // it (negative amounts). Date is the day, or for a month the latest day booked.
 type RollupRow struct {
 	Date, MerchantID, Category, Product string
+	CardTown                            string // the town that issued the cards (month rows)
 	Redemptions, Voided                 int
 	Amount, Discount, MunicipalShare    int64
 	Adjustments                         int
@@ -18,10 +19,10 @@ type RollupRow struct {
 }
 
 // CardCounts are the distinct cards with redemptions (not voided) in a month: in total and
-// for each merchant, category and product.
+// for each merchant, category, product and issuing town.
 type CardCounts struct {
-	Total                           int
-	Merchants, Categories, Products map[string]int
+	Total                                    int
+	Merchants, Categories, Products, Issuers map[string]int
 }
 
 // BuildReportFromRollups computes the month's report from rollup rows that cover the month
@@ -46,7 +47,7 @@ func BuildReportFromRollups(m Month, loc *time.Location, rows []RollupRow, days 
 	}
 	merchants := map[string]*MerchantLine{}
 	latest := map[string]string{} // merchant id: date|category of its latest row
-	cats, prods := map[string]*Counters{}, map[string]*Counters{}
+	cats, prods, issuers := map[string]*Counters{}, map[string]*Counters{}, map[string]*Counters{}
 	get := func(mp map[string]*Counters, k string) *Counters {
 		c, ok := mp[k]
 		if !ok {
@@ -86,6 +87,7 @@ func BuildReportFromRollups(m Month, loc *time.Location, rows []RollupRow, days 
 		}
 		get(cats, r.Category).add(c)
 		get(prods, r.Product).add(c)
+		get(issuers, r.CardTown).add(c)
 	}
 	rep.Totals.CardsUsed = cards.Total
 	rep.Totals.CardsIssued, rep.Totals.CardsActivated = cardsIssued, cardsActivated
@@ -104,6 +106,10 @@ func BuildReportFromRollups(m Month, loc *time.Location, rows []RollupRow, days 
 		return out
 	}
 	rep.Categories, rep.Products = lines(cats, cards.Categories), lines(prods, cards.Products)
+	rep.Issuers = make([]IssuerLine, 0, len(issuers))
+	for _, l := range lines(issuers, cards.Issuers) {
+		rep.Issuers = append(rep.Issuers, IssuerLine{Town: l.Key, Counters: l.Counters})
+	}
 	rep.Adjustments.Items = append([]Adjustment(nil), adj...)
 	sort.SliceStable(rep.Adjustments.Items, func(i, j int) bool {
 		a, b := rep.Adjustments.Items[i], rep.Adjustments.Items[j]

@@ -52,6 +52,14 @@ type reportJSON struct {
 	Products    []productLineJSON  `json:"products"`
 	Days        []dayJSON          `json:"days"`
 	Adjustments adjustmentsJSON    `json:"adjustments"`
+	// Issuers are absent from a report frozen before the network of towns.
+	Issuers []issuerLineJSON `json:"issuers"`
+}
+
+// issuerLineJSON is a town report's line of the redemptions of the cards one town issued.
+type issuerLineJSON struct {
+	Town string `json:"town"`
+	countersJSON
 }
 
 // adjustmentsJSON are the month's adjustments: voids of redemptions of closed months, booked
@@ -136,6 +144,10 @@ func toReportJSON(r merchant.Report) reportJSON {
 	for i, it := range a.Items {
 		out.Adjustments.Items[i] = toAdjustmentJSON(it)
 	}
+	out.Issuers = make([]issuerLineJSON, len(r.Issuers))
+	for i, l := range r.Issuers {
+		out.Issuers[i] = issuerLineJSON{l.Town, toCountersJSON(l.Counters)}
+	}
 	return out
 }
 
@@ -184,6 +196,12 @@ func decodeReport(b []byte) (merchant.Report, error) {
 			MerchantID: it.MerchantID, MerchantName: it.Name, Category: it.Category, Product: it.Product,
 			CreatedAt: p.time(it.CreatedAt), VoidedAt: p.time(it.VoidedAt), Reason: it.Reason,
 			Amount: p.parse(it.Amount), Discount: p.parse(it.Discount), MunicipalShare: p.parse(it.MunicipalShare)})
+	}
+	if in.Issuers != nil {
+		r.Issuers = make([]merchant.IssuerLine, 0, len(in.Issuers))
+		for _, l := range in.Issuers {
+			r.Issuers = append(r.Issuers, merchant.IssuerLine{Town: l.Town, Counters: counters(l.countersJSON)})
+		}
 	}
 	return r, p.err
 }
