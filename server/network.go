@@ -147,8 +147,8 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 		rows = append(rows, []string{name(tt.Town), state, l.count(c.Redemptions), l.count(c.CardsUsed),
 			l.money(c.Amount), l.money(c.Discount), l.money(c.MunicipalShare)})
 	}
-	d.table([]pdfCol{{nt(l, "town"), 40, "L", true}, {nt(l, "month_state"), 22, "L", false}, {l.t("redemptions"), 22, "R", false},
-		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 28, "R", false}},
+	d.table([]pdfCol{{nt(l, "town"), 36, "L", true}, {nt(l, "month_state"), 20, "L", false}, {l.t("redemptions"), 26, "R", false},
+		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 30, "R", false}},
 		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
 
 	d.heading(nt(l, "clearing"))
@@ -165,7 +165,7 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 		rows = append(rows, []string{name(c.Issuer), name(c.Acceptor), l.count(c.Redemptions), l.count(c.CardsUsed),
 			l.money(c.Amount), l.money(c.Discount), l.money(c.MunicipalShare)})
 	}
-	d.table([]pdfCol{{nt(l, "issuer"), 33, "L", true}, {nt(l, "acceptor"), 33, "L", true}, {l.t("redemptions"), 20, "R", false},
+	d.table([]pdfCol{{nt(l, "issuer"), 30, "L", true}, {nt(l, "acceptor"), 30, "L", true}, {l.t("redemptions"), 26, "R", false},
 		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 26, "R", false}},
 		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
 
@@ -196,6 +196,7 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 		{l.t("discount"), func(c merchant.Counters) string { return l.money(c.Discount) }},
 		{l.t("redemptions"), func(c merchant.Counters) string { return l.count(c.Redemptions) }},
 	} {
+		d.need(40) // the heading and the start of its table on one page
 		d.heading(nt(l, "matrix", mx.title))
 		for from := 0; from < len(codes); from += networkMatrixColumns {
 			cols := codes[from:min(from+networkMatrixColumns, len(codes))]
