@@ -88,6 +88,14 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/pos/quote":                    {who: tillOnly, other: notFound, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`},
 	"POST /api/v1/pos/redemptions":              {who: tillOnly, other: notFound, changes: true, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`, header: map[string]string{"Idempotency-Key": "authz-1"}},
 	"POST /api/v1/pos/redemptions/:id/void":     {who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
+	"GET /api/v1/public/towns":                  {who: public},
+	"POST /api/v1/towns":                        {who: adminOnly, changes: true, body: `{"code":"kranj","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`},
+	"GET /api/v1/towns":                         {who: adminOnly},
+	"GET /api/v1/towns/:code":                   {who: adminOnly, path: "/api/v1/towns/koper"},
+	"PATCH /api/v1/towns/:code":                 {who: adminOnly, changes: true, path: "/api/v1/towns/koper", body: `{"public_url":"https://koper.example"}`},
+	"POST /api/v1/towns/:code/tokens":           {who: adminOnly, changes: true, path: "/api/v1/towns/koper/tokens", body: `{"label":"Koper office"}`},
+	"GET /api/v1/towns/:code/tokens":            {who: adminOnly, path: "/api/v1/towns/koper/tokens"},
+	"DELETE /api/v1/towns/:code/tokens/:id":     {who: adminOnly, changes: true, path: "/api/v1/towns/koper/tokens/{officetoken}"},
 }
 
 // TestAuthorizationMatrix calls every route registered in the app as no one, with a wrong
@@ -135,11 +143,15 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := card.Batch{Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
+	batch := card.Batch{Town: "koper", Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
 	if _, err := e.db.CreateBatch(ctx, e.s.keys, &batch); err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("{batch}", batch.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
+	tok, err := e.db.CreateOfficeToken(ctx, "koper", "setup", make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
 		"{offer}", e.offerA.ID, "{redemption}", red.ID)
 	path := route
 	if tc.path != "" {

@@ -330,12 +330,18 @@ type paperNames struct {
 	towns     map[string]map[string]string // town names by code, by language
 }
 
-// loadPaperNames reads every product, offer and merchant of the town.
-func loadPaperNames(ctx context.Context, db *storage.DB) (paperNames, error) {
+// loadPaperNames reads every product (the town's and the network's it may use), offer and
+// merchant of town, and the names of every town.
+func loadPaperNames(ctx context.Context, db *storage.DB, town string) (paperNames, error) {
 	n := paperNames{products: map[string]map[string]string{}, offers: map[string]map[string]string{},
-		merchants: map[string]merchant.Merchant{}}
+		merchants: map[string]merchant.Merchant{}, town: town, towns: map[string]map[string]string{}}
+	for _, code := range db.TownCodes() {
+		if t, ok := db.CachedTown(code); ok {
+			n.towns[code] = t.Name
+		}
+	}
 	err := eachPage(func(p storage.Page) (string, error) {
-		items, next, err := db.Products(ctx, p)
+		items, next, err := db.Products(ctx, town, p)
 		for _, it := range items {
 			n.products[it.Code] = it.Name
 		}
@@ -343,7 +349,7 @@ func loadPaperNames(ctx context.Context, db *storage.DB) (paperNames, error) {
 	})
 	if err == nil {
 		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Offers(ctx, "", p)
+			items, next, err := db.Offers(ctx, town, "", p)
 			for _, it := range items {
 				n.offers[it.ID] = it.Title
 			}
@@ -352,7 +358,7 @@ func loadPaperNames(ctx context.Context, db *storage.DB) (paperNames, error) {
 	}
 	if err == nil {
 		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Merchants(ctx, p)
+			items, next, err := db.Merchants(ctx, town, p)
 			for _, it := range items {
 				n.merchants[it.ID] = it
 			}

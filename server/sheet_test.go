@@ -275,11 +275,11 @@ func BenchmarkSheetPDF1000(b *testing.B) {
 	ts.mustProduct("koper-72h", 72, "tourist")
 	var out batchAnswer
 	ts.must(201, "POST", "/api/v1/cards/batch", `{"product":"koper-72h","count":1000}`, asAdmin, &out)
-	_, cards, err := ts.db.BatchCards(context.Background(), out.Batch.ID)
+	_, cards, err := ts.db.BatchCards(context.Background(), "koper", out.Batch.ID)
 	if err != nil {
 		b.Fatal(err)
 	}
-	sheet, err := ts.s.loadSheet(context.Background(), cards)
+	sheet, err := ts.s.loadSheet(context.Background(), "koper", cards)
 	if err != nil {
 		b.Fatal(err)
 	}
