@@ -8,7 +8,84 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/gofiber/fiber/v2"
 )
+
+// handleReportNetwork is GET /api/v1/reports/network?month=[&format=csv|pdf][&lang=] for the
+// network admin: every town's report of the month side by side and the clearing between them
+// (docs/reports.md, "Money between towns").
+func (s *server) handleReportNetwork(c *fiber.Ctx) error {
+	if err := requireNetwork(c); err != nil {
+		return err
+	}
+	m, err := merchant.ParseMonth(c.Query("month"))
+	if err != nil {
+		return err
+	}
+	format := c.Query("format", "json")
+	if format != "json" && format != "csv" && format != "pdf" {
+		return badRequest("format must be json, csv or pdf")
+	}
+	l, err := s.paperLang(c.Query("lang"))
+	if err != nil {
+		return err
+	}
+	var opts csvOpts
+	if format == "csv" {
+		if opts, err = parseCSVOptsOf(c, l, networkTables); err != nil {
+			return err
+		}
+	}
+	n, names, err := s.networkReport(c, m, l)
+	if err != nil {
+		return err
+	}
+	name := "citycard-network-" + m.String()
+	var body []byte
+	switch format {
+	case "json":
+		if body, err = encodeNetworkReport(n); err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(body)
+	case "csv":
+		if opts.table != networkTables[0] {
+			name += "-" + opts.table
+		}
+		body, name = networkCSV(n, opts), name+".csv"
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	default:
+		if body, err = networkPDF(n, pdfMeta{generated: s.db.Now()}, l, names, s.cfg.Loc); err != nil {
+			return err
+		}
+		name += ".pdf"
+		c.Set(fiber.HeaderContentType, "application/pdf")
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	return c.Send(body)
+}
+
+// networkReport composes month m's network report from every town's report as the town
+// serves it (its frozen report once it closed the month), with the towns' names in l's
+// language.
+func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l locale) (merchant.NetworkReport, map[string]string, error) {
+	towns, err := s.db.Towns(c.UserContext())
+	if err != nil {
+		return merchant.NetworkReport{}, nil, err
+	}
+	reports := make([]merchant.TownReport, 0, len(towns))
+	names := make(map[string]string, len(towns))
+	for _, t := range towns {
+		doc, err := loadReport(c.UserContext(), s.db, t.Code, m)
+		if err != nil {
+			return merchant.NetworkReport{}, nil, err
+		}
+		reports = append(reports, merchant.TownReport{Town: t.Code, Closed: doc.closed != nil, Report: doc.report})
+		names[t.Code] = l.productName(t.Code, t.Name)
+	}
+	return merchant.BuildNetworkReport(m, reports), names, nil
+}
 
 // totalsJSON are a report's totals, as in the town report's "totals".
 type totalsJSON struct {

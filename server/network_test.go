@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -264,5 +265,226 @@ func TestNetworkCSVAddsUp(t *testing.T) {
 		if last[tc.moneyCol-2] != strconv.Itoa(redemptions) || last[tc.moneyCol-1] != strconv.Itoa(cards) {
 			t.Errorf("%s: TOTAL counts %v, rows add up to %d %d", tc.opts.table, last, redemptions, cards)
 		}
+	}
+}
+
+// networkEnv is townsEnv with a third town, kranj (its merchant K with an offer), a network
+// product accepted in all three, a card of it issued by each town's office, and redemptions
+// of each card in other towns in September (closed by koper and ptuj, open in kranj) and
+// October (open), with a void in October of a September redemption: an adjustment.
+type networkEnv struct {
+	*townsEnv
+	keyK string
+}
+
+func newNetworkEnv(t *testing.T) *networkEnv {
+	e := &networkEnv{townsEnv: newTownsEnv(t)}
+	kranj := map[string]string{HeaderTown: "kranj"}
+	clock := &testClock{t: time.Date(2026, 9, 10, 10, 0, 0, 0, time.UTC)}
+	e.db.SetClock(clock.Now)
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/towns", secret: e.admin,
+		body: `{"code":"kranj","name":{"sl":"Kranj","de":"Krainburg"},"timezone":"Europe/Ljubljana","languages":["sl","de"]}`}, nil)
+	var created struct {
+		Merchant merchantJSON `json:"merchant"`
+		APIKey   string       `json:"api_key"`
+	}
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/merchants", secret: e.admin, header: kranj,
+		body: `{"name":"Muzej K","category":"museum"}`}, &created)
+	e.keyK = created.APIKey
+	var offerK offerJSON
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/merchants/" + created.Merchant.ID + "/offers", secret: e.admin, header: kranj,
+		body: `{"title":{"sl":"Vstopnina -3 €"},"kind":"amount","value":"3.00","limit":"unlimited","municipal_share":"33.33"}`}, &offerK)
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/products", secret: e.admin,
+		body: `{"code":"net-90d","name":{"en":"Network card"},"validity_days":90,"price":"40.00","audience":"tourist","towns":["koper","ptuj","kranj"]}`}, nil)
+	issue := func(h map[string]string) string {
+		var cd cardJSON
+		e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/cards", secret: e.admin, header: h, body: `{"product":"net-90d"}`}, &cd)
+		return cd.Token
+	}
+	cK, cP, cR := issue(e.koper), issue(e.ptujHeaders), issue(kranj)
+	n := 0
+	redeem := func(key, token, offer, amount string) string {
+		n++
+		var r redemptionJSON
+		e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: key,
+			header: map[string]string{"Idempotency-Key": "k" + strconv.Itoa(n)},
+			body:   `{"card":"` + token + `","offer_id":"` + offer + `","amount":"` + amount + `"}`}, &r)
+		return r.ID
+	}
+	at := func(month time.Month, day, hour int) { clock.Set(time.Date(2026, month, day, hour, 0, 0, 0, time.UTC)) }
+	// September.
+	at(9, 12, 9)
+	redeem(e.keyA, cK, e.offerA.ID, "12.35")
+	redeem(e.keyP, cK, e.offerP.ID, "20.00")
+	toVoid := redeem(e.keyA, cP, e.offerA.ID, "33.33")
+	redeem(e.keyK, cR, offerK.ID, "9.99")
+	redeem(e.keyK, cP, offerK.ID, "15.00")
+	// October: koper and ptuj close September; the card of koper is used in all three towns.
+	at(10, 2, 8)
+	for _, h := range []map[string]string{e.koper, e.ptujHeaders} {
+		e.call(t, 200, "", secReq{method: "POST", path: "/api/v1/reports/monthly/2026-09/close", secret: e.admin, header: h}, nil)
+	}
+	at(10, 3, 10)
+	redeem(e.keyA, cK, e.offerA.ID, "7.77")
+	redeem(e.keyP, cK, e.offerP.ID, "1.01")
+	redeem(e.keyK, cK, offerK.ID, "4.50")
+	redeem(e.keyB, cR, e.offerB.ID, "100.00")
+	redeem(e.keyP, cR, e.offerP.ID, "0.99")
+	e.call(t, 200, "", secReq{method: "POST", path: "/api/v1/redemptions/" + toVoid + "/void", secret: e.admin, header: e.koper,
+		body: `{"reason":"returned"}`}, nil)
+	at(11, 2, 9)
+	return e
+}
+
+// cents reads a JSON amount.
+func jsonCents(t *testing.T, s string) int64 { return csvCents(t, s, ".") }
+
+func TestNetworkReport(t *testing.T) {
+	e := newNetworkEnv(t)
+	towns := []string{"koper", "kranj", "ptuj"}
+	for _, tc := range []struct {
+		month        string
+		closed       map[string]bool
+		wantClearing int
+	}{
+		// September: koper and ptuj closed, kranj open. Pairs: koper→koper, koper→ptuj,
+		// ptuj→koper, ptuj→kranj, kranj→kranj.
+		{"2026-09", map[string]bool{"koper": true, "ptuj": true}, 5},
+		// October: koper's card in three towns, kranj's in koper and ptuj, and the void of
+		// ptuj's card's September redemption in koper (an adjustment of the pair ptuj→koper).
+		{"2026-10", map[string]bool{}, 6},
+	} {
+		t.Run(tc.month, func(t *testing.T) {
+			var n networkReportJSON
+			body := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=" + tc.month, secret: e.admin}, &n)
+			if n.Month != tc.month || len(n.Towns) != 3 || len(n.Clearing) != tc.wantClearing {
+				t.Fatalf("network report %s", body)
+			}
+			// Each town's figures are those of its own report (the frozen one if closed), and
+			// the clearing lines of which it is the acceptor are its report's issuers.
+			for i, code := range towns {
+				tt := n.Towns[i]
+				var own struct {
+					Totals  totalsJSON       `json:"totals"`
+					Issuers []issuerLineJSON `json:"issuers"`
+				}
+				resp, _ := e.do(secReq{method: "GET", path: "/api/v1/reports/monthly?month=" + tc.month, secret: e.admin,
+					header: map[string]string{HeaderTown: code}})
+				e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=" + tc.month, secret: e.admin,
+					header: map[string]string{HeaderTown: code}}, &own)
+				if tt.Town != code || tt.Totals != own.Totals || tt.Closed != tc.closed[code] ||
+					tt.Closed != (resp.Header.Get("X-Report-SHA256") != "") {
+					t.Fatalf("%s in the network: %+v; its own report: %+v (closed %v)", code, tt, own.Totals, resp.Header.Get("X-Report-SHA256") != "")
+				}
+				var rows []issuerLineJSON
+				for _, c := range n.Clearing {
+					if c.Acceptor == code {
+						rows = append(rows, issuerLineJSON{Town: c.Issuer, countersJSON: c.countersJSON})
+					}
+				}
+				if !reflect.DeepEqual(rows, own.Issuers) && !(len(rows) == 0 && len(own.Issuers) == 0) {
+					t.Fatalf("%s: clearing as acceptor %+v, its issuers %+v", code, rows, own.Issuers)
+				}
+			}
+			// Totals = sum of towns = sum of clearing lines, to the cent.
+			var towns, clearing [3]int64
+			var tRed, tCards, cRed, cCards int
+			for _, tt := range n.Towns {
+				towns[0] += jsonCents(t, tt.Totals.Amount)
+				towns[1] += jsonCents(t, tt.Totals.Discount)
+				towns[2] += jsonCents(t, tt.Totals.MunicipalShare)
+				tRed, tCards = tRed+tt.Totals.Redemptions, tCards+tt.Totals.CardsUsed
+			}
+			for _, c := range n.Clearing {
+				clearing[0] += jsonCents(t, c.Amount)
+				clearing[1] += jsonCents(t, c.Discount)
+				clearing[2] += jsonCents(t, c.MunicipalShare)
+				cRed, cCards = cRed+c.Redemptions, cCards+c.CardsUsed
+			}
+			total := [3]int64{jsonCents(t, n.Totals.Amount), jsonCents(t, n.Totals.Discount), jsonCents(t, n.Totals.MunicipalShare)}
+			if towns != total || clearing != total || tRed != n.Totals.Redemptions || cRed != tRed ||
+				tCards != n.Totals.CardsUsed || cCards != tCards || total[2] == 0 {
+				t.Fatalf("totals %v (%d redemptions, %d cards), towns %v (%d, %d), clearing %v (%d, %d)",
+					total, n.Totals.Redemptions, n.Totals.CardsUsed, towns, tRed, tCards, clearing, cRed, cCards)
+			}
+
+			// CSV: both tables, with the papers' options; every TOTAL is its rows' sum and the JSON's.
+			for _, q := range []struct {
+				query, first string
+				rows         int
+				sep          rune
+				dec          string
+			}{
+				{"", "issuer", len(n.Clearing), ',', "."},
+				{"&table=towns&sep=semicolon&bom=true&lang=de", "town", 3, ';', ","},
+			} {
+				resp, csvBody := e.do(secReq{method: "GET", path: "/api/v1/reports/network?format=csv&month=" + tc.month + q.query, secret: e.admin})
+				if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+					t.Fatalf("CSV %s: %d %s", q.query, resp.StatusCode, csvBody)
+				}
+				recs := readCSV(t, csvBody, strings.Contains(q.query, "bom"), q.sep)
+				if recs[0][1] != q.first || len(recs) != q.rows+2 || recs[len(recs)-1][1] != "TOTAL" {
+					t.Fatalf("CSV %s: %v", q.query, recs)
+				}
+				last := recs[len(recs)-1]
+				for k := 0; k < 3; k++ {
+					var sum int64
+					for _, r := range recs[1 : len(recs)-1] {
+						sum += csvCents(t, r[5+k], q.dec)
+					}
+					if got := csvCents(t, last[5+k], q.dec); got != sum || got != total[k] {
+						t.Errorf("CSV %s %s: TOTAL %d, rows %d, JSON %d", q.query, recs[0][5+k], got, sum, total[k])
+					}
+				}
+			}
+
+			// PDF: the clearing table and the matrices add up, to the JSON's totals.
+			resp, pdf := e.do(secReq{method: "GET", path: "/api/v1/reports/network?format=pdf&lang=en&month=" + tc.month, secret: e.admin})
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
+				t.Fatalf("PDF: %d %s", resp.StatusCode, pdf)
+			}
+			var rep merchant.NetworkReport
+			rep.Totals.Amount, rep.Totals.Discount, rep.Totals.MunicipalShare = total[0], total[1], total[2]
+			rep.Clearing = make([]merchant.ClearingLine, len(n.Clearing))
+			checkNetworkPDF(t, pdfText(t, pdf), rep, map[string]string{"koper": "Koper", "ptuj": "Ptuj", "kranj": "Kranj"})
+		})
+	}
+
+	// October: the koper card was used in three towns, so it counts once in each.
+	var oct networkReportJSON
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin}, &oct)
+	koperCards := 0
+	for _, c := range oct.Clearing {
+		if c.Issuer == "koper" {
+			koperCards += c.CardsUsed
+		}
+	}
+	if koperCards != 3 {
+		t.Errorf("koper's card in the October clearing: %d card-town pairs, want 3", koperCards)
+	}
+
+	// Who may read it, and bad requests.
+	for _, tc := range []struct {
+		secret, query string
+		status        int
+		code          string
+	}{
+		{e.officeK, "?month=2026-10", 403, "forbidden"},
+		{e.officeP, "?month=2026-10&format=pdf", 403, "forbidden"},
+		{e.keyA, "?month=2026-10", 403, "forbidden"},
+		{"", "?month=2026-10", 401, "unauthorized"},
+		{e.admin, "", 400, "invalid_request"},
+		{e.admin, "?month=2026-13", 400, "invalid_request"},
+		{e.admin, "?month=2026-10&format=xml", 400, "invalid_request"},
+		{e.admin, "?month=2026-10&format=csv&table=merchants", 400, "invalid_request"},
+		{e.admin, "?month=2026-10&format=pdf&lang=fr", 400, "invalid_request"},
+	} {
+		e.call(t, tc.status, tc.code, secReq{method: "GET", path: "/api/v1/reports/network" + tc.query, secret: tc.secret}, nil)
+	}
+	// The network admin's Citycard-Town changes nothing: the report is the network's.
+	a := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin}, nil)
+	b := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin, header: e.koper}, nil)
+	if string(a) != string(b) {
+		t.Errorf("with Citycard-Town: %s\nwithout: %s", b, a)
 	}
 }
