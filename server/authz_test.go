@@ -65,6 +65,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/offers/:id":                    {who: adminOnly, path: "/api/v1/offers/{offer}"},
 	"GET /api/v1/redemptions":                   {who: adminOnly},
 	"GET /api/v1/reports/monthly":               {who: adminOnly, path: "/api/v1/reports/monthly?month=2026-10"},
+	"GET /api/v1/reports/network":               {who: adminOnly, path: "/api/v1/reports/network?month=2026-10"},
 	"GET /api/v1/audit":                         {who: adminOnly},
 	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
 	"GET /api/v1/ledger/verify":                 {who: adminOnly},

@@ -341,6 +341,7 @@ func jsonCents(t *testing.T, s string) int64 { return csvCents(t, s, ".") }
 
 func TestNetworkReport(t *testing.T) {
 	e := newNetworkEnv(t)
+	doc, _ := loadOpenAPI(t)
 	towns := []string{"koper", "kranj", "ptuj"}
 	for _, tc := range []struct {
 		month        string
@@ -357,6 +358,10 @@ func TestNetworkReport(t *testing.T) {
 		t.Run(tc.month, func(t *testing.T) {
 			var n networkReportJSON
 			body := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=" + tc.month, secret: e.admin}, &n)
+			for _, f := range []string{"json", "csv", "pdf"} {
+				resp, b := e.do(secReq{method: "GET", path: "/api/v1/reports/network?month=" + tc.month + "&format=" + f, secret: e.admin})
+				openAPICheckResponse(t, doc, "GET", "/api/v1/reports/network", resp, b)
+			}
 			if n.Month != tc.month || len(n.Towns) != 3 || len(n.Clearing) != tc.wantClearing {
 				t.Fatalf("network report %s", body)
 			}
