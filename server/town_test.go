@@ -19,6 +19,7 @@ type townsEnv struct {
 	*secEnv
 	officeK, officeP   string // office tokens of koper and ptuj
 	officeKID          string
+	officePID          string
 	merchP             merchant.Merchant
 	keyP               string
 	offerP             merchant.Offer
@@ -38,7 +39,7 @@ func newTownsEnv(t testing.TB) *townsEnv {
 		town   string
 		secret *string
 		id     *string
-	}{{"koper", &e.officeK, &e.officeKID}, {"ptuj", &e.officeP, new(string)}} {
+	}{{"koper", &e.officeK, &e.officeKID}, {"ptuj", &e.officeP, &e.officePID}} {
 		*o.secret = newSecret("cco")
 		sum := sha256.Sum256([]byte(*o.secret))
 		tok, err := e.db.CreateOfficeToken(ctx, o.town, o.town+" office", sum[:])

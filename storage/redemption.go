@@ -64,7 +64,8 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
-	if c.Activate(p, tx.Now, loc) {
+	// Validity days count in the zone of the town that issued the card.
+	if c.Activate(p, tx.Now, tx.db.TownLoc(c.Town)) {
 		if _, err := tx.exec(`UPDATE cards SET activated_at = ?, expires_at = ? WHERE id = ? AND activated_at IS NULL`,
 			ms(*c.ActivatedAt), ms(*c.ExpiresAt), c.ID); err != nil {
 			return merchant.Redemption{}, err
