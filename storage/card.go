@@ -99,6 +99,9 @@ type CardFilter struct {
 
 // Cards lists cards, newest first.
 func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
+	if f.Town == "" {
+		return nil, "", errNoTown
+	}
 	// One query per shape, so each uses its index (number is unique, batch_id indexed)
 	// instead of an "? = '' OR" that the planner cannot.
 	where, args := []string{"town = ?"}, []any{f.Town}

@@ -338,11 +338,11 @@ type RedemptionFilter struct {
 	From, To   time.Time // created_at in [From, To)
 }
 
-// Redemptions lists redemptions, newest first. A filter without Town or CardID lists nothing:
-// a town's lists never show another town's rows.
+// Redemptions lists redemptions, newest first. A filter without Town or CardID is an error:
+// a town's lists never show another town's rows, and a caller that forgot the town must fail.
 func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([]merchant.Redemption, string, error) {
 	if f.Town == "" && f.CardID == "" {
-		return nil, "", nil
+		return nil, "", errNoTown
 	}
 	to := int64(1) << 62
 	if !f.To.IsZero() {
