@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -489,6 +491,22 @@ func TestNetworkReport(t *testing.T) {
 	} {
 		e.call(t, tc.status, tc.code, secReq{method: "GET", path: "/api/v1/reports/network" + tc.query, secret: tc.secret}, nil)
 	}
+	// Koper's own report PDF has the table by issuing town, adding up to its totals.
+	_, pdf := e.do(secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf&lang=en", secret: e.admin, header: e.koper})
+	var sum [3]int64
+	for _, line := range pdfSection(t, pdfText(t, pdf), "By issuing town") {
+		a := pdfAmounts(t, line)
+		if len(a) != 3 {
+			continue
+		}
+		if strings.HasPrefix(line, "TOTAL") {
+			if [3]int64(a) != sum || sum[0] != 7444 {
+				t.Fatalf("koper's issuers table: TOTAL %v, rows %v, want 74.44 in all", a, sum)
+			}
+			break
+		}
+		sum[0], sum[1], sum[2] = sum[0]+a[0], sum[1]+a[1], sum[2]+a[2]
+	}
 	// The network admin's Citycard-Town changes nothing: the report is the network's.
 	a := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin}, nil)
 	b := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin, header: e.koper}, nil)
@@ -579,4 +597,54 @@ func TestPublicAcrossTowns(t *testing.T) {
 	if i, j := strings.Index(string(page), `hreflang="de"`), strings.Index(string(page), `hreflang="it"`); i < 0 || j < 0 || i > j {
 		t.Fatalf("kranj card's languages (sl, de first): de at %d, it at %d", i, j)
 	}
+}
+
+// A month closed before the upgrade to towns keeps its frozen report, which has no issuers:
+// the network report, the issuers CSV and the PDF count the whole month as the town's own.
+func TestNetworkReportMonthFrozenWithoutIssuers(t *testing.T) {
+	e := newTownsEnv(t)
+	ctx := context.Background()
+	clock := &testClock{t: time.Date(2026, 9, 20, 10, 0, 0, 0, time.UTC)}
+	e.db.SetClock(clock.Now)
+	ref, err := e.s.keys.ParseInput(e.card.Token, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.db.Redeem(ctx, merchant.RedeemRequest{MerchantID: e.merchA.ID, CardInput: e.card.Token,
+		OfferID: e.offerA.ID, Amount: 4321, IdempotencyKey: "old"}, ref); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 10, 2, 10, 0, 0, 0, time.UTC))
+	sep, _ := merchant.ParseMonth("2026-09")
+	// The report as the release before towns froze it: the same document without "issuers".
+	if _, err := e.db.CloseMonth(ctx, "koper", sep, func(r merchant.Report) ([]byte, error) {
+		b, err := encodeReport(r)
+		if err != nil {
+			return nil, err
+		}
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, err
+		}
+		delete(doc, "issuers")
+		return json.Marshal(doc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	own := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09", secret: e.admin, header: e.koper}, nil)
+	if strings.Contains(string(own), `"issuers"`) {
+		t.Fatalf("the frozen report changed: %s", own)
+	}
+	var n networkReportJSON
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-09", secret: e.admin}, &n)
+	if len(n.Clearing) != 1 || n.Clearing[0].Issuer != "koper" || n.Clearing[0].Acceptor != "koper" ||
+		n.Clearing[0].Redemptions != 1 || n.Clearing[0].Amount != "43.21" || n.Totals.Amount != "43.21" || !n.Towns[0].Closed {
+		t.Fatalf("network report of a month frozen before towns: %+v", n)
+	}
+	csvBody := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09&format=csv&table=issuers", secret: e.admin, header: e.koper}, nil)
+	recs := readCSV(t, csvBody, false, ',')
+	if len(recs) != 3 || recs[1][1] != "koper" || recs[1][4] != "43.21" || recs[2][1] != "TOTAL" || recs[2][4] != "43.21" {
+		t.Fatalf("issuers CSV of the frozen month: %v", recs)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09&format=pdf", secret: e.admin, header: e.koper}, nil)
 }
