@@ -670,3 +670,29 @@ func TestNetworkReportMonthFrozenWithoutIssuers(t *testing.T) {
 	}
 	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09&format=pdf", secret: e.admin, header: e.koper}, nil)
 }
+
+// In a network a town's papers default to its own language and its printed cards carry
+// instructions in its languages, not in the first town's (CITYCARD_LANGUAGES).
+func TestTownPapersInTheTownsLanguages(t *testing.T) {
+	e := newNetworkEnv(t)
+	kranj := map[string]string{HeaderTown: "kranj"}
+	var b struct {
+		Batch batchJSON `json:"batch"`
+	}
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/cards/batch", secret: e.admin, header: kranj,
+		body: `{"product":"net-90d","count":2,"name":"Hotel Creina"}`}, &b)
+	sheet := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/batches/" + b.Batch.ID + "/sheet.pdf", secret: e.admin, header: kranj}, nil))
+	if !strings.Contains(sheet, "mit dem Handy") || !strings.Contains(sheet, "skenirajte") || strings.Contains(sheet, "scansionalo") {
+		t.Fatalf("kranj's sheet (languages sl, de):\n%s", sheet)
+	}
+	// Another town's batch is not found in kranj.
+	e.call(t, 404, "", secReq{method: "GET", path: "/api/v1/batches/" + b.Batch.ID + "/sheet.pdf", secret: e.admin, header: e.koper}, nil)
+	// Kranj's report without ?lang= is in Slovene; with ?lang=de in German.
+	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Mesečno poročilo 2026-10") {
+		t.Fatalf("kranj's report is not in Slovene:\n%s", text)
+	}
+	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/kranj", secret: e.admin, body: `{"languages":["de","sl"]}`}, nil)
+	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Monatsbericht 2026-10") {
+		t.Fatalf("kranj's report is not in its own language, German:\n%s", text)
+	}
+}
