@@ -5,7 +5,6 @@ package card
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -116,9 +115,9 @@ func (c Card) TimeLeft(now time.Time) time.Duration {
 // NewCard builds a card of product p issued at now with a fresh random number. The caller
 // sets ID and Token.
 func NewCard(p Product, holder, lang string, now time.Time, loc *time.Location) (Card, error) {
-	holder = strings.TrimSpace(holder)
-	if len([]rune(holder)) > 200 {
-		return Card{}, fmt.Errorf("%w: holder is longer than 200 characters", ErrInvalidInput)
+	holder, err := CleanText("holder", holder, 200, false)
+	if err != nil {
+		return Card{}, err
 	}
 	if lang != "" && !ValidLang(lang) {
 		return Card{}, fmt.Errorf("%w: lang must be one of sl, it, en, de", ErrInvalidInput)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -20,6 +22,9 @@ const (
 	adminOnly   = "admin"    // the network admin and the town offices; 401 without a valid secret, 403 for a merchant key
 	networkOnly = "network"  // the network admin only; 403 for an office token or a merchant key
 	tillOnly    = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin or an office token
+	// metricsOnly is the metrics token (CITYCARD_METRICS_TOKEN, set for the test): every other
+	// secret, the admin's included, is 401.
+	metricsOnly = "metrics"
 )
 
 // What merchant B gets on a till route called with merchant A's resources.
@@ -46,6 +51,8 @@ type authzCase struct {
 // without an entry here fails TestAuthorizationMatrix: decide who may call it, then add it.
 var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
+	"GET /readyz":                               {who: public},
+	"GET /metrics":                              {who: metricsOnly},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -75,7 +82,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/audit":                         {who: adminOnly},
 	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
 	"GET /api/v1/ledger/verify":                 {who: adminOnly},
-	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-10&town=koper"},
+	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-09&town=koper"},
 	"GET /api/v1/pos/statements":                {who: tillOnly, other: statusOK, path: "/api/v1/pos/statements?month=2026-10"},
 	"POST /api/v1/reports/monthly/:month/close": {who: adminOnly, changes: true, path: "/api/v1/reports/monthly/{month}/close"},
 	"GET /api/v1/pos/me":                        {who: tillOnly, other: statusOK},
@@ -151,6 +158,10 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Koper's September is closed, so its open data is published (an open month's is not).
+	if _, err := e.db.CloseMonth(ctx, "koper", merchant.Month{Year: 2026, Month: time.September}, encodeReport); err != nil {
+		t.Fatal(err)
+	}
 	batch := card.Batch{Town: "koper", Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
 	if _, err := e.db.CreateBatch(ctx, e.s.keys, &batch); err != nil {
 		t.Fatal(err)
@@ -192,7 +203,14 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			c.want = tc.other
 		case tc.who == tillOnly && c.name == "merchant of ptuj":
 			c.want = tc.town
+		case tc.who == metricsOnly:
+			c.want = 401
 		}
+	}
+	if tc.who == metricsOnly {
+		sum := sha256.Sum256([]byte(testMetricsToken))
+		e.s.metricsTokenHash = sum[:]
+		callers = append(callers, caller{name: "metrics token", secret: testMetricsToken, want: statusOK})
 	}
 	redeem := func(key string) merchant.Redemption {
 		red, _, err := e.db.Redeem(ctx, merchant.RedeemRequest{MerchantID: e.merchA.ID, CardInput: e.card.Token,

@@ -5,6 +5,8 @@ import "github.com/gofiber/fiber/v2"
 // routes registers every route of the service: the whole API on one screen.
 func (s *server) routes(app *fiber.App) {
 	app.Get("/healthz", s.handleHealth)
+	app.Get("/readyz", s.handleReady)
+	app.Get("/metrics", s.handleMetrics) // with CITYCARD_METRICS_TOKEN only; see metrics.go
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
