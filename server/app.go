@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/citycard/citycard/card"
@@ -162,6 +163,13 @@ func newSecret(prefix string) string {
 // finish requests in flight, drain queued writes, close the database.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// Listen first: a port already taken is said before any secret is printed, so a second
+	// start never shows an admin token or a demo key for a service that is not running.
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if cfg.Demo && !cfg.dbFromConfig {
 		dir, err := os.MkdirTemp("", "citycard-demo-")
 		if err != nil {
@@ -200,10 +208,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go s.checkpointLoop(cpCtx, cpDone)
 	defer func() { stopCheckpoints(); <-cpDone }()
 	app := s.app()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
 	errc := make(chan error, 2)
 	go func() { errc <- app.Listener(lingering(ln)) }()
@@ -233,6 +237,18 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		log.Error("shutdown", "err", err)
 	}
 	return nil
+}
+
+// listen opens the service's address, saying what to do when it is taken.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("address %s is already in use (is citycard already running?): start it on another one with --addr, e.g. --addr 127.0.0.1:8081, or CITYCARD_ADDR", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w (choose another address with --addr or CITYCARD_ADDR)", addr, err)
+	}
+	return ln, nil
 }
 
 // healthcheck asks the local service's path (/healthz or /readyz); for container

@@ -42,9 +42,10 @@ type authzCase struct {
 	path    string // defaults to the route's path
 	body    string
 	header  map[string]string
-	other   int  // for till routes: merchant B's status on the request (statusOK or notFound)
-	town    int  // the other town's (ptuj's) office or merchant on koper's resources: statusOK or notFound
-	changes bool // a 2xx changes data, so it must be in the audit log (once per thing changed)
+	other   int    // for till routes: merchant B's status on the request (statusOK or notFound)
+	town    int    // the other town's (ptuj's) office or merchant on koper's resources: statusOK or notFound
+	changes bool   // a 2xx changes data, so it must be in the audit log (once per thing changed)
+	actor   string // who the audit log names for a public change, whoever calls ("" for the caller)
 }
 
 // authzRoutes is every route of the app and who may call it. A route registered in routes.go
@@ -53,6 +54,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
 	"GET /readyz":                               {who: public},
 	"GET /metrics":                              {who: metricsOnly},
+	"GET /":                                     {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -94,6 +96,8 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/cards/:id/unblock":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
 	"POST /api/v1/merchants":                    {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
 	"POST /api/v1/merchants/:id/key":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
+	"POST /api/v1/merchants/:id/pairings":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/pairings"},
+	"POST /api/v1/pos/pair":                     {who: public, changes: true, actor: "pairing", body: `{"code":"{pairing}"}`},
 	"POST /api/v1/merchants/:id/offers":         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
 	"POST /api/v1/redemptions/:id/void":         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
 	"PATCH /api/v1/merchants/:id":               {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
@@ -225,8 +229,13 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		if strings.Contains(tc.path+tc.body, "{redemption}") {
 			red = redeem("setup-" + strconv.Itoa(i)) // a void voids it: each caller gets its own
 		}
+		pairing := ""
+		if strings.Contains(tc.body, "{pairing}") { // a pairing code works once: a fresh one per caller
+			pairing = mustPairingCode(t, e.db, e.merchA.ID)
+		}
 		fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
-			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1))
+			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1),
+			"{pairing}", pairing)
 		path := route
 		if tc.path != "" {
 			path = tc.path
@@ -263,9 +272,13 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			t.Errorf("%s %s as %s (%d): %d new audit entries, want them only for a change", method, path, c.name, got, entries)
 		}
 		if audited {
+			actor := c.actor
+			if tc.actor != "" {
+				actor = tc.actor
+			}
 			l, _, err := e.db.Audit(ctx, storage.AuditFilter{}, storage.Page{Limit: 1})
-			if err != nil || len(l) != 1 || l[0].Actor != c.actor {
-				t.Errorf("%s %s as %s: audit entry %+v, want by %s", method, path, c.name, l, c.actor)
+			if err != nil || len(l) != 1 || l[0].Actor != actor {
+				t.Errorf("%s %s as %s: audit entry %+v, want by %s", method, path, c.name, l, actor)
 			}
 		}
 	}

@@ -215,8 +215,11 @@ func (m *metrics) route(c *fiber.Ctx) string {
 		return "unmatched"
 	}
 	// Fiber reports a middleware's route with the request's method, so a route is the
-	// request's own only if it is one registered with a handler.
-	if r := c.Route(); r != nil && m.routes.exact[routeKey{r.Method, r.Path}] {
+	// request's own only if it is one registered with a handler, and, when it has no
+	// parameters, only if it is the request's path: an unmatched request reports the last
+	// app.Use's "/", which is also the front door's template.
+	if r := c.Route(); r != nil && m.routes.exact[routeKey{r.Method, r.Path}] &&
+		(len(r.Params) > 0 || strings.EqualFold(strings.TrimSuffix(c.Path(), "/"), strings.TrimSuffix(r.Path, "/"))) {
 		return r.Path
 	}
 	return m.routes.match(c.Method(), c.Path())

@@ -287,7 +287,9 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 }
 
 // Void voids a redemption at town's merchants with a reason. With merchantID set, only that
-// merchant's redemptions are found. Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
+// merchant's redemptions are found. A void of the redemption that activated its card, soon
+// enough, also returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors:
+// merchant.ErrNotFound, merchant.ErrAlreadyVoided.
 func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (merchant.Redemption, error) {
 	// Store exactly what was checked: the trimmed reason, never the padding around it.
 	reason, err := merchant.CleanVoidReason(reason)
@@ -312,6 +314,9 @@ func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (me
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
 		if err := bookVoid(tx, r); err != nil {
+			return err
+		}
+		if err := undoActivation(tx, r.Town, r.CardID, r.CreatedAt); err != nil {
 			return err
 		}
 		return tx.auditIn(r.Town, "redemption.void", id)

@@ -1,14 +1,106 @@
-// The town-centre office's console: issue and print cards, manage merchants and offers, read
-// the month's report. It signs in with the admin token and calls /api/v1.
+// The town-centre office's console: the service desk (find a card, its history, block, void),
+// issuing and printing cards, merchants and offers, and the month's finance (report, downloads,
+// statements, closing). It signs in with the admin token and calls /api/v1. Its texts come
+// from the page's JSON data block (server/i18n/admin.<lang>.json), in the language the user
+// picks.
 (function () {
   "use strict";
-  var KEY = "citycard.admin.token";
+  var KEY = "citycard.admin.token", LANG_KEY = "citycard.admin.lang";
   var $ = function (id) { return document.getElementById(id); };
+  var LANGS = ["sl", "it", "en", "de"];
+  // Number and date formats per language: Slovenes and Italians read "1.234,56 €".
+  var LOCALES = { sl: "sl-SI", it: "it-IT", en: "en-GB", de: "de-DE" };
   var CATEGORIES = ["shop", "restaurant", "bar", "museum", "attraction", "tour", "transport", "accommodation", "service"];
-  var CATEGORY_NAMES = { shop: "Shop", restaurant: "Restaurant", bar: "Café or bar", museum: "Museum", attraction: "Sight",
-    tour: "Tour", transport: "Transport", accommodation: "Accommodation", service: "Service" };
-  var state = { token: sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "", products: [], merchant: null,
-    offers: [], offer: null, cards: [], cardsCursor: "", report: null };
+  var I18N = JSON.parse($("i18n").textContent || "{}");
+  var TZ = document.body.dataset.tz || "Europe/Ljubljana";
+  var state = { token: sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "", lang: chooseLang(), products: [],
+    merchant: null, offers: [], offer: null, cards: [], cardsCursor: "", report: null, reportClosed: "", closes: {},
+    card: null, voiding: null, batches: [], batchesCursor: "", batch: null, batchCardsCursor: "", batchNames: {},
+    merchantsById: null, offersById: null, issued: [], issuedBatch: null, openCard: "" };
+
+  // --- language ---
+
+  // chooseLang: the one picked before, else the browser's first of ours, else Slovene, the
+  // town's first language.
+  function chooseLang() {
+    var saved = localStorage.getItem(LANG_KEY);
+    if (LANGS.indexOf(saved) >= 0) return saved;
+    var prefs = navigator.languages || [navigator.language || ""];
+    for (var i = 0; i < prefs.length; i++) {
+      var l = String(prefs[i]).slice(0, 2).toLowerCase();
+      if (LANGS.indexOf(l) >= 0) return l;
+    }
+    return "sl";
+  }
+  function t(key, vars) {
+    var s = (I18N[state.lang] || {})[key];
+    if (s == null) s = (I18N.en || {})[key];
+    if (s == null) s = key;
+    return s.replace(/\{(\w+)\}/g, function (m, k) { return vars && vars[k] != null ? vars[k] : m; });
+  }
+  function applyTexts() {
+    document.documentElement.lang = state.lang;
+    document.title = t("brand");
+    $("lang").value = state.lang;
+    document.querySelectorAll("[data-i18n]").forEach(function (e) { e.textContent = t(e.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (e) { e.placeholder = t(e.dataset.i18nPlaceholder); });
+    document.querySelectorAll("[data-i18n-aria-label]").forEach(function (e) { e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)); });
+    var cat = $("m-category"), keep = cat.value;
+    cat.textContent = "";
+    CATEGORIES.forEach(function (c) { cat.appendChild(el("option", { value: c, text: t("cat." + c) })); });
+    cat.value = keep || "shop";
+    $("key-title").textContent = state.keyFor ? t("key.title", { name: state.keyFor }) : "";
+    // Texts set by code, not by the page: redone in the new language.
+    if (!state.merchant) { $("merchant-title").textContent = t("merchants.new"); $("merchant-save").textContent = t("m.create"); }
+    $("offer-title").textContent = t(state.offer ? "o.edit" : "offers.new");
+    kindChanged();
+    if (state.issued.length) issuedTitle();
+    selectionChanged();
+  }
+  $("lang").addEventListener("change", function () {
+    state.lang = $("lang").value;
+    localStorage.setItem(LANG_KEY, state.lang);
+    applyTexts();
+    if (state.token && !$("tabs").hidden) { fillProducts(); route(); }
+  });
+
+  // --- formats ---
+
+  function locale() { return LOCALES[state.lang]; }
+  function money(s) {
+    if (s == null || s === "") return "";
+    return new Intl.NumberFormat(locale(), { style: "currency", currency: "EUR" }).format(Number(s));
+  }
+  function count(n) { return new Intl.NumberFormat(locale()).format(n || 0); }
+  function date(iso) { return iso ? new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeZone: TZ }).format(new Date(iso)) : ""; }
+  function dateTime(iso) { return iso ? new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short", timeZone: TZ }).format(new Date(iso)) : ""; }
+  function monthName(m) { // "2026-11" → "November 2026" in the chosen language
+    var p = m.split("-");
+    return new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(Date.UTC(+p[0], +p[1] - 1, 1)));
+  }
+  function formatNumber(n) { return String(n || "").replace(/(\d{4})(?=\d)/g, "$1 "); }
+  function name(m, lang) { m = m || {}; return m[lang || state.lang] || m.en || m.sl || m.it || m.de || ""; }
+  function productName(code) {
+    for (var i = 0; i < state.products.length; i++) if (state.products[i].code === code) return name(state.products[i].name);
+    return code;
+  }
+  function decimalInput(v) { // "12,5" → "12.5" for the API, null for empty
+    v = v.trim().replace(",", ".");
+    return v === "" ? null : v;
+  }
+  // thisMonth is the current month in the town's zone, "2026-11".
+  function thisMonth() {
+    var p = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit" }).formatToParts(new Date())
+      .forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month;
+  }
+  // lastFullMonth is the month before thisMonth: the one the accountants sign.
+  function lastFullMonth() {
+    var p = thisMonth().split("-"), y = +p[0], m = +p[1] - 1;
+    if (m === 0) { y--; m = 12; }
+    return y + "-" + (m < 10 ? "0" : "") + m;
+  }
 
   // --- API ---
 
@@ -20,14 +112,14 @@
         var type = r.headers.get("Content-Type") || "";
         var read = type.indexOf("application/json") === 0 ? r.json().catch(function () { return null; }) : r.blob();
         return read.then(function (data) {
-          if (r.status === 401) signOut("The token was not accepted. Sign in again.");
-          return { status: r.status, body: data, ok: r.ok };
+          if (r.status === 401) signOut(t("signin.rejected"));
+          return { status: r.status, body: data, ok: r.ok, headers: r.headers };
         });
-      }, function () { return { status: 0, body: null, ok: false }; });
+      }, function () { return { status: 0, body: null, ok: false, headers: new Headers() }; });
   }
   function message(res) {
-    if (res.status === 0) return "No connection to the server.";
-    return res.body && res.body.error ? res.body.error.message : "Unexpected answer (" + res.status + ").";
+    if (res.status === 0) return t("err.offline");
+    return res.body && res.body.error ? res.body.error.message : t("err.unexpected", { status: res.status });
   }
   // all pages through a list endpoint.
   function all(path) {
@@ -41,6 +133,22 @@
       });
     }
     return page("");
+  }
+
+  // download fetches a file with the token (a plain link cannot send it) and hands it to the
+  // browser as a download under the server's file name. errBox shows what went wrong.
+  function download(path, fallback, errBox, button) {
+    errBox.textContent = "";
+    if (button) { button.disabled = true; button.classList.add("busy"); }
+    return api("GET", path).then(function (res) {
+      if (button) { button.disabled = false; button.classList.remove("busy"); }
+      if (!res.ok) { errBox.textContent = message(res); return; }
+      var cd = res.headers.get("Content-Disposition") || "", m = /filename="?([^";]+)"?/.exec(cd);
+      var url = URL.createObjectURL(res.body);
+      var a = el("a", { href: url, download: m ? m[1] : fallback });
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+    });
   }
 
   // --- small helpers ---
@@ -57,18 +165,7 @@
     return e;
   }
   function show(id, on) { $(id).hidden = !on; }
-  function name(m, lang) { m = m || {}; return m[lang] || m.en || m.sl || m.it || m.de || ""; }
-  function euro(s) { return "€ " + s; }
-  function formatNumber(n) { return String(n || "").replace(/(\d{4})(?=\d)/g, "$1 "); }
-  function localDate(iso) { return iso ? new Date(iso).toLocaleDateString("sl-SI") : ""; }
-  function money(v) { // "12,5" → "12.50"-style text for the API, null for empty
-    v = v.trim().replace(",", ".");
-    return v === "" ? null : v;
-  }
-  function productName(code) {
-    for (var i = 0; i < state.products.length; i++) if (state.products[i].code === code) return name(state.products[i].name, "en");
-    return code;
-  }
+  function badge(cls, text) { return el("span", { class: "badge " + cls, text: text }); }
 
   // labelCells gives each cell of a "stack" table its column's name, shown on a phone where
   // the table's head is hidden.
@@ -81,13 +178,21 @@
       });
     });
   }
+  // facts fills a definition list from [label, value] pairs; a value may be an element.
+  function facts(dl, rows) {
+    dl.textContent = "";
+    rows.forEach(function (r) {
+      if (r[1] == null || r[1] === "") return;
+      dl.appendChild(el("div", {}, [el("dt", { text: r[0] }), el("dd", { class: r[2] || "" }, [typeof r[1] === "string" ? r[1] : r[1]])]));
+    });
+  }
 
   // --- sign in, tabs ---
 
   function signOut(msg) {
     sessionStorage.removeItem(KEY); localStorage.removeItem(KEY);
     state.token = "";
-    document.querySelectorAll(".tab").forEach(function (t) { t.hidden = true; });
+    document.querySelectorAll(".tab").forEach(function (tb) { tb.hidden = true; });
     show("tabs", false); show("signout", false); show("signin", true);
     document.body.classList.remove("signed-in");
     $("signin-error").textContent = msg || "";
@@ -98,7 +203,7 @@
     state.token = token;
     return api("GET", "/api/v1/products?limit=500").then(function (res) {
       if (!res.ok) {
-        if (res.status !== 401) signOut(res.status === 403 ? "That is a shop's key, not the admin token." : message(res));
+        if (res.status !== 401) signOut(res.status === 403 ? t("signin.shop_key") : message(res));
         return;
       }
       (remember ? localStorage : sessionStorage).setItem(KEY, token);
@@ -111,89 +216,315 @@
   }
   $("signin-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    var t = $("token").value.trim();
-    if (t) signIn(t, $("remember").checked);
+    var tok = $("token").value.trim();
+    if (tok) signIn(tok, $("remember").checked);
   });
   $("signout").addEventListener("click", function () { signOut(""); });
 
   function route() {
     if (!state.token) return;
-    var tab = (location.hash || "#cards").slice(1);
-    if (["cards", "merchants", "report"].indexOf(tab) < 0) tab = "cards";
-    document.querySelectorAll(".tab").forEach(function (t) { t.hidden = t.id !== "tab-" + tab; });
+    var tab = (location.hash || "#desk").slice(1);
+    if (["desk", "cards", "merchants", "report"].indexOf(tab) < 0) tab = "desk";
+    document.querySelectorAll(".tab").forEach(function (tb) { tb.hidden = tb.id !== "tab-" + tab; });
     document.querySelectorAll("#tabs a").forEach(function (a) {
       if (a.dataset.tab === tab) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
     });
+    if (tab === "desk") loadDesk();
     if (tab === "cards") loadCards(true);
     if (tab === "merchants") loadMerchants();
     if (tab === "report") loadReport();
   }
   window.addEventListener("hashchange", route);
 
-  // --- cards ---
+  // --- service desk ---
 
-  function fillProducts() {
-    var sel = $("issue-product");
-    sel.textContent = "";
-    state.products.forEach(function (p) {
-      var v = p.validity_hours ? p.validity_hours + " h" : p.validity_days + " days";
-      sel.appendChild(el("option", { value: p.code, text: name(p.name, "en") + " (" + v + ", " + euro(p.price) + ")" }));
+  function loadDesk() {
+    loadBatches(true);
+    if (state.openCard) { var id = state.openCard; state.openCard = ""; showCard(id, true); }
+    else if (state.card) showCard(state.card.id, false);
+    if (state.batch) openBatch(state.batch, false);
+  }
+  // openCard shows a card at the desk, from any tab.
+  function openCard(id) {
+    if ((location.hash || "#desk") !== "#desk") { state.openCard = id; location.hash = "#desk"; } else showCard(id, true);
+  }
+
+  $("find-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var digits = $("find-number").value.replace(/[\s-]+/g, "");
+    $("find-error").textContent = "";
+    if (!/^\d{4,20}$/.test(digits)) { $("find-error").textContent = t("desk.bad_number"); return; }
+    api("GET", "/api/v1/cards?limit=10&number=" + digits).then(function (res) {
+      if (res.status === 400) { $("find-error").textContent = t("desk.not_a_number", { number: formatNumber(digits) }); return; }
+      if (!res.ok) { $("find-error").textContent = message(res); return; }
+      // Only an exact match: a server that ignored the filter must not show another card.
+      var found = res.body.items.filter(function (c) { return c.number === digits; });
+      if (!found.length) { $("find-error").textContent = t("desk.not_found", { number: formatNumber(digits) }); show("card-panel", false); state.card = null; return; }
+      showCard(found[0].id, true);
     });
-    var box = $("o-products");
-    box.textContent = "";
-    state.products.forEach(function (p) {
-      box.appendChild(el("label", { class: "check" }, [el("input", { type: "checkbox", value: p.code }), name(p.name, "en")]));
+  });
+
+  // lookups loads the merchants and offers once, to name them in a card's history.
+  function lookups() {
+    if (state.merchantsById && state.offersById) return Promise.resolve();
+    return Promise.all([all("/api/v1/merchants"), all("/api/v1/offers")]).then(function (r) {
+      state.merchantsById = {}; state.offersById = {};
+      r[0].forEach(function (m) { state.merchantsById[m.id] = m; });
+      r[1].forEach(function (o) { state.offersById[o.id] = o; });
+    });
+  }
+  function batchName(id) {
+    if (!id) return Promise.resolve(null);
+    if (state.batchNames[id]) return Promise.resolve(state.batchNames[id]);
+    return api("GET", "/api/v1/batches/" + encodeURIComponent(id)).then(function (res) {
+      if (!res.ok) return null;
+      var b = res.body.batch || res.body;
+      state.batchNames[id] = b;
+      return b;
     });
   }
 
-  $("issue-count").addEventListener("input", function () { show("holder-field", Number($("issue-count").value) <= 1); });
+  function showCard(id, scroll) {
+    $("card-error").textContent = "";
+    return api("GET", "/api/v1/cards/" + encodeURIComponent(id)).then(function (res) {
+      if (!res.ok) { $("find-error").textContent = message(res); return; }
+      var c = res.body;
+      return Promise.all([lookups().catch(function () {}), batchName(c.batch_id)]).then(function (r) {
+        state.card = c;
+        renderCard(c, r[1]);
+        if (scroll) $("card-panel").scrollIntoView({ block: "start" });
+      });
+    });
+  }
+
+  function renderCard(c, batch) {
+    $("cd-number").textContent = formatNumber(c.number);
+    var st = $("cd-status");
+    st.className = "badge " + c.status; st.textContent = t("status." + c.status);
+    var batchLink = batch ? el("button", { type: "button", class: "link", text: batch.name || t("batches.unnamed"),
+      onclick: function () { openBatch(batch, true); } }) : null;
+    facts($("cd-facts"), [
+      [t("col.product"), productName(c.product)],
+      [t("col.issued"), dateTime(c.issued_at)],
+      [t("col.activated"), c.activated_at ? dateTime(c.activated_at) : t("desk.not_activated")],
+      c.expires_at ? [t("col.expires"), dateTime(c.expires_at)] : [t("desk.activate_by"), dateTime(c.activate_by)],
+      [t("col.batch"), batchLink],
+      [t("col.holder"), c.holder || ""],
+      [t("col.lang"), c.lang ? c.lang.toUpperCase() : ""],
+      c.blocked_at ? [t("desk.blocked_since"), dateTime(c.blocked_at) + (c.block_reason ? " · " + c.block_reason : "")] : [],
+      [t("desk.page"), el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", text: t("cards.open") })]
+    ]);
+    var blocked = c.status === "blocked";
+    $("block-label").textContent = t(blocked ? "desk.unblock_reason" : "desk.block_reason");
+    $("block-submit").textContent = t(blocked ? "desk.unblock" : "desk.block");
+    $("block-submit").className = (blocked ? "primary" : "danger") + " auto";
+    $("block-reason").value = "";
+    var tb = $("cd-redemptions");
+    tb.textContent = "";
+    (c.redemptions || []).forEach(function (r) {
+      var m = state.merchantsById && state.merchantsById[r.merchant_id], o = state.offersById && state.offersById[r.offer_id];
+      var voided = r.status === "voided";
+      tb.appendChild(el("tr", { class: voided ? "voided" : "" }, [
+        el("td", { class: "nowrap keep", text: dateTime(r.created_at) }),
+        el("td", { class: "main", text: m ? m.name : r.merchant_id }),
+        el("td", { text: o ? name(o.title) : r.offer_id }),
+        el("td", { class: "r num", text: money(r.amount) }),
+        el("td", { class: "r num", text: money(r.discount) }),
+        el("td", { class: "keep" }, [badge(r.status, t("red." + r.status)), voided && r.void_reason ? el("span", { class: "small muted why", text: " " + r.void_reason }) : null]),
+        el("td", { class: "end keep" }, [voided ? null : el("button", { type: "button", class: "danger void", text: t("desk.void"),
+          onclick: function () { startVoid(r, m); } })])]));
+    });
+    if (!(c.redemptions || []).length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("desk.no_redemptions") })]));
+    labelCells(tb);
+    show("void-form", false);
+    show("card-panel", true);
+  }
+
+  $("block-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var c = state.card, blocked = c.status === "blocked", reason = $("block-reason").value.trim();
+    $("card-error").textContent = ""; $("card-ok").textContent = "";
+    if (!blocked && !reason) { $("card-error").textContent = t("desk.reason_needed"); $("block-reason").focus(); return; }
+    api("POST", "/api/v1/cards/" + encodeURIComponent(c.id) + (blocked ? "/unblock" : "/block"), { reason: reason }).then(function (res) {
+      if (!res.ok) { $("card-error").textContent = message(res); return; }
+      showCard(c.id, false).then(function () { $("card-ok").textContent = t(blocked ? "desk.unblocked_ok" : "desk.blocked_ok"); });
+    });
+  });
+
+  function startVoid(r, m) {
+    state.voiding = r;
+    $("void-title").textContent = t("desk.void_title", { amount: money(r.discount), merchant: m ? m.name : r.merchant_id, when: dateTime(r.created_at) });
+    $("void-reason").value = ""; $("void-error").textContent = "";
+    show("void-form", true);
+    $("void-form").scrollIntoView({ block: "nearest" });
+    $("void-reason").focus({ preventScroll: true });
+  }
+  $("void-cancel").addEventListener("click", function () { state.voiding = null; show("void-form", false); });
+  $("void-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var r = state.voiding, reason = $("void-reason").value.trim();
+    if (!r) return;
+    if (!reason) { $("void-error").textContent = t("desk.reason_needed"); return; }
+    $("void-submit").disabled = true;
+    api("POST", "/api/v1/redemptions/" + encodeURIComponent(r.id) + "/void", { reason: reason }).then(function (res) {
+      $("void-submit").disabled = false;
+      if (!res.ok) { $("void-error").textContent = message(res); return; }
+      state.voiding = null;
+      showCard(state.card.id, false).then(function () { $("card-ok").textContent = t("desk.voided_ok"); });
+    });
+  });
+
+  // --- batches ---
+
+  function loadBatches(fresh) {
+    var q = $("batch-q").value.trim(), cursor = fresh ? "" : state.batchesCursor;
+    $("batch-error").textContent = "";
+    return api("GET", "/api/v1/batches?limit=20" + (q ? "&q=" + encodeURIComponent(q) : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
+      if (!res.ok) { $("batch-error").textContent = message(res); return; }
+      if (fresh) { state.batches = []; $("batches").textContent = ""; }
+      state.batches = state.batches.concat(res.body.items);
+      state.batchesCursor = res.body.next_cursor || "";
+      show("batches-more", !!state.batchesCursor);
+      var tb = $("batches");
+      res.body.items.forEach(function (b) {
+        state.batchNames[b.id] = b;
+        tb.appendChild(el("tr", {}, [
+          el("td", { class: "main" }, [el("button", { type: "button", class: "link", text: b.name || t("batches.unnamed"), onclick: function () { openBatch(b, true); } })]),
+          el("td", { text: productName(b.product) }), el("td", { class: "r num", text: count(b.count) }),
+          el("td", { class: "nowrap", text: date(b.created_at) }),
+          el("td", { class: "end" }, [el("button", { type: "button", class: "reprint", text: t("batches.pdf"),
+            onclick: function (e) { reprint(b, e.currentTarget, $("batch-error")); } })])]));
+      });
+      if (fresh && !res.body.items.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "5", class: "muted", text: t(q ? "batches.none_found" : "batches.none") })]));
+      labelCells(tb);
+    });
+  }
+  $("batch-search").addEventListener("submit", function (e) { e.preventDefault(); loadBatches(true); });
+  $("batches-more").addEventListener("click", function () { loadBatches(false); });
+
+  function reprint(b, button, errBox) {
+    return download("/api/v1/batches/" + encodeURIComponent(b.id) + "/sheet.pdf?lang=" + state.lang, "citycard-batch-" + b.id + ".pdf", errBox, button);
+  }
+  $("batch-reprint").addEventListener("click", function (e) { reprint(state.batch, e.currentTarget, $("batch-error")); });
+
+  function openBatch(b, scroll) {
+    state.batch = b;
+    $("batch-title").textContent = b.name || t("batches.unnamed");
+    $("batch-meta").textContent = [productName(b.product), t("batches.count", { n: count(b.count) }), date(b.created_at)].join(" · ");
+    show("batch-panel", true);
+    loadBatchCards(true);
+    if (scroll) $("batch-panel").scrollIntoView({ block: "start" });
+  }
+  function loadBatchCards(fresh) {
+    var b = state.batch, cursor = fresh ? "" : state.batchCardsCursor;
+    return api("GET", "/api/v1/cards?limit=100&batch=" + encodeURIComponent(b.id) + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
+      if (!res.ok) { $("batch-error").textContent = message(res); return; }
+      var tb = $("batch-cards");
+      if (fresh) tb.textContent = "";
+      state.batchCardsCursor = res.body.next_cursor || "";
+      show("batch-cards-more", !!state.batchCardsCursor);
+      res.body.items.forEach(function (c) {
+        tb.appendChild(el("tr", {}, [
+          el("td", { class: "main" }, [el("button", { type: "button", class: "link num", text: formatNumber(c.number), onclick: function () { showCard(c.id, true); } })]),
+          el("td", {}, [badge(c.status, t("status." + c.status))]),
+          el("td", { class: "nowrap", text: c.activated_at ? dateTime(c.activated_at) : "" }),
+          el("td", { class: "nowrap", text: c.expires_at ? dateTime(c.expires_at) : "" })]));
+      });
+      labelCells(tb);
+    });
+  }
+  $("batch-cards-more").addEventListener("click", function () { loadBatchCards(false); });
+
+  // --- cards: issue and print ---
+
+  function fillProducts() {
+    var sel = $("issue-product"), keep = sel.value;
+    sel.textContent = "";
+    state.products.forEach(function (p) {
+      var v = p.validity_hours ? t("issue.hours", { n: p.validity_hours }) : t("issue.days", { n: p.validity_days });
+      sel.appendChild(el("option", { value: p.code, text: name(p.name) + " (" + v + ", " + money(p.price) + ")" }));
+    });
+    if (keep) sel.value = keep;
+    var box = $("o-products");
+    box.textContent = "";
+    state.products.forEach(function (p) {
+      box.appendChild(el("label", { class: "check" }, [el("input", { type: "checkbox", value: p.code }), name(p.name)]));
+    });
+  }
+
+  function countChanged() {
+    var many = Number($("issue-count").value) > 1;
+    show("holder-field", !many); show("batch-name-field", many);
+  }
+  $("issue-count").addEventListener("input", countChanged);
 
   $("issue-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var n = Number($("issue-count").value), product = $("issue-product").value, lang = $("issue-lang").value;
     $("issue-error").textContent = "";
-    if (!(n >= 1 && n <= 1000 && Math.floor(n) === n)) { $("issue-error").textContent = "Issue 1 to 1000 cards at a time."; return; }
+    if (!(n >= 1 && n <= 1000 && Math.floor(n) === n)) { $("issue-error").textContent = t("issue.range"); return; }
     $("issue-submit").disabled = true;
+    var batch = { product: product, count: n, lang: lang }, bname = $("issue-name").value.trim();
+    if (bname) batch.name = bname; // a batch without a name is left unnamed, not named ""
     var req = n === 1
       ? api("POST", "/api/v1/cards", { product: product, holder: $("issue-holder").value.trim(), lang: lang })
-      : api("POST", "/api/v1/cards/batch", { product: product, count: n, lang: lang });
+      : api("POST", "/api/v1/cards/batch", batch);
     req.then(function (res) {
       $("issue-submit").disabled = false;
       if (!res.ok) { $("issue-error").textContent = message(res); return; }
       var cards = n === 1 ? [res.body] : res.body.cards;
       state.issued = cards;
-      $("issued-title").textContent = cards.length === 1 ? "1 card issued" : cards.length + " cards issued";
+      state.issuedBatch = n === 1 ? null : res.body.batch || null;
+      if (state.issuedBatch) state.batchNames[state.issuedBatch.id] = state.issuedBatch;
+      issuedTitle();
       var ul = $("issued");
       ul.textContent = "";
       cards.slice(0, 20).forEach(function (c) {
-        ul.appendChild(el("li", {}, [el("span", { class: "num", text: formatNumber(c.number) }), productName(c.product),
-          c.holder ? el("span", { text: c.holder }) : null,
-          el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", class: "open-card", text: "Open card page" })]));
+        ul.appendChild(el("li", {}, [el("button", { type: "button", class: "link num", text: formatNumber(c.number), onclick: function () { openCard(c.id); } }),
+          productName(c.product), c.holder ? el("span", { text: c.holder }) : null,
+          el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", class: "open-card", text: t("cards.open") })]));
       });
-      if (cards.length > 20) ul.appendChild(el("li", { class: "muted", text: "… and " + (cards.length - 20) + " more" }));
+      if (cards.length > 20) ul.appendChild(el("li", { class: "muted", text: t("issue.more", { n: count(cards.length - 20) }) }));
+      $("print-error").textContent = "";
       show("issued-panel", true);
-      $("issue-holder").value = "";
+      $("issue-holder").value = ""; $("issue-name").value = "";
       loadCards(true);
     });
   });
-  $("print-issued").addEventListener("click", function () { printCards(state.issued || []); });
+  function issuedTitle() {
+    var n = count(state.issued.length), b = state.issuedBatch;
+    $("issued-title").textContent = b && b.name ? t("issue.done_batch", { name: b.name, n: n }) : t("issue.done", { n: n });
+  }
+  $("print-issued").addEventListener("click", function (e) {
+    if (state.issuedBatch) reprint(state.issuedBatch, e.currentTarget, $("print-error"));
+    else printCards(state.issued, e.currentTarget, $("print-error"));
+  });
+
+  // printCards downloads the server's A4 sheet PDF of the cards: QR codes drawn by the server,
+  // so a thousand cards print complete (no image fetched per card).
+  function printCards(cards, button, errBox) {
+    if (!cards.length) return;
+    var ids = cards.map(function (c) { return c.id; }).join(",");
+    return download("/api/v1/cards/sheet.pdf?lang=" + state.lang + "&ids=" + encodeURIComponent(ids), "citycard-cards.pdf", errBox, button);
+  }
 
   function loadCards(fresh) {
     var cursor = fresh ? "" : state.cardsCursor;
     return api("GET", "/api/v1/cards?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
-      if (!res.ok) return;
+      if (!res.ok) { $("cards-error").textContent = message(res); return; }
       if (fresh) { state.cards = []; $("cards").textContent = ""; $("select-all").checked = false; }
       state.cards = state.cards.concat(res.body.items);
       state.cardsCursor = res.body.next_cursor || "";
       show("cards-more", !!state.cardsCursor);
       res.body.items.forEach(function (c) {
-        var box = el("input", { type: "checkbox", "aria-label": "Select card " + c.number });
+        var box = el("input", { type: "checkbox", "aria-label": t("cards.select", { number: formatNumber(c.number) }) });
         box.dataset.id = c.id;
         box.addEventListener("change", selectionChanged);
-        $("cards").appendChild(el("tr", {}, [el("td", { class: "pick" }, [box]), el("td", { class: "num main", text: formatNumber(c.number) }),
-          el("td", { text: productName(c.product) }), el("td", {}, [el("span", { class: "badge " + c.status, text: c.status })]),
-          el("td", { text: c.holder || "" }), el("td", { class: "nowrap", text: localDate(c.issued_at) }),
-          el("td", { class: "end" }, [el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", text: "Open card page" })])]));
+        $("cards").appendChild(el("tr", {}, [el("td", { class: "pick" }, [box]),
+          el("td", { class: "main" }, [el("button", { type: "button", class: "link num", text: formatNumber(c.number), onclick: function () { openCard(c.id); } })]),
+          el("td", { text: productName(c.product) }), el("td", {}, [badge(c.status, t("status." + c.status))]),
+          el("td", { text: c.holder || "" }), el("td", { class: "nowrap", text: date(c.issued_at) }),
+          el("td", { class: "end" }, [el("a", { href: "/c/" + c.token, target: "_blank", rel: "noopener", text: t("cards.open") })])]));
       });
       labelCells($("cards"));
       selectionChanged();
@@ -212,117 +543,108 @@
   function selectionChanged() {
     var n = selected().length;
     $("print-selected").disabled = n === 0;
-    $("print-selected").textContent = n ? "Print selected (" + n + ")" : "Print selected";
+    $("print-selected").textContent = n ? t("cards.print_selected_n", { n: count(n) }) : t("cards.print_selected");
   }
-  $("print-selected").addEventListener("click", function () { printCards(selected()); });
-
-  // --- the print sheet: ten cards (85.6 × 54 mm) to an A4 page ---
-
-  var INSTRUCTIONS = [
-    ["SL", "Skenirajte kodo za svoje ugodnosti. Na blagajni pokažite kodo ali številko."],
-    ["IT", "Scansiona il codice per i tuoi vantaggi. Alla cassa mostra il codice o il numero."],
-    ["EN", "Scan the code for your benefits. At the till, show the code or the number."]
-  ];
-  function buildSheet(cards) {
-    var sheet = $("sheet");
-    sheet.textContent = "";
-    var page = null;
-    cards.forEach(function (c, i) {
-      if (i % 10 === 0) { page = el("div", { class: "sheet-page" }); sheet.appendChild(page); }
-      var p = null;
-      for (var j = 0; j < state.products.length; j++) if (state.products[j].code === c.product) p = state.products[j];
-      var pname = p ? name(p.name, c.lang || "en") : c.product;
-      page.appendChild(el("div", { class: "pcard" }, [
-        // The public QR endpoint needs no secret: the token in it is what the card carries anyway.
-        el("img", { src: "/c/" + encodeURIComponent(c.token) + "/qr.png", alt: "QR " + c.number }),
-        el("div", { class: "ptext" }, [
-          el("p", { class: "pbrand", text: "Koper Card" }),
-          el("p", { class: "pproduct", text: pname }),
-          el("p", { class: "pnumber", text: formatNumber(c.number) }),
-          el("ul", { class: "pinstr" }, INSTRUCTIONS.map(function (t) { return el("li", { lang: t[0].toLowerCase() }, [el("b", { text: t[0] }), " " + t[1]]); }))
-        ])
-      ]));
-    });
-    document.body.classList.add("print-cards");
-    sheet.hidden = false;
-    // Resolve when every QR code has loaded, so the printout has no empty squares.
-    var imgs = Array.prototype.slice.call(sheet.querySelectorAll("img"));
-    return Promise.all(imgs.map(function (img) {
-      return img.complete ? Promise.resolve() : new Promise(function (ok) { img.onload = img.onerror = ok; });
-    }));
-  }
-  function printCards(cards) {
-    if (!cards.length) return;
-    buildSheet(cards).then(function () { window.print(); });
-  }
-  window.addEventListener("afterprint", function () { document.body.classList.remove("print-cards"); });
-  // For tests and for people who prefer the browser's own print menu: build without printing.
-  window.citycardBuildSheet = function (which) { return buildSheet(which === "selected" ? selected() : state.issued || []); };
+  $("print-selected").addEventListener("click", function (e) { printCards(selected(), e.currentTarget, $("cards-error")); });
 
   // --- merchants ---
 
-  var catSel = $("m-category");
-  CATEGORIES.forEach(function (c) { catSel.appendChild(el("option", { value: c, text: CATEGORY_NAMES[c] })); });
   $("pos-url").textContent = location.origin + "/pos";
 
   function loadMerchants() {
     return all("/api/v1/merchants").then(function (items) {
+      state.merchantsById = null; // names may have changed: the desk reloads them
       var tb = $("merchants");
       tb.textContent = "";
       items.forEach(function (m) {
         var tr = el("tr", { class: state.merchant && state.merchant.id === m.id ? "selected" : "" }, [
-          el("td", { class: "main", text: m.name }), el("td", { text: CATEGORY_NAMES[m.category] || m.category }),
+          el("td", { class: "main", text: m.name }), el("td", { text: t("cat." + m.category) }),
           el("td", { text: m.address || "" }),
-          el("td", {}, [el("span", { class: "badge " + m.status, text: m.status })]),
-          el("td", { class: "end" }, [el("button", { type: "button", class: "edit", text: "Edit", onclick: function () { editMerchant(m); } })])]);
+          el("td", {}, [badge(m.status, t("mstatus." + m.status))]),
+          el("td", { class: "end" }, [el("button", { type: "button", class: "edit", text: t("edit"), onclick: function () { editMerchant(m); } })])]);
         tr.dataset.id = m.id;
         tb.appendChild(tr);
       });
       labelCells(tb);
+      if (state.merchant) {
+        var cur = items.filter(function (m) { return m.id === state.merchant.id; })[0];
+        if (cur) editMerchant(cur, true);
+      }
     }, function (res) { $("merchant-error").textContent = message(res); });
   }
 
   $("merchant-new").addEventListener("click", function () { editMerchant(null); });
   $("merchant-close").addEventListener("click", function () { state.merchant = null; show("merchant-panel", false); loadMerchants(); });
 
-  function editMerchant(m) {
+  function editMerchant(m, quiet) {
     state.merchant = m;
-    $("merchant-title").textContent = m ? m.name : "New merchant";
+    $("merchant-panel").dataset.merchant = m ? m.id : ""; // for admin-pair.js
+    $("merchant-title").textContent = m ? m.name : t("merchants.new");
     $("m-name").value = m ? m.name : "";
     $("m-category").value = m ? m.category : "shop";
     $("m-address").value = m ? m.address : "";
+    $("m-tax").value = m && m.tax_number || "";
+    $("m-iban").value = m && m.iban || "";
     $("m-lat").value = m && m.lat != null ? m.lat : "";
     $("m-lon").value = m && m.lon != null ? m.lon : "";
-    $("merchant-error").textContent = ""; $("merchant-ok").textContent = "";
-    $("merchant-save").textContent = m ? "Save changes" : "Create merchant";
-    show("merchant-suspend", !!m); show("merchant-key", !!m); show("offers-block", !!m); show("offer-form", false);
+    checkTax(); checkIBAN();
+    if (!quiet) { $("merchant-error").textContent = ""; $("merchant-ok").textContent = ""; }
+    $("merchant-save").textContent = t(m ? "m.save" : "m.create");
+    show("merchant-suspend", !!m); show("merchant-key", !!m); show("offers-block", !!m);
+    if (!quiet) show("offer-form", false);
+    rotateArmed = false;
+    $("merchant-key").textContent = t("m.rotate"); $("merchant-key").className = "";
     if (m) {
-      $("merchant-suspend").textContent = m.status === "active" ? "Suspend" : "Reactivate";
+      $("merchant-suspend").textContent = t(m.status === "active" ? "m.suspend" : "m.reactivate");
       $("merchant-suspend").className = m.status === "active" ? "danger" : "";
       loadOffers();
     }
     show("merchant-panel", true);
     document.querySelectorAll("#merchants tr").forEach(function (tr) { tr.className = m && tr.dataset.id === m.id ? "selected" : ""; });
-    $("merchant-panel").scrollIntoView({ block: "start" });
-    $("m-name").focus({ preventScroll: true });
+    if (!quiet) {
+      $("merchant-panel").scrollIntoView({ block: "start" });
+      $("m-name").focus({ preventScroll: true });
+    }
   }
+
+  // A hint while typing; the server decides (and its message is shown on 400).
+  function ibanOK(v) {
+    v = v.replace(/\s+/g, "").toUpperCase();
+    if (!/^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/.test(v)) return false;
+    var s = (v.slice(4) + v.slice(0, 4)).replace(/[A-Z]/g, function (ch) { return String(ch.charCodeAt(0) - 55); }), r = 0;
+    for (var i = 0; i < s.length; i++) r = (r * 10 + Number(s[i])) % 97;
+    return r === 1;
+  }
+  function checkIBAN() {
+    var v = $("m-iban").value.trim(), bad = v !== "" && !ibanOK(v);
+    $("m-iban-hint").textContent = t(bad ? "m.iban_bad" : "m.iban_hint");
+    $("m-iban-hint").classList.toggle("warn", bad);
+  }
+  function checkTax() {
+    var v = $("m-tax").value.replace(/\s+/g, "").toUpperCase(), bad = v !== "" && !/^[A-Z]{0,2}\d{8,13}$/.test(v);
+    $("m-tax-hint").textContent = t(bad ? "m.tax_bad" : "m.tax_hint");
+    $("m-tax-hint").classList.toggle("warn", bad);
+  }
+  $("m-iban").addEventListener("input", checkIBAN);
+  $("m-tax").addEventListener("input", checkTax);
 
   $("merchant-form").addEventListener("submit", function (e) {
     e.preventDefault();
     $("merchant-error").textContent = ""; $("merchant-ok").textContent = "";
     var lat = $("m-lat").value.trim().replace(",", "."), lon = $("m-lon").value.trim().replace(",", ".");
-    if ((lat === "") !== (lon === "")) { $("merchant-error").textContent = "Give both latitude and longitude, or neither."; return; }
-    if (lat !== "" && (isNaN(Number(lat)) || isNaN(Number(lon)))) { $("merchant-error").textContent = "Latitude and longitude are numbers, e.g. 45.5481 and 13.7302."; return; }
+    if ((lat === "") !== (lon === "")) { $("merchant-error").textContent = t("m.both_coords"); return; }
+    if (lat !== "" && (isNaN(Number(lat)) || isNaN(Number(lon)))) { $("merchant-error").textContent = t("m.coords_numbers"); return; }
     var body = { name: $("m-name").value.trim(), category: $("m-category").value, address: $("m-address").value.trim(),
+      tax_number: $("m-tax").value.trim(), iban: $("m-iban").value.trim(),
       lat: lat === "" ? null : Number(lat), lon: lon === "" ? null : Number(lon) };
     var m = state.merchant;
     api(m ? "PATCH" : "POST", m ? "/api/v1/merchants/" + encodeURIComponent(m.id) : "/api/v1/merchants", body).then(function (res) {
       if (!res.ok) { $("merchant-error").textContent = message(res); return; }
       if (m) {
-        editMerchant(res.body);
-        $("merchant-ok").textContent = "Saved.";
+        editMerchant(res.body, true);
+        $("merchant-ok").textContent = t("m.saved");
       } else {
-        editMerchant(res.body.merchant);
+        editMerchant(res.body.merchant, true);
         showKey(res.body.merchant.name, res.body.api_key);
       }
       loadMerchants();
@@ -334,24 +656,25 @@
     var to = m.status === "active" ? "suspended" : "active";
     api("PATCH", "/api/v1/merchants/" + encodeURIComponent(m.id), { status: to }).then(function (res) {
       if (!res.ok) { $("merchant-error").textContent = message(res); return; }
-      editMerchant(res.body);
-      $("merchant-ok").textContent = to === "suspended" ? "Suspended: the shop's key no longer works and its offers are hidden." : "Active again.";
+      editMerchant(res.body, true);
+      $("merchant-ok").textContent = t(to === "suspended" ? "m.suspended" : "m.reactivated");
       loadMerchants();
     });
   });
 
-  var rotateArmed = false;
+  var rotateArmed = false, rotateTimer = 0;
   $("merchant-key").addEventListener("click", function () {
     // Ask once more: the shop's till stops working until it gets the new key.
     if (!rotateArmed) {
       rotateArmed = true;
-      $("merchant-key").textContent = "Click again: the old key stops working";
+      $("merchant-key").textContent = t("m.rotate_again");
       $("merchant-key").className = "danger";
-      setTimeout(function () { rotateArmed = false; $("merchant-key").textContent = "Rotate API key"; $("merchant-key").className = ""; }, 5000);
+      clearTimeout(rotateTimer);
+      rotateTimer = setTimeout(function () { rotateArmed = false; $("merchant-key").textContent = t("m.rotate"); $("merchant-key").className = ""; }, 5000);
       return;
     }
     rotateArmed = false;
-    $("merchant-key").textContent = "Rotate API key"; $("merchant-key").className = "";
+    $("merchant-key").textContent = t("m.rotate"); $("merchant-key").className = "";
     var m = state.merchant;
     api("POST", "/api/v1/merchants/" + encodeURIComponent(m.id) + "/key").then(function (res) {
       if (!res.ok) { $("merchant-error").textContent = message(res); return; }
@@ -360,7 +683,8 @@
   });
 
   function showKey(who, key) {
-    $("key-title").textContent = "API key for " + who;
+    state.keyFor = who;
+    $("key-title").textContent = t("key.title", { name: who });
     $("key-value").textContent = key;
     show("key-panel", true);
     $("key-panel").scrollIntoView({ block: "start" });
@@ -368,7 +692,7 @@
   $("key-copy").addEventListener("click", function () {
     var k = $("key-value").textContent;
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(k).then(function () { $("key-copy").textContent = "Copied"; }, selectKey);
+      navigator.clipboard.writeText(k).then(function () { $("key-copy").textContent = t("key.copied"); }, selectKey);
     } else selectKey();
   });
   function selectKey() {
@@ -376,42 +700,44 @@
     var s = window.getSelection(); s.removeAllRanges(); s.addRange(r);
   }
   $("key-done").addEventListener("click", function () {
-    $("key-value").textContent = ""; $("key-copy").textContent = "Copy";
+    $("key-value").textContent = ""; $("key-copy").textContent = t("key.copy");
+    state.keyFor = "";
     show("key-panel", false);
   });
 
   // --- offers ---
 
   function terms(o) {
-    var t = [];
-    if (o.kind === "percent") t.push(o.value + " % off");
-    else if (o.kind === "amount") t.push(euro(o.value) + " off");
-    else if (o.kind === "price") t.push("for " + euro(o.value));
-    else t.push("free");
-    if (o.max_discount) t.push("max " + euro(o.max_discount));
-    if (o.min_amount) t.push("from " + euro(o.min_amount));
-    t.push({ once: "once per card", daily: "once a day", unlimited: "no limit" }[o.limit]);
-    if (o.products && o.products.length) t.push("only " + o.products.map(productName).join(", "));
-    if (o.valid_from || o.valid_until) t.push((o.valid_from || "…") + " to " + (o.valid_until || "…"));
-    if (o.municipal_share !== "0") t.push("municipality " + o.municipal_share + " %");
-    return t.join(" · ");
+    var x = [];
+    if (o.kind === "percent") x.push(t("terms.percent", { v: o.value }));
+    else if (o.kind === "amount") x.push(t("terms.amount", { v: money(o.value) }));
+    else if (o.kind === "price") x.push(t("terms.price", { v: money(o.value) }));
+    else x.push(t("terms.free"));
+    if (o.max_discount) x.push(t("terms.max", { v: money(o.max_discount) }));
+    if (o.min_amount) x.push(t("terms.min", { v: money(o.min_amount) }));
+    x.push(t("o.limit." + o.limit));
+    if (o.products && o.products.length) x.push(t("terms.only", { v: o.products.map(productName).join(", ") }));
+    if (o.valid_from || o.valid_until) x.push((o.valid_from || "…") + " – " + (o.valid_until || "…"));
+    if (o.municipal_share !== "0") x.push(t("terms.share", { v: o.municipal_share }));
+    return x.join(" · ");
   }
 
   function loadOffers() {
     var m = state.merchant;
     return all("/api/v1/offers?merchant=" + encodeURIComponent(m.id)).then(function (items) {
       state.offers = items;
+      state.offersById = null;
       var tb = $("offers");
       tb.textContent = "";
       items.forEach(function (o) {
-        tb.appendChild(el("tr", {}, [el("td", { class: "main", text: name(o.title, "en") }), el("td", { class: "small", text: terms(o) }),
-          el("td", {}, [el("span", { class: "badge " + (o.active ? "ok" : "off"), text: o.active ? "active" : "inactive" })]),
+        tb.appendChild(el("tr", {}, [el("td", { class: "main", text: name(o.title) }), el("td", { class: "small", text: terms(o) }),
+          el("td", {}, [badge(o.active ? "ok" : "off", t(o.active ? "offer.active" : "offer.inactive"))]),
           el("td", { class: "end" }, [el("div", { class: "actions" }, [
-            el("button", { type: "button", text: "Edit", onclick: function () { editOffer(o); } }),
-            el("button", { type: "button", class: o.active ? "danger" : "", text: o.active ? "Deactivate" : "Activate",
+            el("button", { type: "button", text: t("edit"), onclick: function () { editOffer(o); } }),
+            el("button", { type: "button", class: o.active ? "danger deactivate" : "activate", text: t(o.active ? "offer.deactivate" : "offer.activate"),
               onclick: function () { setOfferActive(o, !o.active); } })])])]));
       });
-      if (!items.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "4", class: "muted", text: "No offers yet." })]));
+      if (!items.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "4", class: "muted", text: t("offers.none") })]));
       labelCells(tb);
     });
   }
@@ -429,13 +755,13 @@
   function kindChanged() {
     var k = $("o-kind").value;
     show("o-value-field", k !== "free");
-    $("o-value-label").textContent = { percent: "Percent off", amount: "Euros off", price: "Price the card holder pays, €" }[k] || "";
+    $("o-value-label").textContent = k === "free" ? "" : t("o.value." + k);
   }
 
   function editOffer(o) {
     state.offer = o;
-    $("offer-title").textContent = o ? "Edit offer" : "New offer";
-    ["sl", "it", "en", "de"].forEach(function (l) { $("o-" + l).value = o && o.title[l] || ""; });
+    $("offer-title").textContent = t(o ? "o.edit" : "offers.new");
+    LANGS.forEach(function (l) { $("o-" + l).value = o && o.title[l] || ""; });
     $("o-kind").value = o ? o.kind : "percent";
     $("o-value").value = o && o.value || "";
     $("o-max").value = o && o.max_discount || "";
@@ -456,15 +782,15 @@
   $("offer-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var title = {};
-    ["sl", "it", "en", "de"].forEach(function (l) { var v = $("o-" + l).value.trim(); if (v) title[l] = v; });
-    if (!Object.keys(title).length) { $("offer-error").textContent = "Give the offer a title in at least one language."; return; }
+    LANGS.forEach(function (l) { var v = $("o-" + l).value.trim(); if (v) title[l] = v; });
+    if (!Object.keys(title).length) { $("offer-error").textContent = t("o.title_needed"); return; }
     var kind = $("o-kind").value;
     var products = [];
     document.querySelectorAll("#o-products input:checked").forEach(function (b) { products.push(b.value); });
-    var body = { title: title, kind: kind, value: kind === "free" ? null : money($("o-value").value),
-      max_discount: money($("o-max").value), min_amount: money($("o-min").value), limit: $("o-limit").value,
+    var body = { title: title, kind: kind, value: kind === "free" ? null : decimalInput($("o-value").value),
+      max_discount: decimalInput($("o-max").value), min_amount: decimalInput($("o-min").value), limit: $("o-limit").value,
       products: products.length ? products : null, valid_from: $("o-from").value || null, valid_until: $("o-until").value || null,
-      municipal_share: money($("o-share").value) || "0", active: $("o-active").checked };
+      municipal_share: decimalInput($("o-share").value) || "0", active: $("o-active").checked };
     var o = state.offer;
     api(o ? "PATCH" : "POST", o ? "/api/v1/offers/" + encodeURIComponent(o.id) : "/api/v1/merchants/" + encodeURIComponent(state.merchant.id) + "/offers", body)
       .then(function (res) {
@@ -474,66 +800,155 @@
       });
   });
 
-  // --- the month's report ---
+  // --- finance: the month's report, downloads, statements, closing ---
 
-  (function () {
-    var d = new Date();
-    $("report-month").value = d.getFullYear() + "-" + (d.getMonth() < 9 ? "0" : "") + (d.getMonth() + 1);
-  })();
+  // The report opens on the last full month, the one to sign, in the town's zone.
+  $("report-month").value = lastFullMonth();
   $("report-form").addEventListener("submit", function (e) { e.preventDefault(); loadReport(); });
 
+  function reportMonth() { return $("report-month").value; }
+
   function loadReport() {
-    var month = $("report-month").value;
+    var month = reportMonth();
     $("report-error").textContent = "";
     if (!month) return;
     return api("GET", "/api/v1/reports/monthly?month=" + encodeURIComponent(month)).then(function (res) {
-      if (!res.ok) { $("report-error").textContent = message(res); show("report", false); return; }
+      if (!res.ok) { $("report-error").textContent = message(res); show("report", false); $("report-state").textContent = ""; show("close-open", false); return; }
       state.report = res.body;
+      state.reportClosed = res.headers.get("X-Report-SHA256") || "";
       renderReport();
+      loadStatements();
     });
   }
 
-  $("report-csv").addEventListener("click", function () {
-    var month = $("report-month").value;
-    // A link cannot carry the token, so fetch the file and hand it to the browser as a download.
-    api("GET", "/api/v1/reports/monthly?month=" + encodeURIComponent(month) + "&format=csv").then(function (res) {
-      if (!res.ok) { $("report-error").textContent = message(res); return; }
-      var url = URL.createObjectURL(res.body);
-      var a = el("a", { href: url, download: "citycard-" + month + ".csv" });
-      document.body.appendChild(a); a.click(); a.remove();
-      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
-    });
-  });
-
   function renderReport() {
-    var r = state.report, t = r.totals;
+    var r = state.report, tot = r.totals, month = r.month;
+    var over = month < thisMonth();
+    $("report-state").textContent = state.reportClosed ? t("report.closed", { month: monthName(month), sha: state.reportClosed })
+      : t(over ? "report.open" : "report.running", { month: monthName(month) });
+    $("report-state").className = state.reportClosed ? "good" : "notice";
+    show("close-open", over && !state.reportClosed);
+    renderClose(month);
     var tiles = $("tiles");
     tiles.textContent = "";
-    [["Redemptions", t.redemptions], ["Cards used", t.cards_used], ["Purchases", euro(t.amount)], ["Discounts", euro(t.discount)],
-      ["Municipality pays", euro(t.municipal_share)], ["Cards issued", t.cards_issued], ["Cards activated", t.cards_activated], ["Voided", t.voided]]
-      .forEach(function (x) { tiles.appendChild(el("div", { class: "tile" }, [el("div", { class: "label", text: x[0] }), el("div", { class: "value", text: String(x[1]) })])); });
+    [["tile.redemptions", count(tot.redemptions)], ["tile.cards_used", count(tot.cards_used)], ["tile.amount", money(tot.amount)],
+      ["tile.discount", money(tot.discount)], ["tile.municipality", money(tot.municipal_share)], ["tile.issued", count(tot.cards_issued)],
+      ["tile.activated", count(tot.cards_activated)], ["tile.voided", count(tot.voided)]]
+      .forEach(function (x) { tiles.appendChild(el("div", { class: "tile" }, [el("div", { class: "label", text: t(x[0]) }), el("div", { class: "value", text: x[1] })])); });
     var tb = $("report-merchants");
     tb.textContent = "";
     r.merchants.forEach(function (m) {
-      tb.appendChild(el("tr", {}, [el("td", { class: "main", text: m.name }), el("td", { text: CATEGORY_NAMES[m.category] || m.category }),
-        el("td", { class: "r num", text: String(m.redemptions) }), el("td", { class: "r num", text: String(m.cards_used) }),
-        el("td", { class: "r num", text: euro(m.amount) }), el("td", { class: "r num", text: euro(m.discount) }),
-        el("td", { class: "r num", text: euro(m.municipal_share) })]));
+      tb.appendChild(el("tr", {}, [el("td", { class: "main", text: m.name }), el("td", { text: t("cat." + m.category) }),
+        el("td", { class: "r num", text: count(m.redemptions) }), el("td", { class: "r num", text: count(m.cards_used) }),
+        el("td", { class: "r num", text: money(m.amount) }), el("td", { class: "r num", text: money(m.discount) }),
+        el("td", { class: "r num", text: money(m.municipal_share) })]));
     });
-    if (!r.merchants.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: "No redemptions in this month." })]));
+    if (!r.merchants.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("report.empty") })]));
     labelCells(tb);
     show("report", true);
     drawReportCharts(); // once visible: a chart is drawn at its box's width
   }
 
+  function loadStatements() {
+    var month = reportMonth();
+    $("st-error").textContent = "";
+    return api("GET", "/api/v1/reports/statements?month=" + encodeURIComponent(month)).then(function (res) {
+      var tb = $("statements");
+      tb.textContent = "";
+      if (!res.ok) { $("st-error").textContent = message(res); $("st-total").textContent = ""; return; }
+      $("st-total").textContent = t("st.total", { amount: money(res.body.municipal_share) });
+      res.body.statements.forEach(function (s) {
+        tb.appendChild(el("tr", { class: Number(s.municipal_share) > 0 ? "" : "zero" }, [
+          el("td", { class: "main", text: s.name }), el("td", { class: "r num", text: count(s.redemptions) }),
+          el("td", { class: "r num", text: money(s.discount) }), el("td", { class: "r num strong", text: money(s.municipal_share) }),
+          el("td", { class: "end" }, [el("button", { type: "button", class: "st-pdf", text: t("st.pdf"), onclick: function (e) {
+            download("/api/v1/reports/statements?month=" + month + "&merchant=" + encodeURIComponent(s.merchant_id) + "&format=pdf&lang=" + state.lang,
+              "citycard-statements-" + month + "-" + s.merchant_id + ".pdf", $("st-error"), e.currentTarget);
+          } })])]));
+      });
+      if (!res.body.statements.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "5", class: "muted", text: t("report.empty") })]));
+      labelCells(tb);
+    });
+  }
+  $("st-all").addEventListener("click", function (e) {
+    var month = reportMonth();
+    download("/api/v1/reports/statements?month=" + month + "&format=pdf&lang=" + state.lang + ($("st-include-zero").checked ? "&all=true" : ""),
+      "citycard-statements-" + month + ".pdf", $("st-error"), e.currentTarget);
+  });
+
+  $("report-pdf").addEventListener("click", function (e) {
+    var month = reportMonth();
+    download("/api/v1/reports/monthly?month=" + month + "&format=pdf&lang=" + state.lang, "citycard-" + month + ".pdf", $("report-error"), e.currentTarget);
+  });
+  // CSV: plain for programs; "for Excel" with a byte-order mark, semicolons and local numbers.
+  function csv(excel, button) {
+    var month = reportMonth(), table = $("csv-table").value;
+    download("/api/v1/reports/monthly?month=" + month + "&format=csv&table=" + table + (excel ? "&bom=true&sep=semicolon&lang=" + state.lang : ""),
+      "citycard-" + month + "-" + table + ".csv", $("report-error"), button);
+  }
+  $("report-csv").addEventListener("click", function (e) { csv(false, e.currentTarget); });
+  $("report-excel").addEventListener("click", function (e) { csv(true, e.currentTarget); });
+
+  // Closing: a dialog that says what closing means, and the month typed to confirm.
+  var dialog = $("close-dialog");
+  $("close-open").addEventListener("click", function () {
+    var month = reportMonth();
+    $("close-title").textContent = t("close.title", { month: monthName(month) });
+    $("close-confirm-label").textContent = t("close.type", { month: month });
+    $("close-confirm-month").value = ""; $("close-confirm-month").placeholder = month;
+    $("close-error").textContent = "";
+    $("close-confirm").disabled = true;
+    dialog.showModal();
+    $("close-confirm-month").focus();
+  });
+  $("close-confirm-month").addEventListener("input", function () {
+    $("close-confirm").disabled = $("close-confirm-month").value.trim() !== reportMonth();
+  });
+  $("close-cancel").addEventListener("click", function () { dialog.close(); });
+  $("close-form").addEventListener("submit", function (e) { e.preventDefault(); if (!$("close-confirm").disabled) $("close-confirm").click(); });
+  $("close-confirm").addEventListener("click", function () {
+    var month = reportMonth();
+    if ($("close-confirm-month").value.trim() !== month) return;
+    $("close-confirm").disabled = true;
+    api("POST", "/api/v1/reports/monthly/" + encodeURIComponent(month) + "/close").then(function (res) {
+      if (!res.ok) { $("close-error").textContent = message(res); $("close-confirm").disabled = false; return; }
+      state.closes[month] = res.body;
+      dialog.close();
+      loadReport();
+    });
+  });
+
+  // renderClose shows what closing the month gave: its checksum and, where the ledger is
+  // signed, the signed checkpoint.
+  function renderClose(month) {
+    var c = state.closes[month];
+    show("close-result", !!c);
+    if (!c) return;
+    $("close-result-title").textContent = t("close.done", { month: monthName(month) });
+    var cp = c.checkpoint;
+    facts($("close-facts"), [
+      [t("close.closed_at"), dateTime(c.closed_at)],
+      [t("close.sha"), c.sha256, "hash"],
+      [t("close.ledger_head"), c.ledger_head, "hash"],
+      cp ? [t("close.cp_entries"), count(cp.entries)] : [],
+      cp ? [t("close.cp_head"), cp.head, "hash"] : [],
+      cp ? [t("close.cp_signed_at"), dateTime(cp.signed_at)] : [],
+      cp ? [t("close.cp_kid"), cp.kid, "hash"] : [],
+      cp ? [t("close.cp_signature"), cp.signature, "hash"] : [],
+      cp && cp.reason ? [t("close.cp_reason"), cp.reason] : []
+    ]);
+  }
+
   function drawReportCharts() {
     var r = state.report;
-    if (!r) return;
-    columnChart($("chart-days"), r.days.map(function (d) { return { label: String(Number(d.date.slice(8))), value: d.redemptions, title: d.date + ": " + d.redemptions + " redemptions, discount " + euro(d.discount) }; }));
+    if (!r || $("report").hidden) return;
+    columnChart($("chart-days"), r.days.map(function (d) {
+      return { label: String(Number(d.date.slice(8))), value: d.redemptions, title: date(d.date + "T12:00:00Z") + ": " + t("chart.day", { n: count(d.redemptions), discount: money(d.discount) }) };
+    }));
     var cats = r.categories.slice().sort(function (a, b) { return parseFloat(b.discount) - parseFloat(a.discount); });
-    barChart($("chart-categories"), cats.map(function (c) { return { label: CATEGORY_NAMES[c.category] || c.category, value: parseFloat(c.discount), text: euro(c.discount) }; }));
+    barChart($("chart-categories"), cats.map(function (c) { return { label: t("cat." + c.category), value: parseFloat(c.discount), text: money(c.discount) }; }));
     var top = r.merchants.slice().sort(function (a, b) { return parseFloat(b.discount) - parseFloat(a.discount); }).slice(0, 10);
-    barChart($("chart-merchants"), top.map(function (m) { return { label: m.name, value: parseFloat(m.discount), text: euro(m.discount) }; }));
+    barChart($("chart-merchants"), top.map(function (m) { return { label: m.name, value: parseFloat(m.discount), text: money(m.discount) }; }));
   }
   var resizeTimer = 0, lastWidth = window.innerWidth;
   window.addEventListener("resize", function () {
@@ -563,13 +978,13 @@
     box.textContent = "";
     var W = Math.max(box.clientWidth, 200), H = 200, left = 30, right = 8, bottom = 22, top = 8;
     var max = Math.max(niceMax(Math.max.apply(null, items.map(function (i) { return i.value; }).concat([0]))), 2);
-    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": "Redemptions per day" });
+    var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": t("report.per_day") });
     var plotH = H - bottom - top, step = (W - left - right) / Math.max(items.length, 1);
     // Counts are whole numbers: grid lines at 0, the top, and the middle when it is whole.
     (max % 2 === 0 ? [0, max / 2, max] : [0, max]).forEach(function (v) {
       var y = top + plotH * (1 - v / max);
       s.appendChild(svg("line", { x1: left, x2: W - right, y1: y, y2: y, class: "grid-line" }));
-      s.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, String(v)));
+      s.appendChild(svg("text", { x: left - 6, y: y + 4, "text-anchor": "end" }, count(v)));
     });
     var every = step < 14 ? 5 : step < 22 ? 2 : 1; // label fewer days on a narrow screen
     items.forEach(function (it, i) {
@@ -577,7 +992,7 @@
       var bar = svg("rect", { x: x + step * 0.15, y: top + plotH - h, width: Math.max(step * 0.7, 1), height: Math.max(h, 0), class: "bar" });
       bar.appendChild(svg("title", {}, it.title));
       s.appendChild(bar);
-      if (it.value > 0 && step >= 16) s.appendChild(svg("text", { x: x + step / 2, y: top + plotH - h - 3, "text-anchor": "middle", class: "value" }, String(it.value)));
+      if (it.value > 0 && step >= 16) s.appendChild(svg("text", { x: x + step / 2, y: top + plotH - h - 3, "text-anchor": "middle", class: "value" }, count(it.value)));
       if (i === 0 || (i + 1) % every === 0) s.appendChild(svg("text", { x: x + step / 2, y: H - 6, "text-anchor": "middle" }, it.label));
     });
     box.appendChild(s);
@@ -586,12 +1001,12 @@
   // barChart: one horizontal bar per item, the name above and the value at its right end.
   function barChart(box, items) {
     box.textContent = "";
-    if (!items.length) { box.appendChild(el("p", { class: "empty", text: "Nothing this month." })); return; }
+    if (!items.length) { box.appendChild(el("p", { class: "empty", text: t("report.nothing") })); return; }
     var W = Math.max(box.clientWidth, 200), row = 40, H = items.length * row;
     var max = Math.max.apply(null, items.map(function (i) { return i.value; })) || 1;
     var s = svg("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img" });
     items.forEach(function (it, i) {
-      var y = i * row, w = Math.max((W - 80) * it.value / max, 2);
+      var y = i * row, w = Math.max((W - 90) * it.value / max, 2);
       var room = Math.floor(W / 7.5), label = it.label.length > room ? it.label.slice(0, room - 1) + "…" : it.label;
       s.appendChild(svg("text", { x: 0, y: y + 13, class: "name" }, label));
       s.appendChild(svg("rect", { x: 0, y: y + 18, width: w, height: 14, rx: 3, class: it.value > 0 ? "bar" : "bar zero" }));
@@ -602,5 +1017,7 @@
 
   // --- start ---
 
+  applyTexts();
+  countChanged();
   if (state.token) signIn(state.token, !!localStorage.getItem(KEY)); else signOut("");
 })();

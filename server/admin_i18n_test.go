@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io/fs"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestAdminTextsInCatalogue checks that every text key the console's page and script ask for
+// is in its catalogue, so no one reads a bare key like "desk.block".
+func TestAdminTextsInCatalogue(t *testing.T) {
+	en := catalogues["admin"]["en"]
+	html, err := fs.ReadFile(webFS, "web/admin.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := fs.ReadFile(webFS, "web/static/admin.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range regexp.MustCompile(`data-i18n(?:-[a-z-]+)?="([^"]+)"`).FindAllStringSubmatch(string(html), -1) {
+		keys = append(keys, m[1])
+	}
+	// t("key"…), t(cond ? "a" : "b"…) and the report's tiles ["tile.x", …].
+	for _, m := range regexp.MustCompile(`\bt\((?:[^()"]*\? )?"([a-z_.]+)"(?: : "([a-z_.]+)")?`).FindAllStringSubmatch(string(js), -1) {
+		keys = append(keys, m[1])
+		if m[2] != "" {
+			keys = append(keys, m[2])
+		}
+	}
+	for _, m := range regexp.MustCompile(`\["(tile\.[a-z_]+)"`).FindAllStringSubmatch(string(js), -1) {
+		keys = append(keys, m[1])
+	}
+	if len(keys) < 100 {
+		t.Fatalf("found only %d text keys in the console: the patterns no longer match its code", len(keys))
+	}
+	for _, k := range keys {
+		if strings.HasSuffix(k, ".") {
+			continue // a prefix completed with a value: the list below
+		}
+		if _, ok := en[k]; !ok {
+			t.Errorf("the console asks for %q, which admin.en.json lacks", k)
+		}
+	}
+	// Keys made from a value: every category, card and merchant status, redemption status,
+	// offer limit and kind.
+	for _, k := range []string{"cat.shop", "cat.restaurant", "cat.bar", "cat.museum", "cat.attraction", "cat.tour", "cat.transport",
+		"cat.accommodation", "cat.service", "status.issued", "status.active", "status.expired", "status.blocked",
+		"mstatus.active", "mstatus.suspended", "red.completed", "red.voided", "o.limit.once", "o.limit.daily",
+		"o.limit.unlimited", "o.value.percent", "o.value.amount", "o.value.price"} {
+		if _, ok := en[k]; !ok {
+			t.Errorf("admin.en.json lacks %q", k)
+		}
+	}
+}
