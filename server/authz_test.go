@@ -80,6 +80,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/offers/:id":                    {town: notFound, who: adminOnly, path: "/api/v1/offers/{offer}"},
 	"GET /api/v1/redemptions":                   {who: adminOnly},
 	"GET /api/v1/reports/monthly":               {who: adminOnly, path: "/api/v1/reports/monthly?month=2026-10"},
+	"GET /api/v1/reports/network":               {who: networkOnly, path: "/api/v1/reports/network?month=2026-10"},
 	"GET /api/v1/audit":                         {who: adminOnly},
 	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
 	"GET /api/v1/ledger/verify":                 {who: adminOnly},

@@ -71,6 +71,7 @@ func TestReportCSVForSpreadsheets(t *testing.T) {
 		"products":    {[]int{5, 6, 7}, "product"},
 		"days":        {[]int{3}, "date"},
 		"adjustments": {[]int{9, 10, 11}, "redemption_id"},
+		"issuers":     {[]int{4, 5, 6}, "town"},
 	}
 	for _, lang := range []struct{ code, dec string }{{"sl", ","}, {"de", ","}, {"it", ","}, {"en", "."}} {
 		for table, want := range sums {

@@ -69,6 +69,7 @@ func toPublicOffer(o offerJSON) publicOfferFieldsJSON {
 }
 
 type benefitJSON struct {
+	Town      string                `json:"town"` // the merchant's: benefits come from every town that accepts the card
 	Merchant  publicMerchantJSON    `json:"merchant"`
 	Offer     publicOfferFieldsJSON `json:"offer"`
 	Available bool                  `json:"available"`
@@ -102,7 +103,7 @@ func (s *server) handlePublicCardGet(c *fiber.Ctx) error {
 	benefits := make([]benefitJSON, len(states))
 	for i, st := range states {
 		os := toOfferStateJSON(st)
-		benefits[i] = benefitJSON{Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: toPublicOffer(os.offerJSON),
+		benefits[i] = benefitJSON{Town: st.Merchant.Town, Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: toPublicOffer(os.offerJSON),
 			Available: os.Available, Reason: os.Reason, UsedAt: os.UsedAt}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -54,6 +54,14 @@ type reportJSON struct {
 	Products    []productLineJSON  `json:"products"`
 	Days        []dayJSON          `json:"days"`
 	Adjustments adjustmentsJSON    `json:"adjustments"`
+	// Issuers are absent from a report frozen before the network of towns.
+	Issuers []issuerLineJSON `json:"issuers"`
+}
+
+// issuerLineJSON is a town report's line of the redemptions of the cards one town issued.
+type issuerLineJSON struct {
+	Town string `json:"town"`
+	countersJSON
 }
 
 // adjustmentsJSON are the month's adjustments: voids of redemptions of closed months, booked
@@ -138,6 +146,10 @@ func toReportJSON(r merchant.Report) reportJSON {
 	for i, it := range a.Items {
 		out.Adjustments.Items[i] = toAdjustmentJSON(it)
 	}
+	out.Issuers = make([]issuerLineJSON, len(r.Issuers))
+	for i, l := range r.Issuers {
+		out.Issuers[i] = issuerLineJSON{l.Town, toCountersJSON(l.Counters)}
+	}
 	return out
 }
 
@@ -186,6 +198,12 @@ func decodeReport(b []byte) (merchant.Report, error) {
 			MerchantID: it.MerchantID, MerchantName: it.Name, Category: it.Category, Product: it.Product,
 			CreatedAt: p.time(it.CreatedAt), VoidedAt: p.time(it.VoidedAt), Reason: it.Reason,
 			Amount: p.parse(it.Amount), Discount: p.parse(it.Discount), MunicipalShare: p.parse(it.MunicipalShare)})
+	}
+	if in.Issuers != nil {
+		r.Issuers = make([]merchant.IssuerLine, 0, len(in.Issuers))
+		for _, l := range in.Issuers {
+			r.Issuers = append(r.Issuers, merchant.IssuerLine{Town: l.Town, Counters: counters(l.countersJSON)})
+		}
 	}
 	return r, p.err
 }
@@ -331,7 +349,7 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 // paperOpts reads a paper's ?lang= and, for CSV, its options, and loads the names a PDF or
 // a CSV of names prints.
 func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error) {
-	l, err := s.paperLang(c.Query("lang"))
+	l, err := s.paperLangIn(town, c.Query("lang"))
 	if err != nil {
 		return paperOpts{}, err
 	}
@@ -340,6 +358,7 @@ func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error)
 		if o.csv, err = parseCSVOpts(c, l); err != nil {
 			return o, err
 		}
+		o.csv.town = town
 	}
 	if format == "pdf" || (format == "csv" && o.csv.table == "products") {
 		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
@@ -443,7 +462,7 @@ in it is migrated, rebuilt or written, and it may run beside the service.
 // runReport is "citycard report": a month's report from the database file, for a clerk who
 // prefers a terminal or for a cron job.
 func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var month, format, out, town, lang string
+	var month, format, out, lang, town string
 	cfg, fs, err := parseConfig("report", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&month, "month", "", "the month, YYYY-MM (required)")
 		fs.StringVar(&town, "town", "", "the town (needed when the database has several)")
@@ -491,7 +510,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		o.lang = newLocale(lang)
 	}
-	o.csv = csvOpts{table: "merchants", lang: o.lang}
+	o.csv = csvOpts{table: "merchants", lang: o.lang, town: town}
 	if format == "pdf" {
 		if o.names, err = loadPaperNames(ctx, db, town); err != nil {
 			return err

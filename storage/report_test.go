@@ -147,7 +147,7 @@ func reportFromRedemptions(tb testing.TB, db *DB, m merchant.Month) merchant.Rep
 	tb.Helper()
 	start, end := m.Range(db.Loc)
 	rows, err := db.read.Query(`SELECT r.merchant_id, m.name, r.category, r.product_code, r.card_id, r.created_at,
-			r.amount_cents, r.discount_cents, r.share_cents, r.voided_at IS NOT NULL
+			r.amount_cents, r.discount_cents, r.share_cents, r.voided_at IS NOT NULL, r.card_town
 		FROM redemptions r JOIN merchants m ON m.id = r.merchant_id WHERE r.created_at >= ? AND r.created_at < ?`, ms(start), ms(end))
 	if err != nil {
 		tb.Fatal(err)
@@ -158,7 +158,7 @@ func reportFromRedemptions(tb testing.TB, db *DB, m merchant.Month) merchant.Rep
 		var l merchant.ReportRow
 		var created int64
 		if err := rows.Scan(&l.MerchantID, &l.MerchantName, &l.Category, &l.Product, &l.CardID, &created,
-			&l.Amount, &l.Discount, &l.MunicipalShare, &l.Voided); err != nil {
+			&l.Amount, &l.Discount, &l.MunicipalShare, &l.Voided, &l.CardTown); err != nil {
 			tb.Fatal(err)
 		}
 		l.CreatedAt = fromMS(created)
