@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,6 +21,7 @@ var demoJSON []byte
 // demoData is the embedded Koper data set: the API's own request bodies, plus cards with
 // redemptions placed in the past weeks.
 type demoData struct {
+	Town      json.RawMessage  `json:"town"` // read once towns exist
 	Products  []productRequest `json:"products"`
 	Merchants []struct {
 		Merchant merchantRequest `json:"merchant"`
