@@ -1117,7 +1117,7 @@
       state.towns.forEach(function (tw) {
         var tr = el("tr", { class: state.editTown && state.editTown.code === tw.code ? "selected" : "" }, [
           el("td", { class: "main", text: name(tw.name) || tw.code }), el("td", { class: "num", text: tw.code }),
-          el("td", { text: tw.timezone }), el("td", { text: (tw.languages || []).join(", ").toUpperCase() }),
+          el("td", { text: tw.timezone }), el("td", { class: "nowrap", text: (tw.languages || []).join(", ").toUpperCase() }),
           el("td", { class: "url", text: tw.public_url || "" }),
           el("td", { class: "end" }, [el("div", { class: "actions" }, [
             el("button", { type: "button", class: "edit", text: t("edit"), onclick: function () { editTown(tw); } }),
