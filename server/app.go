@@ -87,7 +87,7 @@ func setSecurityHeaders(c *fiber.Ctx) {
 // openStore opens the database and its keyring and settles the admin token: the configured
 // one, else the one set on first start, else a new one returned as fresh (to print once).
 func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyring, adminToken string, fresh bool, err error) {
-	db, err = storage.Open(ctx, cfg.DB, cfg.Loc)
+	db, err = storage.Open(ctx, cfg.DB, cfg.Loc, cfg.storageOptions()...)
 	if err != nil {
 		return nil, nil, "", false, err
 	}

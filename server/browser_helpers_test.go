@@ -60,7 +60,7 @@ func startLiveApp(t *testing.T) *liveApp {
 		t.Fatal(err)
 	}
 	s := newServer(cfg, db, keys, adminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	demo, err := seedDemo(ctx, db, keys, s.cardURL, time.Now())
+	demo, err := seedDemo(ctx, db, keys, "koper", s.cardURL, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string, capture chro
 func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, string) {
 	t.Helper()
 	ctx := context.Background()
-	ms, _, err := a.db.Merchants(ctx, storage.Page{Limit: 500})
+	ms, _, err := a.db.Merchants(ctx, "koper", storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, str
 		if m.Name == name {
 			key := newSecret("ccm")
 			sum := sha256.Sum256([]byte(key))
-			if err := a.db.SetMerchantKey(ctx, m.ID, sum[:]); err != nil {
+			if err := a.db.SetMerchantKey(ctx, "koper", m.ID, sum[:]); err != nil {
 				t.Fatal(err)
 			}
 			return m, key
@@ -305,7 +305,7 @@ func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, str
 // offerID is the id of the merchant's offer whose English title is title.
 func (a *liveApp) offerID(t *testing.T, merchantID, title string) string {
 	t.Helper()
-	offers, _, err := a.db.Offers(context.Background(), merchantID, storage.Page{Limit: 500})
+	offers, _, err := a.db.Offers(context.Background(), "koper", merchantID, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func (a *liveApp) cardURL(t *testing.T, product string) string {
 	if len(cards) == 0 {
 		t.Fatalf("no demo card of %s", product)
 	}
-	return a.srv.cardURL(cards[len(cards)-1].Token)
+	return a.srv.cardURL("koper", cards[len(cards)-1].Token)
 }
 
 // redemptions lists the redemptions of a merchant, newest first.

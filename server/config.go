@@ -10,21 +10,28 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/storage"
 )
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
 type Config struct {
-	Addr         string
-	DB           string
-	PublicURL    string
-	AdminToken   string
-	TZ           string
-	RateLimit    int // requests per minute per merchant key or client address; 0 is off
-	SigningKey   string
-	Demo         bool
-	Loc          *time.Location
-	Languages    []string // the town's languages, its own first: papers print in them (CITYCARD_LANGUAGES)
-	dbFromConfig bool     // DB was set explicitly (the demo uses a temporary file otherwise)
+	Addr       string
+	DB         string
+	PublicURL  string
+	AdminToken string
+	TZ         string
+	RateLimit  int // requests per minute per merchant key or client address; 0 is off
+	SigningKey string
+	Demo       bool
+	Loc        *time.Location
+	// The deployment's first town (a fresh database) or the town an older database's rows
+	// are upgraded into: CITYCARD_TOWN (default koper), CITYCARD_TOWN_NAME (default the code
+	// capitalised), its languages CITYCARD_LANGUAGES (its own first: papers print in them;
+	// default sl,it), zone CITYCARD_TZ and public URL CITYCARD_PUBLIC_URL.
+	Town         string
+	TownName     string
+	Languages    []string
+	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
 }
 
 func defaultConfig() Config {
@@ -33,6 +40,7 @@ func defaultConfig() Config {
 		DB:        "citycard.db",
 		PublicURL: "http://localhost:8080",
 		TZ:        "Europe/Ljubljana",
+		Town:      "koper",
 		RateLimit: 600,
 		Languages: []string{"sl", "it"},
 	}
@@ -70,6 +78,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_ADMIN_TOKEN", &cfg.AdminToken)
 	env("CITYCARD_TZ", &cfg.TZ)
 	env("CITYCARD_SIGNING_KEY", &cfg.SigningKey)
+	env("CITYCARD_TOWN", &cfg.Town)
+	env("CITYCARD_TOWN_NAME", &cfg.TownName)
 	cfg.dbFromConfig = getenv("CITYCARD_DB") != ""
 	if v := getenv("CITYCARD_LANGUAGES"); v != "" {
 		langs, err := parseLanguages(v)
@@ -111,5 +121,32 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return cfg, fs, fmt.Errorf("CITYCARD_TZ: %w", err)
 	}
 	cfg.Loc = loc
+	if _, err := cfg.town(); err != nil {
+		return cfg, fs, fmt.Errorf("CITYCARD_TOWN, CITYCARD_TOWN_NAME, CITYCARD_LANGUAGES: %w", err)
+	}
 	return cfg, fs, nil
+}
+
+// town is the deployment's first town as configured.
+func (cfg Config) town() (storage.Town, error) {
+	t := storage.DefaultTown(cfg.Town, cfg.Loc)
+	t.PublicURL = cfg.PublicURL
+	t.Languages = slices.Clone(cfg.Languages)
+	if len(t.Languages) > 0 && cfg.TownName == "" {
+		t.Name = map[string]string{t.Languages[0]: t.Name["sl"]}
+	}
+	if cfg.TownName != "" && len(t.Languages) > 0 {
+		t.Name = map[string]string{t.Languages[0]: cfg.TownName}
+	}
+	err := t.Validate()
+	return t, err
+}
+
+// storageOptions are storage.Open's options for this configuration: the deployment's town.
+func (cfg Config) storageOptions() []storage.Option {
+	t, err := cfg.town()
+	if err != nil {
+		return nil // parseConfig refused it already; a Config built in a test keeps the default
+	}
+	return []storage.Option{storage.WithTown(t)}
 }

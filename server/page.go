@@ -67,17 +67,17 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	now := s.db.Now()
 	pg := cardPage{
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
-		Status: string(cd.Status(now)), Langs: card.Languages, Updated: localTime(now, s.cfg.Loc),
-		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.cfg.Loc.String(), V: assetVersion,
+		Status: string(cd.Status(now)), Langs: card.Languages, Updated: localTime(now, s.db.TownLoc(cd.Town)),
+		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.db.TownLoc(cd.Town).String(), V: assetVersion,
 	}
 	if left := cd.TimeLeft(now); left > 0 {
 		pg.TimeLeft = formatDuration(left, lang)
 	}
 	if cd.ExpiresAt != nil {
-		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.cfg.Loc), cd.ExpiresAt.Unix()
+		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
 	}
-	pg.ActivateBy = localTime(cd.ActivateBy, s.cfg.Loc)
-	pg.Groups = groupBenefits(states, lang, s.cfg.Loc)
+	pg.ActivateBy = localTime(cd.ActivateBy, s.db.TownLoc(cd.Town))
+	pg.Groups = groupBenefits(states, lang, s.db.TownLoc(cd.Town))
 	for _, g := range pg.Groups {
 		for _, it := range g.Items {
 			pg.Total++

@@ -165,19 +165,19 @@ func validityText(l locale, p card.Product) string {
 }
 
 // loadSheet gathers the products of cards and builds what sheetPDF prints.
-func (s *server) loadSheet(ctx context.Context, cards []card.Card) ([]sheetCard, error) {
+func (s *server) loadSheet(ctx context.Context, town string, cards []card.Card) ([]sheetCard, error) {
 	products := map[string]card.Product{}
 	out := make([]sheetCard, len(cards))
 	for i, c := range cards {
 		p, ok := products[c.Product]
 		if !ok {
 			var err error
-			if p, err = s.db.Product(ctx, c.Product); err != nil {
+			if p, err = s.db.Product(ctx, town, c.Product); err != nil {
 				return nil, err
 			}
 			products[c.Product] = p
 		}
-		out[i] = sheetCard{card: c, product: p, url: s.cardURL(c.Token)}
+		out[i] = sheetCard{card: c, product: p, url: s.cardURL(c.Town, c.Token)}
 	}
 	return out, nil
 }
@@ -188,7 +188,11 @@ func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Ca
 	if err != nil {
 		return err
 	}
-	sheet, err := s.loadSheet(c.UserContext(), cards)
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	sheet, err := s.loadSheet(c.UserContext(), town, cards)
 	if err != nil {
 		return err
 	}
@@ -206,7 +210,11 @@ func (s *server) handleBatchSheet(c *fiber.Ctx) error {
 	if _, err := s.paperLang(c.Query("lang")); err != nil {
 		return err
 	}
-	b, cards, err := s.db.BatchCards(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	b, cards, err := s.db.BatchCards(c.UserContext(), town, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -227,12 +235,16 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if _, err := s.paperLang(c.Query("lang")); err != nil {
 		return err
 	}
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	ids, batch := c.Query("ids"), c.Query("batch")
 	switch {
 	case ids != "" && batch != "":
 		return badRequest("give ids or batch, not both")
 	case batch != "":
-		b, cards, err := s.db.BatchCards(c.UserContext(), batch)
+		b, cards, err := s.db.BatchCards(c.UserContext(), town, batch)
 		if err != nil {
 			return err
 		}
@@ -249,7 +261,7 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 			return badRequest("ids must be card ids separated by commas")
 		}
 	}
-	cards, err := s.db.CardsByID(c.UserContext(), list)
+	cards, err := s.db.CardsByID(c.UserContext(), town, list)
 	if err != nil {
 		return err
 	}

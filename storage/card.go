@@ -10,26 +10,28 @@ import (
 	"github.com/citycard/citycard/card"
 )
 
-const cardColumns = `seq, id, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
+const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
 
-// CreateCards issues n cards of product (card.ErrNoProduct if unknown) in one transaction,
-// each with a fresh random number and a token signed by kr.
-func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
+// CreateCards issues n cards of product in town, in one transaction, each with a fresh
+// random number and a token signed by kr. The product must be the town's own or a network
+// product that accepts it (else card.ErrNoProduct). Validity days count in the town's zone.
+func (db *DB) CreateCards(ctx context.Context, town string, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
 	if n < 1 || n > card.MaxBatchCards {
 		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
 	}
 	var out []card.Card
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		out, err = insertCards(tx, kr, product, n, holder, lang, "")
+		out, err = insertCards(tx, town, kr, product, n, holder, lang, "")
 		return err
 	})
 	return out, err
 }
 
-// CreateBatch issues b.Count cards of b.Product as one batch named b.Name, in one
+// CreateBatch issues b.Count cards of b.Product in town as one batch named b.Name, in one
 // transaction, and sets b's ID and CreatedAt. Errors: card.ErrInvalidInput, card.ErrNoProduct.
-func (db *DB) CreateBatch(ctx context.Context, kr *card.Keyring, b *card.Batch) ([]card.Card, error) {
+// A batch belongs to the town of its cards.
+func (db *DB) CreateBatch(ctx context.Context, town string, kr *card.Keyring, b *card.Batch) ([]card.Card, error) {
 	if b.Count < 1 || b.Count > card.MaxBatchCards {
 		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
 	}
@@ -38,7 +40,7 @@ func (db *DB) CreateBatch(ctx context.Context, kr *card.Keyring, b *card.Batch) 
 		b.ID, b.CreatedAt = newID("bat"), tx.Now
 		// The batch row first: the cards reference it. A bad product fails the insert below
 		// with a foreign key error, so check it first for the right error.
-		if _, err := productByCode(tx, b.Product); err != nil {
+		if _, err := townProduct(tx, town, b.Product); err != nil {
 			return err
 		}
 		if _, err := tx.exec(`INSERT INTO batches (id, name, name_key, product_code, count, lang, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -46,40 +48,50 @@ func (db *DB) CreateBatch(ctx context.Context, kr *card.Keyring, b *card.Batch) 
 			return err
 		}
 		var err error
-		if out, err = insertCards(tx, kr, b.Product, b.Count, "", b.Lang, b.ID); err != nil {
+		if out, err = insertCards(tx, town, kr, b.Product, b.Count, "", b.Lang, b.ID); err != nil {
 			return err
 		}
-		return tx.audit("batch.create", b.ID)
+		return tx.auditIn(town, "batch.create", b.ID)
 	})
 	return out, err
 }
 
-// insertCards issues n cards of product inside tx, in batch batchID (or none).
-func insertCards(tx *Tx, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
+// townProduct is the product with this code that town may use, or card.ErrNoProduct.
+func townProduct(q querier, town, code string) (card.Product, error) {
+	p, _, err := scanProduct(q.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
+		code, town, town, town))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, card.ErrNoProduct
+	}
+	return p, err
+}
+
+// insertCards issues n cards of product in town inside tx, in batch batchID (or none).
+func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
 	out := make([]card.Card, 0, n)
-	p, err := productByCode(tx, product)
+	p, err := townProduct(tx, town, product)
 	if err != nil {
 		return nil, err
 	}
 	batch := sql.NullString{String: batchID, Valid: batchID != ""}
 	for len(out) < n {
-		c, err := card.NewCard(p, holder, lang, tx.Now, tx.db.Loc)
+		c, err := card.NewCard(p, holder, lang, tx.Now, tx.db.TownLoc(town))
 		if err != nil {
 			return nil, err
 		}
-		c.ID, c.BatchID = newID("crd"), batchID
+		c.ID, c.BatchID, c.Town = newID("crd"), batchID, town
 		if c.Token, err = kr.Sign(c.Number); err != nil {
 			return nil, err
 		}
-		_, err = tx.exec(`INSERT INTO cards (id, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
+		_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
 		if isUnique(err) {
 			continue // a number drawn twice (1 in 9e10 a card): draw again
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := tx.audit("card.create", c.ID); err != nil {
+		if err := tx.auditIn(town, "card.create", c.ID); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
@@ -87,9 +99,13 @@ func insertCards(tx *Tx, kr *card.Keyring, product string, n int, holder, lang, 
 	return out, nil
 }
 
-// Card returns the card with this id, or card.ErrNotFound.
-func (db *DB) Card(ctx context.Context, id string) (card.Card, error) {
-	return cardWhere(db.reader(ctx), `id = ?`, id)
+// Card returns the card with this id issued in town ("" for any), or card.ErrNotFound.
+func (db *DB) Card(ctx context.Context, town, id string) (card.Card, error) {
+	c, err := cardWhere(db.reader(ctx), `id = ?`, id)
+	if err == nil && town != "" && c.Town != town {
+		return card.Card{}, card.ErrNotFound
+	}
+	return c, err
 }
 
 // CardByNumber returns the card with this number, or card.ErrNotFound.
@@ -107,6 +123,7 @@ func cardWhere(q querier, where string, arg any) (card.Card, error) {
 
 // CardFilter narrows a list of cards. Filters combine; an empty one matches every card.
 type CardFilter struct {
+	Town    string // the issuing town (required)
 	Product string // product code
 	Number  string // the exact, normalised 12-digit number
 	Batch   string // batch id
@@ -116,7 +133,7 @@ type CardFilter struct {
 func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
 	// One query per shape, so each uses its index (number is unique, batch_id indexed)
 	// instead of an "? = '' OR" that the planner cannot.
-	where, args := []string{}, []any{}
+	where, args := []string{"town = ?"}, []any{f.Town}
 	if f.Number != "" {
 		where, args = append(where, "number = ?"), append(args, f.Number)
 	}
@@ -131,18 +148,22 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 		args, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
 
-// BatchCards returns every card of batch id in the order they were issued
-// (card.ErrBatchNotFound if there is no such batch).
-func (db *DB) BatchCards(ctx context.Context, id string) (card.Batch, []card.Card, error) {
+// batchInTown is the condition that a batch belongs to the town given as its argument: the
+// town of its cards (every card of a batch is issued by one town).
+const batchInTown = `EXISTS (SELECT 1 FROM cards c WHERE c.batch_id = batches.id AND c.town = ?)`
+
+// BatchCards returns every card of town's batch id in the order they were issued
+// (card.ErrBatchNotFound if town has no such batch).
+func (db *DB) BatchCards(ctx context.Context, town, id string) (card.Batch, []card.Card, error) {
 	r := db.reader(ctx)
-	b, _, err := scanBatch(r.queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+	b, _, err := scanBatch(r.queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ? AND `+batchInTown, id, town))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, nil, card.ErrBatchNotFound
 	}
 	if err != nil {
 		return b, nil, err
 	}
-	rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE batch_id = ? ORDER BY seq`, id)
+	rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE batch_id = ? AND town = ? ORDER BY seq`, id, town)
 	if err != nil {
 		return b, nil, err
 	}
@@ -158,19 +179,20 @@ func (db *DB) BatchCards(ctx context.Context, id string) (card.Batch, []card.Car
 	return b, cards, rows.Err()
 }
 
-// CardsByID returns the cards with these ids in the order asked, or card.ErrNotFound
-// naming the first unknown id.
-func (db *DB) CardsByID(ctx context.Context, ids []string) ([]card.Card, error) {
+// CardsByID returns town's cards with these ids in the order asked, or card.ErrNotFound
+// naming the first unknown id (another town's card is unknown).
+func (db *DB) CardsByID(ctx context.Context, town string, ids []string) ([]card.Card, error) {
 	byID := make(map[string]card.Card, len(ids))
 	r := db.reader(ctx)
 	// In chunks: SQLite bounds the number of parameters of one statement.
 	for start := 0; start < len(ids); start += 250 {
 		chunk := ids[start:min(start+250, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, town)
+		for _, id := range chunk {
+			args = append(args, id)
 		}
-		rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE town = ? AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -203,18 +225,19 @@ const batchColumns = `seq, id, name, product_code, count, lang, created_at`
 
 // BatchFilter narrows a list of batches.
 type BatchFilter struct {
+	Town  string // the town whose batches are listed (required)
 	Query string // a case-insensitive substring of the name; empty matches all
 }
 
-// Batches lists batches, newest first.
+// Batches lists a town's batches, newest first.
 func (db *DB) Batches(ctx context.Context, f BatchFilter, page Page) ([]card.Batch, string, error) {
-	return list(db.reader(ctx), `SELECT `+batchColumns+` FROM batches WHERE instr(name_key, ?) > 0 AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{card.FoldName(f.Query)}, page, true, func(r *sql.Rows) (card.Batch, int64, error) { return scanBatch(r) })
+	return list(db.reader(ctx), `SELECT `+batchColumns+` FROM batches WHERE instr(name_key, ?) > 0 AND `+batchInTown+` AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		[]any{card.FoldName(f.Query), f.Town}, page, true, func(r *sql.Rows) (card.Batch, int64, error) { return scanBatch(r) })
 }
 
-// Batch returns the batch with this id, or card.ErrBatchNotFound.
-func (db *DB) Batch(ctx context.Context, id string) (card.Batch, error) {
-	b, _, err := scanBatch(db.reader(ctx).queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+// Batch returns town's batch with this id, or card.ErrBatchNotFound.
+func (db *DB) Batch(ctx context.Context, town, id string) (card.Batch, error) {
+	b, _, err := scanBatch(db.reader(ctx).queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ? AND `+batchInTown, id, town))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, card.ErrBatchNotFound
 	}
@@ -229,18 +252,18 @@ func scanBatch(s scanner) (card.Batch, int64, error) {
 	return b, seq, err
 }
 
-// SetBlocked blocks (with a reason) or unblocks a card and returns it. Blocking a blocked card
-// updates the reason and keeps the original time.
-func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
+// SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
+// a blocked card updates the reason and keeps the original time.
+func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, reason string) (card.Card, error) {
 	var c card.Card
 	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
 	err := db.update(ctx, func(tx *Tx) error {
 		var res sql.Result
 		var err error
 		if blocked {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ?`, ms(tx.Now), reason, id)
+			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ? AND town = ?`, ms(tx.Now), reason, id, town)
 		} else {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ?`, id)
+			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ? AND town = ?`, id, town)
 		}
 		if err != nil {
 			return err
@@ -252,9 +275,9 @@ func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason st
 			return err
 		}
 		if blocked {
-			return tx.audit("card.block", id)
+			return tx.auditIn(town, "card.block", id)
 		}
-		return tx.audit("card.unblock", id)
+		return tx.auditIn(town, "card.unblock", id)
 	})
 	return c, err
 }
@@ -264,7 +287,7 @@ func scanCard(s scanner) (card.Card, int64, error) {
 	var seq, issued, activateBy int64
 	var activated, expires, blocked sql.NullInt64
 	var batch sql.NullString
-	err := s.Scan(&seq, &c.ID, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
 	c.BatchID = batch.String
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
