@@ -68,6 +68,7 @@ type ReportRow struct {
 	CreatedAt                                           time.Time
 	Amount, Discount, MunicipalShare                    int64
 	Voided                                              bool
+	CardTown                                            string // the town that issued the card
 }
 
 // Counters are the figures kept for the month and for each merchant, category and product.
@@ -88,6 +89,12 @@ type MerchantLine struct {
 // KeyLine is the figures of one category or product.
 type KeyLine struct {
 	Key string
+	Counters
+}
+
+// IssuerLine is the figures of the redemptions of cards one town issued (Town, its code).
+type IssuerLine struct {
+	Town string
 	Counters
 }
 
@@ -119,6 +126,10 @@ type Report struct {
 	Products    []KeyLine      // by product code
 	Days        []DayLine      // every day of the month
 	Adjustments Adjustments
+	// Issuers are the same redemptions (and adjustments) by the town that issued the card,
+	// by town code. Nil only in a report frozen before the network of towns: such a month
+	// is wholly its own town's (see OwnIssuers).
+	Issuers []IssuerLine
 }
 
 // Adjustment is the void of a redemption whose month was already closed, booked in the
@@ -160,7 +171,7 @@ func BuildReport(m Month, loc *time.Location, rows []ReportRow, cardsIssued, car
 	var total acc
 	merchants := map[string]*acc{}
 	names := map[string][2]string{}
-	cats, prods := map[string]*acc{}, map[string]*acc{}
+	cats, prods, issuers := map[string]*acc{}, map[string]*acc{}, map[string]*acc{}
 	rep := Report{Month: m, Timezone: loc.String()}
 	days := map[string]int{}
 	for i, d := range m.Days() {
@@ -188,6 +199,7 @@ func BuildReport(m Month, loc *time.Location, rows []ReportRow, cardsIssued, car
 		names[r.MerchantID] = [2]string{r.MerchantName, r.Category}
 		add(get(cats, r.Category), r)
 		add(get(prods, r.Product), r)
+		add(get(issuers, r.CardTown), r)
 		if i, ok := days[r.CreatedAt.In(loc).Format(dateLayout)]; ok {
 			rep.Days[i].Redemptions++
 			rep.Days[i].Discount += r.Discount
@@ -209,6 +221,10 @@ func BuildReport(m Month, loc *time.Location, rows []ReportRow, cardsIssued, car
 		return out
 	}
 	rep.Categories, rep.Products = lines(cats), lines(prods)
+	rep.Issuers = make([]IssuerLine, 0, len(issuers))
+	for _, l := range lines(issuers) {
+		rep.Issuers = append(rep.Issuers, IssuerLine{Town: l.Key, Counters: l.Counters})
+	}
 	return rep
 }
 
@@ -220,6 +236,19 @@ func sortMerchants(ls []MerchantLine) {
 		}
 		return a.MerchantID < b.MerchantID
 	})
+}
+
+// OwnIssuers are the report's issuer lines; for a report frozen before the network of towns
+// (Issuers nil), one line of town's own with the month's figures, if it has any: every card
+// of such a month was issued by the one town there was.
+func (r Report) OwnIssuers(town string) []IssuerLine {
+	if r.Issuers != nil {
+		return r.Issuers
+	}
+	if t := r.Totals.Counters; t == (Counters{}) {
+		return []IssuerLine{}
+	}
+	return []IssuerLine{{Town: town, Counters: r.Totals.Counters}}
 }
 
 func sortKeyLines(ls []KeyLine) { sort.Slice(ls, func(i, j int) bool { return ls[i].Key < ls[j].Key }) }

@@ -1,6 +1,7 @@
 package merchant
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -40,13 +41,13 @@ func TestBuildReport(t *testing.T) {
 		return tm.UTC()
 	}
 	rows := []ReportRow{
-		{"m1", "Kavarna", "restaurant", "p72", "c1", at("2026-10-01 00:00"), 2345, 235, 118, false},
-		{"m1", "Kavarna", "restaurant", "p72", "c2", at("2026-10-15 12:00"), 1000, 100, 50, false},
-		{"m2", "Muzej", "museum", "p24", "c1", at("2026-10-31 23:59"), 500, 500, 250, false},
-		{"m2", "Muzej", "museum", "p24", "c3", at("2026-10-20 10:00"), 500, 500, 250, true},  // voided
-		{"m2", "Muzej", "museum", "p24", "c3", at("2026-09-30 23:59"), 500, 500, 250, false}, // September
-		{"m2", "Muzej", "museum", "p24", "c3", at("2026-11-01 00:00"), 500, 500, 250, false}, // November
-		{"m3", "Bar", "bar", "p72", "c4", at("2026-10-25 02:30"), 333, 33, 0, false},         // DST night
+		{"m1", "Kavarna", "restaurant", "p72", "c1", at("2026-10-01 00:00"), 2345, 235, 118, false, "ptuj"},
+		{"m1", "Kavarna", "restaurant", "p72", "c2", at("2026-10-15 12:00"), 1000, 100, 50, false, "koper"},
+		{"m2", "Muzej", "museum", "p24", "c1", at("2026-10-31 23:59"), 500, 500, 250, false, "ptuj"},
+		{"m2", "Muzej", "museum", "p24", "c3", at("2026-10-20 10:00"), 500, 500, 250, true, "koper"},  // voided
+		{"m2", "Muzej", "museum", "p24", "c3", at("2026-09-30 23:59"), 500, 500, 250, false, "koper"}, // September
+		{"m2", "Muzej", "museum", "p24", "c3", at("2026-11-01 00:00"), 500, 500, 250, false, "koper"}, // November
+		{"m3", "Bar", "bar", "p72", "c4", at("2026-10-25 02:30"), 333, 33, 0, false, "koper"},         // DST night
 	}
 	r := BuildReport(m, loc, rows, 7, 3)
 	tot := r.Totals
@@ -80,6 +81,13 @@ func TestBuildReport(t *testing.T) {
 	}
 	if got, want := r.Merchants[0].Name, "Bar"; got != want {
 		t.Fatalf("first merchant = %q, want %q (sorted by name)", got, want)
+	}
+	// c1 (Ptuj's) was used at Kavarna and Muzej; c2 and c4 are Koper's.
+	if want := []IssuerLine{
+		{"koper", Counters{Redemptions: 2, CardsUsed: 2, Amount: 1000 + 333, Discount: 100 + 33, MunicipalShare: 50}},
+		{"ptuj", Counters{Redemptions: 2, CardsUsed: 1, Amount: 2345 + 500, Discount: 235 + 500, MunicipalShare: 118 + 250}},
+	}; !reflect.DeepEqual(r.Issuers, want) {
+		t.Fatalf("issuers = %+v, want %+v", r.Issuers, want)
 	}
 	if got := len(r.Days); got != 31 {
 		t.Fatalf("%d day lines, want 31", got)

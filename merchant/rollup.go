@@ -19,7 +19,7 @@ type RollupRow struct {
 }
 
 // CardCounts are the distinct cards with redemptions (not voided) in a month: in total and
-// for each merchant, category and product.
+// for each merchant, category, product and issuing town.
 type CardCounts struct {
 	Total                           int
 	Merchants, Categories, Products map[string]int
@@ -48,7 +48,7 @@ func BuildReportFromRollups(m Month, loc *time.Location, rows []RollupRow, days 
 	}
 	merchants := map[string]*MerchantLine{}
 	latest := map[string]string{} // merchant id: date|category of its latest row
-	cats, prods := map[string]*Counters{}, map[string]*Counters{}
+	cats, prods, issuers := map[string]*Counters{}, map[string]*Counters{}, map[string]*Counters{}
 	get := func(mp map[string]*Counters, k string) *Counters {
 		c, ok := mp[k]
 		if !ok {
@@ -88,6 +88,7 @@ func BuildReportFromRollups(m Month, loc *time.Location, rows []RollupRow, days 
 		}
 		get(cats, r.Category).add(c)
 		get(prods, r.Product).add(c)
+		get(issuers, r.CardTown).add(c)
 	}
 	rep.Totals.CardsUsed = cards.Total
 	rep.Totals.CardsIssued, rep.Totals.CardsActivated = cardsIssued, cardsActivated
@@ -106,6 +107,10 @@ func BuildReportFromRollups(m Month, loc *time.Location, rows []RollupRow, days 
 		return out
 	}
 	rep.Categories, rep.Products = lines(cats, cards.Categories), lines(prods, cards.Products)
+	rep.Issuers = make([]IssuerLine, 0, len(issuers))
+	for _, l := range lines(issuers, cards.Issuers) {
+		rep.Issuers = append(rep.Issuers, IssuerLine{Town: l.Key, Counters: l.Counters})
+	}
 	rep.Adjustments.Items = append([]Adjustment(nil), adj...)
 	sort.SliceStable(rep.Adjustments.Items, func(i, j int) bool {
 		a, b := rep.Adjustments.Items[i], rep.Adjustments.Items[j]

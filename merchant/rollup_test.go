@@ -1,6 +1,7 @@
 package merchant
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -10,13 +11,13 @@ func TestBuildReportFromRollups(t *testing.T) {
 	m, _ := ParseMonth("2026-10")
 	rows := []RollupRow{
 		// A month row of m1 (latest day 20th, as a shop) and one of its days as a bar.
-		{Date: "2026-10-20", MerchantID: "m1", Category: "shop", Product: "p72", Redemptions: 3, Voided: 1,
+		{Date: "2026-10-20", MerchantID: "m1", Category: "shop", Product: "p72", CardTown: "koper", Redemptions: 3, Voided: 1,
 			Amount: 3000, Discount: 300, MunicipalShare: 150},
-		{Date: "2026-10-25", MerchantID: "m1", Category: "bar", Product: "p24", Redemptions: 1, Amount: 500, Discount: 50, MunicipalShare: 25},
+		{Date: "2026-10-25", MerchantID: "m1", Category: "bar", Product: "p24", CardTown: "ptuj", Redemptions: 1, Amount: 500, Discount: 50, MunicipalShare: 25},
 		// m2 only had a void: no line, but counted as voided.
-		{Date: "2026-10-02", MerchantID: "m2", Category: "museum", Product: "p72", Voided: 1},
+		{Date: "2026-10-02", MerchantID: "m2", Category: "museum", Product: "p72", CardTown: "kranj", Voided: 1},
 		// m3 only has an adjustment: a line with negative money.
-		{Date: "2026-10-07", MerchantID: "m3", Category: "museum", Product: "p72", Adjustments: 1,
+		{Date: "2026-10-07", MerchantID: "m3", Category: "museum", Product: "p72", CardTown: "koper", Adjustments: 1,
 			AdjAmount: -2000, AdjDiscount: -2000, AdjShare: -1000},
 		// Another month's row is ignored.
 		{Date: "2026-11-01", MerchantID: "m1", Category: "shop", Product: "p72", Redemptions: 9, Amount: 9},
@@ -24,7 +25,7 @@ func TestBuildReportFromRollups(t *testing.T) {
 	days := []DayLine{{"2026-10-07", 0, -2000}, {"2026-10-20", 3, 300}, {"2026-10-25", 1, 50}, {"2026-09-30", 5, 5}}
 	names := map[string]string{"m1": "Čevljarna", "m3": "Muzej"}
 	cards := CardCounts{Total: 3, Merchants: map[string]int{"m1": 3}, Categories: map[string]int{"shop": 2, "bar": 1},
-		Products: map[string]int{"p72": 2, "p24": 1}}
+		Products: map[string]int{"p72": 2, "p24": 1}, Issuers: map[string]int{"koper": 2, "ptuj": 1}}
 	adj := []Adjustment{{RedemptionID: "r9", MerchantID: "m3", VoidedAt: time.Date(2026, 10, 7, 9, 0, 0, 0, loc),
 		Amount: -2000, Discount: -2000, MunicipalShare: -1000}}
 	r := BuildReportFromRollups(m, loc, rows, days, names, cards, adj, 10, 4)
@@ -54,6 +55,13 @@ func TestBuildReportFromRollups(t *testing.T) {
 		if s != share || s != tot.MunicipalShare {
 			t.Fatalf("lines sum to %d, merchants to %d, total %d", s, share, tot.MunicipalShare)
 		}
+	}
+	// By issuer: Kranj's only void makes no line; Koper's line is net of its adjustment.
+	if want := []IssuerLine{
+		{"koper", Counters{Redemptions: 3, CardsUsed: 2, Amount: 1000, Discount: -1700, MunicipalShare: -850}},
+		{"ptuj", Counters{Redemptions: 1, CardsUsed: 1, Amount: 500, Discount: 50, MunicipalShare: 25}},
+	}; !reflect.DeepEqual(r.Issuers, want) {
+		t.Fatalf("issuers = %+v, want %+v", r.Issuers, want)
 	}
 	var disc int64
 	for _, d := range r.Days {

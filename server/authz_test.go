@@ -71,6 +71,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/offers/:id":                    {town: notFound, who: adminOnly, path: "/api/v1/offers/{offer}"},
 	"GET /api/v1/redemptions":                   {who: adminOnly},
 	"GET /api/v1/reports/monthly":               {who: adminOnly, path: "/api/v1/reports/monthly?month=2026-10"},
+	"GET /api/v1/reports/network":               {who: networkOnly, path: "/api/v1/reports/network?month=2026-10"},
 	"GET /api/v1/audit":                         {who: adminOnly},
 	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
 	"GET /api/v1/ledger/verify":                 {who: adminOnly},
@@ -96,6 +97,7 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/pos/redemptions/:id/void":     {town: notFound, who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
 	"GET /api/v1/public/towns":                  {who: public},
 	"POST /api/v1/towns":                        {who: networkOnly, changes: true, body: `{"code":"kranj-{caller}","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`},
+	"GET /api/v1/me":                            {who: adminOnly},
 	"GET /api/v1/towns":                         {who: adminOnly},
 	"GET /api/v1/towns/:code":                   {town: notFound, who: adminOnly, path: "/api/v1/towns/koper"},
 	"PATCH /api/v1/towns/:code":                 {who: networkOnly, changes: true, path: "/api/v1/towns/koper", body: `{"public_url":"https://koper.example"}`},
@@ -150,8 +152,8 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := card.Batch{Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
-	if _, err := e.db.CreateBatch(ctx, "koper", e.s.keys, &batch); err != nil {
+	batch := card.Batch{Town: "koper", Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
+	if _, err := e.db.CreateBatch(ctx, e.s.keys, &batch); err != nil {
 		t.Fatal(err)
 	}
 	// Koper's identifiers: nothing the other town's office or merchant is answered may hold one.
@@ -206,7 +208,7 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		if strings.Contains(tc.path+tc.body, "{redemption}") {
 			red = redeem("setup-" + strconv.Itoa(i)) // a void voids it: each caller gets its own
 		}
-		fill := strings.NewReplacer("{officetoken}", tok.ID, "{batch}", batch.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
+		fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
 			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1))
 		path := route
 		if tc.path != "" {

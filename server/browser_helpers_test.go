@@ -321,7 +321,7 @@ func (a *liveApp) offerID(t *testing.T, merchantID, title string) string {
 // cardURL is the page of the first demo card of product.
 func (a *liveApp) cardURL(t *testing.T, product string) string {
 	t.Helper()
-	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Product: product}, storage.Page{Limit: 100})
+	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Town: "koper", Product: product}, storage.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func (a *liveApp) cardURL(t *testing.T, product string) string {
 // redemptions lists the redemptions of a merchant, newest first.
 func (a *liveApp) redemptions(t *testing.T, merchantID string) []merchant.Redemption {
 	t.Helper()
-	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{MerchantID: merchantID}, storage.Page{Limit: 500})
+	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{Town: "koper", MerchantID: merchantID}, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

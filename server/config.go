@@ -26,10 +26,11 @@ type Config struct {
 	Loc        *time.Location
 	// The deployment's first town (a fresh database) or the town an older database's rows
 	// are upgraded into: CITYCARD_TOWN (default koper), CITYCARD_TOWN_NAME (default the code
-	// capitalised), its languages CITYCARD_LANGUAGES (its own first: papers print in them;
-	// default sl,it), zone CITYCARD_TZ and public URL CITYCARD_PUBLIC_URL.
-	Town         string
-	TownName     string
+	// capitalised), CITYCARD_LANGUAGES, zone CITYCARD_TZ and public URL CITYCARD_PUBLIC_URL.
+	Town     string
+	TownName string
+	// Languages are the town's languages, its own first: papers print in them
+	// (CITYCARD_LANGUAGES, default sl,it).
 	Languages    []string
 	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
 }
@@ -131,7 +132,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 func (cfg Config) town() (storage.Town, error) {
 	t := storage.DefaultTown(cfg.Town, cfg.Loc)
 	t.PublicURL = cfg.PublicURL
-	t.Languages = slices.Clone(cfg.Languages)
+	t.Languages = append([]string(nil), cfg.Languages...)
 	if len(t.Languages) > 0 && cfg.TownName == "" {
 		t.Name = map[string]string{t.Languages[0]: t.Name["sl"]}
 	}

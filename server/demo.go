@@ -78,9 +78,9 @@ type demoResult struct {
 
 // demoTownResult is what the demo prints for one town.
 type demoTownResult struct {
-	Code, Name, OfficeToken        string
-	MerchantName, MerchantKey      string
-	CardURL, CardNumber            string
+	Code, Name, OfficeToken   string
+	MerchantName, MerchantKey string
+	CardURL, CardNumber       string
 }
 
 // loadDemo fills an empty database with the demo data set through the same validation as the
@@ -182,7 +182,8 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, publicURL
 		if err != nil {
 			return res, fmt.Errorf("product %s: %w", pr.Code, err)
 		}
-		for i, t := range p.Towns {
+		p.Towns = make([]string, len(pr.Towns))
+		for i, t := range pr.Towns {
 			if p.Towns[i], err = townOf(t); err != nil {
 				return res, fmt.Errorf("product %s: %w", pr.Code, err)
 			}

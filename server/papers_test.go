@@ -71,6 +71,7 @@ func TestReportCSVForSpreadsheets(t *testing.T) {
 		"products":    {[]int{5, 6, 7}, "product"},
 		"days":        {[]int{3}, "date"},
 		"adjustments": {[]int{9, 10, 11}, "redemption_id"},
+		"issuers":     {[]int{4, 5, 6}, "town"},
 	}
 	for _, lang := range []struct{ code, dec string }{{"sl", ","}, {"de", ","}, {"it", ","}, {"en", "."}} {
 		for table, want := range sums {
@@ -186,6 +187,11 @@ func TestStatementsCompact(t *testing.T) {
 	}
 	if strings.Contains(text, "Trgovina Brez Deleža") {
 		t.Error("a merchant owed nothing is in the statements without all=true")
+	}
+	// The report wraps the long name in its tables and charts instead of cutting it.
+	text = pdfText(t, e.ok(200, "GET", "/api/v1/reports/monthly?month=2026-10&format=pdf", e.admin, "", nil))
+	if n := strings.Count(strings.Join(strings.Fields(text), " "), "obalnih mest Koper, Izola in Piran"); n < 2 {
+		t.Errorf("the report prints the long name's end %d times, want it in the chart and the table:\n%s", n, text)
 	}
 	text = pdfText(t, e.ok(200, "GET", "/api/v1/reports/statements?month=2026-10&format=pdf&all=true", e.admin, "", nil))
 	if !strings.Contains(text, "Trgovina Brez Deleža") {

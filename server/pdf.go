@@ -46,7 +46,7 @@ const (
 	pdfWidth  = 210 - 2*pdfMargin // A4 portrait
 	pdfRow    = 5.5               // a table row of one line
 	pdfLine   = 3.8               // each line of a wrapped cell
-	pdfWrap   = 4                 // the most lines a wrapped cell prints
+	pdfWrap   = 8                 // the most lines a wrapped cell prints: a 200-character name in full
 )
 
 func newPDF(title string, loc *time.Location, meta pdfMeta, l locale) *pdfDoc {
@@ -282,7 +282,7 @@ func (d *pdfDoc) barChart(title string, labels []string, values []float64, texts
 	top := maxValue(values)
 	d.SetFont(pdfFont, "", 8.5)
 	for i := range labels {
-		lines := d.wrap(labels[i], labelW-2, 3)
+		lines := d.wrap(labels[i], labelW-2, 6)
 		h := max(pdfRow, float64(len(lines))*pdfLine+1.7)
 		d.need(h)
 		x, y := d.GetXY()
@@ -326,12 +326,20 @@ type paperNames struct {
 	products  map[string]map[string]string // by product code
 	offers    map[string]map[string]string // by offer id
 	merchants map[string]merchant.Merchant
+	town      string                       // the paper's town (code)
+	towns     map[string]map[string]string // town names by code, by language
 }
 
-// loadPaperNames reads every product, offer and merchant of the town.
+// loadPaperNames reads every product (the town's and the network's it may use), offer and
+// merchant of town, and the names of every town.
 func loadPaperNames(ctx context.Context, db *storage.DB, town string) (paperNames, error) {
 	n := paperNames{products: map[string]map[string]string{}, offers: map[string]map[string]string{},
-		merchants: map[string]merchant.Merchant{}}
+		merchants: map[string]merchant.Merchant{}, town: town, towns: map[string]map[string]string{}}
+	for _, code := range db.TownCodes() {
+		if t, ok := db.CachedTown(code); ok {
+			n.towns[code] = t.Name
+		}
+	}
 	err := eachPage(func(p storage.Page) (string, error) {
 		items, next, err := db.Products(ctx, town, p)
 		for _, it := range items {
@@ -456,6 +464,24 @@ func reportPDF(r merchant.Report, meta pdfMeta, l locale, names paperNames) ([]b
 	}
 	keyTable(l.t("categories"), l.t("category"), r.Categories, l.category)
 	keyTable(l.t("products"), l.t("product"), r.Products, func(code string) string { return l.productName(code, names.products[code]) })
+
+	// By issuing town, once a card of another town was used here.
+	issuers := r.OwnIssuers(names.town)
+	other := false
+	for _, i := range issuers {
+		other = other || i.Town != names.town
+	}
+	if other {
+		rows := make([][]string, 0, len(issuers))
+		for _, i := range issuers {
+			rows = append(rows, []string{l.productName(i.Town, names.towns[i.Town]), l.count(i.Redemptions), l.count(i.CardsUsed),
+				l.money(i.Amount), l.money(i.Discount), l.money(i.MunicipalShare)})
+		}
+		d.heading(nt(l, "by_issuer"))
+		d.table([]pdfCol{{nt(l, "issuer"), 54, "L", true}, {l.t("redemptions"), 22, "R", false}, {l.t("cards"), 16, "R", false},
+			{l.t("amount"), 30, "R", false}, {l.t("discount"), 28, "R", false}, {l.t("municipal_share"), 30, "R", false}},
+			rows, []string{l.t("total"), l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
+	}
 
 	if a := r.Adjustments; a.Count > 0 {
 		d.heading(l.t("adjustments"))

@@ -52,6 +52,14 @@ type reportJSON struct {
 	Products    []productLineJSON  `json:"products"`
 	Days        []dayJSON          `json:"days"`
 	Adjustments adjustmentsJSON    `json:"adjustments"`
+	// Issuers are absent from a report frozen before the network of towns.
+	Issuers []issuerLineJSON `json:"issuers"`
+}
+
+// issuerLineJSON is a town report's line of the redemptions of the cards one town issued.
+type issuerLineJSON struct {
+	Town string `json:"town"`
+	countersJSON
 }
 
 // adjustmentsJSON are the month's adjustments: voids of redemptions of closed months, booked
@@ -136,6 +144,10 @@ func toReportJSON(r merchant.Report) reportJSON {
 	for i, it := range a.Items {
 		out.Adjustments.Items[i] = toAdjustmentJSON(it)
 	}
+	out.Issuers = make([]issuerLineJSON, len(r.Issuers))
+	for i, l := range r.Issuers {
+		out.Issuers[i] = issuerLineJSON{l.Town, toCountersJSON(l.Counters)}
+	}
 	return out
 }
 
@@ -184,6 +196,12 @@ func decodeReport(b []byte) (merchant.Report, error) {
 			MerchantID: it.MerchantID, MerchantName: it.Name, Category: it.Category, Product: it.Product,
 			CreatedAt: p.time(it.CreatedAt), VoidedAt: p.time(it.VoidedAt), Reason: it.Reason,
 			Amount: p.parse(it.Amount), Discount: p.parse(it.Discount), MunicipalShare: p.parse(it.MunicipalShare)})
+	}
+	if in.Issuers != nil {
+		r.Issuers = make([]merchant.IssuerLine, 0, len(in.Issuers))
+		for _, l := range in.Issuers {
+			r.Issuers = append(r.Issuers, merchant.IssuerLine{Town: l.Town, Counters: counters(l.countersJSON)})
+		}
 	}
 	return r, p.err
 }
@@ -299,7 +317,7 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
-	o, err := s.paperOpts(c, format)
+	o, err := s.paperOpts(c, town, format)
 	if err != nil {
 		return err
 	}
@@ -323,7 +341,7 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 
 // paperOpts reads a paper's ?lang= and, for CSV, its options, and loads the names a PDF or
 // a CSV of names prints.
-func (s *server) paperOpts(c *fiber.Ctx, format string) (paperOpts, error) {
+func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error) {
 	l, err := s.paperLang(c.Query("lang"))
 	if err != nil {
 		return paperOpts{}, err
@@ -333,12 +351,9 @@ func (s *server) paperOpts(c *fiber.Ctx, format string) (paperOpts, error) {
 		if o.csv, err = parseCSVOpts(c, l); err != nil {
 			return o, err
 		}
+		o.csv.town = town
 	}
 	if format == "pdf" || (format == "csv" && o.csv.table == "products") {
-		town, err := townOf(c)
-		if err != nil {
-			return o, err
-		}
 		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
 			return o, err
 		}
@@ -476,7 +491,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		o.lang = newLocale(lang)
 	}
-	o.csv = csvOpts{table: "merchants", lang: o.lang}
+	o.csv = csvOpts{table: "merchants", lang: o.lang, town: town}
 	if format == "pdf" {
 		if o.names, err = loadPaperNames(ctx, db, town); err != nil {
 			return err

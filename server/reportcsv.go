@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
@@ -13,25 +14,31 @@ import (
 // csvOpts are the report CSV's options for spreadsheets. Their zero value is the contract's
 // CSV: the merchants table, comma-separated, UTF-8 without a byte-order mark.
 type csvOpts struct {
-	table     string // merchants (default), categories, products, days or adjustments
+	table     string // merchants (default), categories, products, days, adjustments or issuers
+	town      string // the report's town: the issuer of a month frozen before the network
 	semicolon bool   // ';' between fields, and the language's decimal separator
 	bom       bool   // a UTF-8 byte-order mark first, so Excel reads UTF-8 (not Windows-1250)
 	lang      locale // names of categories and products; decimal separator with semicolon
 }
 
 // reportTables are the tables of the report the CSV gives.
-var reportTables = []string{"merchants", "categories", "products", "days", "adjustments"}
+var reportTables = []string{"merchants", "categories", "products", "days", "adjustments", "issuers"}
 
 // parseCSVOpts reads ?table=, ?sep=, ?bom= (and takes the paper's language). Bad values are
 // 400 invalid_request.
 func parseCSVOpts(c *fiber.Ctx, l locale) (csvOpts, error) {
-	o := csvOpts{table: c.Query("table", "merchants"), lang: l}
+	return parseCSVOptsOf(c, l, reportTables)
+}
+
+// parseCSVOptsOf is parseCSVOpts for a paper whose tables are tables, the first the default.
+func parseCSVOptsOf(c *fiber.Ctx, l locale, tables []string) (csvOpts, error) {
+	o := csvOpts{table: c.Query("table", tables[0]), lang: l}
 	valid := false
-	for _, t := range reportTables {
+	for _, t := range tables {
 		valid = valid || t == o.table
 	}
 	if !valid {
-		return o, badRequest("table must be merchants, categories, products, days or adjustments")
+		return o, badRequest("table must be %s or %s", strings.Join(tables[:len(tables)-1], ", "), tables[len(tables)-1])
 	}
 	switch c.Query("sep", "comma") {
 	case "comma":
@@ -100,6 +107,12 @@ func reportCSVTable(r merchant.Report, o csvOpts, names paperNames) []byte {
 			n, disc = n+d.Redemptions, disc+d.Discount
 		}
 		w.Write([]string{month, "TOTAL", strconv.Itoa(n), money(disc)})
+	case "issuers":
+		w.Write(append([]string{"month", "town"}, head...))
+		for _, l := range r.OwnIssuers(o.town) {
+			w.Write(append([]string{month, l.Town}, counters(l.Counters)...))
+		}
+		w.Write(append([]string{month, "TOTAL"}, counters(t)...))
 	case "adjustments":
 		loc := zone(r.Timezone)
 		local := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }

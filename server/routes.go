@@ -52,6 +52,7 @@ func (s *server) routes(app *fiber.App) {
 	admin.Get("/redemptions", s.handleRedemptionList)
 	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
 	admin.Get("/reports/monthly", s.handleReportMonthly)
+	admin.Get("/reports/network", s.handleReportNetwork)
 	admin.Get("/audit", s.handleAuditList)
 	admin.Post("/reports/monthly/:month/close", s.handleReportClose)
 	admin.Get("/reports/statements", s.handleStatementList)

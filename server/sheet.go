@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,7 @@ func sheetPDF(title string, cards []sheetCard, l locale, town []string, loc *tim
 	d.SetAutoPageBreak(false, 0)
 	d.SetMargins(0, 0, 0)
 	pages := (len(cards) + sheetPerPage - 1) / sheetPerPage
+	enc := &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: new(pngBuffers)}
 	for i, sc := range cards {
 		if i%sheetPerPage == 0 {
 			d.AddPage()
@@ -65,12 +68,43 @@ func sheetPDF(title string, cards []sheetCard, l locale, town []string, loc *tim
 			d.Text(sheetX0, 297-3, l.tf("sheet.page", title, strconv.Itoa(i/sheetPerPage+1), strconv.Itoa(pages)))
 			d.SetTextColor(0, 0, 0)
 		}
-		if err := d.sheetCard(i%sheetPerPage, sc, l, town); err != nil {
+		if err := d.sheetCard(i%sheetPerPage, sc, l, town, enc); err != nil {
 			return nil, err
 		}
 	}
 	return d.bytes()
 }
+
+// qrGray draws a QR code's modules as a grey image of px pixels a module. Grey, not a
+// two-colour palette: fpdf compresses a paletted image's palette with a compressor of its
+// own each time, over 1 MB for every card of a sheet.
+func qrGray(modules [][]bool, px int) *image.Gray {
+	n := len(modules) * px
+	img := image.NewGray(image.Rect(0, 0, n, n))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	for y, row := range modules {
+		for x, dark := range row {
+			if !dark {
+				continue
+			}
+			for dy := 0; dy < px; dy++ {
+				off := (y*px+dy)*img.Stride + x*px
+				for dx := 0; dx < px; dx++ {
+					img.Pix[off+dx] = 0
+				}
+			}
+		}
+	}
+	return img
+}
+
+// pngBuffers keeps one PNG encoder's buffers (its compressor) for the next image.
+type pngBuffers struct{ b *png.EncoderBuffer }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }
 
 // cropMarks draws, in the margins, a short line on every cut line of a page holding n cards.
 func (d *pdfDoc) cropMarks(n int) {
@@ -92,7 +126,7 @@ func (d *pdfDoc) cropMarks(n int) {
 }
 
 // sheetCard draws one card in slot i of the page.
-func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string) error {
+func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string, enc *png.Encoder) error {
 	x, y, w, _ := sheetCardRect(i)
 	c, p := sc.card, sc.product
 	l := sheetLang
@@ -104,12 +138,14 @@ func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string)
 		return fmt.Errorf("QR code of card %s: %w", c.ID, err)
 	}
 	q.DisableBorder = true // the card's white margin is the quiet zone
-	png, err := q.PNG(-4)  // 4 pixels a module: sharp at any print size, a few hundred bytes
-	if err != nil {
+	// 4 pixels a module: sharp at any print size, a few hundred bytes compressed. One encoder
+	// for the sheet: png.Encode would allocate a new compressor (over 1 MB) for every card.
+	var buf bytes.Buffer
+	if err := enc.Encode(&buf, qrGray(q.Bitmap(), 4)); err != nil {
 		return err
 	}
 	name := "qr-" + c.ID
-	d.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
+	d.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, &buf)
 	d.ImageOptions(name, x+sheetPad, y+sheetPad, sheetQR, sheetQR, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 
 	// Beside the QR code: product, validity, activation deadline, number.
@@ -256,7 +292,9 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if len(list) > card.MaxBatchCards {
 		return badRequest("ids must name 1 to 1000 cards")
 	}
-	for _, id := range list {
+	for i, id := range list {
+		id = strings.TrimSpace(id) // "crd_a, crd_b" as a person types it
+		list[i] = id
 		if id == "" || len(id) > 64 {
 			return badRequest("ids must be card ids separated by commas")
 		}

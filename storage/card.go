@@ -28,48 +28,16 @@ func (db *DB) CreateCards(ctx context.Context, town string, kr *card.Keyring, pr
 	return out, err
 }
 
-// CreateBatch issues b.Count cards of b.Product in town as one batch named b.Name, in one
-// transaction, and sets b's ID and CreatedAt. Errors: card.ErrInvalidInput, card.ErrNoProduct.
-// A batch belongs to the town of its cards.
-func (db *DB) CreateBatch(ctx context.Context, town string, kr *card.Keyring, b *card.Batch) ([]card.Card, error) {
-	if b.Count < 1 || b.Count > card.MaxBatchCards {
-		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
-	}
-	var out []card.Card
-	err := db.update(ctx, func(tx *Tx) error {
-		b.ID, b.CreatedAt = newID("bat"), tx.Now
-		// The batch row first: the cards reference it. A bad product fails the insert below
-		// with a foreign key error, so check it first for the right error.
-		if _, err := townProduct(tx, town, b.Product); err != nil {
-			return err
-		}
-		if _, err := tx.exec(`INSERT INTO batches (id, name, name_key, product_code, count, lang, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.Name, card.FoldName(b.Name), b.Product, b.Count, b.Lang, ms(tx.Now)); err != nil {
-			return err
-		}
-		var err error
-		if out, err = insertCards(tx, town, kr, b.Product, b.Count, "", b.Lang, b.ID); err != nil {
-			return err
-		}
-		return tx.auditIn(town, "batch.create", b.ID)
-	})
-	return out, err
-}
-
-// townProduct is the product with this code that town may use, or card.ErrNoProduct.
-func townProduct(q querier, town, code string) (card.Product, error) {
-	p, _, err := scanProduct(q.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
-		code, town, town, town))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, card.ErrNoProduct
-	}
-	return p, err
-}
-
-// insertCards issues n cards of product in town inside tx, in batch batchID (or none).
+// insertCards issues n cards of product in town inside tx, in batch batchID (or none). The
+// product must be the town's own or a network product that accepts it (else
+// card.ErrNoProduct). Validity days count in the town's zone.
 func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
 	out := make([]card.Card, 0, n)
-	p, err := townProduct(tx, town, product)
+	p, _, err := scanProduct(tx.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
+		product, town, town, town))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, card.ErrNoProduct
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +99,9 @@ type CardFilter struct {
 
 // Cards lists cards, newest first.
 func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
+	if f.Town == "" {
+		return nil, "", errNoTown
+	}
 	// One query per shape, so each uses its index (number is unique, batch_id indexed)
 	// instead of an "? = '' OR" that the planner cannot.
 	where, args := []string{"town = ?"}, []any{f.Town}
@@ -146,110 +117,6 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 	where = append(where, "seq < ?")
 	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`,
 		args, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
-}
-
-// batchInTown is the condition that a batch belongs to the town given as its argument: the
-// town of its cards (every card of a batch is issued by one town).
-const batchInTown = `EXISTS (SELECT 1 FROM cards c WHERE c.batch_id = batches.id AND c.town = ?)`
-
-// BatchCards returns every card of town's batch id in the order they were issued
-// (card.ErrBatchNotFound if town has no such batch).
-func (db *DB) BatchCards(ctx context.Context, town, id string) (card.Batch, []card.Card, error) {
-	r := db.reader(ctx)
-	b, _, err := scanBatch(r.queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ? AND `+batchInTown, id, town))
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, nil, card.ErrBatchNotFound
-	}
-	if err != nil {
-		return b, nil, err
-	}
-	rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE batch_id = ? AND town = ? ORDER BY seq`, id, town)
-	if err != nil {
-		return b, nil, err
-	}
-	defer rows.Close()
-	cards := make([]card.Card, 0, b.Count)
-	for rows.Next() {
-		c, _, err := scanCard(rows)
-		if err != nil {
-			return b, nil, err
-		}
-		cards = append(cards, c)
-	}
-	return b, cards, rows.Err()
-}
-
-// CardsByID returns town's cards with these ids in the order asked, or card.ErrNotFound
-// naming the first unknown id (another town's card is unknown).
-func (db *DB) CardsByID(ctx context.Context, town string, ids []string) ([]card.Card, error) {
-	byID := make(map[string]card.Card, len(ids))
-	r := db.reader(ctx)
-	// In chunks: SQLite bounds the number of parameters of one statement.
-	for start := 0; start < len(ids); start += 250 {
-		chunk := ids[start:min(start+250, len(ids))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, town)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE town = ? AND id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			c, _, err := scanCard(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			byID[c.ID] = c
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	out := make([]card.Card, len(ids))
-	for i, id := range ids {
-		c, ok := byID[id]
-		if !ok {
-			return nil, fmt.Errorf("%w: %s", card.ErrNotFound, id)
-		}
-		out[i] = c
-	}
-	return out, nil
-}
-
-const batchColumns = `seq, id, name, product_code, count, lang, created_at`
-
-// BatchFilter narrows a list of batches.
-type BatchFilter struct {
-	Town  string // the town whose batches are listed (required)
-	Query string // a case-insensitive substring of the name; empty matches all
-}
-
-// Batches lists a town's batches, newest first.
-func (db *DB) Batches(ctx context.Context, f BatchFilter, page Page) ([]card.Batch, string, error) {
-	return list(db.reader(ctx), `SELECT `+batchColumns+` FROM batches WHERE instr(name_key, ?) > 0 AND `+batchInTown+` AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{card.FoldName(f.Query), f.Town}, page, true, func(r *sql.Rows) (card.Batch, int64, error) { return scanBatch(r) })
-}
-
-// Batch returns town's batch with this id, or card.ErrBatchNotFound.
-func (db *DB) Batch(ctx context.Context, town, id string) (card.Batch, error) {
-	b, _, err := scanBatch(db.reader(ctx).queryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ? AND `+batchInTown, id, town))
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, card.ErrBatchNotFound
-	}
-	return b, err
-}
-
-func scanBatch(s scanner) (card.Batch, int64, error) {
-	var b card.Batch
-	var seq, created int64
-	err := s.Scan(&seq, &b.ID, &b.Name, &b.Product, &b.Count, &b.Lang, &created)
-	b.CreatedAt = fromMS(created)
-	return b, seq, err
 }
 
 // SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
@@ -280,6 +147,47 @@ func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, rea
 		return tx.auditIn(town, "card.unblock", id)
 	})
 	return c, err
+}
+
+// CardsByID returns the cards with these ids that town issued, in the order asked, or
+// card.ErrNotFound naming the first id town has no card of.
+func (db *DB) CardsByID(ctx context.Context, town string, ids []string) ([]card.Card, error) {
+	byID := make(map[string]card.Card, len(ids))
+	r := db.reader(ctx)
+	// In chunks: SQLite bounds the number of parameters of one statement.
+	for start := 0; start < len(ids); start += 250 {
+		chunk := ids[start:min(start+250, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := r.query(`SELECT `+cardColumns+` FROM cards WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			c, _, err := scanCard(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			byID[c.ID] = c
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]card.Card, len(ids))
+	for i, id := range ids {
+		c, ok := byID[id]
+		if !ok || c.Town != town {
+			return nil, fmt.Errorf("%w: %s", card.ErrNotFound, id)
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 func scanCard(s scanner) (card.Card, int64, error) {

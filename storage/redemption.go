@@ -64,7 +64,8 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
-	if c.Activate(p, tx.Now, loc) {
+	// Validity days count in the zone of the town that issued the card.
+	if c.Activate(p, tx.Now, tx.db.TownLoc(c.Town)) {
 		if _, err := tx.exec(`UPDATE cards SET activated_at = ?, expires_at = ? WHERE id = ? AND activated_at IS NULL`,
 			ms(*c.ActivatedAt), ms(*c.ExpiresAt), c.ID); err != nil {
 			return merchant.Redemption{}, err
@@ -337,11 +338,11 @@ type RedemptionFilter struct {
 	From, To   time.Time // created_at in [From, To)
 }
 
-// Redemptions lists redemptions, newest first. A filter without Town or CardID lists nothing:
-// a town's lists never show another town's rows.
+// Redemptions lists redemptions, newest first. A filter without Town or CardID is an error:
+// a town's lists never show another town's rows, and a caller that forgot the town must fail.
 func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([]merchant.Redemption, string, error) {
 	if f.Town == "" && f.CardID == "" {
-		return nil, "", nil
+		return nil, "", errNoTown
 	}
 	to := int64(1) << 62
 	if !f.To.IsZero() {

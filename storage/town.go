@@ -33,6 +33,9 @@ var (
 	ErrTokenNotFound = errors.New("office token not found")
 )
 
+// errNoTown is a list asked for without the town it must be limited to: a bug of the caller.
+var errNoTown = errors.New("storage: a town's list asked for without a town")
+
 var townCodeRE = regexp.MustCompile(`^[a-z0-9-]{2,32}$`)
 
 // Validate checks the town's fields. Errors wrap card.ErrInvalidInput.
