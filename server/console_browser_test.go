@@ -180,7 +180,7 @@ func clear(id string) chromedp.Action[chromedp.Void] {
 // demoCard is a demo card of product (the last one listed).
 func (a *liveApp) demoCard(t *testing.T, product string) card.Card {
 	t.Helper()
-	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Product: product}, storage.Page{Limit: 100})
+	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Town: "koper", Product: product}, storage.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestBrowserConsole(t *testing.T) {
 				if got, want := jsText(t, ctx, "#cd-number"), card.FormatNumber(cd.Number); got != want {
 					t.Fatalf("desk shows card %q, want %q", got, want)
 				}
-				reds, _, err := a.db.Redemptions(bg, storage.RedemptionFilter{CardID: cd.ID}, storage.Page{Limit: 100})
+				reds, _, err := a.db.Redemptions(bg, storage.RedemptionFilter{Town: "koper", CardID: cd.ID}, storage.Page{Limit: 100})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -506,7 +506,7 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		do(t, ctx, chromedp.Click(chromedp.ID("merchant-save")), waitJS(`document.getElementById("merchant-ok").textContent !== ""`))
 		id := eval[string](t, ctx, `document.querySelector("#merchants tr.selected").dataset.id`)
-		status := a.apiStatus(t, "GET", "/api/v1/merchants/"+id, a.adminToken)
+		status := a.apiJSON(t, "GET", "/api/v1/merchants/"+id, a.adminToken, "koper", nil, nil)
 		if status != 200 {
 			t.Fatalf("merchant %s: %d", id, status)
 		}
@@ -519,7 +519,7 @@ func TestBrowserConsole(t *testing.T) {
 // redemptionsOfCard lists a card's redemptions.
 func (a *liveApp) redemptionsOfCard(t *testing.T, cardID string) []merchant.Redemption {
 	t.Helper()
-	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{CardID: cardID}, storage.Page{Limit: 500})
+	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{Town: "koper", CardID: cardID}, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
