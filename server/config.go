@@ -103,7 +103,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base of the URL in every QR code (CITYCARD_PUBLIC_URL)")
 	fs.StringVar(&cfg.TZ, "tz", cfg.TZ, "the city's time zone (CITYCARD_TZ)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
-	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded Koper demo data set")
+	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded demo data set: the towns Koper and Ptuj")
 	for _, add := range extra {
 		add(fs)
 	}
