@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
@@ -188,13 +189,14 @@ func (s *server) checkpointLoop(ctx context.Context, done chan<- struct{}) {
 	}
 }
 
-const ledgerUsage = `usage: citycard ledger verify [--db FILE] [--checkpoint FILE]
+const ledgerUsage = `usage: citycard ledger verify [--db FILE] [--checkpoint FILE] [--town CODE]
 
-Verifies the books in the database file (CITYCARD_DB), opened read-only: the ledger's hash
-chain, the redemptions, closes and checkpoints it must agree with, and every rollup. With
---checkpoint, also that the chain contains a checkpoint saved elsewhere (the JSON object
-as served, e.g. the "checkpoint" of a month's close). Exit status 0 if the books are
-good; otherwise 1, with one line saying what is wrong.
+Verifies the books in the database file (CITYCARD_DB), opened read-only: each town's hash
+chain (or --town's), the redemptions, closes and checkpoints it must agree with, and every
+rollup. With --checkpoint, also that the town's chain contains a checkpoint saved elsewhere
+(the JSON object as served, e.g. the "checkpoint" of a month's close; one signed before
+towns names no town: with several towns, give it with --town). Exit status 0 if the books
+are good; otherwise 1, with one line saying what is wrong.
 `
 
 // ledgerCommand is "citycard ledger verify".
@@ -203,9 +205,10 @@ func ledgerCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprint(stderr, ledgerUsage)
 		return errors.New("ledger: want the subcommand verify")
 	}
-	var cpFile string
+	var cpFile, only string
 	cfg, fs, err := parseConfig("ledger verify", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cpFile, "checkpoint", "", "a checkpoint saved elsewhere (JSON) the ledger must contain")
+		fs.StringVar(&only, "town", "", "verify this town's chain only (default: every town's)")
 	})
 	if err != nil {
 		return err
@@ -231,8 +234,24 @@ func ledgerCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	defer db.Close()
-	// Every town's chain; one line per town when there are several.
+	// Every town's chain (or --town's); one line per town when there are several.
 	towns := db.TownCodes()
+	if only != "" {
+		if _, ok := db.CachedTown(only); !ok {
+			return fmt.Errorf("--town %s: no such town in the database", only)
+		}
+		towns = []string{only}
+	}
+	// A checkpoint signed before towns names none: with several towns, say whose it is.
+	if len(extra) > 0 && extra[0].Town == "" {
+		if len(towns) > 1 {
+			return errors.New("the checkpoint was signed before towns and names no town: give its town with --town")
+		}
+		extra[0].Town = towns[0]
+	}
+	if len(extra) > 0 && !slices.Contains(towns, extra[0].Town) {
+		return fmt.Errorf("the checkpoint is of town %s, which is not verified here", extra[0].Town)
+	}
 	for _, town := range towns {
 		chk, err := db.VerifyLedger(ctx, town, extra...)
 		if err != nil {

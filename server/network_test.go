@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -274,7 +276,9 @@ func TestNetworkCSVAddsUp(t *testing.T) {
 // October (open), with a void in October of a September redemption: an adjustment.
 type networkEnv struct {
 	*townsEnv
-	keyK string
+	keyK                    string
+	offerK                  offerJSON
+	cardK, cardP, cardKranj string // tokens of the network cards koper, ptuj and kranj issued
 }
 
 func newNetworkEnv(t *testing.T) *networkEnv {
@@ -291,9 +295,9 @@ func newNetworkEnv(t *testing.T) *networkEnv {
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/merchants", secret: e.admin, header: kranj,
 		body: `{"name":"Muzej K","category":"museum"}`}, &created)
 	e.keyK = created.APIKey
-	var offerK offerJSON
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/merchants/" + created.Merchant.ID + "/offers", secret: e.admin, header: kranj,
-		body: `{"title":{"sl":"Vstopnina -3 €"},"kind":"amount","value":"3.00","limit":"unlimited","municipal_share":"33.33"}`}, &offerK)
+		body: `{"title":{"sl":"Vstopnina -3 €"},"kind":"amount","value":"3.00","limit":"unlimited","municipal_share":"33.33"}`}, &e.offerK)
+	offerK := e.offerK
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/products", secret: e.admin,
 		body: `{"code":"net-90d","name":{"en":"Network card"},"validity_days":90,"price":"40.00","audience":"tourist","towns":["koper","ptuj","kranj"]}`}, nil)
 	issue := func(h map[string]string) string {
@@ -302,6 +306,7 @@ func newNetworkEnv(t *testing.T) *networkEnv {
 		return cd.Token
 	}
 	cK, cP, cR := issue(e.koper), issue(e.ptujHeaders), issue(kranj)
+	e.cardK, e.cardP, e.cardKranj = cK, cP, cR
 	n := 0
 	redeem := func(key, token, offer, amount string) string {
 		n++
@@ -486,10 +491,160 @@ func TestNetworkReport(t *testing.T) {
 	} {
 		e.call(t, tc.status, tc.code, secReq{method: "GET", path: "/api/v1/reports/network" + tc.query, secret: tc.secret}, nil)
 	}
+	// Koper's own report PDF has the table by issuing town, adding up to its totals.
+	_, pdf := e.do(secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf&lang=en", secret: e.admin, header: e.koper})
+	var sum [3]int64
+	for _, line := range pdfSection(t, pdfText(t, pdf), "By issuing town") {
+		a := pdfAmounts(t, line)
+		if len(a) != 3 {
+			continue
+		}
+		if strings.HasPrefix(line, "TOTAL") {
+			if [3]int64(a) != sum || sum[0] != 7444 {
+				t.Fatalf("koper's issuers table: TOTAL %v, rows %v, want 74.44 in all", a, sum)
+			}
+			break
+		}
+		sum[0], sum[1], sum[2] = sum[0]+a[0], sum[1]+a[1], sum[2]+a[2]
+	}
 	// The network admin's Citycard-Town changes nothing: the report is the network's.
 	a := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin}, nil)
 	b := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-10", secret: e.admin, header: e.koper}, nil)
 	if string(a) != string(b) {
 		t.Errorf("with Citycard-Town: %s\nwithout: %s", b, a)
 	}
+}
+
+// The public side of a network: the towns, their offers, and a network card's benefits in
+// every town that accepts it, on the API and on the card page, grouped by town.
+func TestPublicAcrossTowns(t *testing.T) {
+	e := newNetworkEnv(t)
+	// Koper is bilingual: its name and offers in Slovene and Italian.
+	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/koper", secret: e.admin,
+		body: `{"name":{"sl":"Koper","it":"Capodistria"},"languages":["sl","it"]}`}, nil)
+	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/offers/" + e.offerA.ID, secret: e.admin, header: e.koper,
+		body: `{"title":{"sl":"10 % popusta","it":"Sconto del 10 %","en":"10% off"}}`}, nil)
+
+	var towns listBody[map[string]any]
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/towns"}, &towns)
+	if len(towns.Items) != 3 || towns.Items[0]["code"] != "koper" || towns.Items[1]["code"] != "kranj" {
+		t.Fatalf("public towns %+v", towns.Items)
+	}
+
+	var offers listBody[publicOfferJSON]
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/offers?town=ptuj"}, &offers)
+	if len(offers.Items) != 1 || offers.Items[0].Offer.Town != "ptuj" || offers.Items[0].Offer.ID != e.offerP.ID {
+		t.Fatalf("ptuj's public offers %+v", offers.Items)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/offers"}, &offers)
+	byTown := map[string]int{}
+	for _, o := range offers.Items {
+		byTown[o.Offer.Town]++
+	}
+	if byTown["koper"] != 3 || byTown["ptuj"] != 1 || byTown["kranj"] != 1 {
+		t.Fatalf("every town's public offers by town: %v", byTown)
+	}
+	e.call(t, 404, "town_not_found", secReq{method: "GET", path: "/api/v1/public/offers?town=maribor"}, nil)
+
+	// The network card has the benefits of all three towns, each with its town; koper's own
+	// card only koper's.
+	var pc struct {
+		Benefits []benefitJSON `json:"benefits"`
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/cards/" + e.cardP}, &pc)
+	got := map[string]int{}
+	for _, b := range pc.Benefits {
+		if b.Town != b.Offer.Town {
+			t.Fatalf("benefit of %s's offer says town %s", b.Offer.Town, b.Town)
+		}
+		got[b.Town]++
+	}
+	if got["koper"] != 3 || got["ptuj"] != 1 || got["kranj"] != 1 {
+		t.Fatalf("the network card's benefits by town: %v", got)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/cards/" + e.card.Token}, &pc)
+	for _, b := range pc.Benefits {
+		if b.Town != "koper" {
+			t.Fatalf("koper's own card lists a benefit in %s", b.Town)
+		}
+	}
+
+	// The card page of ptuj's card: its own town first, then the others by name; Koper's
+	// heading and offer in Slovene and Italian besides the reader's English.
+	resp, page := e.do(secReq{method: "GET", path: "/c/" + e.cardP + "?lang=en"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("card page: %d", resp.StatusCode)
+	}
+	html := string(page)
+	iP, iK, iR := strings.Index(html, `>Ptuj</h3>`), strings.Index(html, `>Koper · Capodistria</h3>`), strings.Index(html, `>Kranj · Krainburg</h3>`)
+	if iP < 0 || iK < 0 || iR < 0 || !(iP < iK && iK < iR) {
+		t.Fatalf("town headings at %d, %d, %d (want ptuj, koper, kranj in that order):\n%s", iP, iK, iR, html)
+	}
+	if !strings.Contains(html, `<p class="offer">10% off</p>`) ||
+		!strings.Contains(html, `<span lang="sl">10 % popusta</span> · <span lang="it">Sconto del 10 %</span>`) {
+		t.Fatalf("koper's offer is not in English with its Slovene and Italian titles:\n%s", html)
+	}
+	// Kranj's offer has a Slovene title only: shown once, with no second line.
+	if strings.Count(html, "Vstopnina -3 €") != 1 {
+		t.Fatalf("kranj's offer title shown %d times", strings.Count(html, "Vstopnina -3 €"))
+	}
+	// The language switch of a koper card lists koper's languages first.
+	_, page = e.do(secReq{method: "GET", path: "/c/" + e.cardK})
+	if i, j := strings.Index(string(page), `hreflang="it"`), strings.Index(string(page), `hreflang="en"`); i < 0 || j < 0 || i > j {
+		t.Fatalf("koper card's languages: it at %d, en at %d", i, j)
+	}
+	_, page = e.do(secReq{method: "GET", path: "/c/" + e.cardKranj})
+	if i, j := strings.Index(string(page), `hreflang="de"`), strings.Index(string(page), `hreflang="it"`); i < 0 || j < 0 || i > j {
+		t.Fatalf("kranj card's languages (sl, de first): de at %d, it at %d", i, j)
+	}
+}
+
+// A month closed before the upgrade to towns keeps its frozen report, which has no issuers:
+// the network report, the issuers CSV and the PDF count the whole month as the town's own.
+func TestNetworkReportMonthFrozenWithoutIssuers(t *testing.T) {
+	e := newTownsEnv(t)
+	ctx := context.Background()
+	clock := &testClock{t: time.Date(2026, 9, 20, 10, 0, 0, 0, time.UTC)}
+	e.db.SetClock(clock.Now)
+	ref, err := e.s.keys.ParseInput(e.card.Token, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.db.Redeem(ctx, merchant.RedeemRequest{MerchantID: e.merchA.ID, CardInput: e.card.Token,
+		OfferID: e.offerA.ID, Amount: 4321, IdempotencyKey: "old"}, ref); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 10, 2, 10, 0, 0, 0, time.UTC))
+	sep, _ := merchant.ParseMonth("2026-09")
+	// The report as the release before towns froze it: the same document without "issuers".
+	if _, err := e.db.CloseMonth(ctx, "koper", sep, func(r merchant.Report) ([]byte, error) {
+		b, err := encodeReport(r)
+		if err != nil {
+			return nil, err
+		}
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, err
+		}
+		delete(doc, "issuers")
+		return json.Marshal(doc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	own := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09", secret: e.admin, header: e.koper}, nil)
+	if strings.Contains(string(own), `"issuers"`) {
+		t.Fatalf("the frozen report changed: %s", own)
+	}
+	var n networkReportJSON
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2026-09", secret: e.admin}, &n)
+	if len(n.Clearing) != 1 || n.Clearing[0].Issuer != "koper" || n.Clearing[0].Acceptor != "koper" ||
+		n.Clearing[0].Redemptions != 1 || n.Clearing[0].Amount != "43.21" || n.Totals.Amount != "43.21" || !n.Towns[0].Closed {
+		t.Fatalf("network report of a month frozen before towns: %+v", n)
+	}
+	csvBody := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09&format=csv&table=issuers", secret: e.admin, header: e.koper}, nil)
+	recs := readCSV(t, csvBody, false, ',')
+	if len(recs) != 3 || recs[1][1] != "koper" || recs[1][4] != "43.21" || recs[2][1] != "TOTAL" || recs[2][4] != "43.21" {
+		t.Fatalf("issuers CSV of the frozen month: %v", recs)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09&format=pdf", secret: e.admin, header: e.koper}, nil)
 }

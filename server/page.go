@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,11 +40,19 @@ type cardPage struct {
 	Lang, Token, Number, ProductName, Status string
 	TimeLeft, ActivateBy, ExpiresAt          string
 	ExpiresUnix                              int64
-	Groups                                   []benefitGroup
+	Towns                                    []townGroup // the card's town first
 	Available, Total                         int
 	Langs                                    []string
 	Updated, UpdatedISO, TZ                  string
 	V                                        string // asset version, so a new binary's CSS and JS are fetched anew
+}
+
+// townGroup is the benefits of one town that accepts the card, by category.
+type townGroup struct {
+	Code   string
+	Name   string // in the town's own languages first: "Koper · Capodistria"
+	Lang   string // the town's own language, the heading's
+	Groups []benefitGroup
 }
 
 type benefitGroup struct {
@@ -53,9 +62,13 @@ type benefitGroup struct {
 
 type benefitItem struct {
 	Merchant, Address, Offer, MapURL string
+	Local                            []localText // the offer's title in the town's own languages, where it differs
 	Available                        bool
 	UsedAt, Reason                   string
 }
+
+// localText is a text in one language, for its lang attribute.
+type localText struct{ Lang, Text string }
 
 func (s *server) handleCardPage(c *fiber.Ctx) error {
 	token := c.Params("token")
@@ -67,7 +80,7 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	now := s.db.Now()
 	pg := cardPage{
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
-		Status: string(cd.Status(now)), Langs: card.Languages, Updated: localTime(now, s.db.TownLoc(cd.Town)),
+		Status: string(cd.Status(now)), Langs: s.cardLanguages(cd.Town), Updated: localTime(now, s.db.TownLoc(cd.Town)),
 		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.db.TownLoc(cd.Town).String(), V: assetVersion,
 	}
 	if left := cd.TimeLeft(now); left > 0 {
@@ -77,12 +90,15 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
 	}
 	pg.ActivateBy = localTime(cd.ActivateBy, s.db.TownLoc(cd.Town))
-	pg.Groups = groupBenefits(states, lang, s.db.TownLoc(cd.Town))
-	for _, g := range pg.Groups {
-		for _, it := range g.Items {
-			pg.Total++
-			if it.Available {
-				pg.Available++
+	// A single-town deployment's page is as it was: one language, no town headings.
+	pg.Towns = groupByTown(states, lang, cd.Town, len(s.db.TownCodes()) > 1, s.db.CachedTown, s.db.TownLoc)
+	for _, tg := range pg.Towns {
+		for _, g := range tg.Groups {
+			for _, it := range g.Items {
+				pg.Total++
+				if it.Available {
+					pg.Available++
+				}
 			}
 		}
 	}
@@ -107,11 +123,84 @@ func (b benefitItem) rank() int {
 	return 2
 }
 
-// groupBenefits sorts benefits into categories in the order of merchant.Categories.
-func groupBenefits(states []storage.OfferState, lang string, loc *time.Location) []benefitGroup {
+// cardLanguages are the page's language choices: the card's town's languages first (Koper's
+// Slovene and Italian), then the others.
+func (s *server) cardLanguages(town string) []string {
+	t, _ := s.db.CachedTown(town)
+	out := append([]string(nil), t.Languages...)
+	for _, l := range card.Languages {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// groupByTown sorts benefits by the town of their merchant, the card's own town first and the
+// others by name, each town's by category. In a network (several towns) a town's heading and
+// each offer's title are also shown in the town's own languages (a bilingual town in both).
+func groupByTown(states []storage.OfferState, lang, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location) []townGroup {
+	byTown := map[string][]storage.OfferState{}
+	var codes []string
+	for _, st := range states {
+		code := st.Merchant.Town
+		if _, ok := byTown[code]; !ok {
+			codes = append(codes, code)
+		}
+		byTown[code] = append(byTown[code], st)
+	}
+	out := make([]townGroup, 0, len(codes))
+	for _, code := range codes {
+		t, _ := town(code)
+		var local []string
+		if network {
+			local = t.Languages
+		}
+		g := townGroup{Code: code, Name: townName(t, lang), Lang: lang,
+			Groups: groupBenefits(byTown[code], lang, local, loc(code))}
+		if len(t.Languages) > 0 {
+			g.Lang = t.Languages[0]
+		}
+		out = append(out, g)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := out[i].Code == cardTown, out[j].Code == cardTown; a != b {
+			return a
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// townName is a town's name in its own languages, distinct ones joined ("Koper · Capodistria"),
+// else in lang, else its code.
+func townName(t storage.Town, lang string) string {
+	var names []string
+	for _, l := range t.Languages {
+		if n := t.Name[l]; n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		if n := card.Localize(t.Name, lang); n != "" {
+			return n
+		}
+		return t.Code
+	}
+	return strings.Join(names, " · ")
+}
+
+// groupBenefits sorts benefits into categories in the order of merchant.Categories. Each
+// offer's title is in lang, with its titles in the town's languages (local) that differ.
+func groupBenefits(states []storage.OfferState, lang string, local []string, loc *time.Location) []benefitGroup {
 	byCat := map[string][]benefitItem{}
 	for _, st := range states {
 		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: card.Localize(st.Offer.Title, lang), Available: st.Reason == nil}
+		for _, l := range local {
+			if text := st.Offer.Title[l]; text != "" && text != it.Offer && !slices.ContainsFunc(it.Local, func(x localText) bool { return x.Text == text }) {
+				it.Local = append(it.Local, localText{l, text})
+			}
+		}
 		if st.Merchant.Lat != nil {
 			lat, lon := strconv.FormatFloat(*st.Merchant.Lat, 'f', 6, 64), strconv.FormatFloat(*st.Merchant.Lon, 'f', 6, 64)
 			it.MapURL = "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon + "#map=18/" + lat + "/" + lon

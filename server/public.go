@@ -42,6 +42,7 @@ func toPublicMerchant(m merchantJSON) publicMerchantJSON {
 }
 
 type benefitJSON struct {
+	Town      string             `json:"town"` // the merchant's: benefits come from every town that accepts the card
 	Merchant  publicMerchantJSON `json:"merchant"`
 	Offer     offerJSON          `json:"offer"`
 	Available bool               `json:"available"`
@@ -75,7 +76,7 @@ func (s *server) handlePublicCardGet(c *fiber.Ctx) error {
 	benefits := make([]benefitJSON, len(states))
 	for i, st := range states {
 		os := toOfferStateJSON(st)
-		benefits[i] = benefitJSON{Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: os.offerJSON,
+		benefits[i] = benefitJSON{Town: st.Merchant.Town, Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: os.offerJSON,
 			Available: os.Available, Reason: os.Reason, UsedAt: os.UsedAt}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +330,74 @@ func TestTownZone(t *testing.T) {
 	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/ledger/verify", secret: e.admin}, &all)
 	if !all.OK {
 		t.Fatal("verify after a close in one town")
+	}
+}
+
+// The public endpoints take ?town=: offers of one town (each with its town), a town's open
+// data (needed with several towns), one town's checkpoints.
+func TestPublicByTown(t *testing.T) {
+	e := newTownsEnv(t)
+	var offers listBody[publicOfferJSON]
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/offers?town=ptuj"}, &offers)
+	if len(offers.Items) != 1 || offers.Items[0].Offer.ID != e.offerP.ID || offers.Items[0].Offer.Town != "ptuj" {
+		t.Fatalf("ptuj's offers %+v", offers.Items)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/offers"}, &offers)
+	towns := map[string]int{}
+	for _, it := range offers.Items {
+		towns[it.Offer.Town]++
+	}
+	if towns["koper"] != 3 || towns["ptuj"] != 1 {
+		t.Fatalf("every town's offers by town: %v", towns)
+	}
+	e.call(t, 404, "town_not_found", secReq{method: "GET", path: "/api/v1/public/offers?town=maribor"}, nil)
+	e.call(t, 400, "town_required", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-10"}, nil)
+	e.call(t, 404, "town_not_found", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-10&town=maribor"}, nil)
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-10&town=ptuj"}, nil)
+
+	ctx := context.Background()
+	if _, signed, err := e.db.CheckpointIfDue(ctx, merchant.CheckpointStartup, time.Hour, time.Hour); err != nil || !signed {
+		t.Fatalf("checkpoints: %v %v", signed, err)
+	}
+	var cps listBody[checkpointJSON]
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/ledger/checkpoints"}, &cps)
+	if len(cps.Items) != 2 {
+		t.Fatalf("a checkpoint of each town: %+v", cps.Items)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/public/ledger/checkpoints?town=ptuj"}, &cps)
+	if len(cps.Items) != 1 || cps.Items[0].Town != "ptuj" || cps.Items[0].Version != 2 {
+		t.Fatalf("ptuj's checkpoints %+v", cps.Items)
+	}
+	e.call(t, 404, "town_not_found", secReq{method: "GET", path: "/api/v1/public/ledger/checkpoints?town=maribor"}, nil)
+
+	// The command line verifies every town's chain, one line each; a checkpoint of one town
+	// is checked against that town's chain.
+	cp, _ := json.Marshal(cps.Items[0])
+	cpFile := filepath.Join(t.TempDir(), "cp.json")
+	if err := os.WriteFile(cpFile, cp, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	env := func(string) string { return "" }
+	if err := ledgerCommand(ctx, []string{"verify", "--db", e.dbPath, "--checkpoint", cpFile}, env, &out, &errOut); err != nil {
+		t.Fatalf("ledger verify: %v %s", err, errOut.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], "koper: ok: 0 entries") || !strings.HasPrefix(lines[1], "ptuj: ok: 0 entries") {
+		t.Fatalf("ledger verify printed %q", out.String())
+	}
+	// A checkpoint from before towns names no town: with two towns it needs --town.
+	var v1 map[string]any
+	json.Unmarshal(cp, &v1)
+	delete(v1, "town")
+	v1["version"] = 1
+	cp, _ = json.Marshal(v1)
+	os.WriteFile(cpFile, cp, 0o600)
+	if err := ledgerCommand(ctx, []string{"verify", "--db", e.dbPath, "--checkpoint", cpFile}, env, &out, &errOut); err == nil ||
+		!strings.Contains(err.Error(), "--town") {
+		t.Fatalf("a checkpoint without a town, two towns: %v", err)
+	}
+	if err := ledgerCommand(ctx, []string{"verify", "--db", e.dbPath, "--checkpoint", cpFile, "--town", "maribor"}, env, &out, &errOut); err == nil {
+		t.Fatal("--town of no town verified")
 	}
 }
