@@ -216,12 +216,20 @@ func (s *server) handleTownUpdate(c *fiber.Ctx) error {
 	return c.JSON(toTownJSON(t))
 }
 
+// officeTokenJSON is a token as listed: never the token itself.
 type officeTokenJSON struct {
 	ID         string  `json:"id"`
 	Label      string  `json:"label"`
-	Token      string  `json:"token,omitempty"`
 	CreatedAt  string  `json:"created_at"`
 	LastUsedAt *string `json:"last_used_at"`
+}
+
+// newOfficeTokenJSON is the answer to its creation, the only one that holds the token.
+type newOfficeTokenJSON struct {
+	ID        string `json:"id"`
+	Label     string `json:"label"`
+	Token     string `json:"token"`
+	CreatedAt string `json:"created_at"`
 }
 
 // handleOfficeTokenCreate is POST /api/v1/towns/{code}/tokens (network admin): the token is
@@ -242,7 +250,7 @@ func (s *server) handleOfficeTokenCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(officeTokenJSON{ID: t.ID, Label: t.Label, Token: secret, CreatedAt: timeJSON(t.CreatedAt)})
+	return c.Status(fiber.StatusCreated).JSON(newOfficeTokenJSON{ID: t.ID, Label: t.Label, Token: secret, CreatedAt: timeJSON(t.CreatedAt)})
 }
 
 // handleOfficeTokenList is GET /api/v1/towns/{code}/tokens (network admin), never the tokens.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,7 +152,7 @@ func TestTownsAndOfficeTokens(t *testing.T) {
 	e.call(t, 404, "town_not_found", secReq{method: "PATCH", path: "/api/v1/towns/maribor", secret: e.admin, body: `{"timezone":"UTC"}`}, nil)
 
 	// An office token of the new town: shown once, works at once, only in its town.
-	var tok officeTokenJSON
+	var tok newOfficeTokenJSON
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/towns/kranj/tokens", secret: e.admin, body: `{"label":"Kranj office"}`}, &tok)
 	if !strings.HasPrefix(tok.Token, "cco_") || tok.ID == "" {
 		t.Fatalf("token %+v", tok)
@@ -166,7 +167,7 @@ func TestTownsAndOfficeTokens(t *testing.T) {
 	}
 	var toks listBody[officeTokenJSON]
 	body := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/towns/kranj/tokens", secret: e.admin}, &toks)
-	if len(toks.Items) != 1 || toks.Items[0].LastUsedAt == nil || strings.Contains(string(body), tok.Token) || toks.Items[0].Token != "" {
+	if len(toks.Items) != 1 || toks.Items[0].LastUsedAt == nil || strings.Contains(string(body), tok.Token) || strings.Contains(string(body), `"token"`) {
 		t.Fatalf("tokens list %s", body)
 	}
 	e.call(t, 404, "not_found", secReq{method: "DELETE", path: "/api/v1/towns/koper/tokens/" + tok.ID, secret: e.admin}, nil)
@@ -400,4 +401,64 @@ func TestPublicByTown(t *testing.T) {
 	if err := ledgerCommand(ctx, []string{"verify", "--db", e.dbPath, "--checkpoint", cpFile, "--town", "maribor"}, env, &out, &errOut); err == nil {
 		t.Fatal("--town of no town verified")
 	}
+}
+
+// A fresh database starts with the town of CITYCARD_TOWN, CITYCARD_TOWN_NAME,
+// CITYCARD_LANGUAGES, CITYCARD_TZ and CITYCARD_PUBLIC_URL; bad values stop the start.
+func TestConfiguredTown(t *testing.T) {
+	env := map[string]string{"CITYCARD_DB": filepath.Join(t.TempDir(), "c.db"), "CITYCARD_TOWN": "ptuj",
+		"CITYCARD_TOWN_NAME": "Ptuj", "CITYCARD_LANGUAGES": "sl, en", "CITYCARD_TZ": "Europe/Vienna",
+		"CITYCARD_PUBLIC_URL": "https://ptuj.example/"}
+	cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _, _, _, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tw, err := db.Town(context.Background(), "ptuj")
+	if err != nil || len(db.TownCodes()) != 1 {
+		t.Fatalf("towns %v, %v", db.TownCodes(), err)
+	}
+	if tw.Name["sl"] != "Ptuj" || strings.Join(tw.Languages, ",") != "sl,en" || tw.Timezone != "Europe/Vienna" || tw.PublicURL != "https://ptuj.example" {
+		t.Fatalf("the configured town is %+v", tw)
+	}
+	for k, v := range map[string]string{"CITYCARD_TOWN": "P", "CITYCARD_LANGUAGES": "sl,fr"} {
+		bad := map[string]string{k: v}
+		if _, _, err := parseConfig("serve", nil, func(k string) string { return bad[k] }, io.Discard); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+}
+
+// The towns' answers are exactly what docs/openapi.yaml says.
+func TestOpenAPITownResponses(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	e := newTownsEnv(t)
+	check := func(want int, r secReq, template string) []byte {
+		t.Helper()
+		resp, body := e.do(r)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, resp.StatusCode, body)
+		}
+		openAPICheckResponse(t, doc, r.method, template, resp, body)
+		return body
+	}
+	check(201, secReq{method: "POST", path: "/api/v1/towns", secret: e.admin,
+		body: `{"code":"kranj","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`}, "/api/v1/towns")
+	check(200, secReq{method: "GET", path: "/api/v1/towns", secret: e.admin}, "/api/v1/towns")
+	check(200, secReq{method: "GET", path: "/api/v1/towns/kranj", secret: e.admin}, "/api/v1/towns/{code}")
+	check(200, secReq{method: "PATCH", path: "/api/v1/towns/kranj", secret: e.admin, body: `{"public_url":"https://kranj.example"}`}, "/api/v1/towns/{code}")
+	check(201, secReq{method: "POST", path: "/api/v1/towns/kranj/tokens", secret: e.admin, body: `{"label":"office"}`}, "/api/v1/towns/{code}/tokens")
+	check(200, secReq{method: "GET", path: "/api/v1/towns/kranj/tokens", secret: e.admin}, "/api/v1/towns/{code}/tokens")
+	check(200, secReq{method: "GET", path: "/api/v1/public/towns"}, "/api/v1/public/towns")
+	check(404, secReq{method: "GET", path: "/api/v1/towns/maribor", secret: e.admin}, "/api/v1/towns/{code}")
+	check(403, secReq{method: "POST", path: "/api/v1/towns", secret: e.officeK, body: `{}`}, "/api/v1/towns")
+	body := check(200, secReq{method: "GET", path: "/api/v1/ledger/verify", secret: e.admin}, "/api/v1/ledger/verify")
+	if !strings.Contains(string(body), `"towns":[`) {
+		t.Fatalf("network verify %s", body)
+	}
+	check(200, secReq{method: "GET", path: "/api/v1/ledger/verify", secret: e.officeP}, "/api/v1/ledger/verify")
 }

@@ -86,6 +86,7 @@ type caches struct {
 	offers        *readCache[string, []merchant.Offer] // a merchant's active offers
 	cards         *readCache[string, cardEntry]        // by number
 	officeTokens  *readCache[string, OfficeToken]      // by token hash
+	products      *readCache[string, card.Product]     // by code; products never change
 }
 
 func newCaches() caches {
@@ -95,6 +96,7 @@ func newCaches() caches {
 		offers:        newReadCache[string, []merchant.Offer](10_000),
 		cards:         newReadCache[string, cardEntry](100_000),
 		officeTokens:  newReadCache[string, OfficeToken](10_000),
+		products:      newReadCache[string, card.Product](10_000),
 	}
 }
 
@@ -115,7 +117,7 @@ func (db *DB) cardEntry(q querier, number string) (cardEntry, error) {
 		if err != nil {
 			return cardEntry{}, err
 		}
-		p, err := productByCode(q, c.Product)
+		p, err := db.productByCode(q, c.Product)
 		return cardEntry{c, uses, p}, err
 	})
 }

@@ -86,12 +86,18 @@ func (db *DB) Product(ctx context.Context, town, code string) (card.Product, err
 	return p, err
 }
 
-func productByCode(q querier, code string) (card.Product, error) {
-	p, _, err := scanProduct(q.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ?`, code))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, card.ErrNoProduct
-	}
-	return p, err
+// productByCode is the product with this code and the towns that accept it, through the
+// cache: a product is never changed or deleted once created, so a redemption (and a till's
+// first check of a card) reads it from memory. The value is shared: callers must not modify
+// its Name or Towns.
+func (db *DB) productByCode(q querier, code string) (card.Product, error) {
+	return cached(db.cache.products, code, func() (card.Product, error) {
+		p, _, err := scanProduct(q.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ?`, code))
+		if errors.Is(err, sql.ErrNoRows) {
+			return p, card.ErrNoProduct
+		}
+		return p, err
+	})
 }
 
 // Products lists the products town may use (all for ""), in the order they were created.

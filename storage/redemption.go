@@ -55,7 +55,7 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 }
 
 func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, error) {
-	c, p, o, uses, m, err := redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
+	c, p, o, uses, m, err := tx.db.redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
@@ -96,7 +96,7 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 // most useful error first: the card, the merchant's offer, the card's product (with the towns
 // that accept it, in the same query: card.ErrNotAccepted if the merchant's town is not one)
 // and its uses of the offer.
-func redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
+func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
 	var (
 		c    card.Card
 		p    card.Product
@@ -117,7 +117,7 @@ func redemptionContext(q querier, merchantID string, ref card.Ref, offerID strin
 	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`, offerID, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
-	if p, err = productByCode(q, c.Product); err != nil {
+	if p, err = db.productByCode(q, c.Product); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if !p.Accepts(m.Town) {
@@ -199,7 +199,7 @@ func (db *DB) Quote(ctx context.Context, req merchant.RedeemRequest, ref card.Re
 	if err := req.Validate(false); err != nil {
 		return merchant.Quote{}, err
 	}
-	c, _, o, uses, m, err := redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true)
+	c, _, o, uses, m, err := db.redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true)
 	if err != nil {
 		return merchant.Quote{}, err
 	}

@@ -104,7 +104,7 @@ CREATE TABLE ledger_v3 (
     -- unique index allows one close a month and town.
     CHECK (kind <> 'close' OR (version = 3 AND redemption_id = 'close:' || town || ':' || month)
         OR (version = 2 AND redemption_id = 'close:' || month))
-);
+) WITHOUT ROWID; -- the chain is read and appended by (town, seq): no second B-tree for the key
 INSERT INTO ledger_v3 (town, seq, version, kind, redemption_id, card_id, card_number, card_town, merchant_id, offer_id,
         terminal, product_code, category, amount_cents, discount_cents, share_cents, created_at, at, month, reason, hash)
     SELECT (SELECT code FROM towns), seq, version, kind, redemption_id, card_id, card_number,
