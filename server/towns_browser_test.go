@@ -148,6 +148,18 @@ func TestBrowserTowns(t *testing.T) {
 			if !eval[bool](t, ctx, `[...document.querySelectorAll("#town option")].some(o => o.value === `+jsString(run.town)+`)`) {
 				t.Error("the new town is not in the switcher")
 			}
+			// Edit it: a public address and Italian as a language too.
+			do(t, ctx, chromedp.Click(chromedp.CSS(`#towns tr[data-code=`+jsString(run.town)+`] button.edit`)),
+				waitJS(`document.getElementById("t-code").disabled && document.getElementById("t-code").value === `+jsString(run.town)),
+				clear("t-url"), chromedp.SendKeys(chromedp.ID("t-url"), "https://"+run.town+".example/"),
+				chromedp.Click(chromedp.CSS(`#t-also input[value="it"]`)), chromedp.Click(chromedp.ID("town-save")),
+				waitJS(`document.getElementById("town-ok").textContent !== ""`))
+			a.apiJSON(t, "GET", "/api/v1/towns/"+run.town, a.adminToken, "", nil, &tw)
+			if tw.PublicURL != "https://"+run.town+".example" || strings.Join(tw.Languages, ",") != "sl,it,en" {
+				t.Errorf("town after editing: %+v", tw)
+			}
+			do(t, ctx, chromedp.Click(chromedp.CSS(`#towns tr[data-code=`+jsString(run.town)+`] button.tokens`)),
+				waitJS(`!document.getElementById("tokens-panel").hidden`))
 			do(t, ctx, chromedp.SendKeys(chromedp.ID("token-label"), "TIC "+Name), chromedp.Click(chromedp.ID("token-create")),
 				waitJS(`document.getElementById("token-value").textContent.startsWith("cco_")`))
 			token := jsText(t, ctx, "#token-value")
