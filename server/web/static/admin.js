@@ -200,6 +200,7 @@
   function signOut(msg) {
     sessionStorage.removeItem(KEY); localStorage.removeItem(KEY);
     state.token = ""; state.role = ""; state.towns = [];
+    document.body.classList.remove("network", "office");
     document.querySelectorAll(".tab").forEach(function (tb) { tb.hidden = true; });
     show("town", false); $("who").textContent = "";
     show("tabs", false); show("signout", false); show("signin", true);
@@ -254,6 +255,7 @@
     var tw = currentTown();
     TZ = tw && tw.timezone || TZ_DEFAULT;
     document.body.classList.toggle("network", me.role === "network");
+    document.body.classList.toggle("office", me.role === "office");
   }
   function currentTown() {
     for (var i = 0; i < state.towns.length; i++) if (state.towns[i].code === state.town) return state.towns[i];
