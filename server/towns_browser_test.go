@@ -239,7 +239,8 @@ func TestBrowserTowns(t *testing.T) {
 		width int
 	}{{"sl", 1280}, {"it", 360}} {
 		t.Run("network report "+run.lang+"-"+strconv.Itoa(run.width), func(t *testing.T) {
-			ctx := signInConsole(t, a, tabs, run.lang, run.width, "#network", a.adminToken)
+			ct := openConsole(t, a, tabs, run.lang, run.width, "#network") // the network admin, downloads kept
+			ctx := ct.ctx
 			do(t, ctx, waitJS(`!document.getElementById("tab-network").hidden`),
 				chromedp.SetValue(chromedp.ID("net-month"), month), chromedp.Click(chromedp.CSS(`#net-form button[type=submit]`)),
 				waitJS(`!document.getElementById("net-report").hidden && document.querySelectorAll("#net-matrix tbody tr").length >= 2`))
@@ -269,6 +270,16 @@ func TestBrowserTowns(t *testing.T) {
 			}
 			noSideScroll(t, ctx, run.width, "network report")
 			screenshot(t, ctx, "towns-network-"+run.lang+"-"+strconv.Itoa(run.width))
+
+			// The downloads: the network report as CSV and as PDF, under the server's names.
+			do(t, ctx, chromedp.Click(chromedp.ID("net-csv")))
+			if name, b := ct.nextDownload(t); name != "citycard-network-"+month+".csv" || !bytes.Contains(b, []byte("ptuj")) {
+				t.Errorf("CSV download %q: %.200s", name, b)
+			}
+			do(t, ctx, chromedp.Click(chromedp.ID("net-pdf")))
+			if name, b := ct.nextDownload(t); name != "citycard-network-"+month+".pdf" || !bytes.HasPrefix(b, []byte("%PDF-")) {
+				t.Errorf("PDF download %q: %.20q", name, b)
+			}
 		})
 	}
 }
