@@ -239,8 +239,6 @@
     return api("GET", "/api/v1/me", undefined, true).then(function (res) {
       if (res.status === 401) return false;
       if (res.status === 403) { signOut(t("signin.shop_key")); return false; }
-      // A server from before the network of towns has no /me: one town, no network tabs.
-      if (res.status === 404 && !(res.body && res.body.error && res.body.error.code === "town_not_found")) { setMe({ role: "", towns: [] }); return true; }
       if (!res.ok) { signOut(message(res)); return false; }
       setMe(res.body);
       return true;
