@@ -386,6 +386,17 @@ func TestNetworkReport(t *testing.T) {
 					tt.Closed != (resp.Header.Get("X-Report-SHA256") != "") {
 					t.Fatalf("%s in the network: %+v; its own report: %+v (closed %v)", code, tt, own.Totals, resp.Header.Get("X-Report-SHA256") != "")
 				}
+				// The town's issuers add up to its totals, to the cent.
+				var is [3]int64
+				var isRed, isCards int
+				for _, l := range own.Issuers {
+					is[0], is[1], is[2] = is[0]+jsonCents(t, l.Amount), is[1]+jsonCents(t, l.Discount), is[2]+jsonCents(t, l.MunicipalShare)
+					isRed, isCards = isRed+l.Redemptions, isCards+l.CardsUsed
+				}
+				if is != [3]int64{jsonCents(t, own.Totals.Amount), jsonCents(t, own.Totals.Discount), jsonCents(t, own.Totals.MunicipalShare)} ||
+					isRed != own.Totals.Redemptions || isCards != own.Totals.CardsUsed {
+					t.Fatalf("%s: issuers add up to %v (%d, %d), totals %+v", code, is, isRed, isCards, own.Totals)
+				}
 				var rows []issuerLineJSON
 				for _, c := range n.Clearing {
 					if c.Acceptor == code {
@@ -491,8 +502,19 @@ func TestNetworkReport(t *testing.T) {
 	} {
 		e.call(t, tc.status, tc.code, secReq{method: "GET", path: "/api/v1/reports/network" + tc.query, secret: tc.secret}, nil)
 	}
+	// A month with nothing: every town with zero figures, no clearing line, and the papers say so.
+	var empty networkReportJSON
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/network?month=2020-01", secret: e.admin}, &empty)
+	if len(empty.Towns) != 3 || empty.Clearing == nil || len(empty.Clearing) != 0 || empty.Totals.Amount != "0.00" {
+		t.Fatalf("an empty month: %+v", empty)
+	}
+	_, pdf := e.do(secReq{method: "GET", path: "/api/v1/reports/network?month=2020-01&format=pdf&lang=en", secret: e.admin})
+	if !strings.Contains(pdfText(t, pdf), "No redemptions in the network this month.") {
+		t.Fatal("the empty month's PDF does not say so")
+	}
+
 	// Koper's own report PDF has the table by issuing town, adding up to its totals.
-	_, pdf := e.do(secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf&lang=en", secret: e.admin, header: e.koper})
+	_, pdf = e.do(secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf&lang=en", secret: e.admin, header: e.koper})
 	var sum [3]int64
 	for _, line := range pdfSection(t, pdfText(t, pdf), "By issuing town") {
 		a := pdfAmounts(t, line)
@@ -647,4 +669,30 @@ func TestNetworkReportMonthFrozenWithoutIssuers(t *testing.T) {
 		t.Fatalf("issuers CSV of the frozen month: %v", recs)
 	}
 	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-09&format=pdf", secret: e.admin, header: e.koper}, nil)
+}
+
+// In a network a town's papers default to its own language and its printed cards carry
+// instructions in its languages, not in the first town's (CITYCARD_LANGUAGES).
+func TestTownPapersInTheTownsLanguages(t *testing.T) {
+	e := newNetworkEnv(t)
+	kranj := map[string]string{HeaderTown: "kranj"}
+	var b struct {
+		Batch batchJSON `json:"batch"`
+	}
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/cards/batch", secret: e.admin, header: kranj,
+		body: `{"product":"net-90d","count":2,"name":"Hotel Creina"}`}, &b)
+	sheet := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/batches/" + b.Batch.ID + "/sheet.pdf", secret: e.admin, header: kranj}, nil))
+	if !strings.Contains(sheet, "mit dem Handy") || !strings.Contains(sheet, "skenirajte") || strings.Contains(sheet, "scansionalo") {
+		t.Fatalf("kranj's sheet (languages sl, de):\n%s", sheet)
+	}
+	// Another town's batch is not found in kranj.
+	e.call(t, 404, "", secReq{method: "GET", path: "/api/v1/batches/" + b.Batch.ID + "/sheet.pdf", secret: e.admin, header: e.koper}, nil)
+	// Kranj's report without ?lang= is in Slovene; with ?lang=de in German.
+	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Mesečno poročilo 2026-10") {
+		t.Fatalf("kranj's report is not in Slovene:\n%s", text)
+	}
+	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/kranj", secret: e.admin, body: `{"languages":["de","sl"]}`}, nil)
+	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Monatsbericht 2026-10") {
+		t.Fatalf("kranj's report is not in its own language, German:\n%s", text)
+	}
 }

@@ -342,7 +342,7 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 // paperOpts reads a paper's ?lang= and, for CSV, its options, and loads the names a PDF or
 // a CSV of names prints.
 func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error) {
-	l, err := s.paperLang(c.Query("lang"))
+	l, err := s.paperLangIn(town, c.Query("lang"))
 	if err != nil {
 		return paperOpts{}, err
 	}

@@ -220,11 +220,11 @@ func (s *server) loadSheet(ctx context.Context, town string, cards []card.Card) 
 
 // sendSheet answers with the print sheet of cards.
 func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Card) error {
-	l, err := s.paperLang(c.Query("lang"))
+	town, err := townOf(c)
 	if err != nil {
 		return err
 	}
-	town, err := townOf(c)
+	l, err := s.paperLangIn(town, c.Query("lang"))
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,8 @@ func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Ca
 	if err != nil {
 		return err
 	}
-	body, err := sheetPDF(title, sheet, l, s.cfg.Languages, s.cfg.Loc, pdfMeta{generated: s.db.Now()})
+	// The cards carry instructions in their town's languages, dates in its zone.
+	body, err := sheetPDF(title, sheet, l, s.townLanguages(town), s.db.TownLoc(town), pdfMeta{generated: s.db.Now()})
 	if err != nil {
 		return err
 	}
@@ -303,8 +304,8 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	title := newLocale(s.cfg.Languages[0]).t("sheet.title")
-	if l, err := s.paperLang(c.Query("lang")); err == nil {
+	title := newLocale(s.townLanguages(town)[0]).t("sheet.title")
+	if l, err := s.paperLangIn(town, c.Query("lang")); err == nil {
 		title = l.t("sheet.title")
 	}
 	return s.sendSheet(c, title, "citycard-cards.pdf", cards)

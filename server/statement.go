@@ -158,7 +158,7 @@ func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
 	default:
 		return badRequest("all must be true or false")
 	}
-	l, err := s.paperLang(c.Query("lang"))
+	l, err := s.paperLangIn(town, c.Query("lang"))
 	if err != nil {
 		return err
 	}
