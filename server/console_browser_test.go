@@ -387,49 +387,63 @@ func TestBrowserConsole(t *testing.T) {
 				}
 				ct.check(t, "console-finance-"+run.lang)
 
-				if i == 0 {
-					// Close: a dialog that says what it means; the month must be typed.
-					do(t, ctx, chromedp.Click(chromedp.ID("close-open")), waitJS(`document.getElementById("close-dialog").open`))
-					screenshotScreen(t, ctx, "console-close-dialog-"+run.lang+"-"+strconv.Itoa(run.width))
-					if !eval[bool](t, ctx, `document.getElementById("close-confirm").disabled`) {
-						t.Fatal("the close button works before the month is typed")
-					}
-					do(t, ctx, chromedp.SendKeys(chromedp.ID("close-confirm-month"), "2020-01"))
-					if !eval[bool](t, ctx, `document.getElementById("close-confirm").disabled`) {
-						t.Fatal("the close button works with another month typed")
-					}
-					if _, closed, _ := a.db.ClosedMonth(bg, "koper", mustMonth(t, month)); closed {
-						t.Fatal("month closed before confirming")
-					}
-					do(t, ctx, clear("close-confirm-month"), chromedp.SendKeys(chromedp.ID("close-confirm-month"), month),
-						chromedp.Click(chromedp.ID("close-confirm")), waitJS(`!document.getElementById("close-result").hidden`))
-				}
-				cl, closed, err := a.db.ClosedMonth(bg, "koper", mustMonth(t, month))
-				if err != nil || !closed {
-					t.Fatalf("month %s not closed (%v)", month, err)
-				}
-				sum := hex.EncodeToString(cl.SHA256[:])
-				do(t, ctx, waitJS(`document.getElementById("report-state").textContent.includes(`+jsString(sum)+`)`))
-				if i == 0 {
-					shown := jsText(t, ctx, "#close-facts")
-					if !strings.Contains(shown, sum) {
-						t.Errorf("close result does not show the checksum %s", sum)
-					}
-					// The checkpoint signed with the close, as the ledger keeps it.
-					cps, _, err := a.db.Checkpoints(bg, "koper", storage.Page{Limit: 100})
+				target := month
+				if i == 1 {
+					// The first run closed the last full month: here it shows as closed, with its
+					// checksum and no button to close it again. This run closes the month before.
+					cl, _, err := a.db.ClosedMonth(bg, "koper", mustMonth(t, month))
 					if err != nil {
 						t.Fatal(err)
 					}
-					found := false
-					for _, cp := range cps {
-						sig := base64.RawURLEncoding.EncodeToString(cp.Signature)
-						if strings.Contains(shown, sig) && strings.Contains(shown, cp.KID) && strings.Contains(shown, hex.EncodeToString(cp.Head[:])) {
-							found = true
-						}
+					do(t, ctx, waitJS(`document.getElementById("report-state").textContent.includes(`+jsString(hex.EncodeToString(cl.SHA256[:]))+`)`))
+					if !eval[bool](t, ctx, `document.getElementById("close-open").hidden`) {
+						t.Error("a closed month still offers to close it")
 					}
-					if !found {
-						t.Errorf("close result shows no signed checkpoint of the ledger (%d checkpoints): %q", len(cps), shown)
+					start, _ := mustMonth(t, month).Range(a.srv.cfg.Loc)
+					target = start.AddDate(0, -1, 0).Format("2006-01")
+					do(t, ctx, chromedp.SetValue(chromedp.ID("report-month"), target), chromedp.Click(chromedp.CSS(`#report-form button[type=submit]`)),
+						waitJS(`!document.getElementById("close-open").hidden && document.getElementById("report-state").textContent !== ""`))
+				}
+				// Close: a dialog that says what it means; the month must be typed.
+				do(t, ctx, chromedp.Click(chromedp.ID("close-open")), waitJS(`document.getElementById("close-dialog").open`))
+				screenshotScreen(t, ctx, "console-close-dialog-"+run.lang+"-"+strconv.Itoa(run.width))
+				noSideScroll(t, ctx, run.width, "close dialog")
+				if !eval[bool](t, ctx, `document.getElementById("close-confirm").disabled`) {
+					t.Fatal("the close button works before the month is typed")
+				}
+				do(t, ctx, chromedp.SendKeys(chromedp.ID("close-confirm-month"), "2020-01"))
+				if !eval[bool](t, ctx, `document.getElementById("close-confirm").disabled`) {
+					t.Fatal("the close button works with another month typed")
+				}
+				if _, closed, _ := a.db.ClosedMonth(bg, "koper", mustMonth(t, target)); closed {
+					t.Fatal("month closed before confirming")
+				}
+				do(t, ctx, clear("close-confirm-month"), chromedp.SendKeys(chromedp.ID("close-confirm-month"), target),
+					chromedp.Click(chromedp.ID("close-confirm")), waitJS(`!document.getElementById("close-result").hidden`))
+				cl, closed, err := a.db.ClosedMonth(bg, "koper", mustMonth(t, target))
+				if err != nil || !closed {
+					t.Fatalf("month %s not closed (%v)", target, err)
+				}
+				sum := hex.EncodeToString(cl.SHA256[:])
+				do(t, ctx, waitJS(`document.getElementById("report-state").textContent.includes(`+jsString(sum)+`)`))
+				shown := jsText(t, ctx, "#close-facts")
+				if !strings.Contains(shown, sum) {
+					t.Errorf("close result does not show the checksum %s", sum)
+				}
+				// The checkpoint signed with the close, as the ledger keeps it.
+				cps, _, err := a.db.Checkpoints(bg, "koper", storage.Page{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, cp := range cps {
+					sig := base64.RawURLEncoding.EncodeToString(cp.Signature)
+					if strings.Contains(shown, sig) && strings.Contains(shown, cp.KID) && strings.Contains(shown, hex.EncodeToString(cp.Head[:])) {
+						found = true
 					}
+				}
+				if !found {
+					t.Errorf("close result shows no signed checkpoint of the ledger (%d checkpoints): %q", len(cps), shown)
 				}
 				if !eval[bool](t, ctx, `document.getElementById("close-open").hidden`) {
 					t.Error("a closed month still offers to close it")

@@ -660,6 +660,7 @@
 
   function editMerchant(m, quiet) {
     state.merchant = m;
+    $("merchant-panel").dataset.merchant = m ? m.id : ""; // for admin-pair.js
     $("merchant-title").textContent = m ? m.name : t("merchants.new");
     $("m-name").value = m ? m.name : "";
     $("m-category").value = m ? m.category : "shop";
