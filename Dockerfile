@@ -17,6 +17,8 @@ ENV CITYCARD_DB=/data/citycard.db \
 VOLUME ["/data"]
 EXPOSE 8080
 USER 65532:65532
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/citycard", "healthcheck"]
+# Readiness, not only liveness: a container whose database cannot take writes (a full volume)
+# is reported unhealthy although the process still answers /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/citycard", "healthcheck", "--ready"]
 ENTRYPOINT ["/citycard"]
 CMD ["serve"]

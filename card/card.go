@@ -5,7 +5,6 @@ package card
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -116,9 +115,9 @@ func (c Card) TimeLeft(now time.Time) time.Duration {
 // NewCard builds a card of product p issued at now with a fresh random number. The caller
 // sets ID and Token.
 func NewCard(p Product, holder, lang string, now time.Time, loc *time.Location) (Card, error) {
-	holder = strings.TrimSpace(holder)
-	if len([]rune(holder)) > 200 {
-		return Card{}, fmt.Errorf("%w: holder is longer than 200 characters", ErrInvalidInput)
+	holder, err := CleanText("holder", holder, 200, false)
+	if err != nil {
+		return Card{}, err
 	}
 	if lang != "" && !ValidLang(lang) {
 		return Card{}, fmt.Errorf("%w: lang must be one of sl, it, en, de", ErrInvalidInput)
@@ -133,3 +132,23 @@ func NewCard(p Product, holder, lang string, now time.Time, loc *time.Location) 
 		IssuedAt: now, ActivateBy: p.ActivateBy(now, loc),
 	}, nil
 }
+
+// ActivationGrace is how long after its activation a card may be returned to not-yet-activated
+// by voiding the redemption that activated it: a number mistyped at a till must not start a
+// stranger's validity for good, but a card used for a while keeps its clock.
+const ActivationGrace = 30 * time.Minute
+
+// VoidUndoesActivation reports whether voiding, at now, a redemption made at usedAt returns the
+// card to not-yet-activated. It does when that redemption activated the card (the card's
+// activation is the moment of that redemption), the void comes at most ActivationGrace after
+// the activation, and the card has no other live (not voided) redemption: liveOthers counts
+// them, the voided redemption excluded. Earlier voided redemptions do not count.
+func VoidUndoesActivation(c Card, usedAt time.Time, liveOthers int, now time.Time) bool {
+	if c.ActivatedAt == nil || !c.ActivatedAt.Equal(usedAt) || liveOthers > 0 {
+		return false
+	}
+	return !now.Before(*c.ActivatedAt) && !now.After(c.ActivatedAt.Add(ActivationGrace))
+}
+
+// Deactivate returns the card to not-yet-activated: its validity starts again at its next use.
+func (c *Card) Deactivate() { c.ActivatedAt, c.ExpiresAt = nil, nil }

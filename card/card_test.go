@@ -139,3 +139,40 @@ func TestLocalize(t *testing.T) {
 		}
 	}
 }
+
+func TestVoidUndoesActivation(t *testing.T) {
+	act := time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)
+	exp := act.Add(72 * time.Hour)
+	active := Card{ActivateBy: act.Add(365 * 24 * time.Hour), ActivatedAt: &act, ExpiresAt: &exp}
+	later := act.Add(5 * time.Minute)
+	tests := []struct {
+		name       string
+		c          Card
+		usedAt     time.Time
+		liveOthers int
+		now        time.Time
+		want       bool
+	}{
+		{"at once", active, act, 0, act, true},
+		{"grace less a second", active, act, 0, act.Add(ActivationGrace - time.Second), true},
+		{"at the grace exactly", active, act, 0, act.Add(ActivationGrace), true},
+		{"grace and a second", active, act, 0, act.Add(ActivationGrace + time.Second), false},
+		{"another live use", active, act, 1, act.Add(time.Minute), false},
+		{"a voided earlier use does not count: this use activated the card", active, act, 0, act.Add(time.Minute), true},
+		{"a later use, not the one that activated", active, later, 0, later.Add(time.Minute), false},
+		{"a card never activated", Card{}, act, 0, act, false},
+		{"a clock that went back", active, act, 0, act.Add(-time.Second), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := VoidUndoesActivation(tt.c, tt.usedAt, tt.liveOthers, tt.now); got != tt.want {
+				t.Fatalf("VoidUndoesActivation = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	c := active
+	c.Deactivate()
+	if c.ActivatedAt != nil || c.ExpiresAt != nil || c.Status(act) != StatusIssued {
+		t.Fatalf("after Deactivate: %+v, status %s", c, c.Status(act))
+	}
+}

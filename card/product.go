@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -69,8 +68,9 @@ func (p *Product) Validate() error {
 	return nil
 }
 
-// ValidateNames checks a map of texts by language: at least one, only known languages, none
-// empty or longer than max characters. field names the field in the error.
+// ValidateNames checks a map of texts by language: at least one, only known languages, each
+// a CleanText of 1 to max characters, which it stores in names in place of the text sent.
+// field names the field in the error.
 func ValidateNames(field string, names map[string]string, max int) error {
 	if len(names) == 0 {
 		return fmt.Errorf("%w: %s needs a text in at least one of sl, it, en, de", ErrInvalidInput, field)
@@ -79,9 +79,11 @@ func ValidateNames(field string, names map[string]string, max int) error {
 		if !ValidLang(l) {
 			return fmt.Errorf("%w: %s has unknown language %q (sl, it, en, de)", ErrInvalidInput, field, l)
 		}
-		if strings.TrimSpace(s) == "" || len([]rune(s)) > max {
-			return fmt.Errorf("%w: %s.%s must be 1 to %d characters", ErrInvalidInput, field, l, max)
+		clean, err := CleanText(field+"."+l, s, max, true)
+		if err != nil {
+			return err
 		}
+		names[l] = clean
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/citycard/citycard/card"
 )
 
 // Errors of merchants, offers and redemptions. Their text is safe to show to a client.
@@ -65,17 +67,19 @@ func ValidCategory(c string) bool {
 // Validate checks the merchant's fields and fills the default status. Errors wrap
 // ErrInvalidInput.
 func (m *Merchant) Validate() error {
-	m.Name, m.Address = strings.TrimSpace(m.Name), strings.TrimSpace(m.Address)
+	var err error
+	if m.Name, err = card.CleanText("name", m.Name, 200, true); err != nil {
+		return err
+	}
+	if m.Address, err = card.CleanText("address", m.Address, 300, false); err != nil {
+		return err
+	}
 	if m.Status == "" {
 		m.Status = StatusActive
 	}
 	switch {
-	case m.Name == "" || len([]rune(m.Name)) > 200:
-		return invalid("name must be 1 to 200 characters")
 	case !ValidCategory(m.Category):
 		return invalid("category must be one of " + strings.Join(Categories, ", "))
-	case len([]rune(m.Address)) > 300:
-		return invalid("address must be at most 300 characters")
 	case !m.normalizeTaxNumber():
 		return invalid("tax_number must be a Slovene tax number: 8 digits, the last its mod-11 check digit")
 	case !m.normalizeIBAN():

@@ -3,7 +3,8 @@ package merchant
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/citycard/citycard/card"
 )
 
 // Redemption statuses.
@@ -55,8 +56,15 @@ type RedeemRequest struct {
 	IdempotencyKey string
 }
 
-// Validate checks the fields a till controls. Errors wrap ErrInvalidInput.
-func (r RedeemRequest) Validate(needKey bool) error {
+// Validate checks the fields a till controls and trims Terminal to what it checked (a
+// card.CleanText of at most 64 characters). Errors wrap ErrInvalidInput or
+// card.ErrInvalidInput.
+func (r *RedeemRequest) Validate(needKey bool) error {
+	terminal, err := card.CleanText("terminal", r.Terminal, 64, false)
+	if err != nil {
+		return err
+	}
+	r.Terminal = terminal
 	switch {
 	case strings.TrimSpace(r.CardInput) == "":
 		return invalid("card is required")
@@ -64,19 +72,14 @@ func (r RedeemRequest) Validate(needKey bool) error {
 		return invalid("offer_id is required")
 	case r.Amount < 0 || r.Amount > MaxCents:
 		return invalid("amount must be 0.00 to 1000000.00")
-	case !utf8.ValidString(r.Terminal) || len(r.Terminal) > 64:
-		return invalid("terminal must be at most 64 characters")
 	case needKey && (len(r.IdempotencyKey) < 1 || len(r.IdempotencyKey) > 255):
 		return invalid("header Idempotency-Key of 1 to 255 characters is required")
 	}
 	return nil
 }
 
-// ValidateVoidReason checks a void's reason. Errors wrap ErrInvalidInput.
-func ValidateVoidReason(reason string) error {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || !utf8.ValidString(reason) || len([]rune(reason)) > 300 {
-		return invalid("reason of 1 to 300 characters is required")
-	}
-	return nil
+// CleanVoidReason checks a void's reason and returns it as it must be stored: a
+// card.CleanText of 1 to 300 characters. Errors wrap card.ErrInvalidInput.
+func CleanVoidReason(reason string) (string, error) {
+	return card.CleanText("reason", reason, 300, true)
 }

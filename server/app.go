@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/citycard/citycard/card"
@@ -21,7 +22,7 @@ import (
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/fiber/v2/utils"
 )
 
 // server holds what every handler needs. It has no globals: tests build as many as they like.
@@ -33,12 +34,24 @@ type server struct {
 	qr        *qrCache
 	log       *slog.Logger
 	limits    limits
+	trusted   trustedProxies
+	ready     *readiness
+	metrics   *metrics
+	// metricsTokenHash is the SHA-256 of CITYCARD_METRICS_TOKEN, nil when none is set.
+	metricsTokenHash []byte
 }
 
 // newServer opens nothing: it wires an open database and its keyring into a server.
 func newServer(cfg Config, db *storage.DB, keys *card.Keyring, adminToken string, log *slog.Logger) *server {
-	return &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
-		limits: newLimits(cfg.RateLimit)}
+	s := &server{cfg: cfg, db: db, keys: keys, adminHash: sha256.Sum256([]byte(adminToken)), qr: newQRCache(4096), log: log,
+		limits: newLimits(cfg.RateLimit), trusted: cfg.TrustedProxies, ready: &readiness{probe: db.CheckWritable, now: time.Now},
+		metrics: newMetrics(db)}
+	if cfg.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(cfg.MetricsToken))
+		s.metricsTokenHash = sum[:]
+	}
+	db.SetObserver(s.metrics)
+	return s
 }
 
 // app builds the Fiber app with every route.
@@ -59,13 +72,29 @@ func (s *server) app() *fiber.App {
 		// change under it when fasthttp reuses its buffers.
 		Immutable: true,
 	})
+	app.Use(s.metrics.middleware) // first, to see every answer's final status
 	app.Use(recover.New())
-	app.Use(requestid.New())
+	app.Use(requestIDs)
 	app.Use(securityHeaders)
 	app.Use(s.limitAddress)
 	s.routes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	s.metrics.routes = newRouteMatcher(app.GetRoutes(true))
 	return app
+}
+
+// requestIDs gives every request the server's own id (in the logs, the audit log's
+// request_id and the response's X-Request-ID). Fiber's requestid middleware would adopt the
+// client's X-Request-ID instead, letting a client choose the id its writes are audited under
+// (or reuse another request's); the client's id is kept, cleaned, as client_request_id.
+func requestIDs(c *fiber.Ctx) error {
+	id := utils.UUIDv4()
+	c.Locals("requestid", id)
+	c.Set(fiber.HeaderXRequestID, id)
+	if client := c.Get(fiber.HeaderXRequestID); client != "" {
+		c.SetUserContext(storage.WithClientRequestID(c.UserContext(), client))
+	}
+	return c.Next()
 }
 
 // securityHeaders go on every response.
@@ -87,6 +116,9 @@ func setSecurityHeaders(c *fiber.Ctx) {
 // openStore opens the database and its keyring and settles the admin token: the configured
 // one, else the one set on first start, else a new one returned as fresh (to print once).
 func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyring, adminToken string, fresh bool, err error) {
+	if err := checkAdminToken(cfg.AdminToken); err != nil {
+		return nil, nil, "", false, err
+	}
 	db, err = storage.Open(ctx, cfg.DB, cfg.Loc, cfg.storageOptions()...)
 	if err != nil {
 		return nil, nil, "", false, err
@@ -131,6 +163,13 @@ func newSecret(prefix string) string {
 // finish requests in flight, drain queued writes, close the database.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// Listen first: a port already taken is said before any secret is printed, so a second
+	// start never shows an admin token or a demo key for a service that is not running.
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if cfg.Demo && !cfg.dbFromConfig {
 		dir, err := os.MkdirTemp("", "citycard-demo-")
 		if err != nil {
@@ -173,15 +212,27 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go s.checkpointLoop(cpCtx, cpDone)
 	defer func() { stopCheckpoints(); <-cpDone }()
 	app := s.app()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
-	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	errc := make(chan error, 2)
+	go func() { errc <- app.Listener(lingering(ln)) }()
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			app.Shutdown()
+			return fmt.Errorf("CITYCARD_METRICS_ADDR: %w", err)
+		}
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		go func() {
+			if err := s.serveMetrics(metricsCtx, mln); err != nil {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		app.Shutdown()
 		return err
 	case <-ctx.Done():
 	}
@@ -192,15 +243,28 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// healthcheck asks the local service's /healthz; for container HEALTHCHECKs, which have no curl.
-func healthcheck(ctx context.Context, cfg Config) error {
+// listen opens the service's address, saying what to do when it is taken.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("address %s is already in use (is citycard already running?): start it on another one with --addr, e.g. --addr 127.0.0.1:8081, or CITYCARD_ADDR", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w (choose another address with --addr or CITYCARD_ADDR)", addr, err)
+	}
+	return ln, nil
+}
+
+// healthcheck asks the local service's path (/healthz or /readyz); for container
+// HEALTHCHECKs, which have no curl.
+func healthcheck(ctx context.Context, cfg Config, path string) error {
 	addr := cfg.Addr
 	if strings.HasPrefix(addr, ":") {
 		addr = "127.0.0.1" + addr
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,9 @@ type auditJSON struct {
 	Action    string  `json:"action"`
 	Target    string  `json:"target"`
 	RequestID string  `json:"request_id"`
-	CreatedAt string  `json:"created_at"`
+	// ClientRequestID is the X-Request-ID the client sent, kept apart from the server's id.
+	ClientRequestID string `json:"client_request_id"`
+	CreatedAt       string `json:"created_at"`
 }
 
 // handleAuditList lists the audit log, newest first; ?actor= ("admin", an office token id,
@@ -39,6 +41,7 @@ func (s *server) handleAuditList(c *fiber.Ctx) error {
 			if e.Town != "" {
 				town = &e.Town
 			}
-			return auditJSON{Town: town, Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID, CreatedAt: timeJSON(e.CreatedAt)}
+			return auditJSON{Town: town, Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID,
+				ClientRequestID: e.ClientRequestID, CreatedAt: timeJSON(e.CreatedAt)}
 		})
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -20,6 +22,9 @@ const (
 	adminOnly   = "admin"    // the network admin and the town offices; 401 without a valid secret, 403 for a merchant key
 	networkOnly = "network"  // the network admin only; 403 for an office token or a merchant key
 	tillOnly    = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin or an office token
+	// metricsOnly is the metrics token (CITYCARD_METRICS_TOKEN, set for the test): every other
+	// secret, the admin's included, is 401.
+	metricsOnly = "metrics"
 )
 
 // What merchant B gets on a till route called with merchant A's resources.
@@ -37,15 +42,19 @@ type authzCase struct {
 	path    string // defaults to the route's path
 	body    string
 	header  map[string]string
-	other   int  // for till routes: merchant B's status on the request (statusOK or notFound)
-	town    int  // the other town's (ptuj's) office or merchant on koper's resources: statusOK or notFound
-	changes bool // a 2xx changes data, so it must be in the audit log (once per thing changed)
+	other   int    // for till routes: merchant B's status on the request (statusOK or notFound)
+	town    int    // the other town's (ptuj's) office or merchant on koper's resources: statusOK or notFound
+	changes bool   // a 2xx changes data, so it must be in the audit log (once per thing changed)
+	actor   string // who the audit log names for a public change, whoever calls ("" for the caller)
 }
 
 // authzRoutes is every route of the app and who may call it. A route registered in routes.go
 // without an entry here fails TestAuthorizationMatrix: decide who may call it, then add it.
 var authzRoutes = map[string]authzCase{
 	"GET /healthz":                              {who: public},
+	"GET /readyz":                               {who: public},
+	"GET /metrics":                              {who: metricsOnly},
+	"GET /":                                     {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -75,7 +84,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/audit":                         {who: adminOnly},
 	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
 	"GET /api/v1/ledger/verify":                 {who: adminOnly},
-	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-10&town=koper"},
+	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-09&town=koper"},
 	"GET /api/v1/pos/statements":                {who: tillOnly, other: statusOK, path: "/api/v1/pos/statements?month=2026-10"},
 	"POST /api/v1/reports/monthly/:month/close": {who: adminOnly, changes: true, path: "/api/v1/reports/monthly/{month}/close"},
 	"GET /api/v1/pos/me":                        {who: tillOnly, other: statusOK},
@@ -87,6 +96,8 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/cards/:id/unblock":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
 	"POST /api/v1/merchants":                    {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
 	"POST /api/v1/merchants/:id/key":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
+	"POST /api/v1/merchants/:id/pairings":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/pairings"},
+	"POST /api/v1/pos/pair":                     {who: public, changes: true, actor: "pairing", body: `{"code":"{pairing}"}`},
 	"POST /api/v1/merchants/:id/offers":         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
 	"POST /api/v1/redemptions/:id/void":         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
 	"PATCH /api/v1/merchants/:id":               {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
@@ -152,6 +163,10 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Koper's September is closed, so its open data is published (an open month's is not).
+	if _, err := e.db.CloseMonth(ctx, "koper", merchant.Month{Year: 2026, Month: time.September}, encodeReport); err != nil {
+		t.Fatal(err)
+	}
 	batch := card.Batch{Town: "koper", Product: e.card.Product, Count: 2, Name: "Hotel Histria"}
 	if _, err := e.db.CreateBatch(ctx, e.s.keys, &batch); err != nil {
 		t.Fatal(err)
@@ -193,7 +208,14 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			c.want = tc.other
 		case tc.who == tillOnly && c.name == "merchant of ptuj":
 			c.want = tc.town
+		case tc.who == metricsOnly:
+			c.want = 401
 		}
+	}
+	if tc.who == metricsOnly {
+		sum := sha256.Sum256([]byte(testMetricsToken))
+		e.s.metricsTokenHash = sum[:]
+		callers = append(callers, caller{name: "metrics token", secret: testMetricsToken, want: statusOK})
 	}
 	redeem := func(key string) merchant.Redemption {
 		red, _, err := e.db.Redeem(ctx, merchant.RedeemRequest{MerchantID: e.merchA.ID, CardInput: e.card.Token,
@@ -208,8 +230,13 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		if strings.Contains(tc.path+tc.body, "{redemption}") {
 			red = redeem("setup-" + strconv.Itoa(i)) // a void voids it: each caller gets its own
 		}
+		pairing := ""
+		if strings.Contains(tc.body, "{pairing}") { // a pairing code works once: a fresh one per caller
+			pairing = mustPairingCode(t, e.db, e.merchA.ID)
+		}
 		fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
-			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1))
+			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1),
+			"{pairing}", pairing)
 		path := route
 		if tc.path != "" {
 			path = tc.path
@@ -246,9 +273,13 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			t.Errorf("%s %s as %s (%d): %d new audit entries, want them only for a change", method, path, c.name, got, entries)
 		}
 		if audited {
+			actor := c.actor
+			if tc.actor != "" {
+				actor = tc.actor
+			}
 			l, _, err := e.db.Audit(ctx, storage.AuditFilter{}, storage.Page{Limit: 1})
-			if err != nil || len(l) != 1 || l[0].Actor != c.actor {
-				t.Errorf("%s %s as %s: audit entry %+v, want by %s", method, path, c.name, l, c.actor)
+			if err != nil || len(l) != 1 || l[0].Actor != actor {
+				t.Errorf("%s %s as %s: audit entry %+v, want by %s", method, path, c.name, l, actor)
 			}
 		}
 	}

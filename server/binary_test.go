@@ -31,6 +31,11 @@ func TestBinary(t *testing.T) {
 	}
 	t.Run("CrashSafety", func(t *testing.T) { testCrashSafety(t, bin) })
 	t.Run("GracefulShutdown", func(t *testing.T) { testGracefulShutdown(t, bin) })
+	t.Run("BodyOverLimit", func(t *testing.T) {
+		// serve's own listener closes gracefully: the 413 reaches a client still writing.
+		p := startBinary(t, bin, filepath.Join(t.TempDir(), "citycard.db"))
+		postOverLimit(t, strings.TrimPrefix(p.base, "http://"), "/api/v1/cards", binAdminToken)
+	})
 }
 
 // proc is a running citycard serve.

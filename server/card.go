@@ -146,9 +146,11 @@ func (s *server) setBlocked(c *fiber.Ctx, blocked bool) error {
 	if err := decodeJSON(c.Body(), &req, true); err != nil {
 		return err
 	}
-	if len([]rune(req.Reason)) > 300 {
-		return badRequest("reason must be at most 300 characters")
+	reason, err := card.CleanText("reason", req.Reason, 300, false)
+	if err != nil {
+		return err
 	}
+	req.Reason = reason
 	if blocked && req.Reason == "" {
 		req.Reason = "blocked"
 	}

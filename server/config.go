@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/storage"
@@ -15,24 +16,42 @@ import (
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
 type Config struct {
-	Addr       string
-	DB         string
-	PublicURL  string
-	AdminToken string
-	TZ         string
-	RateLimit  int // requests per minute per merchant key or client address; 0 is off
-	SigningKey string
-	Demo       bool
-	Loc        *time.Location
+	Addr         string
+	DB           string
+	PublicURL    string
+	AdminToken   string
+	TZ           string
+	RateLimit    int // requests per minute per merchant key or client address; 0 is off
+	SigningKey   string
+	MetricsAddr  string // a separate listen address for GET /metrics; "" serves none
+	MetricsToken string // bearer token for GET /metrics on the main address; "" answers 404 there
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (see clientip.go).
+	TrustedProxies trustedProxies
+	Demo           bool
+	Loc            *time.Location
+	Languages      []string // the town's languages, its own first: papers print in them (CITYCARD_LANGUAGES)
 	// The deployment's first town (a fresh database) or the town an older database's rows
 	// are upgraded into: CITYCARD_TOWN (default koper), CITYCARD_TOWN_NAME (default the code
-	// capitalised), CITYCARD_LANGUAGES, zone CITYCARD_TZ and public URL CITYCARD_PUBLIC_URL.
-	Town     string
-	TownName string
-	// Languages are the town's languages, its own first: papers print in them
-	// (CITYCARD_LANGUAGES, default sl,it).
-	Languages    []string
+	// capitalised), languages CITYCARD_LANGUAGES, zone CITYCARD_TZ and public URL
+	// CITYCARD_PUBLIC_URL.
+	Town         string
+	TownName     string
 	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
+}
+
+// minAdminTokenLen is the shortest CITYCARD_ADMIN_TOKEN accepted, in characters. The admin
+// token is the one secret a person may choose; a short one could be guessed in spite of the
+// sign-in limits (which never hold a valid secret back). The generated one has 47.
+const minAdminTokenLen = 32
+
+// checkAdminToken refuses a configured admin token shorter than minAdminTokenLen; "" (none
+// configured) is fine.
+func checkAdminToken(tok string) error {
+	if n := utf8.RuneCountInString(tok); n > 0 && n < minAdminTokenLen {
+		return fmt.Errorf("CITYCARD_ADMIN_TOKEN is %d characters long; it must have at least %d "+
+			"(for instance: head -c 32 /dev/urandom | base64)", n, minAdminTokenLen)
+	}
+	return nil
 }
 
 func defaultConfig() Config {
@@ -81,6 +100,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_SIGNING_KEY", &cfg.SigningKey)
 	env("CITYCARD_TOWN", &cfg.Town)
 	env("CITYCARD_TOWN_NAME", &cfg.TownName)
+	env("CITYCARD_METRICS_ADDR", &cfg.MetricsAddr)
+	env("CITYCARD_METRICS_TOKEN", &cfg.MetricsToken)
+	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 32 {
+		return cfg, nil, fmt.Errorf("CITYCARD_METRICS_TOKEN must be at least 32 characters (it guards the metrics on the public port), got %d", len(cfg.MetricsToken))
+	}
 	cfg.dbFromConfig = getenv("CITYCARD_DB") != ""
 	if v := getenv("CITYCARD_LANGUAGES"); v != "" {
 		langs, err := parseLanguages(v)
@@ -96,6 +120,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		cfg.RateLimit = n
 	}
+	proxies := getenv("CITYCARD_TRUSTED_PROXIES")
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CITYCARD_ADDR)")
@@ -103,6 +128,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base of the URL in every QR code (CITYCARD_PUBLIC_URL)")
 	fs.StringVar(&cfg.TZ, "tz", cfg.TZ, "the city's time zone (CITYCARD_TZ)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated IPs or CIDRs whose X-Forwarded-For is believed (CITYCARD_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "separate listen address for GET /metrics, e.g. 127.0.0.1:9090 (CITYCARD_METRICS_ADDR)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded demo data set: the towns Koper and Ptuj")
 	for _, add := range extra {
 		add(fs)
@@ -112,6 +139,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if *dbFlag != "" {
 		cfg.DB, cfg.dbFromConfig = *dbFlag, true
+	}
+	var err error
+	if cfg.TrustedProxies, err = parseTrustedProxies(proxies); err != nil {
+		return cfg, fs, err
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if !strings.HasPrefix(cfg.PublicURL, "http://") && !strings.HasPrefix(cfg.PublicURL, "https://") {

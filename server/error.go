@@ -63,6 +63,7 @@ var errorTable = []struct {
 	{storage.ErrTownNotFound, 404, "town_not_found"},
 	{storage.ErrTownExists, 409, "already_exists"},
 	{storage.ErrTokenNotFound, 404, "not_found"},
+	{merchant.ErrPairingInvalid, 401, "pairing_invalid"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -4,7 +4,8 @@
 //	citycard serve [--demo]   run the service (on the embedded demo data with --demo)
 //	citycard report --month YYYY-MM [--format json|csv|pdf] [--out FILE]
 //	                          a month's report from the database file
-//	citycard healthcheck      exit 0 if the service on CITYCARD_ADDR answers /healthz
+//	citycard healthcheck [--ready]
+//	                          exit 0 if the service on CITYCARD_ADDR answers /healthz (/readyz)
 //	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
 //	citycard backup --to FILE a consistent copy of the database, taken while the service runs
 //	citycard keys rotate      add a new card token signing key
@@ -44,7 +45,7 @@ const usage = `usage: citycard <command> [flags]
 commands:
   serve         run the service (--demo: on the embedded demo towns Koper and Ptuj)
   report        a month's report from the database file: --month YYYY-MM [--format json|csv|pdf] [--out FILE]
-  healthcheck   exit 0 if the local service answers /healthz (for container health checks)
+  healthcheck   exit 0 if the local service answers /healthz (--ready: /readyz, the database takes writes)
   loadtest      drive a running service with concurrent tills and print throughput and latency
   backup        --to FILE: a consistent copy of the database, taken while the service runs
   keys rotate   add a new card token signing key (restart the service to sign with it)
@@ -68,11 +69,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "report":
 		return runReport(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
-		cfg, _, err := parseConfig(cmd, rest, getenv, stderr)
+		var ready bool
+		cfg, _, err := parseConfig(cmd, rest, getenv, stderr, func(fs *flag.FlagSet) {
+			fs.BoolVar(&ready, "ready", false, "ask /readyz (the database takes writes) instead of /healthz")
+		})
 		if err != nil {
 			return err
 		}
-		return healthcheck(ctx, cfg)
+		path := "/healthz"
+		if ready {
+			path = "/readyz"
+		}
+		return healthcheck(ctx, cfg, path)
 	case "loadtest":
 		return loadtest(ctx, rest, getenv, stdout, stderr)
 	case "backup":

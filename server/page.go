@@ -33,6 +33,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return messages["en"][key]
 	},
+	// catalogue is an area's texts in all four languages, for a page's script to choose from.
+	"catalogue": func(area string) map[string]map[string]string { return catalogues[area] },
 }).ParseFS(webFS, "web/*.html"))
 
 // cardPage is what the card page template shows.
@@ -63,6 +65,7 @@ type benefitGroup struct {
 type benefitItem struct {
 	Merchant, Address, Offer, MapURL string
 	Local                            []localText // the offer's title in the town's own languages, where it differs
+	Terms                            []string    // the offer's terms in the page's language (offerTerms)
 	Available                        bool
 	UsedAt, Reason                   string
 }
@@ -90,8 +93,12 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
 	}
 	pg.ActivateBy = localTime(cd.ActivateBy, s.db.TownLoc(cd.Town))
+	names, err := s.productNames(c, states)
+	if err != nil {
+		return err
+	}
 	// A single-town deployment's page is as it was: one language, no town headings.
-	pg.Towns = groupByTown(states, lang, cd.Town, len(s.db.TownCodes()) > 1, s.db.CachedTown, s.db.TownLoc)
+	pg.Towns = groupByTown(states, lang, cd.Town, len(s.db.TownCodes()) > 1, s.db.CachedTown, s.db.TownLoc, names)
 	for _, tg := range pg.Towns {
 		for _, g := range tg.Groups {
 			for _, it := range g.Items {
@@ -123,6 +130,32 @@ func (b benefitItem) rank() int {
 	return 2
 }
 
+// productNames are the names of the products the offers of states are limited to, by code;
+// nil, without a query, when no offer is limited.
+func (s *server) productNames(c *fiber.Ctx, states []storage.OfferState) (map[string]map[string]string, error) {
+	limited := false
+	for _, st := range states {
+		limited = limited || len(st.Offer.Products) > 0
+	}
+	if !limited {
+		return nil, nil
+	}
+	names := map[string]map[string]string{}
+	for page := (storage.Page{Limit: 500}); ; {
+		ps, next, err := s.db.Products(c.UserContext(), "", page) // offers of every town that accepts the card
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			names[p.Code] = p.Name
+		}
+		if next == "" {
+			return names, nil
+		}
+		page.Cursor = next
+	}
+}
+
 // cardLanguages are the page's language choices: the card's town's languages first (Koper's
 // Slovene and Italian), then the others.
 func (s *server) cardLanguages(town string) []string {
@@ -139,7 +172,7 @@ func (s *server) cardLanguages(town string) []string {
 // groupByTown sorts benefits by the town of their merchant, the card's own town first and the
 // others by name, each town's by category. In a network (several towns) a town's heading and
 // each offer's title are also shown in the town's own languages (a bilingual town in both).
-func groupByTown(states []storage.OfferState, lang, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location) []townGroup {
+func groupByTown(states []storage.OfferState, lang, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location, productNames map[string]map[string]string) []townGroup {
 	byTown := map[string][]storage.OfferState{}
 	var codes []string
 	for _, st := range states {
@@ -157,7 +190,7 @@ func groupByTown(states []storage.OfferState, lang, cardTown string, network boo
 			local = t.Languages
 		}
 		g := townGroup{Code: code, Name: townName(t, lang), Lang: lang,
-			Groups: groupBenefits(byTown[code], lang, local, loc(code))}
+			Groups: groupBenefits(byTown[code], lang, local, loc(code), productNames)}
 		if len(t.Languages) > 0 {
 			g.Lang = t.Languages[0]
 		}
@@ -192,10 +225,11 @@ func townName(t storage.Town, lang string) string {
 
 // groupBenefits sorts benefits into categories in the order of merchant.Categories. Each
 // offer's title is in lang, with its titles in the town's languages (local) that differ.
-func groupBenefits(states []storage.OfferState, lang string, local []string, loc *time.Location) []benefitGroup {
+func groupBenefits(states []storage.OfferState, lang string, local []string, loc *time.Location, productNames map[string]map[string]string) []benefitGroup {
 	byCat := map[string][]benefitItem{}
 	for _, st := range states {
-		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: card.Localize(st.Offer.Title, lang), Available: st.Reason == nil}
+		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: offerTitle(st.Offer.Title, lang),
+			Terms: offerTerms(st.Offer, lang, productNames), Available: st.Reason == nil}
 		for _, l := range local {
 			if text := st.Offer.Title[l]; text != "" && text != it.Offer && !slices.ContainsFunc(it.Local, func(x localText) bool { return x.Text == text }) {
 				it.Local = append(it.Local, localText{l, text})
@@ -291,8 +325,15 @@ func (s *server) handleServiceWorker(c *fiber.Ctx) error {
 // scripts talk to the API.
 type consolePage struct{ V string }
 
+// posPage is the till's shell with its message catalogue in all four languages: the till's
+// language is the clerk's choice, kept in the browser, so the script picks it.
+type posPage struct {
+	V        string
+	Messages map[string]map[string]string
+}
+
 func (s *server) handlePosPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "pos.html", consolePage{assetVersion})
+	return s.sendPage(c, "pos.html", posPage{assetVersion, catalogues["pos"]})
 }
 
 // adminPage is what the office's console needs besides its script: its texts in the four

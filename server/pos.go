@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/citycard/citycard/card"
@@ -133,7 +134,15 @@ func (s *server) handlePosQuote(c *fiber.Ctx) error {
 	return c.JSON(quoteJSON{formatMoney(q.Amount), formatMoney(q.Discount), formatMoney(q.Total), formatMoney(q.MunicipalShare)})
 }
 
-func (s *server) handlePosRedeem(c *fiber.Ctx) error {
+func (s *server) handlePosRedeem(c *fiber.Ctx) (err error) {
+	replayed := false
+	defer func() {
+		if p := recover(); p != nil {
+			s.metrics.redemption(errors.New("panic"), false) // counted as internal_error
+			panic(p)
+		}
+		s.metrics.redemption(err, replayed)
+	}()
 	key := c.Get("Idempotency-Key")
 	if len(key) < 1 || len(key) > 255 {
 		return badRequest("header Idempotency-Key of 1 to 255 characters is required")

@@ -41,13 +41,40 @@ func toPublicMerchant(m merchantJSON) publicMerchantJSON {
 	return publicMerchantJSON{m.ID, m.Name, m.Category, m.Address, m.Lat, m.Lon}
 }
 
+// publicOfferFieldsJSON is an offer as anyone may see it: the offer JSON without
+// municipal_share, the subsidy rate the municipality agreed with the merchant, which is
+// business between the two (admin and the merchant's own till still see it).
+type publicOfferFieldsJSON struct {
+	ID          string            `json:"id"`
+	Town        string            `json:"town"` // the merchant's town
+	MerchantID  string            `json:"merchant_id"`
+	Title       map[string]string `json:"title"`
+	Kind        string            `json:"kind"`
+	Value       *string           `json:"value"`
+	MaxDiscount *string           `json:"max_discount"`
+	MinAmount   *string           `json:"min_amount"`
+	Limit       string            `json:"limit"`
+	Products    []string          `json:"products"`
+	ValidFrom   *string           `json:"valid_from"`
+	ValidUntil  *string           `json:"valid_until"`
+	Active      bool              `json:"active"`
+	CreatedAt   string            `json:"created_at"`
+	UpdatedAt   string            `json:"updated_at"`
+}
+
+func toPublicOffer(o offerJSON) publicOfferFieldsJSON {
+	return publicOfferFieldsJSON{ID: o.ID, Town: o.Town, MerchantID: o.MerchantID, Title: o.Title, Kind: o.Kind, Value: o.Value,
+		MaxDiscount: o.MaxDiscount, MinAmount: o.MinAmount, Limit: o.Limit, Products: o.Products, ValidFrom: o.ValidFrom,
+		ValidUntil: o.ValidUntil, Active: o.Active, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+}
+
 type benefitJSON struct {
-	Town      string             `json:"town"` // the merchant's: benefits come from every town that accepts the card
-	Merchant  publicMerchantJSON `json:"merchant"`
-	Offer     offerJSON          `json:"offer"`
-	Available bool               `json:"available"`
-	Reason    *string            `json:"reason"`
-	UsedAt    *string            `json:"used_at"`
+	Town      string                `json:"town"` // the merchant's: benefits come from every town that accepts the card
+	Merchant  publicMerchantJSON    `json:"merchant"`
+	Offer     publicOfferFieldsJSON `json:"offer"`
+	Available bool                  `json:"available"`
+	Reason    *string               `json:"reason"`
+	UsedAt    *string               `json:"used_at"`
 }
 
 // publicCard resolves a token from a public URL (never a bare number) to the card, its
@@ -76,7 +103,7 @@ func (s *server) handlePublicCardGet(c *fiber.Ctx) error {
 	benefits := make([]benefitJSON, len(states))
 	for i, st := range states {
 		os := toOfferStateJSON(st)
-		benefits[i] = benefitJSON{Town: st.Merchant.Town, Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: os.offerJSON,
+		benefits[i] = benefitJSON{Town: st.Merchant.Town, Merchant: toPublicMerchant(toMerchantJSON(st.Merchant)), Offer: toPublicOffer(os.offerJSON),
 			Available: os.Available, Reason: os.Reason, UsedAt: os.UsedAt}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -98,8 +125,8 @@ func (s *server) handlePublicCardQR(c *fiber.Ctx) error {
 }
 
 type publicOfferJSON struct {
-	Offer    offerJSON          `json:"offer"`
-	Merchant publicMerchantJSON `json:"merchant"`
+	Offer    publicOfferFieldsJSON `json:"offer"`
+	Merchant publicMerchantJSON    `json:"merchant"`
 }
 
 // handlePublicOffersList lists the offers of ?town= (404 town_not_found for an unknown
@@ -115,6 +142,6 @@ func (s *server) handlePublicOffersList(c *fiber.Ctx) error {
 		return s.db.PublicOffers(c.UserContext(), town, p)
 	},
 		func(it storage.OfferWithMerchant) publicOfferJSON {
-			return publicOfferJSON{Offer: toOfferJSON(it.Offer), Merchant: toPublicMerchant(toMerchantJSON(it.Merchant))}
+			return publicOfferJSON{Offer: toPublicOffer(toOfferJSON(it.Offer)), Merchant: toPublicMerchant(toMerchantJSON(it.Merchant))}
 		})
 }

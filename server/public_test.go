@@ -85,3 +85,33 @@ func TestPublicOffers(t *testing.T) {
 		}
 	}
 }
+
+// The public offer list, the public card JSON and the card page do not publish an offer's
+// municipal_share (the subsidy rate agreed with the merchant); the admin and the merchant's
+// own till still see it.
+func TestPublicViewsHideMunicipalShare(t *testing.T) {
+	w := newWorld(t)
+	ts := w.ts
+	o := ts.mustOffer(w.a.ID, "Subsidised", `"kind":"percent","value":"10","limit":"unlimited","municipal_share":"37.25"`)
+	for _, path := range []string{"/api/v1/public/offers", "/api/v1/public/cards/" + w.fresh.Token, "/c/" + w.fresh.Token,
+		"/c/" + w.fresh.Token + "?lang=sl"} {
+		resp := ts.must(200, "GET", path, "", nil, nil)
+		if !strings.Contains(string(resp.body), "Subsidised") {
+			t.Fatalf("GET %s does not list the offer: %s", path, resp.body)
+		}
+		for _, leak := range []string{"municipal", "37.25", "37,25"} {
+			if strings.Contains(string(resp.body), leak) {
+				t.Errorf("GET %s shows %q", path, leak)
+			}
+		}
+	}
+	var admin offerJSON
+	ts.must(200, "GET", "/api/v1/offers/"+o.ID, "", asAdmin, &admin)
+	if admin.MunicipalShare != "37.25" {
+		t.Errorf("admin sees municipal_share %q", admin.MunicipalShare)
+	}
+	resp := ts.must(200, "POST", "/api/v1/pos/check", `{"card":"`+w.fresh.Token+`"}`, asKey(w.keyA), nil)
+	if !strings.Contains(string(resp.body), `"municipal_share":"37.25"`) {
+		t.Errorf("the merchant's till does not see its municipal_share: %s", resp.body)
+	}
+}

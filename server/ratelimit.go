@@ -15,19 +15,27 @@ import (
 //
 //   - per client address, on the public pages and API and on the till endpoints;
 //   - per merchant, on the till endpoints, once the key is known to be good;
-//   - failed sign-ins per client address, on every endpoint that takes a secret. This one
-//     always applies, whatever CITYCARD_RATE_LIMIT says: an address that sent too many wrong
-//     or missing secrets is answered 429 before its next secret is even looked at, so keys
-//     and tokens cannot be guessed by volume.
+//   - failed sign-ins per client address, on every endpoint that takes a secret, and for all
+//     addresses together. These always apply, whatever CITYCARD_RATE_LIMIT says. The secret
+//     is looked at first (a hash and an indexed lookup, cheap): a valid one always gets in,
+//     so a stranger sending wrong secrets from a till's address (or a shared proxy's) cannot
+//     lock the till out. Only a wrong or missing secret from an address over its limit, or
+//     while failures from everywhere are over the global cap, is answered 429 instead of
+//     401. Secrets are 256-bit random values (the admin token at least 32 characters), so
+//     the limits are not what stops guessing: they bound what a stranger's failures cost.
 //
 // The first two allow CITYCARD_RATE_LIMIT requests a minute with bursts of as many; 0 turns
-// them off (load tests).
+// them off (load tests). Addresses are the client's as clientKey sees it (trusted proxies).
 
 const (
 	// signinFailBurst failed sign-ins are allowed at once from one address, then one more
 	// every 60/signinFailPerMinute seconds.
 	signinFailBurst     = 20
 	signinFailPerMinute = 10
+	// signinGlobalBurst failed sign-ins are allowed at once from all addresses together, then
+	// signinGlobalPerSecond a second: a botnet of many addresses is bounded too.
+	signinGlobalBurst     = 1000
+	signinGlobalPerSecond = 100
 	// limiterMaxKeys bounds each limiter's memory (about 100 bytes a key).
 	limiterMaxKeys = 100_000
 )
@@ -141,12 +149,14 @@ func (l *limiter) sweep(now time.Time) {
 }
 
 // limits are the server's limiters; addr and merchant are nil when rate limiting is off.
+// signinAll has one key, "": the failed sign-ins of every address together.
 type limits struct {
-	addr, merchant, signin *limiter
+	addr, merchant, signin, signinAll *limiter
 }
 
 func newLimits(perMinute int) limits {
-	l := limits{signin: newLimiter(signinFailPerMinute, signinFailBurst)}
+	l := limits{signin: newLimiter(signinFailPerMinute, signinFailBurst),
+		signinAll: newLimiter(signinGlobalPerSecond*60, signinGlobalBurst)}
 	if perMinute > 0 {
 		l.addr, l.merchant = newLimiter(perMinute, perMinute), newLimiter(perMinute, perMinute)
 	}
@@ -167,7 +177,7 @@ func rateLimited(c *fiber.Ctx, wait time.Duration) error {
 // and API (open data included) and the tills. /healthz (probes) and /static (assets of a page already counted)
 // do not; nor do the admin's endpoints, whose secret nobody else holds.
 func limitedByAddress(path string) bool {
-	return strings.HasPrefix(path, "/c/") || strings.HasPrefix(path, "/api/v1/public/") ||
+	return path == "/" || strings.HasPrefix(path, "/c/") || strings.HasPrefix(path, "/api/v1/public/") ||
 		strings.HasPrefix(path, "/api/v1/pos/") || path == "/api/v1/pos" || path == "/api/v1/reports/open-data"
 }
 
@@ -176,7 +186,7 @@ func (s *server) limitAddress(c *fiber.Ctx) error {
 	if s.limits.addr == nil || !limitedByAddress(c.Path()) {
 		return c.Next()
 	}
-	if ok, wait := s.limits.addr.take(c.IP()); !ok {
+	if ok, wait := s.limits.addr.take(s.clientKey(c)); !ok {
 		return rateLimited(c, wait)
 	}
 	return c.Next()
@@ -193,16 +203,17 @@ func (s *server) limitMerchant(c *fiber.Ctx, id string) error {
 	return nil
 }
 
-// signinAllowed is checked before a secret is: 429 for an address with too many failures.
-func (s *server) signinAllowed(c *fiber.Ctx) error {
-	if ok, wait := s.limits.signin.peek(c.IP()); !ok {
+// signinFailed answers a missing or wrong secret: 401, counted against the client's address
+// and the global cap, or 429 without counting when either is spent. Only failures come here,
+// so a valid secret is never refused for its address's failures.
+func (s *server) signinFailed(c *fiber.Ctx) error {
+	key := s.clientKey(c)
+	if ok, wait := s.limits.signin.peek(key); !ok {
 		return rateLimited(c, wait)
 	}
-	return nil
-}
-
-// signinFailed counts a missing or wrong secret against the address and returns the 401.
-func (s *server) signinFailed(c *fiber.Ctx) error {
-	s.limits.signin.take(c.IP())
+	if ok, wait := s.limits.signinAll.take(""); !ok {
+		return rateLimited(c, wait)
+	}
+	s.limits.signin.take(key)
 	return errUnauthorized
 }

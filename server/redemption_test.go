@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -122,4 +123,95 @@ func TestPosRedemptionList(t *testing.T) {
 	if !slices.Equal(all, tests[0].want) {
 		t.Fatalf("paged: %v, want %v", all, tests[0].want)
 	}
+}
+
+// TestVoidUndoesActivation: a void of the redemption that activated a card, within
+// card.ActivationGrace and while it is the card's only live use, returns the card to
+// not-yet-activated, at the till and in the office alike; otherwise the card keeps its clock.
+func TestVoidUndoesActivation(t *testing.T) {
+	ts := newTestServer(t)
+	ts.mustProduct("koper-72h", 72, "tourist")
+	m, key := ts.mustMerchant("Kavarna", "bar")
+	once := ts.mustOffer(m.ID, "Once", `"kind":"percent","value":"10","limit":"once"`)
+	anyUse := ts.mustOffer(m.ID, "Any", `"kind":"percent","value":"5","limit":"unlimited"`)
+	grace := 30 * time.Minute
+	cardState := func(c cardJSON) cardJSON {
+		t.Helper()
+		var got cardJSON
+		ts.must(200, "GET", "/api/v1/cards/"+c.ID, "", asAdmin, &got)
+		return got
+	}
+	tests := []struct {
+		name     string
+		after    time.Duration // from the activation to the void
+		admin    bool          // voided in the office, else at the till
+		second   bool          // a second live use of the card
+		undoneAt bool          // want the card back to issued
+	}{
+		{"grace less a second, at the till", grace - time.Second, false, false, true},
+		{"the grace exactly, in the office", grace, true, false, true},
+		{"grace and a second", grace + time.Second, false, false, false},
+		{"another live use", time.Minute, false, true, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts.clock.Set(testNow)
+			c := ts.mustCard("koper-72h", "", "")
+			r := ts.mustRedeem(key, c.Token, once.ID, "20.00", fmt.Sprintf("act-%d", i))
+			if tt.second {
+				ts.mustRedeem(key, c.Token, anyUse.ID, "5.00", fmt.Sprintf("second-%d", i))
+			}
+			ts.clock.Set(testNow.Add(tt.after))
+			path, auth := "/api/v1/pos/redemptions/"+r.ID+"/void", asKey(key)
+			if tt.admin {
+				path, auth = "/api/v1/redemptions/"+r.ID+"/void", asAdmin
+			}
+			ts.must(200, "POST", path, `{"reason":"wrong card"}`, auth, nil)
+			got := cardState(c)
+			if tt.undoneAt {
+				if got.Status != "issued" || got.ActivatedAt != nil || got.ExpiresAt != nil {
+					t.Fatalf("card after the void: status %s, activated %v, expires %v; want issued with no dates", got.Status, got.ActivatedAt, got.ExpiresAt)
+				}
+				// The till sees it at once (the read cache was invalidated).
+				var chk struct {
+					Card tillCardJSON `json:"card"`
+				}
+				ts.must(200, "POST", "/api/v1/pos/check", fmt.Sprintf(`{"card":%q}`, c.Token), asKey(key), &chk)
+				if chk.Card.Status != "issued" || chk.Card.ActivatedAt != nil {
+					t.Fatalf("till check after the void: %+v", chk.Card)
+				}
+			} else if got.Status != "active" || got.ActivatedAt == nil || *got.ActivatedAt != "2026-10-15T10:00:00Z" {
+				t.Fatalf("card after the void: status %s, activated %v; want still active since 10:00Z", got.Status, got.ActivatedAt)
+			}
+		})
+	}
+
+	t.Run("a voided earlier use: the use that activated again is undone", func(t *testing.T) {
+		ts.clock.Set(testNow)
+		c := ts.mustCard("koper-72h", "", "")
+		first := ts.mustRedeem(key, c.Token, once.ID, "20.00", "early-1")
+		ts.clock.Set(testNow.Add(time.Minute))
+		ts.must(200, "POST", "/api/v1/pos/redemptions/"+first.ID+"/void", `{"reason":"wrong card"}`, asKey(key), nil)
+		ts.clock.Set(testNow.Add(2 * time.Hour))
+		second := ts.mustRedeem(key, c.Token, once.ID, "20.00", "early-2")
+		if got := cardState(c); got.ActivatedAt == nil || *got.ActivatedAt != "2026-10-15T12:00:00Z" {
+			t.Fatalf("activation after the new use: %v", got.ActivatedAt)
+		}
+		ts.clock.Set(testNow.Add(2*time.Hour + 10*time.Minute))
+		ts.must(200, "POST", "/api/v1/pos/redemptions/"+second.ID+"/void", `{"reason":"again"}`, asKey(key), nil)
+		if got := cardState(c); got.Status != "issued" || got.ActivatedAt != nil {
+			t.Fatalf("after voiding the second use: %s %v", got.Status, got.ActivatedAt)
+		}
+		var audit listBody[map[string]any]
+		ts.must(200, "GET", "/api/v1/audit?limit=500", "", asAdmin, &audit)
+		n := 0
+		for _, e := range audit.Items {
+			if e["action"] == "card.activation_undone" && e["target"] == c.ID {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("audit entries card.activation_undone for the card: %d, want 2", n)
+		}
+	})
 }

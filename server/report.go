@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -231,9 +233,14 @@ func reportCSV(r merchant.Report) []byte {
 	return reportCSVTable(r, csvOpts{table: "merchants"}, paperNames{})
 }
 
-// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection).
+// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection): a cell that
+// starts with = + - @ (or their full-width forms) or with any control character gets a
+// leading apostrophe. Control characters count because spreadsheets skip some of them (a
+// leading NUL) and then read the formula behind; names stored before such characters were
+// refused may still hold them.
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	r, _ := utf8.DecodeRuneInString(s)
+	if s != "" && (strings.ContainsRune("=+-@＝＋－＠", r) || card.IsControl(r) || unicode.IsControl(r)) {
 		return "'" + s
 	}
 	return s
@@ -394,9 +401,16 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// errOpenDataNotClosed answers open data asked for a month that is not closed.
+var errOpenDataNotClosed = errorf(fiber.StatusConflict, "month_open", "open data is published once the month is closed")
+
 // handleOpenData is a town's anonymous counts of the month by day and category for the
 // open-data portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. The
-// town is ?town=, needed only when the deployment has several.
+// town is ?town=, needed only when the deployment has several. Only a closed month is
+// published: while a month is open its counts change with every redemption and void, and two
+// fetches around one redemption would tell its day and category even where suppression hides
+// small cells. Once closed, its counts never change (a later void is an adjustment of the
+// month of the void, which is no count), so nothing can be differenced.
 func (s *server) handleOpenData(c *fiber.Ctx) error {
 	town, err := s.publicTown(c)
 	if err != nil {
@@ -405,6 +419,11 @@ func (s *server) handleOpenData(c *fiber.Ctx) error {
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
+	}
+	if _, closed, err := s.db.ClosedMonth(c.UserContext(), town, m); err != nil {
+		return err
+	} else if !closed {
+		return errOpenDataNotClosed
 	}
 	cells, err := s.db.OpenData(c.UserContext(), town, m)
 	if err != nil {

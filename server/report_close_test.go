@@ -48,7 +48,7 @@ type reportEnv struct {
 func newReportEnv(t *testing.T) *reportEnv {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = filepath.Join(t.TempDir(), "test.db"), ljubljana, "cca_test-admin", 0
+	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = filepath.Join(t.TempDir(), "test.db"), ljubljana, "cca_test-admin-0123456789abcdefghijkl", 0
 	db, keys, admin, _, err := openStore(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -560,6 +560,8 @@ func TestOpenDataSuppressesSmallCells(t *testing.T) {
 		last = e.redeem(local(2026, 10, 4, 21, i), bar, cards[i], "5.00")
 	}
 	e.void(local(2026, 10, 4, 22, 0), last, "wrong card")
+	e.at(local(2026, 11, 2, 8, 0))
+	e.ok(200, "POST", "/api/v1/reports/monthly/2026-10/close", e.admin, "", nil)
 	resp, body := e.do("GET", "/api/v1/reports/open-data?month=2026-10", "", "")
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("open data without a token: %d %s", resp.StatusCode, body)
@@ -640,4 +642,37 @@ func TestReportCommand(t *testing.T) {
 			t.Errorf("%v succeeded", args)
 		}
 	}
+}
+
+// Two fetches of the open data around one redemption (or void) cannot reveal it: an open
+// month is not published at all, and a closed month's counts never change.
+func TestOpenDataCannotBeDifferenced(t *testing.T) {
+	e := newReportEnv(t)
+	e.ok(201, "POST", "/api/v1/products", e.admin,
+		`{"code":"koper-year","name":{"en":"Koper resident card"},"validity_days":365,"price":"10.00","audience":"resident"}`, nil)
+	bar := e.merchant("Bar Čoln", "bar", `{"title":{"en":"1 € off"},"kind":"amount","value":"1.00","limit":"unlimited"}`)
+	cards := e.cards(8)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, e.redeem(local(2026, 9, 10, 20, i), bar, cards[i], "5.00"))
+	}
+	// While September is open, before and after a seventh card's redemption: nothing to compare.
+	e.wantError(409, "month_open", "GET", "/api/v1/reports/open-data?month=2026-09", "", "")
+	e.redeem(local(2026, 9, 10, 21, 0), bar, cards[6], "5.00")
+	e.wantError(409, "month_open", "GET", "/api/v1/reports/open-data?month=2026-09", "", "")
+
+	e.at(local(2026, 10, 2, 8, 0))
+	e.ok(200, "POST", "/api/v1/reports/monthly/2026-09/close", e.admin, "", nil)
+	before := e.ok(200, "GET", "/api/v1/reports/open-data?month=2026-09", "", "", nil)
+	if !strings.Contains(string(before), "2026-09-10,bar,7,7,false") {
+		t.Fatalf("closed September's open data lacks the day: %s", before)
+	}
+	// A void of a September redemption and a new redemption, both in October.
+	e.void(local(2026, 10, 3, 9, 0), ids[0], "wrong card")
+	e.redeem(local(2026, 10, 3, 10, 0), bar, cards[7], "5.00")
+	after := e.ok(200, "GET", "/api/v1/reports/open-data?month=2026-09", "", "", nil)
+	if !bytes.Equal(before, after) {
+		t.Fatalf("closed September's open data changed:\n%s\nthen\n%s", before, after)
+	}
+	e.wantError(409, "month_open", "GET", "/api/v1/reports/open-data?month=2026-10", "", "")
 }

@@ -5,6 +5,9 @@ import "github.com/gofiber/fiber/v2"
 // routes registers every route of the service: the whole API on one screen.
 func (s *server) routes(app *fiber.App) {
 	app.Get("/healthz", s.handleHealth)
+	app.Get("/readyz", s.handleReady)
+	app.Get("/metrics", s.handleMetrics) // with CITYCARD_METRICS_TOKEN only; see metrics.go
+	app.Get("/", s.handleHome)           // the front door: the town's card and its benefits
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
@@ -24,6 +27,8 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/towns", s.handlePublicTowns)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
+	// A till pairs with a one-time code from the console (the code is the credential).
+	app.Post("/api/v1/pos/pair", s.handlePosPair)
 
 	// Admin: the town-centre office and the municipality.
 	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
@@ -45,6 +50,7 @@ func (s *server) routes(app *fiber.App) {
 	admin.Get("/merchants/:id", s.handleMerchantGet)
 	admin.Patch("/merchants/:id", s.handleMerchantUpdate)
 	admin.Post("/merchants/:id/key", s.handleMerchantKeyRotate)
+	admin.Post("/merchants/:id/pairings", s.handlePairingCreate)
 	admin.Post("/merchants/:id/offers", s.handleOfferCreate)
 	admin.Get("/offers", s.handleOfferList)
 	admin.Get("/offers/:id", s.handleOfferGet)

@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	testAdminToken = "cca_test-admin-token"
+	testAdminToken = "cca_test-admin-token-0123456789abcdef"
 	testPublicURL  = "https://card.koper.example"
 )
 

@@ -354,7 +354,12 @@ func TestPublicByTown(t *testing.T) {
 	e.call(t, 404, "town_not_found", secReq{method: "GET", path: "/api/v1/public/offers?town=maribor"}, nil)
 	e.call(t, 400, "town_required", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-10"}, nil)
 	e.call(t, 404, "town_not_found", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-10&town=maribor"}, nil)
-	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-10&town=ptuj"}, nil)
+	// Published once the town's month is closed: ptuj's September, not koper's.
+	if _, err := e.db.CloseMonth(context.Background(), "ptuj", merchant.Month{Year: 2026, Month: time.September}, encodeReport); err != nil {
+		t.Fatal(err)
+	}
+	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-09&town=ptuj"}, nil)
+	e.call(t, 409, "month_open", secReq{method: "GET", path: "/api/v1/reports/open-data?month=2026-09&town=koper"}, nil)
 
 	ctx := context.Background()
 	if _, signed, err := e.db.CheckpointIfDue(ctx, merchant.CheckpointStartup, time.Hour, time.Hour); err != nil || !signed {
@@ -384,7 +389,7 @@ func TestPublicByTown(t *testing.T) {
 		t.Fatalf("ledger verify: %v %s", err, errOut.String())
 	}
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 ||
-		!strings.HasPrefix(lines[0], "koper: ok: 0 entries") || !strings.HasPrefix(lines[1], "ptuj: ok: 0 entries") {
+		!strings.HasPrefix(lines[0], "koper: ok: 0 entries") || !strings.HasPrefix(lines[1], "ptuj: ok: 1 entries") {
 		t.Fatalf("ledger verify printed %q", out.String())
 	}
 	// A checkpoint from before towns names no town: with two towns it needs --town.

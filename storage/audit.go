@@ -14,6 +14,8 @@ import (
 
 type actorKey struct{}
 
+type clientRequestIDKey struct{}
+
 type actor struct {
 	id        string
 	requestID string
@@ -24,6 +26,13 @@ type actor struct {
 // from a client's X-Request-ID header.
 func WithActor(ctx context.Context, id, requestID string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor{id: id, requestID: cleanRequestID(requestID)})
+}
+
+// WithClientRequestID returns a context whose audited writes also record the request id the
+// client sent (its X-Request-ID header), apart from the server's own. It is cut to 64
+// printable ASCII characters: anything else is dropped.
+func WithClientRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, clientRequestIDKey{}, cleanRequestID(id))
 }
 
 func cleanRequestID(s string) string {
@@ -50,8 +59,9 @@ func (t *Tx) auditIn(town, action, target string) error {
 	if !ok || a.id == "" {
 		return nil
 	}
-	_, err := t.exec(`INSERT INTO audit (town, actor, action, target, request_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		nullStr(town), a.id, action, target, a.requestID, ms(t.Now))
+	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
+	_, err := t.exec(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now))
 	return err
 }
 
@@ -61,8 +71,10 @@ type AuditEntry struct {
 	Actor     string
 	Action    string
 	Target    string
-	RequestID string
-	CreatedAt time.Time
+	RequestID string // the server's id of the request
+	// ClientRequestID is the X-Request-ID the client sent, cleaned; "" if none.
+	ClientRequestID string
+	CreatedAt       time.Time
 }
 
 // AuditFilter narrows the audit log; empty fields do not filter.
@@ -74,12 +86,17 @@ type AuditFilter struct {
 
 // Audit lists the audit log, newest first.
 func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry, string, error) {
-	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, created_at FROM audit
-		WHERE (? = '' OR town = ?) AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Town, f.Town, f.Actor, f.Actor, f.Action, f.Action}, page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
+	// A town's entries by the (town, seq) index: "town = ?" spelled out, not "? = '' OR".
+	town, args := `1 = 1`, []any{}
+	if f.Town != "" {
+		town, args = `town = ?`, []any{f.Town}
+	}
+	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, created_at FROM audit
+		WHERE `+town+` AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		append(args, f.Actor, f.Actor, f.Action, f.Action), page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
-			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &at)
+			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -19,6 +20,8 @@ type readCache[K comparable, V any] struct {
 	gen   uint64
 	max   int
 	items map[K]V
+
+	hits, misses atomic.Uint64 // lookups through cached, for metrics
 }
 
 func newReadCache[K comparable, V any](max int) *readCache[K, V] {
@@ -62,8 +65,10 @@ func (c *readCache[K, V]) invalidate(k K, all bool) {
 func cached[K comparable, V any](c *readCache[K, V], k K, load func() (V, error)) (V, error) {
 	v, ok, gen := c.get(k)
 	if ok {
+		c.hits.Add(1)
 		return v, nil
 	}
+	c.misses.Add(1)
 	v, err := load()
 	if err == nil {
 		c.put(k, v, gen)
@@ -120,4 +125,25 @@ func (db *DB) cardEntry(q querier, number string) (cardEntry, error) {
 		p, err := db.productByCode(q, c.Product)
 		return cardEntry{c, uses, p}, err
 	})
+}
+
+// CacheStat is how often a read cache answered a lookup (Hits) or sent it to the database
+// (Misses), since the database was opened.
+type CacheStat struct {
+	Name         string
+	Hits, Misses uint64
+}
+
+// CacheStats reports each read cache: merchant_by_key, merchant_by_id, offers and cards.
+func (db *DB) CacheStats() []CacheStat {
+	stat := func(name string, hits, misses *atomic.Uint64) CacheStat {
+		return CacheStat{Name: name, Hits: hits.Load(), Misses: misses.Load()}
+	}
+	c := db.cache
+	return []CacheStat{
+		stat("merchant_by_key", &c.merchantByKey.hits, &c.merchantByKey.misses),
+		stat("merchant_by_id", &c.merchantByID.hits, &c.merchantByID.misses),
+		stat("offers", &c.offers.hits, &c.offers.misses),
+		stat("cards", &c.cards.hits, &c.cards.misses),
+	}
 }

@@ -72,3 +72,34 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 		t.Fatalf("old key after rotation: %v", err)
 	}
 }
+
+// CacheStats counts a first lookup as a miss and the same lookup again as a hit, per cache.
+func TestCacheStatsCountHitsAndMisses(t *testing.T) {
+	db, _ := MustOpenDB(t)
+	f := mustFixture(t, db)
+	ctx := context.Background()
+	stats := func() map[string]CacheStat {
+		out := map[string]CacheStat{}
+		for _, s := range db.CacheStats() {
+			out[s.Name] = s
+		}
+		return out
+	}
+	before := stats()
+	if len(before) != 4 {
+		t.Fatalf("CacheStats has %d caches, want 4: %v", len(before), before)
+	}
+	ref := card.Ref{Number: f.card.Number, FromToken: true}
+	for range 3 {
+		if _, _, err := db.CheckCard(ctx, f.merchant.ID, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := stats()
+	for _, name := range []string{"merchant_by_id", "offers", "cards"} {
+		hits, misses := after[name].Hits-before[name].Hits, after[name].Misses-before[name].Misses
+		if misses != 1 || hits != 2 {
+			t.Errorf("%s: %d hits and %d misses after three checks of one card, want 2 and 1", name, hits, misses)
+		}
+	}
+}

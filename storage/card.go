@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/citycard/citycard/card"
 )
@@ -200,4 +201,28 @@ func scanCard(s scanner) (card.Card, int64, error) {
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
 	return c, seq, err
+}
+
+// undoActivation returns the card of a redemption just voided in tx to not-yet-activated when
+// card.VoidUndoesActivation says so (the void of the redemption that activated it, within
+// card.ActivationGrace, while it was the card's only live use), and audits it. It runs in the
+// void's transaction, so the card and the void change together.
+//
+// The audit entry is town's: the town of the void.
+func undoActivation(tx *Tx, town, cardID string, usedAt time.Time) error {
+	c, err := cardWhere(tx, `id = ?`, cardID)
+	if err != nil {
+		return err
+	}
+	var live int
+	if err := tx.queryRow(`SELECT count(*) FROM redemptions WHERE card_id = ? AND voided_at IS NULL`, cardID).Scan(&live); err != nil {
+		return err
+	}
+	if !card.VoidUndoesActivation(c, usedAt, live, tx.Now) {
+		return nil
+	}
+	if _, err := tx.exec(`UPDATE cards SET activated_at = NULL, expires_at = NULL WHERE id = ?`, cardID); err != nil {
+		return err
+	}
+	return tx.auditIn(town, "card.activation_undone", cardID)
 }

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -46,7 +47,9 @@ func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// No connection checkpoints when it commits: the checkpointer does, off the writer's
 		// path, so no till waits for a checkpoint's copy and fsync of the database file.
-		_, err := c.Exec(`PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0`, nil)
+		// journal_size_limit: when the log restarts from its beginning, the next commit
+		// truncates the file to this size, so a burst does not keep its disk space for ever.
+		_, err := c.Exec(fmt.Sprintf(`PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d`, WALLimit), nil)
 		return err
 	}})
 }
@@ -81,6 +84,14 @@ type DB struct {
 	checkpointDone        chan struct{}
 	cache                 caches
 	readOnly              bool // OpenReadOnly: no writer, no checkpointer
+
+	// pause is held by the writer while it commits a batch and by the checkpointer while it
+	// restarts the log: the checkpointer takes its turn between two batches instead of both
+	// polling each other's lock in SQLite's busy handler (see checkpointer).
+	pause    sync.Mutex
+	walLimit atomic.Int64  // log size in bytes past which the checkpointer restarts it
+	walFull  chan struct{} // the writer's nudge: the log is past walLimit
+	observer atomic.Pointer[Observer]
 }
 
 // ErrReadOnly is returned for a write to a database opened with OpenReadOnly.
@@ -137,7 +148,9 @@ func Open(ctx context.Context, path string, loc *time.Location, opts ...Option) 
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	db := &DB{write: w, Loc: loc, path: path, town: town, clock: time.Now, cache: newCaches(),
-		jobs: make(chan *job, 4*MaxBatch), closing: make(chan struct{}), done: make(chan struct{})}
+		jobs: make(chan *job, 4*MaxBatch), closing: make(chan struct{}), done: make(chan struct{}),
+		walFull: make(chan struct{}, 1)}
+	db.walLimit.Store(WALLimit)
 	if err := db.checkWriter(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -164,7 +177,9 @@ func Open(ctx context.Context, path string, loc *time.Location, opts ...Option) 
 		r.Close()
 		return nil, err
 	}
-	cp, err := sql.Open(driverName, "file:"+escapePath(path)+"?_busy_timeout=10000&_synchronous=FULL")
+	// A short busy timeout: a restarting checkpoint waits this long at most for readers of an
+	// older snapshot to finish, while the writer is paused (see checkpointer).
+	cp, err := sql.Open(driverName, "file:"+escapePath(path)+"?_synchronous=FULL&_busy_timeout="+strconv.Itoa(int(checkpointReaderWait/time.Millisecond)))
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -421,25 +436,126 @@ func (db *DB) Close() error {
 // CheckpointEvery is how often the checkpointer copies the write-ahead log into the database.
 const CheckpointEvery = 500 * time.Millisecond
 
+// WALLimit is the write-ahead log's size in bytes past which the checkpointer restarts it,
+// and the size SQLite cuts the file back to when the log restarts (journal_size_limit).
+// Under constant writes the file stays within a few MiB of this (docs/operations.md).
+const WALLimit = 16 << 20
+
+// checkpointReaderWait bounds how long a restarting checkpoint waits for readers of an older
+// snapshot, which is also how long it may keep the writer paused for them.
+const checkpointReaderWait = 10 * time.Millisecond
+
 // checkpointer copies committed pages from the write-ahead log into the database file in
-// the background (PASSIVE: it never blocks the writer or readers), so that the log stays small
-// and commits never pay for a checkpoint.
+// the background, so that commits never pay for a checkpoint.
+//
+// Every CheckpointEvery it runs a PASSIVE checkpoint, which never blocks the writer or
+// readers. That alone does not bound the log under constant writes: SQLite starts the log
+// over only when a write begins after a checkpoint copied all of it, and with a writer that
+// never stops the checkpoint never catches up, so the file grows for ever (hundreds of MB a
+// minute). So when the writer finds the file past walLimit it nudges the checkpointer, which
+// first copies what it can with PASSIVE (the bulk, concurrently with the writer), then takes
+// the writer's pause between two batches and runs RESTART: it copies the few pages committed
+// meanwhile, waits at most checkpointReaderWait for readers of older snapshots, and leaves
+// the log to start over at the next write, which cuts the file back to journal_size_limit.
+// RESTART rather than TRUNCATE: emptying the file cost the paused writer some 5 ms more
+// (freeing and then growing the file again). The writer waits on pause only for that short
+// step, never inside SQLite's busy handler, and no till's write runs a checkpoint itself. If
+// readers hold the log (a long report or a backup), the restart is retried with a growing
+// back-off instead of stalling the writer again and again.
 func (db *DB) checkpointer() {
 	defer close(db.checkpointDone)
 	t := time.NewTicker(CheckpointEvery)
 	defer t.Stop()
+	backoff := time.Duration(0)
+	var notBefore time.Time
 	for {
 		select {
 		case <-db.closing:
 			return
 		case <-t.C:
-			var busy, logPages, done int
-			err := db.checkpoint.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done)
-			if err != nil {
-				slog.Warn("checkpoint", "err", err)
+			db.checkpointPassive()
+		case <-db.walFull:
+			if time.Now().Before(notBefore) || db.WALSize() <= db.walLimit.Load() {
+				continue
 			}
+			db.checkpointPassive()
+			if db.checkpointRestart() {
+				// The file shrinks at the writer's next commit; nudges until then are stale.
+				backoff, notBefore = 0, time.Now().Add(CheckpointEvery/10)
+				continue
+			}
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			notBefore = time.Now().Add(backoff)
 		}
 	}
+}
+
+// checkpointPassive copies what it can of the log without blocking anyone.
+func (db *DB) checkpointPassive() {
+	var busy, logPages, done int
+	if err := db.checkpoint.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done); err != nil {
+		slog.Warn("checkpoint", "err", err)
+	}
+}
+
+// checkpointRestart copies the whole log with the writer paused between batches and makes
+// the next write start it over. It reports whether it did (false when readers of an older
+// snapshot held the log past checkpointReaderWait).
+func (db *DB) checkpointRestart() bool {
+	db.pause.Lock()
+	start := time.Now()
+	var busy, logPages, done int
+	err := db.checkpoint.QueryRow(`PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &logPages, &done)
+	paused := time.Since(start)
+	db.pause.Unlock()
+	ok := err == nil && busy == 0
+	if err != nil {
+		slog.Warn("checkpoint", "mode", "restart", "err", err)
+	}
+	if o := db.observer.Load(); o != nil {
+		(*o).WALRestarted(ok, paused)
+	}
+	return ok
+}
+
+// setWALLimit changes walLimit and the writer's journal_size_limit together (tests: a small
+// limit shows the bound in a few seconds of writes).
+func (db *DB) setWALLimit(n int64) error {
+	db.walLimit.Store(n)
+	_, err := db.write.Exec(fmt.Sprintf(`PRAGMA journal_size_limit = %d`, n))
+	return err
+}
+
+// WALSize is the size in bytes of the write-ahead log file (0 when there is none).
+func (db *DB) WALSize() int64 {
+	fi, err := os.Stat(db.path + "-wal")
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// QueueDepth is the number of writes waiting for the writer.
+func (db *DB) QueueDepth() int { return len(db.jobs) }
+
+// Observer receives the writer's and the checkpointer's measurements, for metrics. Its methods
+// are called from those goroutines, once per batch or checkpoint, and must not block.
+type Observer interface {
+	// BatchCommitted reports a group commit: how many writes it held and how long its
+	// transaction took from BEGIN to the end of COMMIT (the fsync included).
+	BatchCommitted(writes int, took time.Duration)
+	// WALRestarted reports a restarting checkpoint, whether it completed (the log starts
+	// over at the next write), and how long the writer was paused for it.
+	WALRestarted(ok bool, paused time.Duration)
+}
+
+// SetObserver installs o (nil removes it). Safe while the database is in use.
+func (db *DB) SetObserver(o Observer) {
+	if o == nil {
+		db.observer.Store(nil)
+		return
+	}
+	db.observer.Store(&o)
 }
 
 // update runs fn as one write in the writer's next group commit and returns once that commit
@@ -483,8 +599,23 @@ func (db *DB) writer() {
 				break fill
 			}
 		}
+		db.pause.Lock()
+		start := time.Now()
 		db.commit(batch)
+		took := time.Since(start)
 		db.writeStmts.prepareWanted()
+		db.pause.Unlock()
+		if o := db.observer.Load(); o != nil {
+			(*o).BatchCommitted(len(batch), took)
+		}
+		// One stat per batch: the checkpointer is told as soon as the log is past its limit,
+		// not at its next tick, so the log's size does not depend on the write rate.
+		if db.WALSize() > db.walLimit.Load() {
+			select {
+			case db.walFull <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 

@@ -46,9 +46,10 @@ func townMerchant(q querier, town, id string) (merchant.Merchant, error) {
 }
 
 // MerchantByKeyHash returns the merchant whose API key hashes to sum, or merchant.ErrNotFound.
+// A merchant's keys are the one of sign-up or rotation and one per paired till (UsePairing).
 func (db *DB) MerchantByKeyHash(ctx context.Context, sum []byte) (merchant.Merchant, error) {
 	return cached(db.cache.merchantByKey, string(sum), func() (merchant.Merchant, error) {
-		return merchantWhere(db.reader(ctx), `key_hash = ?`, sum)
+		return merchantWhere(db.reader(ctx), `key_hash = ?1 OR id = (SELECT merchant_id FROM merchant_keys WHERE key_hash = ?1)`, sum)
 	})
 }
 
@@ -91,7 +92,8 @@ func (db *DB) UpdateMerchant(ctx context.Context, town, id string, change func(*
 	return m, err
 }
 
-// SetMerchantKey replaces the API key hash of town's merchant; the old key stops working at once.
+// SetMerchantKey replaces the API key hash of town's merchant; every old key, the paired
+// tills' too, stops working at once.
 func (db *DB) SetMerchantKey(ctx context.Context, town, id string, keyHash []byte) error {
 	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
@@ -101,6 +103,9 @@ func (db *DB) SetMerchantKey(ctx context.Context, town, id string, keyHash []byt
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return merchant.ErrNotFound
+		}
+		if _, err := tx.exec(`DELETE FROM merchant_keys WHERE merchant_id = ?`, id); err != nil {
+			return err
 		}
 		return tx.auditIn(town, "merchant.key_rotate", id) // the key itself is never audited
 	})

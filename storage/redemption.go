@@ -287,14 +287,18 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 }
 
 // Void voids a redemption at town's merchants with a reason. With merchantID set, only that
-// merchant's redemptions are found. Errors: merchant.ErrNotFound, merchant.ErrAlreadyVoided.
+// merchant's redemptions are found. A void of the redemption that activated its card, soon
+// enough, also returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors:
+// merchant.ErrNotFound, merchant.ErrAlreadyVoided.
 func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (merchant.Redemption, error) {
-	if err := merchant.ValidateVoidReason(reason); err != nil {
+	// Store exactly what was checked: the trimmed reason, never the padding around it.
+	reason, err := merchant.CleanVoidReason(reason)
+	if err != nil {
 		return merchant.Redemption{}, err
 	}
 	var r merchant.Redemption
 	defer func() { db.cache.cards.invalidate(r.CardNumber, r.CardNumber == "") }()
-	err := db.update(ctx, func(tx *Tx) error {
+	err = db.update(ctx, func(tx *Tx) error {
 		var err error
 		r, err = redemptionWhere(tx, `id = ?`, id)
 		if err != nil || (merchantID != "" && r.MerchantID != merchantID) || (town != "" && r.Town != town) {
@@ -310,6 +314,9 @@ func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (me
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason
 		if err := bookVoid(tx, r); err != nil {
+			return err
+		}
+		if err := undoActivation(tx, r.Town, r.CardID, r.CreatedAt); err != nil {
 			return err
 		}
 		return tx.auditIn(r.Town, "redemption.void", id)
@@ -348,10 +355,15 @@ func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([
 	if !f.To.IsZero() {
 		to = ms(f.To)
 	}
+	// "town = ?" spelled out, not "? = '' OR", so the planner walks the (town, seq) index.
+	town, args := `town = ?`, []any{f.Town}
+	if f.Town == "" {
+		town, args = `card_id = ?`, []any{f.CardID} // every use of one card
+	}
 	return list(db.reader(ctx), `SELECT `+redemptionColumns+` FROM redemptions
-		WHERE (? = '' OR town = ?) AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
+		WHERE `+town+` AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
 		ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Town, f.Town, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to}, page, true,
+		append(args, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to), page, true,
 		func(r *sql.Rows) (merchant.Redemption, int64, error) { return scanRedemption(r) })
 }
 

@@ -267,6 +267,8 @@
   // name to everyone else; the network's tabs to the network admin only.
   function fillTowns() {
     var sel = $("town"), net = state.role === "network";
+    // Other scripts of the page (the till's pairing) name the same town in their calls.
+    document.body.dataset.town = net ? state.town : "";
     sel.textContent = "";
     state.towns.forEach(function (tw) { sel.appendChild(el("option", { value: tw.code, text: name(tw.name) || tw.code })); });
     sel.value = state.town;

@@ -1,9 +1,11 @@
-// The web till. A shop signs in with its API key (kept in this browser), reads a card (camera,
-// keyboard-wedge scanner or the typed number), picks an offer, types the amount, sees the
-// discount, confirms, and can void the last redemption. Everything goes through /api/v1/pos.
+// The web till. A shop pairs it from the console's QR code (or signs in with its API key, kept
+// in this browser), reads a card (camera, keyboard-wedge scanner or the typed number), picks an
+// offer, types the amount and presses Enter: the discount is quoted and confirmed in one key
+// stroke. It can void the last redemption. Everything goes through /api/v1/pos. The clerk's
+// language (sl, it, en, de) is remembered in this browser; the texts are in the page.
 (function () {
   "use strict";
-  var KEY = "citycard.pos.key", TERMINAL = "citycard.pos.terminal";
+  var KEY = "citycard.pos.key", TERMINAL = "citycard.pos.terminal", LANG = "citycard.pos.lang";
   var $ = function (id) { return document.getElementById(id); };
 
   var state = {
@@ -14,8 +16,50 @@
     offerId: "",
     quoted: null,    // {body, quote} of the last good quote
     pending: null,   // {key, body}: a confirmation whose answer never came, to retry as is
+    confirming: false, // a confirmation (quote and redemption) is on its way: Enter does nothing
     last: null       // the last redemption this till made
   };
+
+  // --- words ---
+
+  var LANGS = ["sl", "it", "en", "de"];
+  var LOCALES = { sl: "sl-SI", it: "it-IT", en: "en-GB", de: "de-DE" };
+  var MSG = JSON.parse($("pos-messages").textContent);
+  // The clerk's choice, else the browser's first language the till speaks, else Slovene (the
+  // town's language).
+  var lang = (function () {
+    var saved = localStorage.getItem(LANG);
+    if (LANGS.indexOf(saved) >= 0) return saved;
+    var prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
+    for (var i = 0; i < prefs.length; i++) {
+      var l = String(prefs[i]).slice(0, 2).toLowerCase();
+      if (LANGS.indexOf(l) >= 0) return l;
+    }
+    return "sl";
+  })();
+  // t is the text of key in the chosen language, with {name} replaced from vars.
+  function t(key, vars) {
+    var s = (MSG[lang] && MSG[lang][key]) || (MSG.en && MSG.en[key]) || key;
+    return s.replace(/\{(\w+)\}/g, function (m, k) { return vars && vars[k] !== undefined ? vars[k] : m; });
+  }
+  // applyLang writes the static texts of the page in the chosen language.
+  function applyLang() {
+    document.documentElement.lang = lang;
+    document.title = t("brand");
+    $("lang").value = lang;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (e) { e.textContent = t(e.dataset.i18n); });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (e) { e.placeholder = t(e.dataset.i18nPlaceholder); });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria-label]"), function (e) { e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)); });
+  }
+  $("lang").addEventListener("change", function () {
+    lang = $("lang").value;
+    localStorage.setItem(LANG, lang);
+    applyLang();
+    // Redraw what is on screen in the new language.
+    if (state.check) renderCard(true);
+    if (state.merchant) loadToday();
+  });
+  applyLang();
 
   // The till's name in redemptions: one per browser, so the shop sees which device did what.
   function terminal() {
@@ -45,8 +89,7 @@
           var data = null;
           try { data = t ? JSON.parse(t) : null; } catch (e) { data = null; }
           if (r.status === 401 || (r.status === 403 && data && data.error && data.error.code === "merchant_suspended")) {
-            signOut(r.status === 401 ? "The key was not accepted. It may have been replaced: ask the town-centre office for the new one."
-              : "This shop is suspended. Please contact the town-centre office.");
+            signOut(t(r.status === 401 ? "signin.key_rejected" : "signin.suspended"));
           }
           return { status: r.status, body: data };
         });
@@ -54,45 +97,38 @@
       .finally(function () { clearTimeout(timer); });
   }
   function errCode(res) { return res.body && res.body.error ? res.body.error.code : "http_" + res.status; }
-  function errMessage(res) { return res.body && res.body.error ? res.body.error.message : "unexpected answer (" + res.status + ")"; }
+  function errMessage(res) { return reason(errCode(res)); }
 
-  // --- words ---
-
-  var lang = (navigator.language || "en").slice(0, 2);
+  // title is an offer's title in the clerk's language, else in the town's languages first.
   function title(o) {
-    var t = (o && o.title) || {};
-    return t[lang] || t.en || t.sl || t.it || t.de || "offer";
+    var tt = (o && o.title) || {};
+    return tt[lang] || tt.sl || tt.it || tt.en || tt.de || t("offer.fallback");
   }
-  function euro(s) { return "€ " + s; }
+  // euro formats a decimal string of the API as the clerk's locale writes euros: "23,50 €".
+  function euro(s) {
+    var n = Number(s);
+    if (s === null || s === undefined || s === "" || isNaN(n)) return "";
+    return new Intl.NumberFormat(LOCALES[lang], { style: "currency", currency: "EUR" }).format(n);
+  }
   function formatNumber(n) { return String(n || "").replace(/(\d{4})(?=\d)/g, "$1 "); }
-  var REASONS = {
-    limit_reached: function (o) { return o && o.limit === "daily" ? "Already used today" : "Already used with this card"; },
-    offer_inactive: function () { return "Not valid today"; },
-    offer_not_eligible: function () { return "Not included in this card"; },
-    card_expired: function () { return "The card has expired"; },
-    card_blocked: function () { return "The card is blocked"; },
-    card_not_found: function () { return "No such card"; },
-    card_invalid: function () { return "This is not a valid Koper Card code"; },
-    amount_too_low: function (o) { return o && o.min_amount ? "The purchase must be at least " + euro(o.min_amount) : "The amount is too low for this offer"; },
-    offer_not_found: function () { return "This offer no longer exists"; },
-    invalid_request: function () { return "Check the amount (for example 12.50)"; },
-    idempotency_mismatch: function () { return "This confirmation was already used for another sale"; },
-    already_voided: function () { return "It was already voided"; },
-    not_found: function () { return "Not found"; }
-  };
-  function reason(code, o) { return REASONS[code] ? REASONS[code](o) : code; }
-  function terms(o) {
-    var t = [];
-    if (o.kind === "percent") t.push(o.value + " % off");
-    else if (o.kind === "amount") t.push(euro(o.value) + " off");
-    else if (o.kind === "price") t.push("price " + euro(o.value));
-    else if (o.kind === "free") t.push("free");
-    if (o.max_discount) t.push("at most " + euro(o.max_discount));
-    if (o.min_amount) t.push("from " + euro(o.min_amount));
-    t.push({ once: "once per card", daily: "once a day", unlimited: "no limit" }[o.limit] || o.limit);
-    return t.join(" · ");
+  // reason is an error code as a sentence for the clerk; o is the offer concerned, if any.
+  function reason(code, o) {
+    if (code === "limit_reached" && o && o.limit === "daily") return t("reason.limit_reached_daily");
+    if (code === "amount_too_low" && o && o.min_amount) return t("reason.amount_too_low_min", { min: euro(o.min_amount) });
+    var k = "reason." + code;
+    return MSG.en && MSG.en[k] ? t(k) : t("reason.unknown", { code: code });
   }
-  var STATUS = { issued: "Not yet used", active: "Valid", expired: "Expired", blocked: "Blocked" };
+  function terms(o) {
+    var out = [];
+    if (o.kind === "percent") out.push(t("terms.percent", { value: Number(o.value).toLocaleString(LOCALES[lang]) }));
+    else if (o.kind === "amount") out.push(t("terms.amount", { value: euro(o.value) }));
+    else if (o.kind === "price") out.push(t("terms.price", { value: euro(o.value) }));
+    else if (o.kind === "free") out.push(t("terms.free"));
+    if (o.max_discount) out.push(t("terms.max", { value: euro(o.max_discount) }));
+    if (o.min_amount) out.push(t("terms.min", { value: euro(o.min_amount) }));
+    out.push(t("limit." + o.limit));
+    return out.join(" · ");
+  }
   function cityDate(d) { // YYYY-MM-DD in the city's zone
     var p = new Intl.DateTimeFormat("en-CA", { timeZone: state.tz, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(d);
     var get = function (k) { return p.filter(function (x) { return x.type === k; })[0].value; };
@@ -101,29 +137,30 @@
   function cityTime(iso, withDate) {
     var o = { timeZone: state.tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
     if (withDate) { o.day = "numeric"; o.month = "numeric"; o.year = "numeric"; }
-    return new Date(iso).toLocaleString("sl-SI", o);
+    return new Date(iso).toLocaleString(LOCALES[lang], o);
   }
 
-  // --- sign in ---
+  // --- sign in and pairing ---
 
   function show(id, on) { $(id).hidden = !on; }
 
   function signOut(message) {
     localStorage.removeItem(KEY);
-    state.key = ""; state.merchant = null;
+    state.key = ""; state.merchant = null; state.check = null;
     show("till", false); show("signout", false); show("result", false); show("void", false);
+    stopCamera();
     $("who").textContent = "";
     show("signin", true);
     $("signin-error").textContent = message || "";
     $("key").value = "";
-    $("key").focus();
+    $("pair-code").focus();
   }
 
   function signIn(key) {
     state.key = key;
     return api("GET", "/api/v1/pos/me").then(function (res) {
       if (res.status !== 200) {
-        if (res.status !== 401 && res.status !== 403) signOut("Could not sign in: " + errMessage(res));
+        if (res.status !== 401 && res.status !== 403) signOut(t("signin.failed", { message: errMessage(res) }));
         return;
       }
       localStorage.setItem(KEY, key);
@@ -136,9 +173,39 @@
       resetSale();
       loadToday();
     }, function () {
-      $("signin-error").textContent = "No connection to the server. Check the network and try again.";
+      $("signin-error").textContent = t("signin.no_connection");
       show("signin", true);
     });
+  }
+
+  // pair exchanges a one-time pairing code for this till's own key, then signs in with it.
+  function pair(code) {
+    code = String(code || "").trim();
+    if (!code) return;
+    $("pair-error").textContent = "";
+    fetch("/api/v1/pos/pair", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: code }), cache: "no-store" })
+      .then(function (r) {
+        return r.json().catch(function () { return null; }).then(function (body) {
+          if (r.status === 201 && body && body.api_key) {
+            $("pair-code").value = "";
+            signIn(body.api_key);
+            return;
+          }
+          var c = body && body.error ? body.error.code : "http_" + r.status;
+          $("pair-error").textContent = c === "pairing_invalid" ? t("pair.invalid")
+            : c === "rate_limited" ? t("pair.wait", { seconds: r.headers.get("Retry-After") || "6" }) : reason(c) + ".";
+          show("signin", true);
+        });
+      }, function () {
+        $("pair-error").textContent = t("signin.no_connection");
+        show("signin", true);
+      });
+  }
+  // pairingCode finds the code in a scanned or pasted till URL (…/pos#pair=CODE), or takes the
+  // text as the code itself.
+  function pairingCode(text) {
+    var m = /[#&]pair=([^&\s]+)/.exec(text || "");
+    return m ? decodeURIComponent(m[1]) : "";
   }
 
   $("signin-form").addEventListener("submit", function (e) {
@@ -146,14 +213,28 @@
     var k = $("key").value.trim();
     if (k) signIn(k);
   });
+  $("pair-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var v = $("pair-code").value;
+    pair(pairingCode(v) || v);
+  });
+  $("pair-scan").addEventListener("click", function () {
+    startCamera("pair", function (text) {
+      var code = pairingCode(text);
+      if (code) pair(code); else $("pair-error").textContent = t("camera.not_pairing");
+    });
+  });
   $("signout").addEventListener("click", function () { signOut(""); });
 
   // --- reading a card ---
 
   function resetSale() {
-    state.card = ""; state.check = null; state.offerId = ""; state.quoted = null; state.pending = null;
+    state.card = ""; state.check = null; state.offerId = ""; state.quoted = null; state.pending = null; state.confirming = false;
     $("scan").value = "";
     $("scan-error").textContent = "";
+    $("amount").value = ""; // the next customer's amount is typed afresh
+    $("sale-error").textContent = "";
+    show("quote", false);
     show("card-panel", false);
     stopCamera();
     $("scan").focus();
@@ -166,41 +247,43 @@
     api("POST", "/api/v1/pos/check", { card: text }).then(function (res) {
       if (res.status !== 200) {
         show("card-panel", false);
-        $("scan-error").textContent = reason(errCode(res)) + ".";
+        if (res.status !== 401) $("scan-error").textContent = reason(errCode(res)) + ".";
         $("scan").select();
         return;
       }
       state.card = text; state.check = res.body; state.offerId = ""; state.quoted = null; state.pending = null;
       $("scan").value = "";
-      renderCard();
+      renderCard(false);
     }, function () {
-      $("scan-error").textContent = "No connection to the server. Try again.";
+      $("scan-error").textContent = t("no_connection");
     });
   }
 
-  function renderCard() {
+  // renderCard shows the checked card and its offers. redraw keeps the chosen offer and the
+  // amount (a change of language).
+  function renderCard(redraw) {
     var c = state.check.card;
     $("card-number").textContent = formatNumber(c.number);
     var st = $("card-status");
-    st.textContent = STATUS[c.status] || c.status;
+    st.textContent = t("status." + c.status);
     st.className = "badge " + c.status;
     var note = "";
-    if (c.status === "issued") note = "First use: this purchase starts the card's validity.";
-    else if (c.status === "active" && c.expires_at) note = "Valid until " + cityTime(c.expires_at, true) + ".";
-    else if (c.status === "expired") note = "This card can no longer be used.";
-    else if (c.status === "blocked") note = "This card was blocked by the office. Do not give a discount.";
+    if (c.status === "issued") note = t("card.first_use");
+    else if (c.status === "active" && c.expires_at) note = t("card.valid_until", { time: cityTime(c.expires_at, true) });
+    else if (c.status === "expired") note = t("card.expired_note");
+    else if (c.status === "blocked") note = t("card.blocked_note");
     $("card-note").textContent = note;
     var ul = $("offers");
     ul.textContent = "";
     var available = state.check.offers.filter(function (o) { return o.available; });
-    $("offers-title").textContent = available.length ? "Choose the offer" : "No offer can be used";
+    $("offers-title").textContent = t(available.length ? "offers.choose" : "offers.none_usable");
     state.check.offers.forEach(function (o) {
       var li = document.createElement("li");
       var b = document.createElement("button");
       b.type = "button"; b.className = "offer"; b.dataset.offer = o.id;
-      b.setAttribute("aria-pressed", "false");
+      b.setAttribute("aria-pressed", String(o.id === state.offerId));
       b.disabled = !o.available;
-      var t = document.createElement("span"); t.className = "title"; t.textContent = title(o); b.appendChild(t);
+      var tt = document.createElement("span"); tt.className = "title"; tt.textContent = title(o); b.appendChild(tt);
       var d = document.createElement("span"); d.className = "terms"; d.textContent = terms(o); b.appendChild(d);
       if (!o.available) {
         var w = document.createElement("span"); w.className = "why"; w.textContent = reason(o.reason, o); b.appendChild(w);
@@ -209,11 +292,21 @@
       li.appendChild(b); ul.appendChild(li);
     });
     if (!state.check.offers.length) {
-      var li = document.createElement("li"); li.className = "muted"; li.textContent = "Your shop has no active offers."; ul.appendChild(li);
+      var li = document.createElement("li"); li.className = "muted"; li.textContent = t("offers.none"); ul.appendChild(li);
     }
     show("card-panel", true);
+    if (redraw) {
+      if (state.offerId) setAmountLabel(offerById(state.offerId));
+      if (state.quoted) showQuote(state.quoted.quote);
+      return;
+    }
     show("sale", false);
+    // One offer that applies is chosen at once: scan, type the amount, Enter.
     if (available.length === 1) pickOffer(available[0].id);
+  }
+
+  function setAmountLabel(o) {
+    $("amount-label").textContent = t(o && o.kind === "free" ? "amount.label_free" : "amount.label");
   }
 
   function pickOffer(id) {
@@ -221,11 +314,11 @@
     Array.prototype.forEach.call(document.querySelectorAll(".offer"), function (b) {
       b.setAttribute("aria-pressed", b.dataset.offer === id ? "true" : "false");
     });
-    var o = offerById(id);
-    $("amount-label").textContent = o && o.kind === "free" ? "Price of what is given free (€)" : "Amount of the purchase (€)";
+    setAmountLabel(offerById(id));
     show("sale", true);
     $("sale-error").textContent = "";
     $("amount").focus();
+    keepInView();
     requestQuote();
   }
   function offerById(id) {
@@ -245,8 +338,11 @@
     if (e.ctrlKey || e.metaKey || e.altKey || e.key.length !== 1) return;
     var a = document.activeElement;
     if (a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT")) return;
-    if (!$("void").hidden || $("till").hidden) return;
-    if (!$("result").hidden) closeResult();
+    if (!$("void").hidden || $("till").hidden || !$("camera").hidden) return;
+    if (!$("result").hidden) {
+      if (!$("r-retry").hidden) return; // an unconfirmed sale must be retried or cancelled by hand
+      closeResult();
+    }
     $("scan").focus(); // the key's character lands in the newly focused field
   });
 
@@ -256,6 +352,7 @@
   function amountText() {
     var v = $("amount").value.trim().replace(/\s/g, "").replace(",", ".");
     if (v.charAt(0) === "€") v = v.slice(1);
+    if (v.charAt(v.length - 1) === "€") v = v.slice(0, -1);
     return /^\d{1,7}(\.\d{1,2})?$/.test(v) ? v : "";
   }
   function saleBody() {
@@ -263,75 +360,111 @@
   }
   function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
 
+  // keepInView scrolls just enough that the quote and the confirm button are on the screen:
+  // on a phone they would otherwise sit below it once an offer is chosen.
+  function keepInView() {
+    var b = $("confirm").getBoundingClientRect();
+    if (b.bottom > window.innerHeight || b.top < 0) $("sale").scrollIntoView({ block: "end" });
+  }
+
   var quoteTimer = 0, quoteSeq = 0;
   $("amount").addEventListener("input", function () {
+    if (state.confirming) return;
     state.quoted = null; state.pending = null;
     $("confirm").disabled = true;
     clearTimeout(quoteTimer);
     quoteTimer = setTimeout(requestQuote, 250);
   });
 
+  function showQuote(q) {
+    $("q-amount").textContent = euro(q.amount);
+    $("q-discount").textContent = "− " + euro(q.discount);
+    $("q-total").textContent = euro(q.total);
+    show("quote", true);
+  }
+
+  // requestQuote asks for the discount on the typed amount. It resolves with true when the
+  // quote for the current body is shown and may be confirmed.
   function requestQuote() {
+    clearTimeout(quoteTimer);
     var body = saleBody();
     $("sale-error").textContent = "";
     if (!body.amount) {
       show("quote", false);
       $("confirm").disabled = true;
-      if ($("amount").value.trim()) $("sale-error").textContent = "Type the amount in euros, for example 12.50.";
-      return Promise.resolve();
+      if ($("amount").value.trim()) $("sale-error").textContent = t("amount.invalid");
+      return Promise.resolve(false);
     }
+    if (state.quoted && same(state.quoted.body, body)) return Promise.resolve(true);
     var seq = ++quoteSeq;
     return api("POST", "/api/v1/pos/quote", body).then(function (res) {
-      if (seq !== quoteSeq) return; // a newer quote is on its way
+      if (seq !== quoteSeq) return false; // a newer quote is on its way
       if (res.status !== 200) {
         show("quote", false);
         $("confirm").disabled = true;
-        $("sale-error").textContent = reason(errCode(res), offerById(body.offer_id)) + ".";
-        return;
+        if (res.status !== 401) $("sale-error").textContent = reason(errCode(res), offerById(body.offer_id)) + ".";
+        return false;
       }
       state.quoted = { body: body, quote: res.body };
-      $("q-amount").textContent = euro(res.body.amount);
-      $("q-discount").textContent = "− " + euro(res.body.discount);
-      $("q-total").textContent = euro(res.body.total);
-      show("quote", true);
-      $("confirm").disabled = false;
+      showQuote(res.body);
+      $("confirm").disabled = state.confirming;
+      keepInView();
+      return true;
     }, function () {
-      if (seq === quoteSeq) $("sale-error").textContent = "No connection to the server.";
+      if (seq === quoteSeq) $("sale-error").textContent = t("no_connection");
+      return false;
     });
   }
 
-  $("sale").addEventListener("submit", function (e) {
+  // Enter in the amount field (or the button) quotes if need be and confirms: one key stroke
+  // from the amount to the result. While a confirmation is on its way, a second Enter does
+  // nothing, and the button is disabled; once the result shows, the sale is over.
+  $("sale").addEventListener("submit", function (e) { e.preventDefault(); confirmSale(); });
+  // A form does not submit on Enter while its button is disabled, as it is until the quote
+  // is back: the amount field takes Enter itself.
+  $("amount").addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.isComposing) return;
     e.preventDefault();
-    var body = saleBody();
-    if (!state.quoted || !same(state.quoted.body, body)) {
-      requestQuote(); // Enter in the amount field before the quote came back
-      return;
-    }
-    // Each confirmation has its own Idempotency-Key; a retry after no answer reuses it, so
-    // the sale is recorded once however often the clerk presses "Try again".
-    if (!state.pending || !same(state.pending.body, body)) state.pending = { key: "till-" + randomHex(16), body: body };
-    redeem();
+    confirmSale();
   });
+  function confirmSale() {
+    if (state.confirming || !$("result").hidden || !$("void").hidden) return;
+    state.confirming = true;
+    $("confirm").disabled = true;
+    requestQuote().then(function (ok) {
+      var body = saleBody();
+      if (!ok || !state.quoted || !same(state.quoted.body, body)) {
+        state.confirming = false;
+        $("confirm").disabled = !state.quoted;
+        return;
+      }
+      // Each confirmation has its own Idempotency-Key; a retry after no answer reuses it, so
+      // the sale is recorded once however often the clerk presses "Try again".
+      if (!state.pending || !same(state.pending.body, body)) state.pending = { key: "till-" + randomHex(16), body: body };
+      redeem();
+    });
+  }
 
   function redeem() {
     var p = state.pending;
+    state.confirming = true;
     $("confirm").disabled = true;
     api("POST", "/api/v1/pos/redemptions", p.body, { "Idempotency-Key": p.key }).then(function (res) {
-      $("confirm").disabled = false;
       if (res.status === 201) {
-        state.pending = null;
+        state.pending = null; state.quoted = null;
         state.last = res.body;
         showApproved(res.body);
         loadToday();
       } else if (res.status >= 500) {
-        showNoAnswer("The server had a problem.");
+        showNoAnswer(t("result.server_problem"));
       } else if (res.status !== 401 && res.status !== 403) {
-        state.pending = null;
+        state.pending = null; state.quoted = null;
         showDeclined(reason(errCode(res), offerById(p.body.offer_id)));
+      } else {
+        state.confirming = false;
       }
     }, function () {
-      $("confirm").disabled = false;
-      showNoAnswer("No answer from the server.");
+      showNoAnswer(t("result.no_answer"));
     });
   }
 
@@ -351,21 +484,25 @@
     $("r-detail").textContent = detail || "";
     show("r-retry", kind === "retry");
     show("r-void", kind === "ok");
-    $("r-next").textContent = kind === "retry" ? "Cancel this sale" : "Next customer";
+    $("r-next").textContent = t(kind === "retry" ? "result.cancel_sale" : "result.next");
+    // The field behind the screen must not take a second Enter as a new sale; the buttons get
+    // the focus only after a moment, so a key bounce does not dismiss the result unseen.
+    if (document.activeElement) document.activeElement.blur();
     show("result", true);
-    (kind === "retry" ? $("r-retry") : $("r-next")).focus();
+    setTimeout(function () {
+      if (!$("result").hidden) (kind === "retry" ? $("r-retry") : $("r-next")).focus();
+    }, 600);
   }
   function showApproved(r) {
     var o = offerById(r.offer_id);
-    showResult("ok", "✓", "Approved", ["Customer pays", euro(r.total)],
-      "Discount " + euro(r.discount) + " on " + euro(r.amount) + " · " + title(o) + " · card " + formatNumber(r.card_number));
+    showResult("ok", "✓", t("result.approved"), [t("result.customer_pays"), euro(r.total)],
+      t("result.detail", { discount: euro(r.discount), amount: euro(r.amount), offer: title(o), card: formatNumber(r.card_number) }));
   }
   function showDeclined(why) {
-    showResult("bad", "✗", "Not approved", null, why + ". No discount was given.");
+    showResult("bad", "✗", t("result.declined"), null, t("result.declined_detail", { why: why }));
   }
   function showNoAnswer(what) {
-    showResult("retry", "?", "Not confirmed", null,
-      what + " The discount may not be recorded. Press “Try again”: it cannot be recorded twice.");
+    showResult("retry", "?", t("result.not_confirmed"), null, t("result.no_answer_detail", { what: what }));
   }
   function closeResult() {
     show("result", false);
@@ -380,8 +517,8 @@
   var voiding = null;
   function askVoid(r) {
     voiding = r;
-    $("void-what").textContent = cityTime(r.created_at) + " · card " + formatNumber(r.card_number) + " · " +
-      title(offerById(r.offer_id)) + " · discount " + euro(r.discount);
+    $("void-what").textContent = t("void.what", { time: cityTime(r.created_at), card: formatNumber(r.card_number),
+      offer: title(offerById(r.offer_id)), discount: euro(r.discount) });
     $("void-reason").value = "";
     $("void-error").textContent = "";
     show("result", false);
@@ -396,15 +533,15 @@
   $("void-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var why = $("void-reason").value.trim();
-    if (!why) { $("void-error").textContent = "Say why, for the shop's records."; return; }
+    if (!why) { $("void-error").textContent = t("void.why"); return; }
     api("POST", "/api/v1/pos/redemptions/" + encodeURIComponent(voiding.id) + "/void", { reason: why }).then(function (res) {
-      if (res.status !== 200) { $("void-error").textContent = reason(errCode(res)) + "."; return; }
+      if (res.status !== 200) { if (res.status !== 401) $("void-error").textContent = reason(errCode(res)) + "."; return; }
       show("void", false);
       if (state.last && state.last.id === res.body.id) state.last = res.body;
-      showResult("voided", "↺", "Voided", ["Discount taken back", euro(res.body.discount)],
-        "Card " + formatNumber(res.body.card_number) + " · reason: " + why);
+      showResult("voided", "↺", t("result.voided"), [t("result.taken_back"), euro(res.body.discount)],
+        t("result.voided_detail", { card: formatNumber(res.body.card_number), reason: why }));
       loadToday();
-    }, function () { $("void-error").textContent = "No connection to the server. Try again."; });
+    }, function () { $("void-error").textContent = t("no_connection"); });
   });
 
   // --- today's redemptions ---
@@ -420,8 +557,8 @@
         var tr = document.createElement("tr");
         tr.className = r.status;
         // On a phone the row stacks: the offer first, then the labelled figures.
-        var cells = [[cityTime(r.created_at), "num", ""], [formatNumber(r.card_number), "num", "Card"], [title(offerById(r.offer_id)), "main", ""],
-          [euro(r.discount), "r num", "Discount"], [euro(r.total), "r num", "Pays"]];
+        var cells = [[cityTime(r.created_at), "num", ""], [formatNumber(r.card_number), "num", t("th.card")], [title(offerById(r.offer_id)), "main", ""],
+          [euro(r.discount), "r num", t("th.discount")], [euro(r.total), "r num", t("th.pays")]];
         cells.forEach(function (c) {
           var td = document.createElement("td");
           td.textContent = c[0];
@@ -434,11 +571,11 @@
         if (r.status === "completed") {
           n++; discount += Math.round(parseFloat(r.discount) * 100);
           var b = document.createElement("button");
-          b.type = "button"; b.className = "danger"; b.textContent = "Void";
+          b.type = "button"; b.className = "danger"; b.textContent = t("today.void");
           b.addEventListener("click", function () { askVoid(r); });
           td.appendChild(b);
         } else {
-          var s = document.createElement("span"); s.className = "badge voided"; s.textContent = "voided";
+          var s = document.createElement("span"); s.className = "badge voided"; s.textContent = t("today.voided");
           s.title = r.void_reason || "";
           td.appendChild(s);
         }
@@ -446,21 +583,29 @@
         tb.appendChild(tr);
       });
       show("today-empty", res.body.items.length === 0);
-      $("today-sum").textContent = n ? n + " redeemed · discounts € " + (discount / 100).toFixed(2) : "";
+      $("today-sum").textContent = n ? t("today.sum", { n: n, sum: euro((discount / 100).toFixed(2)) }) : "";
     }, function () {});
   }
   $("today-refresh").addEventListener("click", loadToday);
 
-  // --- camera ---
+  // --- camera: a card's QR code at the till, the pairing QR code at sign-in ---
 
-  var stream = null, scanning = false;
-  if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) show("camera-start", true);
+  var stream = null, scanning = false, onScan = null;
+  if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) { show("camera-start", true); show("pair-scan", true); }
 
-  $("camera-start").addEventListener("click", startCamera);
-  $("camera-stop").addEventListener("click", function () { stopCamera(); $("scan").focus(); });
+  $("camera-start").addEventListener("click", function () { startCamera("card", checkCard); });
+  $("camera-stop").addEventListener("click", function () {
+    stopCamera();
+    ($("till").hidden ? $("pair-code") : $("scan")).focus();
+  });
 
-  function startCamera() {
-    $("scan-error").textContent = "";
+  // startCamera reads QR codes until one is found, then hands its text to found. what is
+  // "card" or "pair": which hint to show, and where to say that the camera failed.
+  function startCamera(what, found) {
+    var errorField = what === "pair" ? "pair-error" : "scan-error";
+    $(errorField).textContent = "";
+    $("camera-hint").textContent = t(what === "pair" ? "camera.hint_pair" : "camera.hint");
+    onScan = found;
     decoder().then(function (decode) {
       return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
         stream = s;
@@ -472,12 +617,12 @@
       });
     }).catch(function (err) {
       stopCamera();
-      $("scan-error").textContent = "The camera could not be used (" + (err && err.name || "error") + "). Scan or type the number instead.";
+      $(errorField).textContent = t("camera.failed", { error: err && err.name || "error" });
     });
   }
   function stopCamera() {
     scanning = false;
-    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    if (stream) stream.getTracks().forEach(function (tr) { tr.stop(); });
     stream = null;
     show("camera", false);
   }
@@ -485,7 +630,7 @@
     if (!scanning) return;
     decode(video).then(function (text) {
       if (!scanning) return;
-      if (text) { stopCamera(); checkCard(text); return; }
+      if (text) { stopCamera(); if (onScan) onScan(text); return; }
       setTimeout(function () { loop(video, decode); }, 120);
     }, function () { setTimeout(function () { loop(video, decode); }, 300); });
   }
@@ -532,5 +677,12 @@
 
   // --- start ---
 
-  if (state.key) signIn(state.key); else signOut("");
+  // A pairing link (/pos#pair=CODE, from the console's QR code) pairs this till. The code is
+  // taken out of the address at once, so it stays neither in the history nor on the screen.
+  var code = pairingCode(location.hash);
+  if (code) {
+    history.replaceState(null, "", location.pathname + location.search);
+    pair(code);
+  } else if (state.key) signIn(state.key);
+  else signOut("");
 })();

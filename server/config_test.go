@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An admin token shorter than 32 characters is refused at start-up, before the database is
+// opened or created, with a message naming the variable.
+func TestShortAdminTokenRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "citycard.db")
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{
+		{"short", false},
+		{strings.Repeat("x", 31), false},
+		{strings.Repeat("ž", 31), false}, // characters, not bytes
+		{strings.Repeat("x", 32), true},
+	} {
+		err := checkAdminToken(tc.token)
+		if (err == nil) != tc.ok {
+			t.Fatalf("token of %d characters: %v, want ok=%v", len([]rune(tc.token)), err, tc.ok)
+		}
+	}
+	getenv := func(k string) string {
+		switch k {
+		case "CITYCARD_ADMIN_TOKEN":
+			return "load-1764600000000000000" // what .ci/loadtest used to set: 24 characters
+		case "CITYCARD_DB":
+			return db
+		case "CITYCARD_ADDR":
+			return "127.0.0.1:0"
+		}
+		return ""
+	}
+	err := run(context.Background(), []string{"serve"}, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CITYCARD_ADMIN_TOKEN") || !strings.Contains(err.Error(), "32") {
+		t.Fatalf("serve with a 24-character admin token: %v, want a refusal naming CITYCARD_ADMIN_TOKEN and 32", err)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the database was created before the token was refused: %v", err)
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
+)
+
+// The terms of an offer as the tourist reads them on the card page, in the page's language:
+// what it gives ("10 % off", "€5.00 off", "free", "for €12.00"), the minimum purchase, the
+// most it takes off, how often it may be used, its dates and the products it is for. Never
+// the municipality's share: that is between the town and the merchant.
+
+// offerTerms returns the offer's terms in lang, in that order. productNames are the names of
+// the products by code, for an offer limited to some.
+func offerTerms(o merchant.Offer, lang string, productNames map[string]map[string]string) []string {
+	t := func(key string, vars ...string) string {
+		s := translate("card", lang, key)
+		for i := 0; i+1 < len(vars); i += 2 {
+			s = strings.ReplaceAll(s, "{"+vars[i]+"}", vars[i+1])
+		}
+		return s
+	}
+	var out []string
+	switch o.Kind {
+	case "percent":
+		out = append(out, t("terms.percent", "value", localDecimal(o.Value, lang, false)))
+	case "amount":
+		out = append(out, t("terms.amount", "value", localEuro(o.Value, lang)))
+	case "price":
+		out = append(out, t("terms.price", "value", localEuro(o.Value, lang)))
+	case "free":
+		out = append(out, t("terms.free"))
+	}
+	if o.MinAmount != nil && *o.MinAmount > 0 {
+		out = append(out, t("terms.min", "value", localEuro(*o.MinAmount, lang)))
+	}
+	if o.MaxDiscount != nil {
+		out = append(out, t("terms.max", "value", localEuro(*o.MaxDiscount, lang)))
+	}
+	out = append(out, t("terms."+o.Limit))
+	switch {
+	case o.ValidFrom != "" && o.ValidUntil != "":
+		out = append(out, t("terms.between", "from", localDate(o.ValidFrom, lang), "until", localDate(o.ValidUntil, lang)))
+	case o.ValidFrom != "":
+		out = append(out, t("terms.from", "date", localDate(o.ValidFrom, lang)))
+	case o.ValidUntil != "":
+		out = append(out, t("terms.until", "date", localDate(o.ValidUntil, lang)))
+	}
+	if len(o.Products) > 0 {
+		names := make([]string, len(o.Products))
+		for i, code := range o.Products {
+			if n := card.Localize(productNames[code], lang); n != "" {
+				names[i] = n
+			} else {
+				names[i] = code
+			}
+		}
+		out = append(out, t("terms.products", "products", strings.Join(names, ", ")))
+	}
+	return out
+}
+
+// localDecimal writes hundredths (cents, basis points) as that language writes numbers:
+// "1.234,5" in sl, it and de, "1,234.5" in en; trailing zeros of the fraction are dropped
+// unless fixed (money keeps its two decimals).
+func localDecimal(hundredths int64, lang string, fixed bool) string {
+	sign := ""
+	if hundredths < 0 {
+		sign, hundredths = "-", -hundredths
+	}
+	whole, frac := strconv.FormatInt(hundredths/100, 10), hundredths%100
+	group, point := ".", ","
+	if lang == "en" {
+		group, point = ",", "."
+	}
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteString(group)
+		}
+		b.WriteRune(d)
+	}
+	switch {
+	case fixed || frac%10 != 0:
+		b.WriteString(point + strconv.FormatInt(100+frac, 10)[1:])
+	case frac != 0:
+		b.WriteString(point + strconv.FormatInt(frac/10, 10))
+	}
+	return sign + b.String()
+}
+
+// localEuro writes cents as euros the language's way: "5,00 €" (sl, it, de), "€5.00" (en).
+func localEuro(cents int64, lang string) string {
+	if lang == "en" {
+		return "€" + localDecimal(cents, lang, true)
+	}
+	return localDecimal(cents, lang, true) + "\u00a0€"
+}
+
+// localDate writes a local date YYYY-MM-DD the language's way: "1. 6. 2026" (sl), "1/6/2026"
+// (it), "1.6.2026" (de), "1 Jun 2026" (en). A date that does not parse is written as it is.
+func localDate(date, lang string) string {
+	d, err := time.Parse("2006-01-02", date)
+	if err != nil {
+		return date
+	}
+	switch lang {
+	case "sl":
+		return d.Format("2. 1. 2006")
+	case "it":
+		return d.Format("2/1/2006")
+	case "de":
+		return d.Format("2.1.2006")
+	}
+	return d.Format("2 Jan 2006")
+}
+
+// offerTitle is an offer's title in lang, else in the town's languages first (sl, it), then
+// en and de: a page never mixes in English where a local language is written.
+func offerTitle(title map[string]string, lang string) string {
+	for _, l := range []string{lang, "sl", "it", "en", "de"} {
+		if s := title[l]; s != "" {
+			return s
+		}
+	}
+	return ""
+}

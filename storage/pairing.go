@@ -1,0 +1,70 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+)
+
+// CreatePairing stores a one-time pairing code (its SHA-256) for an active merchant of town,
+// usable until ttl from now, and returns when it expires. Codes expired for more than a day
+// are deleted on the way. Errors: merchant.ErrNotFound, merchant.ErrSuspended.
+func (db *DB) CreatePairing(ctx context.Context, town, merchantID string, codeHash []byte, ttl time.Duration) (time.Time, error) {
+	var expires time.Time
+	err := db.update(ctx, func(tx *Tx) error {
+		m, err := townMerchant(tx, town, merchantID)
+		if err != nil {
+			return err
+		}
+		if m.Status != merchant.StatusActive {
+			return merchant.ErrSuspended
+		}
+		if _, err := tx.exec(`DELETE FROM pairings WHERE expires_at < ?`, ms(tx.Now.Add(-24*time.Hour))); err != nil {
+			return err
+		}
+		expires = tx.Now.Add(ttl)
+		if _, err := tx.exec(`INSERT INTO pairings (code_hash, merchant_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			codeHash, merchantID, ms(tx.Now), ms(expires)); err != nil {
+			return err
+		}
+		return tx.auditIn(m.Town, "merchant.pairing_create", merchantID)
+	})
+	return expires, err
+}
+
+// UsePairing spends a pairing code: if codeHash names a code that is unused and not expired,
+// it marks the code used and adds keyHash as a key of the code's merchant, in one
+// transaction, and returns the merchant. Errors: merchant.ErrPairingInvalid (unknown, used or
+// expired: the caller cannot tell which), merchant.ErrSuspended.
+func (db *DB) UsePairing(ctx context.Context, codeHash, keyHash []byte) (merchant.Merchant, error) {
+	var m merchant.Merchant
+	err := db.update(ctx, func(tx *Tx) error {
+		var merchantID string
+		var expires int64
+		var used sql.NullInt64
+		err := tx.queryRow(`SELECT merchant_id, expires_at, used_at FROM pairings WHERE code_hash = ?`, codeHash).Scan(&merchantID, &expires, &used)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (used.Valid || ms(tx.Now) >= expires)) {
+			return merchant.ErrPairingInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if m, err = merchantWhere(tx, `id = ?`, merchantID); err != nil {
+			return err
+		}
+		if m.Status != merchant.StatusActive {
+			return merchant.ErrSuspended
+		}
+		if _, err := tx.exec(`UPDATE pairings SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, ms(tx.Now), codeHash); err != nil {
+			return err
+		}
+		if _, err := tx.exec(`INSERT INTO merchant_keys (key_hash, merchant_id, created_at) VALUES (?, ?, ?)`, keyHash, merchantID, ms(tx.Now)); err != nil {
+			return err
+		}
+		return tx.auditIn(m.Town, "merchant.pairing_use", merchantID)
+	})
+	return m, err
+}
