@@ -8,9 +8,10 @@ import (
 )
 
 // TestAdminTextsInCatalogue checks that every text key the console's page and script ask for
-// is in its catalogue, so no one reads a bare key like "desk.block".
+// is in its catalogues (admin.*.json and towns.*.json), so no one reads a bare key like
+// "desk.block".
 func TestAdminTextsInCatalogue(t *testing.T) {
-	en := catalogues["admin"]["en"]
+	en := consoleTexts["en"]
 	html, err := fs.ReadFile(webFS, "web/admin.html")
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +42,7 @@ func TestAdminTextsInCatalogue(t *testing.T) {
 			continue // a prefix completed with a value: the list below
 		}
 		if _, ok := en[k]; !ok {
-			t.Errorf("the console asks for %q, which admin.en.json lacks", k)
+			t.Errorf("the console asks for %q, which neither admin.en.json nor towns.en.json has", k)
 		}
 	}
 	// Keys made from a value: every category, card and merchant status, redemption status,
@@ -53,5 +54,20 @@ func TestAdminTextsInCatalogue(t *testing.T) {
 		if _, ok := en[k]; !ok {
 			t.Errorf("admin.en.json lacks %q", k)
 		}
+	}
+}
+
+// TestConsoleTextsDistinct: the console's areas share one data block, so a key in both
+// admin.*.json and towns.*.json would show one area's text where the other's was meant.
+func TestConsoleTextsDistinct(t *testing.T) {
+	for lang, m := range catalogues["towns"] {
+		for k := range m {
+			if _, ok := catalogues["admin"][lang][k]; ok {
+				t.Errorf("key %q is in both admin.%s.json and towns.%s.json", k, lang, lang)
+			}
+		}
+	}
+	if len(consoleTexts["sl"]) != len(catalogues["admin"]["sl"])+len(catalogues["towns"]["sl"]) {
+		t.Errorf("the console's Slovene texts have %d keys, want admin's and towns' together", len(consoleTexts["sl"]))
 	}
 }

@@ -195,7 +195,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "admin token (shown once, keep it safe): %s\n", adminToken)
 	}
 	if cfg.Demo {
-		if err := s.loadDemo(ctx, stdout); err != nil {
+		shown := ""
+		if fresh {
+			shown = adminToken
+		}
+		if err := s.loadDemo(ctx, stdout, shown); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}

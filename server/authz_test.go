@@ -108,6 +108,7 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/pos/redemptions/:id/void":     {town: notFound, who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
 	"GET /api/v1/public/towns":                  {who: public},
 	"POST /api/v1/towns":                        {who: networkOnly, changes: true, body: `{"code":"kranj-{caller}","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`},
+	"GET /api/v1/me":                            {who: adminOnly},
 	"GET /api/v1/towns":                         {who: adminOnly},
 	"GET /api/v1/towns/:code":                   {town: notFound, who: adminOnly, path: "/api/v1/towns/koper"},
 	"PATCH /api/v1/towns/:code":                 {who: networkOnly, changes: true, path: "/api/v1/towns/koper", body: `{"public_url":"https://koper.example"}`},

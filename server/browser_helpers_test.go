@@ -60,7 +60,7 @@ func startLiveApp(t *testing.T) *liveApp {
 		t.Fatal(err)
 	}
 	s := newServer(cfg, db, keys, adminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	demo, err := seedDemo(ctx, db, keys, "koper", s.cardURL, time.Now())
+	demo, err := seedDemo(ctx, db, keys, cfg.PublicURL, s.cardURL, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated IPs or CIDRs whose X-Forwarded-For is believed (CITYCARD_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "separate listen address for GET /metrics, e.g. 127.0.0.1:9090 (CITYCARD_METRICS_ADDR)")
-	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded Koper demo data set")
+	fs.BoolVar(&cfg.Demo, "demo", false, "start on the embedded demo data set: the towns Koper and Ptuj")
 	for _, add := range extra {
 		add(fs)
 	}

@@ -216,7 +216,7 @@ func TestBrowserConsole(t *testing.T) {
 				if got, want := jsText(t, ctx, "#cd-number"), card.FormatNumber(cd.Number); got != want {
 					t.Fatalf("desk shows card %q, want %q", got, want)
 				}
-				reds, _, err := a.db.Redemptions(bg, storage.RedemptionFilter{CardID: cd.ID}, storage.Page{Limit: 100})
+				reds, _, err := a.db.Redemptions(bg, storage.RedemptionFilter{Town: "koper", CardID: cd.ID}, storage.Page{Limit: 100})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -520,7 +520,7 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		do(t, ctx, chromedp.Click(chromedp.ID("merchant-save")), waitJS(`document.getElementById("merchant-ok").textContent !== ""`))
 		id := eval[string](t, ctx, `document.querySelector("#merchants tr.selected").dataset.id`)
-		status := a.apiStatus(t, "GET", "/api/v1/merchants/"+id, a.adminToken)
+		status := a.apiJSON(t, "GET", "/api/v1/merchants/"+id, a.adminToken, "koper", nil, nil)
 		if status != 200 {
 			t.Fatalf("merchant %s: %d", id, status)
 		}
@@ -533,7 +533,7 @@ func TestBrowserConsole(t *testing.T) {
 // redemptionsOfCard lists a card's redemptions.
 func (a *liveApp) redemptionsOfCard(t *testing.T, cardID string) []merchant.Redemption {
 	t.Helper()
-	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{CardID: cardID}, storage.Page{Limit: 500})
+	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{Town: "koper", CardID: cardID}, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

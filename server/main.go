@@ -43,7 +43,7 @@ func main() {
 const usage = `usage: citycard <command> [flags]
 
 commands:
-  serve         run the service (--demo: on the embedded Koper demo data)
+  serve         run the service (--demo: on the embedded demo towns Koper and Ptuj)
   report        a month's report from the database file: --month YYYY-MM [--format json|csv|pdf] [--out FILE]
   healthcheck   exit 0 if the local service answers /healthz (--ready: /readyz, the database takes writes)
   loadtest      drive a running service with concurrent tills and print throughput and latency

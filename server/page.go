@@ -346,7 +346,28 @@ type adminPage struct {
 }
 
 func (s *server) handleAdminPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "admin.html", adminPage{V: assetVersion, TZ: s.cfg.Loc.String(), I18n: catalogues["admin"]})
+	return s.sendPage(c, "admin.html", adminPage{V: assetVersion, TZ: s.cfg.Loc.String(), I18n: consoleTexts})
+}
+
+// consoleTexts are the console's texts: the office's areas (admin) and the network's (towns:
+// towns, office tokens, the network report), one catalogue per area so that two people never
+// edit the same file. Their keys must not overlap (TestConsoleTextsDistinct).
+var consoleTexts = mergeAreas("admin", "towns")
+
+// mergeAreas joins the catalogues of areas, language by language.
+func mergeAreas(areas ...string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, area := range areas {
+		for lang, m := range catalogues[area] {
+			if out[lang] == nil {
+				out[lang] = map[string]string{}
+			}
+			for k, v := range m {
+				out[lang][k] = v
+			}
+		}
+	}
+	return out
 }
 
 func (s *server) sendPage(c *fiber.Ctx, name string, data any) error {

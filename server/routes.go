@@ -65,6 +65,7 @@ func (s *server) routes(app *fiber.App) {
 	admin.Get("/ledger/verify", s.handleLedgerVerify)
 	// The network: towns and their offices (network admin; an office reads its own town).
 	admin.Post("/towns", s.handleTownCreate)
+	admin.Get("/me", s.handleMe) // who the console signed in as (server/me.go)
 	admin.Get("/towns", s.handleTownList)
 	admin.Get("/towns/:code", s.handleTownGet)
 	admin.Patch("/towns/:code", s.handleTownUpdate)

@@ -64,7 +64,10 @@
     box.hidden = false;
     close.focus();
     var token = sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "";
-    fetch("/api/v1/merchants/" + encodeURIComponent(id) + "/pairings", { method: "POST", headers: { "Authorization": "Bearer " + token }, cache: "no-store" })
+    var headers = { "Authorization": "Bearer " + token };
+    // The network admin acts in the town chosen in the console's switcher (admin.js sets it).
+    if (document.body.dataset.town) headers["Citycard-Town"] = document.body.dataset.town;
+    fetch("/api/v1/merchants/" + encodeURIComponent(id) + "/pairings", { method: "POST", headers: headers, cache: "no-store" })
       .then(function (r) { return r.json().then(function (b) { return { status: r.status, body: b }; }); })
       .then(function (res) {
         if (res.status !== 201) {

@@ -2,21 +2,25 @@
 // issuing and printing cards, merchants and offers, and the month's finance (report, downloads,
 // statements, closing). It signs in with the admin token and calls /api/v1. Its texts come
 // from the page's JSON data block (server/i18n/admin.<lang>.json), in the language the user
-// picks.
+// picks. The network admin also has a town switcher (every call then names the town in the
+// Citycard-Town header), the towns with their office tokens, and the network's month with the
+// clearing between towns; an office token sees its own town only.
 (function () {
   "use strict";
-  var KEY = "citycard.admin.token", LANG_KEY = "citycard.admin.lang";
+  var KEY = "citycard.admin.token", LANG_KEY = "citycard.admin.lang", TOWN_KEY = "citycard.admin.town";
   var $ = function (id) { return document.getElementById(id); };
   var LANGS = ["sl", "it", "en", "de"];
   // Number and date formats per language: Slovenes and Italians read "1.234,56 €".
   var LOCALES = { sl: "sl-SI", it: "it-IT", en: "en-GB", de: "de-DE" };
   var CATEGORIES = ["shop", "restaurant", "bar", "museum", "attraction", "tour", "transport", "accommodation", "service"];
   var I18N = JSON.parse($("i18n").textContent || "{}");
-  var TZ = document.body.dataset.tz || "Europe/Ljubljana";
+  // TZ is the zone of the town the console acts in: the server's default until the town is known.
+  var TZ_DEFAULT = document.body.dataset.tz || "Europe/Ljubljana", TZ = TZ_DEFAULT;
   var state = { token: sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "", lang: chooseLang(), products: [],
     merchant: null, offers: [], offer: null, cards: [], cardsCursor: "", report: null, reportClosed: "", closes: {},
     card: null, voiding: null, batches: [], batchesCursor: "", batch: null, batchCardsCursor: "", batchNames: {},
-    merchantsById: null, offersById: null, issued: [], issuedBatch: null, openCard: "" };
+    merchantsById: null, offersById: null, issued: [], issuedBatch: null, openCard: "",
+    role: "", town: "", towns: [], editTown: null, tokensTown: null, net: null };
 
   // --- language ---
 
@@ -56,12 +60,13 @@
     kindChanged();
     if (state.issued.length) issuedTitle();
     selectionChanged();
+    townTexts();
   }
   $("lang").addEventListener("change", function () {
     state.lang = $("lang").value;
     localStorage.setItem(LANG_KEY, state.lang);
     applyTexts();
-    if (state.token && !$("tabs").hidden) { fillProducts(); route(); }
+    if (state.token && !$("tabs").hidden) { fillTowns(); fillProducts(); route(); }
   });
 
   // --- formats ---
@@ -104,8 +109,11 @@
 
   // --- API ---
 
-  function api(method, path, body) {
+  // api calls the API as the signed-in user; the network admin's calls name the chosen town,
+  // except the network's own (towns, tokens, the network report: noTown).
+  function api(method, path, body, noTown) {
     var h = { "Authorization": "Bearer " + state.token };
+    if (state.role === "network" && state.town && !noTown) h["Citycard-Town"] = state.town;
     if (body !== undefined) h["Content-Type"] = "application/json";
     return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" })
       .then(function (r) {
@@ -137,10 +145,10 @@
 
   // download fetches a file with the token (a plain link cannot send it) and hands it to the
   // browser as a download under the server's file name. errBox shows what went wrong.
-  function download(path, fallback, errBox, button) {
+  function download(path, fallback, errBox, button, noTown) {
     errBox.textContent = "";
     if (button) { button.disabled = true; button.classList.add("busy"); }
-    return api("GET", path).then(function (res) {
+    return api("GET", path, undefined, noTown).then(function (res) {
       if (button) { button.disabled = false; button.classList.remove("busy"); }
       if (!res.ok) { errBox.textContent = message(res); return; }
       var cd = res.headers.get("Content-Disposition") || "", m = /filename="?([^";]+)"?/.exec(cd);
@@ -191,8 +199,10 @@
 
   function signOut(msg) {
     sessionStorage.removeItem(KEY); localStorage.removeItem(KEY);
-    state.token = "";
+    state.token = ""; state.role = ""; state.towns = [];
+    document.body.classList.remove("network", "office");
     document.querySelectorAll(".tab").forEach(function (tb) { tb.hidden = true; });
+    show("town", false); $("who").textContent = "";
     show("tabs", false); show("signout", false); show("signin", true);
     document.body.classList.remove("signed-in");
     $("signin-error").textContent = msg || "";
@@ -201,7 +211,11 @@
   }
   function signIn(token, remember) {
     state.token = token;
-    return api("GET", "/api/v1/products?limit=500").then(function (res) {
+    return whoAmI().then(function (ok) {
+      if (!ok) return null;
+      return api("GET", "/api/v1/products?limit=500");
+    }).then(function (res) {
+      if (!res) return;
       if (!res.ok) {
         if (res.status !== 401) signOut(res.status === 403 ? t("signin.shop_key") : message(res));
         return;
@@ -210,10 +224,76 @@
       state.products = res.body.items;
       show("signin", false); show("tabs", true); show("signout", true);
       document.body.classList.add("signed-in");
+      fillTowns();
       fillProducts();
       route();
     });
   }
+
+  // --- who signed in, and the town it acts in ---
+
+  // whoAmI asks the server who the token is: the network admin (towns tab, network report,
+  // town switcher) or a town's office (its town only). It picks the town the console acts in:
+  // the office's own; for the network admin the one chosen before, else the first.
+  function whoAmI() {
+    return api("GET", "/api/v1/me", undefined, true).then(function (res) {
+      if (res.status === 401) return false;
+      if (res.status === 403) { signOut(t("signin.shop_key")); return false; }
+      if (!res.ok) { signOut(message(res)); return false; }
+      setMe(res.body);
+      return true;
+    });
+  }
+  function setMe(me) {
+    state.role = me.role;
+    state.towns = me.towns || [];
+    var codes = state.towns.map(function (tw) { return tw.code; });
+    var want = me.role === "office" ? me.town : localStorage.getItem(TOWN_KEY);
+    state.town = codes.indexOf(want) >= 0 ? want : (me.town || codes[0] || "");
+    var tw = currentTown();
+    TZ = tw && tw.timezone || TZ_DEFAULT;
+    document.body.classList.toggle("network", me.role === "network");
+    document.body.classList.toggle("office", me.role === "office");
+  }
+  function currentTown() {
+    for (var i = 0; i < state.towns.length; i++) if (state.towns[i].code === state.town) return state.towns[i];
+    return null;
+  }
+  function townName(code) {
+    for (var i = 0; i < state.towns.length; i++) if (state.towns[i].code === code) return name(state.towns[i].name) || code;
+    return code;
+  }
+  // fillTowns shows the switcher to a network admin with more than one town, and the town's
+  // name to everyone else; the network's tabs to the network admin only.
+  function fillTowns() {
+    var sel = $("town"), net = state.role === "network";
+    // Other scripts of the page (the till's pairing) name the same town in their calls.
+    document.body.dataset.town = net ? state.town : "";
+    sel.textContent = "";
+    state.towns.forEach(function (tw) { sel.appendChild(el("option", { value: tw.code, text: name(tw.name) || tw.code })); });
+    sel.value = state.town;
+    show("town", net && state.towns.length > 1);
+    var tw = currentTown();
+    $("who").textContent = tw && !(net && state.towns.length > 1) ? name(tw.name) || tw.code : "";
+    document.querySelectorAll("#tabs a.net").forEach(function (a) { a.hidden = !net; });
+  }
+  $("town").addEventListener("change", function () {
+    state.town = $("town").value;
+    localStorage.setItem(TOWN_KEY, state.town);
+    var tw = currentTown();
+    TZ = tw && tw.timezone || TZ_DEFAULT;
+    // Everything shown so far belongs to the other town.
+    state.merchant = null; state.offer = null; state.card = null; state.batch = null; state.report = null;
+    state.merchantsById = null; state.offersById = null; state.issued = []; state.issuedBatch = null; state.batchNames = {};
+    ["card-panel", "batch-panel", "issued-panel", "merchant-panel", "key-panel", "report", "close-result"].forEach(function (id) { show(id, false); });
+    $("report-month").value = lastFullMonth();
+    fillTowns();
+    api("GET", "/api/v1/products?limit=500").then(function (res) {
+      if (res.ok) state.products = res.body.items;
+      fillProducts();
+      route();
+    });
+  });
   $("signin-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var tok = $("token").value.trim();
@@ -224,7 +304,9 @@
   function route() {
     if (!state.token) return;
     var tab = (location.hash || "#desk").slice(1);
-    if (["desk", "cards", "merchants", "report"].indexOf(tab) < 0) tab = "desk";
+    var tabs = ["desk", "cards", "merchants", "report"];
+    if (state.role === "network") tabs.push("towns", "network");
+    if (tabs.indexOf(tab) < 0) tab = "desk";
     document.querySelectorAll(".tab").forEach(function (tb) { tb.hidden = tb.id !== "tab-" + tab; });
     document.querySelectorAll("#tabs a").forEach(function (a) {
       if (a.dataset.tab === tab) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
@@ -233,6 +315,8 @@
     if (tab === "cards") loadCards(true);
     if (tab === "merchants") loadMerchants();
     if (tab === "report") loadReport();
+    if (tab === "towns") loadTowns();
+    if (tab === "network") loadNetwork();
   }
   window.addEventListener("hashchange", route);
 
@@ -1014,6 +1098,268 @@
     });
     box.appendChild(s);
   }
+
+  // --- towns (network admin) ---
+
+  // townTexts redoes the texts of the towns' panels that code sets, after a language switch.
+  function townTexts() {
+    $("town-title").textContent = state.editTown ? t("towns.edit", { name: name(state.editTown.name) || state.editTown.code }) : t("towns.new");
+    $("town-save").textContent = t(state.editTown ? "towns.save" : "towns.create");
+    if (state.tokensTown) $("tokens-title").textContent = t("tokens.title", { name: name(state.tokensTown.name) || state.tokensTown.code });
+    if (state.newToken) $("token-new-title").textContent = t("tokens.new_title", { label: state.newToken });
+  }
+
+  function loadTowns() {
+    $("towns-error").textContent = "";
+    return api("GET", "/api/v1/towns?limit=500", undefined, true).then(function (res) {
+      if (!res.ok) { $("towns-error").textContent = message(res); return; }
+      state.towns = res.body.items || res.body;
+      fillTowns();
+      var tb = $("towns");
+      tb.textContent = "";
+      state.towns.forEach(function (tw) {
+        var tr = el("tr", { class: state.editTown && state.editTown.code === tw.code ? "selected" : "" }, [
+          el("td", { class: "main", text: name(tw.name) || tw.code }), el("td", { class: "num", text: tw.code }),
+          el("td", { text: tw.timezone }), el("td", { class: "nowrap", text: (tw.languages || []).join(", ").toUpperCase() }),
+          el("td", { class: "url", text: tw.public_url || "" }),
+          el("td", { class: "end" }, [el("div", { class: "actions" }, [
+            el("button", { type: "button", class: "edit", text: t("edit"), onclick: function () { editTown(tw); } }),
+            el("button", { type: "button", class: "tokens", text: t("towns.tokens"), onclick: function () { openTokens(tw, true); } })])])]);
+        tr.dataset.code = tw.code;
+        tb.appendChild(tr);
+      });
+      labelCells(tb);
+      if (state.tokensTown) openTokens(state.tokensTown, false);
+    });
+  }
+
+  $("town-new").addEventListener("click", function () { editTown(null); });
+  $("town-cancel").addEventListener("click", function () { state.editTown = null; show("town-panel", false); });
+
+  // The own language cannot also be ticked as another: its box is disabled.
+  function ownChanged() {
+    var own = $("t-own").value;
+    document.querySelectorAll("#t-also input").forEach(function (b) { b.disabled = b.value === own; if (b.disabled) b.checked = false; });
+  }
+  $("t-own").addEventListener("change", ownChanged);
+
+  function editTown(tw) {
+    state.editTown = tw;
+    townTexts();
+    $("t-code").value = tw ? tw.code : "";
+    $("t-code").disabled = !!tw;
+    $("t-zone").value = tw ? tw.timezone : "Europe/Ljubljana";
+    $("t-url").value = tw && tw.public_url || "";
+    LANGS.forEach(function (l) { $("t-" + l).value = tw && tw.name && tw.name[l] || ""; });
+    var langs = tw && tw.languages && tw.languages.length ? tw.languages : ["sl"];
+    $("t-own").value = langs[0];
+    ownChanged();
+    document.querySelectorAll("#t-also input").forEach(function (b) { b.checked = !b.disabled && langs.indexOf(b.value) > 0; });
+    $("town-error").textContent = ""; $("town-ok").textContent = "";
+    show("town-panel", true);
+    document.querySelectorAll("#towns tr").forEach(function (tr) { tr.className = tw && tr.dataset.code === tw.code ? "selected" : ""; });
+    $("town-panel").scrollIntoView({ block: "start" });
+    (tw ? $("t-sl") : $("t-code")).focus({ preventScroll: true });
+  }
+
+  $("town-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    $("town-error").textContent = ""; $("town-ok").textContent = "";
+    var names = {};
+    LANGS.forEach(function (l) { var v = $("t-" + l).value.trim(); if (v) names[l] = v; });
+    if (!Object.keys(names).length) { $("town-error").textContent = t("towns.name_needed"); return; }
+    var langs = [$("t-own").value];
+    document.querySelectorAll("#t-also input:checked").forEach(function (b) { if (langs.indexOf(b.value) < 0) langs.push(b.value); });
+    var body = { name: names, timezone: $("t-zone").value.trim(), languages: langs, public_url: $("t-url").value.trim() };
+    var tw = state.editTown;
+    if (!tw) body.code = $("t-code").value.trim();
+    api(tw ? "PATCH" : "POST", tw ? "/api/v1/towns/" + encodeURIComponent(tw.code) : "/api/v1/towns", body, true).then(function (res) {
+      if (!res.ok) { $("town-error").textContent = message(res); return; }
+      state.editTown = res.body;
+      townTexts();
+      $("t-code").disabled = true;
+      $("town-ok").textContent = t(tw ? "towns.saved" : "towns.created", { name: name(res.body.name) || res.body.code });
+      loadTowns().then(function () { if (!tw) openTokens(res.body, false); });
+    });
+  });
+
+  // --- office tokens of a town ---
+
+  function openTokens(tw, scroll) {
+    state.tokensTown = tw;
+    townTexts();
+    show("tokens-panel", true);
+    loadTokens();
+    if (scroll) $("tokens-panel").scrollIntoView({ block: "start" });
+  }
+  function loadTokens() {
+    var tw = state.tokensTown;
+    $("tokens-error").textContent = "";
+    return api("GET", "/api/v1/towns/" + encodeURIComponent(tw.code) + "/tokens?limit=500", undefined, true).then(function (res) {
+      if (!res.ok) { $("tokens-error").textContent = message(res); return; }
+      var items = res.body.items || res.body, tb = $("tokens");
+      tb.textContent = "";
+      items.forEach(function (k) {
+        var revoked = !!k.revoked_at;
+        tb.appendChild(el("tr", { class: revoked ? "zero" : "" }, [
+          el("td", { class: "main", text: k.label || k.id }),
+          el("td", { class: "nowrap", text: dateTime(k.created_at) }),
+          el("td", { class: "nowrap", text: revoked ? t("tokens.revoked_at", { when: dateTime(k.revoked_at) }) : k.last_used_at ? dateTime(k.last_used_at) : t("tokens.never") }),
+          el("td", { class: "end" }, [revoked ? null : el("button", { type: "button", class: "danger revoke", text: t("tokens.revoke"),
+            onclick: function (e) { revokeToken(k, e.currentTarget); } })])]));
+      });
+      if (!items.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "4", class: "muted", text: t("tokens.none") })]));
+      labelCells(tb);
+    });
+  }
+
+  $("token-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var tw = state.tokensTown, label = $("token-label").value.trim();
+    $("tokens-error").textContent = ""; $("tokens-ok").textContent = "";
+    if (!label) return;
+    $("token-create").disabled = true;
+    api("POST", "/api/v1/towns/" + encodeURIComponent(tw.code) + "/tokens", { label: label }, true).then(function (res) {
+      $("token-create").disabled = false;
+      if (!res.ok) { $("tokens-error").textContent = message(res); return; }
+      state.newToken = res.body.label || label;
+      townTexts();
+      $("token-value").textContent = res.body.token;
+      $("token-copy").textContent = t("key.copy");
+      show("token-new-box", true);
+      $("token-label").value = "";
+      loadTokens();
+    });
+  });
+  $("token-copy").addEventListener("click", function () {
+    var k = $("token-value").textContent;
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(k).then(function () { $("token-copy").textContent = t("key.copied"); }, selectToken);
+    } else selectToken();
+  });
+  function selectToken() {
+    var r = document.createRange(); r.selectNodeContents($("token-value"));
+    var s = window.getSelection(); s.removeAllRanges(); s.addRange(r);
+  }
+  $("token-done").addEventListener("click", function () {
+    $("token-value").textContent = ""; state.newToken = "";
+    show("token-new-box", false);
+  });
+
+  // revokeToken asks once more (the office is signed out at once), then revokes.
+  function revokeToken(k, button) {
+    if (!button.dataset.armed) {
+      button.dataset.armed = "1";
+      button.textContent = t("tokens.revoke_again");
+      setTimeout(function () { if (button.isConnected) { delete button.dataset.armed; button.textContent = t("tokens.revoke"); } }, 5000);
+      return;
+    }
+    var tw = state.tokensTown;
+    button.disabled = true;
+    api("DELETE", "/api/v1/towns/" + encodeURIComponent(tw.code) + "/tokens/" + encodeURIComponent(k.id), undefined, true).then(function (res) {
+      if (!res.ok) { button.disabled = false; $("tokens-error").textContent = message(res); return; }
+      $("tokens-ok").textContent = t("tokens.revoked", { label: k.label || k.id });
+      loadTokens();
+    });
+  }
+
+  // --- the network's month: every town's totals and the clearing matrix ---
+
+  $("net-month").value = lastFullMonth();
+  $("net-form").addEventListener("submit", function (e) { e.preventDefault(); loadNetwork(); });
+  $("net-figure").addEventListener("change", function () { if (state.net) renderMatrix(); });
+
+  function loadNetwork() {
+    var month = $("net-month").value;
+    $("net-error").textContent = "";
+    if (!month) return;
+    return api("GET", "/api/v1/reports/network?month=" + encodeURIComponent(month), undefined, true).then(function (res) {
+      if (!res.ok) { $("net-error").textContent = message(res); show("net-report", false); return; }
+      state.net = res.body;
+      renderNetwork();
+    });
+  }
+
+  // cents reads a decimal string of the API ("12.30", "-0.50") as whole cents, exactly: the
+  // matrix's sums are added in cents, never in floating point.
+  function cents(s) {
+    var m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(s == null ? "0" : s));
+    if (!m) return 0;
+    var v = Number(m[2]) * 100 + Number(((m[3] || "") + "00").slice(0, 2));
+    return m[1] ? -v : v;
+  }
+  function euros(c) { return money((c / 100).toFixed(2)); }
+
+  function renderNetwork() {
+    var r = state.net, tot = r.totals || {};
+    var tiles = $("net-tiles");
+    tiles.textContent = "";
+    [["tile.redemptions", count(tot.redemptions)], ["tile.cards_used", count(tot.cards_used)], ["tile.amount", money(tot.amount)],
+      ["tile.discount", money(tot.discount)], ["tile.municipality", money(tot.municipal_share)], ["tile.issued", count(tot.cards_issued)]]
+      .forEach(function (x) { tiles.appendChild(el("div", { class: "tile" }, [el("div", { class: "label", text: t(x[0]) }), el("div", { class: "value", text: x[1] })])); });
+    var tb = $("net-towns");
+    tb.textContent = "";
+    (r.towns || []).forEach(function (x) {
+      var s = x.totals || {};
+      tb.appendChild(el("tr", {}, [el("td", { class: "main", text: townName(x.town) }),
+        el("td", { class: "r num", text: count(s.redemptions) }), el("td", { class: "r num", text: count(s.cards_used) }),
+        el("td", { class: "r num", text: money(s.amount) }), el("td", { class: "r num", text: money(s.discount) }),
+        el("td", { class: "r num", text: money(s.municipal_share) }), el("td", { class: "r num", text: count(s.cards_issued) })]));
+    });
+    labelCells(tb);
+    show("net-report", true);
+    renderMatrix();
+  }
+
+  // renderMatrix draws the clearing matrix: a row per issuing town, a column per town where
+  // the cards were used, the chosen figure in each cell, and the totals of rows and columns
+  // added from the cells.
+  function renderMatrix() {
+    var r = state.net, fig = $("net-figure").value, isCount = fig === "redemptions";
+    var codes = (r.towns || []).map(function (x) { return x.town; });
+    var cell = {};
+    (r.clearing || []).forEach(function (c) {
+      [c.issuer, c.acceptor].forEach(function (code) { if (codes.indexOf(code) < 0) codes.push(code); });
+      cell[c.issuer + "\n" + c.acceptor] = c;
+    });
+    function val(c) { return c ? (isCount ? c.redemptions || 0 : cents(c[fig])) : 0; }
+    function fmt(v) { return isCount ? count(v) : euros(v); }
+    var table = $("net-matrix");
+    table.textContent = "";
+    var head = el("tr", {}, [el("th", { class: "corner", text: t("net.issuer_acceptor") })]);
+    codes.forEach(function (a) { head.appendChild(el("th", { class: "r", scope: "col", text: townName(a) })); });
+    head.appendChild(el("th", { class: "r total", scope: "col", text: t("net.total") }));
+    table.appendChild(el("thead", {}, [head]));
+    var body = el("tbody"), colSum = codes.map(function () { return 0; }), all = 0;
+    codes.forEach(function (i) {
+      var row = el("tr", {}, [el("th", { scope: "row", text: townName(i) })]), sum = 0;
+      codes.forEach(function (a, k) {
+        var c = cell[i + "\n" + a], v = val(c);
+        sum += v; colSum[k] += v;
+        var td = el("td", { class: "r num" + (c ? "" : " empty") + (i === a ? " own" : ""), text: c ? fmt(v) : "–" });
+        if (c) td.title = townName(i) + " → " + townName(a) + ": " + t("net.cell", { n: count(c.redemptions), cards: count(c.cards_used),
+          amount: money(c.amount), discount: money(c.discount), share: money(c.municipal_share) });
+        row.appendChild(td);
+      });
+      all += sum;
+      row.appendChild(el("td", { class: "r num total", text: fmt(sum) }));
+      body.appendChild(row);
+    });
+    var foot = el("tr", { class: "total" }, [el("th", { scope: "row", text: t("net.total") })]);
+    colSum.forEach(function (v) { foot.appendChild(el("td", { class: "r num total", text: fmt(v) })); });
+    foot.appendChild(el("td", { class: "r num total grand", text: fmt(all) }));
+    table.appendChild(body);
+    table.appendChild(el("tfoot", {}, [foot]));
+  }
+
+  $("net-pdf").addEventListener("click", function (e) {
+    var month = $("net-month").value;
+    download("/api/v1/reports/network?month=" + month + "&format=pdf&lang=" + state.lang, "citycard-network-" + month + ".pdf", $("net-error"), e.currentTarget, true);
+  });
+  $("net-csv").addEventListener("click", function (e) {
+    var month = $("net-month").value;
+    download("/api/v1/reports/network?month=" + month + "&format=csv", "citycard-network-" + month + ".csv", $("net-error"), e.currentTarget, true);
+  });
 
   // --- start ---
 
