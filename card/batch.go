@@ -15,6 +15,7 @@ const MaxBatchCards = 1000
 // Batch is a set of cards issued together, usually for one hotel or event, with a name the
 // office can find it by ("Hotel Histria, June") to reprint it.
 type Batch struct {
+	Town      string // the town whose office issued it
 	ID        string
 	Name      string // may be empty
 	Product   string // product code

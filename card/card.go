@@ -45,6 +45,7 @@ const (
 // Card is one issued card. Times are UTC.
 type Card struct {
 	ID          string
+	Town        string // the town whose office issued it
 	Number      string // 12 digits, the last a Luhn check digit
 	Product     string // product code
 	Holder      string // never shown on public pages

@@ -1,6 +1,7 @@
 package card
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -20,6 +21,8 @@ const DefaultActivationDeadlineDays = 365
 // Exactly one of ValidityHours and ValidityDays is non-zero.
 type Product struct {
 	Code                   string
+	Town                   string            // the town that created it; "" for a network product
+	Towns                  []string          // where its cards are accepted (sorted)
 	Name                   map[string]string // by language
 	ValidityHours          int               // absolute hours from activation
 	ValidityDays           int               // calendar days in the city's zone, activation day is day 1
@@ -118,3 +121,16 @@ func (p Product) ActivateBy(t time.Time, loc *time.Location) time.Time {
 	}
 	return t.In(loc).AddDate(0, 0, days).UTC()
 }
+
+// Accepts reports whether the product's cards are accepted in town.
+func (p Product) Accepts(town string) bool {
+	for _, t := range p.Towns {
+		if t == town {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNotAccepted is returned for a card used in a town its product does not accept.
+var ErrNotAccepted = errors.New("card not accepted in this town")

@@ -18,24 +18,33 @@ const (
 	LedgerClose = "close"
 )
 
-// CloseID is the RedemptionID of the close entry of month m.
+// CloseID is the RedemptionID of a version 2 close entry of month m (before towns).
 func CloseID(m Month) string { return "close:" + m.String() }
+
+// TownCloseID is the RedemptionID of the close entry of month m in town: one close a month
+// and town, as the ledger's unique index on redemption ids allows.
+func TownCloseID(town string, m Month) string { return "close:" + town + ":" + m.String() }
 
 // LedgerVersion starts every version 1 entry's canonical content, so a later format cannot
 // be mistaken for it. LedgerVersion2 starts version 2's, which adds the card number and the
 // terminal (what a statement prints). New entries are version 2 (LedgerCurrent); old entries
 // keep the version they were hashed with.
+// LedgerVersion3 starts version 3's, which adds the town whose chain the entry is in and the
+// town that issued the card (what the clearing between towns is computed from).
 const (
 	LedgerVersion  = "citycard-ledger-1"
 	LedgerVersion2 = "citycard-ledger-2"
-	LedgerCurrent  = 2
+	LedgerVersion3 = "citycard-ledger-3"
+	LedgerCurrent  = 3
 )
 
 // LedgerEntry is one entry of the append-only hash chain of redemptions and voids. Amounts
 // are cents, negative for voids and adjustments.
 type LedgerEntry struct {
-	Seq          int64 // 1, 2, 3, … in the order of booking
-	Version      int   // 1 or 2: the canonical form it is hashed with
+	Town         string // the town whose chain holds the entry (the merchant's)
+	Seq          int64  // 1, 2, 3, … in the order of booking, within the town
+	Version      int    // 1, 2 or 3: the canonical form it is hashed with
+	CardTown     string // version 3: the town that issued the card ("" for a close)
 	Kind         string
 	RedemptionID string
 	CardID       string
@@ -59,7 +68,9 @@ type LedgerEntry struct {
 // redemption id, card id, merchant id, offer id, product, category, amount, discount,
 // municipal share (decimal cents), created_at and at (unix milliseconds), month (YYYY-MM),
 // reason. Version 2: LedgerVersion2, seq, kind, redemption id, card id, card number,
-// merchant id, offer id, terminal, then as version 1 from product on.
+// merchant id, offer id, terminal, then as version 1 from product on. Version 3:
+// LedgerVersion3, town, then as version 2 from seq to terminal, card town, then as version 1
+// from product on.
 func (e LedgerEntry) Canonical() []byte { return e.AppendCanonical(make([]byte, 0, 256)) }
 
 // AppendCanonical appends the entry's canonical content (Canonical) to b.
@@ -78,7 +89,20 @@ func (e LedgerEntry) AppendCanonical(b []byte) []byte {
 		b = append(b, d...)
 		b = append(b, ',')
 	}
-	if e.Version == 2 {
+	switch e.Version {
+	case 3:
+		str(LedgerVersion3)
+		str(e.Town)
+		num(e.Seq)
+		str(e.Kind)
+		str(e.RedemptionID)
+		str(e.CardID)
+		str(e.CardNumber)
+		str(e.MerchantID)
+		str(e.OfferID)
+		str(e.Terminal)
+		str(e.CardTown)
+	case 2:
 		str(LedgerVersion2)
 		num(e.Seq)
 		str(e.Kind)
@@ -88,7 +112,7 @@ func (e LedgerEntry) AppendCanonical(b []byte) []byte {
 		str(e.MerchantID)
 		str(e.OfferID)
 		str(e.Terminal)
-	} else {
+	default:
 		// Version 1 (and the zero value, as entries were built before versions existed).
 		str(LedgerVersion)
 		num(e.Seq)

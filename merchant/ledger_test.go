@@ -2,6 +2,7 @@ package merchant
 
 import (
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,3 +102,46 @@ func TestLedgerCanonicalFormVersion2(t *testing.T) {
 }
 
 const ledgerExample2Hash = "700d58bee2037c50245c40c7f0531531408bf77384471e79a7b39feb668ddddd"
+
+// Version 3 (towns) covers the town whose chain holds the entry and the card's issuing town.
+func TestLedgerCanonicalFormVersion3(t *testing.T) {
+	e := ledgerExample2
+	e.Version, e.Town, e.CardTown = 3, "koper", "ptuj"
+	want := "17:citycard-ledger-3,5:koper,1:1,10:redemption,20:red_0123456789abcdef,20:crd_0123456789abcdef,12:482913650274," +
+		"20:mer_0123456789abcdef,20:off_0123456789abcdef,6:till-1,4:ptuj,9:koper-72h,4:shop,4:2350,3:235,3:118," +
+		"13:1791450000123,13:1791450000123,7:2026-10,0:,"
+	if got := string(e.Canonical()); got != want {
+		t.Fatalf("canonical form\n got %s\nwant %s", got, want)
+	}
+	h := e.Hash([32]byte{})
+	for name, edit := range map[string]func(*LedgerEntry){
+		"town":      func(e *LedgerEntry) { e.Town = "piran" },
+		"card town": func(e *LedgerEntry) { e.CardTown = "koper" },
+	} {
+		x := e
+		edit(&x)
+		if x.Hash([32]byte{}) == h {
+			t.Errorf("editing %s does not change the hash of a version 3 entry", name)
+		}
+	}
+	// Earlier versions ignore the towns: they verify as they were hashed.
+	v2 := ledgerExample2
+	v2.Town, v2.CardTown = "koper", "ptuj"
+	if v2.Hash([32]byte{}) != ledgerExample2.Hash([32]byte{}) {
+		t.Error("the towns change the hash of a version 2 entry")
+	}
+}
+
+// A version 2 checkpoint signs its town; version 1 keeps its message.
+func TestCheckpointMessageVersion2(t *testing.T) {
+	c := Checkpoint{Version: 2, Town: "ptuj", Entries: 2, SignedAt: time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), KID: "ledger-1", Reason: "close 2026-09"}
+	head := strings.Repeat("0", 64)
+	want := "21:citycard-checkpoint-2,4:ptuj,1:2,64:" + head + ",20:2026-10-01T08:00:00Z,8:ledger-1,13:close 2026-09,"
+	if got := string(c.Message()); got != want {
+		t.Fatalf("message\n got %s\nwant %s", got, want)
+	}
+	c.Version, c.Town = 1, ""
+	if got := string(c.Message()); !strings.HasPrefix(got, "21:citycard-checkpoint-1,1:2,") {
+		t.Fatalf("version 1 message %s", got)
+	}
+}

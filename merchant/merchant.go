@@ -43,6 +43,7 @@ const (
 // Merchant is a shop, restaurant or venue that grants offers to card holders.
 type Merchant struct {
 	ID        string
+	Town      string // the town the merchant belongs to
 	Name      string
 	Category  string
 	Address   string

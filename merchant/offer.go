@@ -27,6 +27,7 @@ const MaxCents = 100_000_000
 // Offer is what a merchant grants card holders.
 type Offer struct {
 	ID             string
+	Town           string // the merchant's town
 	MerchantID     string
 	Title          map[string]string
 	Kind           string

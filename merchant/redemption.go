@@ -17,6 +17,8 @@ const (
 // copied at redemption time so a month's report never shifts when a merchant changes category.
 type Redemption struct {
 	ID             string
+	Town           string // the merchant's town, whose reports count it
+	CardTown       string // the town that issued the card
 	CardID         string
 	CardNumber     string
 	MerchantID     string

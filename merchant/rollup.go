@@ -11,6 +11,7 @@ import (
 // it (negative amounts). Date is the day, or for a month the latest day booked.
 type RollupRow struct {
 	Date, MerchantID, Category, Product string
+	CardTown                            string // the town that issued the cards (month rows only)
 	Redemptions, Voided                 int
 	Amount, Discount, MunicipalShare    int64
 	Adjustments                         int
@@ -22,6 +23,7 @@ type RollupRow struct {
 type CardCounts struct {
 	Total                           int
 	Merchants, Categories, Products map[string]int
+	Issuers                         map[string]int // by the town that issued the card
 }
 
 // BuildReportFromRollups computes the month's report from rollup rows that cover the month

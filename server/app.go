@@ -119,7 +119,7 @@ func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyr
 	if err := checkAdminToken(cfg.AdminToken); err != nil {
 		return nil, nil, "", false, err
 	}
-	db, err = storage.Open(ctx, cfg.DB, cfg.Loc)
+	db, err = storage.Open(ctx, cfg.DB, cfg.Loc, cfg.storageOptions()...)
 	if err != nil {
 		return nil, nil, "", false, err
 	}

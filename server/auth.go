@@ -44,20 +44,40 @@ func (s *server) merchantBySecret(c *fiber.Ctx, secret string) (merchant.Merchan
 	return m, err == nil, err
 }
 
-// requireAdmin lets only the admin token through: 401 without a valid secret, 403 for a
+// requireAdmin lets the admin token (the network admin) and office tokens through, and
+// resolves the town the request acts in (resolveTown): 401 without a valid secret, 403 for a
 // merchant key, 429 instead of 401 for an address with too many failed sign-ins (a valid
-// secret always gets in). The admin's writes are audited as "admin".
+// secret always gets in). The network admin's writes are audited as "admin", an office's
+// under its token id.
 func (s *server) requireAdmin(c *fiber.Ctx) error {
 	secret := bearer(c)
 	if secret == "" {
 		return s.signinFailed(c)
 	}
 	if s.isAdmin(secret) {
+		if err := s.resolveTown(c, roleNetwork, ""); err != nil {
+			return err
+		}
 		c.Locals("actor", "admin")
 		c.SetUserContext(storage.WithActor(c.UserContext(), "admin", requestID(c)))
 		return c.Next()
 	}
-	_, ok, err := s.merchantBySecret(c, secret)
+	tok, ok, err := s.officeBySecret(c, secret)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := s.resolveTown(c, roleOffice, tok.Town); err != nil {
+			return err
+		}
+		if err := s.db.TouchOfficeToken(c.UserContext(), tok.ID); err != nil {
+			return err
+		}
+		c.Locals("actor", tok.ID)
+		c.SetUserContext(storage.WithActor(c.UserContext(), tok.ID, requestID(c)))
+		return c.Next()
+	}
+	_, ok, err = s.merchantBySecret(c, secret)
 	if err != nil {
 		return err
 	}
@@ -85,6 +105,11 @@ func (s *server) requireMerchant(c *fiber.Ctx) error {
 		if s.isAdmin(secret) {
 			return errForbidden
 		}
+		if _, office, err := s.officeBySecret(c, secret); err != nil {
+			return err
+		} else if office {
+			return errForbidden
+		}
 		return s.signinFailed(c)
 	}
 	if m.Status != merchant.StatusActive {
@@ -94,6 +119,7 @@ func (s *server) requireMerchant(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals("merchant", m)
+	c.Locals("town", m.Town) // a merchant acts in its own town only
 	c.Locals("actor", m.ID)
 	c.SetUserContext(storage.WithActor(c.UserContext(), m.ID, requestID(c)))
 	return c.Next()

@@ -42,7 +42,11 @@ func (s *server) handleCardBatch(c *fiber.Ctx) error {
 	if req.Lang != "" && !card.ValidLang(req.Lang) {
 		return badRequest("lang must be one of sl, it, en, de")
 	}
-	b := card.Batch{Product: req.Product, Count: req.Count, Lang: req.Lang}
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	b := card.Batch{Town: town, Product: req.Product, Count: req.Count, Lang: req.Lang}
 	if req.Name != nil {
 		name, err := card.CleanBatchName(*req.Name)
 		if err != nil {
@@ -68,12 +72,20 @@ func (s *server) handleBatchList(c *fiber.Ctx) error {
 	if len([]rune(q)) > 100 {
 		return badRequest("q must be at most 100 characters")
 	}
-	f := storage.BatchFilter{Query: q}
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	f := storage.BatchFilter{Town: town, Query: q}
 	return sendList(c, func(p storage.Page) ([]card.Batch, string, error) { return s.db.Batches(c.UserContext(), f, p) }, toBatchJSON)
 }
 
 func (s *server) handleBatchGet(c *fiber.Ctx) error {
-	b, err := s.db.Batch(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.db.Batch(c.UserContext(), town, c.Params("id"))
 	if err != nil {
 		return err
 	}

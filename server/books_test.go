@@ -21,7 +21,11 @@ import (
 // outsider to, from the served fields alone.
 func checkpointMessage(cp checkpointJSON) []byte {
 	var b []byte
-	for _, f := range []string{"citycard-checkpoint-1", strconv.FormatInt(cp.Entries, 10), cp.Head, cp.SignedAt, cp.KID, cp.Reason} {
+	fields := []string{"citycard-checkpoint-1"}
+	if cp.Version == 2 {
+		fields = []string{"citycard-checkpoint-2", cp.Town}
+	}
+	for _, f := range append(fields, strconv.FormatInt(cp.Entries, 10), cp.Head, cp.SignedAt, cp.KID, cp.Reason) {
 		b = append(b, strconv.Itoa(len(f))+":"+f+","...)
 	}
 	return b
@@ -163,7 +167,7 @@ func TestLedgerVerifyCommand(t *testing.T) {
 		`DELETE FROM idempotency_keys WHERE redemption_id IN (SELECT redemption_id FROM ledger WHERE seq > 6)`,
 		`DELETE FROM redemptions WHERE id IN (SELECT redemption_id FROM ledger WHERE seq > 6 AND kind = 'redemption')`,
 		`DELETE FROM ledger WHERE seq > 6`, `DELETE FROM ledger_checkpoints`, `DELETE FROM month_closes WHERE month = '2026-10'`,
-		`DELETE FROM settings WHERE key = 'rollup_zone'`,
+		`UPDATE towns SET rollup_zone = ''`,
 	} {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)

@@ -60,7 +60,7 @@ func startLiveApp(t *testing.T) *liveApp {
 		t.Fatal(err)
 	}
 	s := newServer(cfg, db, keys, adminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	demo, err := seedDemo(ctx, db, keys, s.cardURL, time.Now())
+	demo, err := seedDemo(ctx, db, keys, "koper", s.cardURL, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string, capture chro
 func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, string) {
 	t.Helper()
 	ctx := context.Background()
-	ms, _, err := a.db.Merchants(ctx, storage.Page{Limit: 500})
+	ms, _, err := a.db.Merchants(ctx, "koper", storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, str
 		if m.Name == name {
 			key := newSecret("ccm")
 			sum := sha256.Sum256([]byte(key))
-			if err := a.db.SetMerchantKey(ctx, m.ID, sum[:]); err != nil {
+			if err := a.db.SetMerchantKey(ctx, "koper", m.ID, sum[:]); err != nil {
 				t.Fatal(err)
 			}
 			return m, key
@@ -305,7 +305,7 @@ func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, str
 // offerID is the id of the merchant's offer whose English title is title.
 func (a *liveApp) offerID(t *testing.T, merchantID, title string) string {
 	t.Helper()
-	offers, _, err := a.db.Offers(context.Background(), merchantID, storage.Page{Limit: 500})
+	offers, _, err := a.db.Offers(context.Background(), "koper", merchantID, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,20 +321,20 @@ func (a *liveApp) offerID(t *testing.T, merchantID, title string) string {
 // cardURL is the page of the first demo card of product.
 func (a *liveApp) cardURL(t *testing.T, product string) string {
 	t.Helper()
-	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Product: product}, storage.Page{Limit: 100})
+	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Town: "koper", Product: product}, storage.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cards) == 0 {
 		t.Fatalf("no demo card of %s", product)
 	}
-	return a.srv.cardURL(cards[len(cards)-1].Token)
+	return a.srv.cardURL("koper", cards[len(cards)-1].Token)
 }
 
 // redemptions lists the redemptions of a merchant, newest first.
 func (a *liveApp) redemptions(t *testing.T, merchantID string) []merchant.Redemption {
 	t.Helper()
-	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{MerchantID: merchantID}, storage.Page{Limit: 500})
+	rs, _, err := a.db.Redemptions(context.Background(), storage.RedemptionFilter{Town: "koper", MerchantID: merchantID}, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -328,7 +328,7 @@ func TestBrowserAdmin(t *testing.T) {
 		do(t, ctx, chromedp.SetValue(chromedp.ID("m-address"), "Pristaniška ulica 4, Koper"),
 			chromedp.Click(chromedp.ID("merchant-save")), waitJS(`document.getElementById("merchant-ok").textContent === "Saved."`),
 			chromedp.Click(chromedp.Search(`//button[text()="Deactivate"]`)), waitJS(`document.getElementById("offers").textContent.includes("inactive")`))
-		ms, _, err := a.db.Merchants(context.Background(), storage.Page{Limit: 500})
+		ms, _, err := a.db.Merchants(context.Background(), "koper", storage.Page{Limit: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +341,7 @@ func TestBrowserAdmin(t *testing.T) {
 		if created.Address != "Pristaniška ulica 4, Koper" || created.Lat == nil || *created.Lat != 45.547 {
 			t.Errorf("merchant stored as %+v", created)
 		}
-		offers, _, err := a.db.Offers(context.Background(), created.ID, storage.Page{Limit: 10})
+		offers, _, err := a.db.Offers(context.Background(), "koper", created.ID, storage.Page{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 
 type cardJSON struct {
 	ID          string            `json:"id"`
+	Town        string            `json:"town"`
 	Number      string            `json:"number"`
 	Product     string            `json:"product"`
 	Status      card.Status       `json:"status"`
@@ -27,10 +28,10 @@ type cardJSON struct {
 
 func (s *server) toCardJSON(c card.Card) cardJSON {
 	return cardJSON{
-		ID: c.ID, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: c.Holder, Lang: c.Lang,
+		ID: c.ID, Town: c.Town, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: c.Holder, Lang: c.Lang,
 		IssuedAt: timeJSON(c.IssuedAt), ActivatedAt: timePtrJSON(c.ActivatedAt), ExpiresAt: timePtrJSON(c.ExpiresAt),
 		ActivateBy: timeJSON(c.ActivateBy), BlockedAt: timePtrJSON(c.BlockedAt), BlockReason: c.BlockReason,
-		Token: c.Token, QRURL: s.cardURL(c.Token), BatchID: strPtr(c.BatchID),
+		Token: c.Token, QRURL: s.cardURL(c.Town, c.Token), BatchID: strPtr(c.BatchID),
 	}
 }
 
@@ -42,8 +43,14 @@ func strPtr(s string) *string {
 	return &s
 }
 
-// cardURL is the URL inside a card's QR code.
-func (s *server) cardURL(token string) string { return s.cfg.PublicURL + "/c/" + token }
+// cardURL is the URL inside a card's QR code: under the issuing town's public URL, or the
+// deployment's (CITYCARD_PUBLIC_URL) if the town has none.
+func (s *server) cardURL(town, token string) string {
+	if t, ok := s.db.CachedTown(town); ok && t.PublicURL != "" {
+		return t.PublicURL + "/c/" + token
+	}
+	return s.cfg.PublicURL + "/c/" + token
+}
 
 type cardRequest struct {
 	Product string `json:"product"`
@@ -59,17 +66,25 @@ func (s *server) handleCardCreate(c *fiber.Ctx) error {
 	if req.Product == "" {
 		return badRequest("product is required")
 	}
-	cards, err := s.db.CreateCards(c.UserContext(), s.keys, req.Product, 1, req.Holder, req.Lang)
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	cards, err := s.db.CreateCards(c.UserContext(), town, s.keys, req.Product, 1, req.Holder, req.Lang)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(s.toCardJSON(cards[0]))
 }
 
-// handleCardList lists cards newest first, filtered by ?number= (the printed number, with or
-// without spaces; 400 if it is not a valid card number), ?batch= and ?product=.
+// handleCardList lists the town's cards newest first, filtered by ?number= (the printed
+// number, with or without spaces; 400 if it is not a valid card number), ?batch= and ?product=.
 func (s *server) handleCardList(c *fiber.Ctx) error {
-	f := storage.CardFilter{Product: c.Query("product"), Batch: c.Query("batch")}
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	f := storage.CardFilter{Town: town, Product: c.Query("product"), Batch: c.Query("batch")}
 	if raw := c.Query("number"); raw != "" {
 		n, err := card.NormalizeNumber(raw)
 		if err != nil {
@@ -80,8 +95,14 @@ func (s *server) handleCardList(c *fiber.Ctx) error {
 	return sendList(c, func(p storage.Page) ([]card.Card, string, error) { return s.db.Cards(c.UserContext(), f, p) }, s.toCardJSON)
 }
 
+// handleCardGet answers one of the town's cards with every use of it, in any town that
+// accepts it: the issuing office follows its own card.
 func (s *server) handleCardGet(c *fiber.Ctx) error {
-	cd, err := s.db.Card(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	cd, err := s.db.Card(c.UserContext(), town, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -133,7 +154,11 @@ func (s *server) setBlocked(c *fiber.Ctx, blocked bool) error {
 	if blocked && req.Reason == "" {
 		req.Reason = "blocked"
 	}
-	cd, err := s.db.SetBlocked(c.UserContext(), c.Params("id"), blocked, req.Reason)
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	cd, err := s.db.SetBlocked(c.UserContext(), town, c.Params("id"), blocked, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -141,9 +166,13 @@ func (s *server) setBlocked(c *fiber.Ctx, blocked bool) error {
 }
 
 func (s *server) handleCardQR(c *fiber.Ctx) error {
-	cd, err := s.db.Card(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
 	if err != nil {
 		return err
 	}
-	return s.sendQR(c, cd.Token)
+	cd, err := s.db.Card(c.UserContext(), town, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return s.sendQR(c, cd.Town, cd.Token)
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/storage"
 )
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
@@ -29,7 +30,13 @@ type Config struct {
 	Demo           bool
 	Loc            *time.Location
 	Languages      []string // the town's languages, its own first: papers print in them (CITYCARD_LANGUAGES)
-	dbFromConfig   bool     // DB was set explicitly (the demo uses a temporary file otherwise)
+	// The deployment's first town (a fresh database) or the town an older database's rows
+	// are upgraded into: CITYCARD_TOWN (default koper), CITYCARD_TOWN_NAME (default the code
+	// capitalised), languages CITYCARD_LANGUAGES, zone CITYCARD_TZ and public URL
+	// CITYCARD_PUBLIC_URL.
+	Town         string
+	TownName     string
+	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
 }
 
 // minAdminTokenLen is the shortest CITYCARD_ADMIN_TOKEN accepted, in characters. The admin
@@ -53,6 +60,7 @@ func defaultConfig() Config {
 		DB:        "citycard.db",
 		PublicURL: "http://localhost:8080",
 		TZ:        "Europe/Ljubljana",
+		Town:      "koper",
 		RateLimit: 600,
 		Languages: []string{"sl", "it"},
 	}
@@ -90,6 +98,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_ADMIN_TOKEN", &cfg.AdminToken)
 	env("CITYCARD_TZ", &cfg.TZ)
 	env("CITYCARD_SIGNING_KEY", &cfg.SigningKey)
+	env("CITYCARD_TOWN", &cfg.Town)
+	env("CITYCARD_TOWN_NAME", &cfg.TownName)
 	env("CITYCARD_METRICS_ADDR", &cfg.MetricsAddr)
 	env("CITYCARD_METRICS_TOKEN", &cfg.MetricsToken)
 	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 32 {
@@ -143,5 +153,32 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return cfg, fs, fmt.Errorf("CITYCARD_TZ: %w", err)
 	}
 	cfg.Loc = loc
+	if _, err := cfg.town(); err != nil {
+		return cfg, fs, fmt.Errorf("CITYCARD_TOWN, CITYCARD_TOWN_NAME, CITYCARD_LANGUAGES: %w", err)
+	}
 	return cfg, fs, nil
+}
+
+// town is the deployment's first town as configured.
+func (cfg Config) town() (storage.Town, error) {
+	t := storage.DefaultTown(cfg.Town, cfg.Loc)
+	t.PublicURL = cfg.PublicURL
+	t.Languages = append([]string(nil), cfg.Languages...)
+	if len(t.Languages) > 0 && cfg.TownName == "" {
+		t.Name = map[string]string{t.Languages[0]: t.Name["sl"]}
+	}
+	if cfg.TownName != "" && len(t.Languages) > 0 {
+		t.Name = map[string]string{t.Languages[0]: cfg.TownName}
+	}
+	err := t.Validate()
+	return t, err
+}
+
+// storageOptions are storage.Open's options for this configuration: the deployment's town.
+func (cfg Config) storageOptions() []storage.Option {
+	t, err := cfg.town()
+	if err != nil {
+		return nil // parseConfig refused it already; a Config built in a test keeps the default
+	}
+	return []storage.Option{storage.WithTown(t)}
 }

@@ -180,7 +180,7 @@ func clear(id string) chromedp.Action[chromedp.Void] {
 // demoCard is a demo card of product (the last one listed).
 func (a *liveApp) demoCard(t *testing.T, product string) card.Card {
 	t.Helper()
-	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Product: product}, storage.Page{Limit: 100})
+	cards, _, err := a.db.Cards(context.Background(), storage.CardFilter{Town: "koper", Product: product}, storage.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,12 +234,12 @@ func TestBrowserConsole(t *testing.T) {
 
 				// A block needs a reason; then the card is blocked, then unblocked.
 				do(t, ctx, chromedp.Click(chromedp.ID("block-submit")), waitJS(`document.getElementById("card-error").textContent !== ""`))
-				if got, _ := a.db.Card(bg, cd.ID); got.BlockedAt != nil {
+				if got, _ := a.db.Card(bg, "koper", cd.ID); got.BlockedAt != nil {
 					t.Fatal("blocked without a reason")
 				}
 				do(t, ctx, chromedp.SendKeys(chromedp.ID("block-reason"), "lost, reported by phone"), chromedp.Click(chromedp.ID("block-submit")),
 					waitJS(`document.getElementById("cd-status").classList.contains("blocked") && document.getElementById("card-ok").textContent !== ""`))
-				if got, _ := a.db.Card(bg, cd.ID); got.BlockedAt == nil || got.BlockReason != "lost, reported by phone" {
+				if got, _ := a.db.Card(bg, "koper", cd.ID); got.BlockedAt == nil || got.BlockReason != "lost, reported by phone" {
 					t.Fatalf("card after block: blocked %v, reason %q", got.BlockedAt, got.BlockReason)
 				}
 				if !strings.Contains(jsText(t, ctx, "#cd-facts"), "lost, reported by phone") {
@@ -248,7 +248,7 @@ func TestBrowserConsole(t *testing.T) {
 				ct.check(t, "console-desk-blocked-"+run.lang)
 				do(t, ctx, chromedp.Click(chromedp.ID("block-submit")),
 					waitJS(`!document.getElementById("cd-status").classList.contains("blocked")`))
-				if got, _ := a.db.Card(bg, cd.ID); got.BlockedAt != nil {
+				if got, _ := a.db.Card(bg, "koper", cd.ID); got.BlockedAt != nil {
 					t.Fatal("card still blocked after unblock")
 				}
 
@@ -391,7 +391,7 @@ func TestBrowserConsole(t *testing.T) {
 				if i == 1 {
 					// The first run closed the last full month: here it shows as closed, with its
 					// checksum and no button to close it again. This run closes the month before.
-					cl, _, err := a.db.ClosedMonth(bg, mustMonth(t, month))
+					cl, _, err := a.db.ClosedMonth(bg, "koper", mustMonth(t, month))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -415,12 +415,12 @@ func TestBrowserConsole(t *testing.T) {
 				if !eval[bool](t, ctx, `document.getElementById("close-confirm").disabled`) {
 					t.Fatal("the close button works with another month typed")
 				}
-				if _, closed, _ := a.db.ClosedMonth(bg, mustMonth(t, target)); closed {
+				if _, closed, _ := a.db.ClosedMonth(bg, "koper", mustMonth(t, target)); closed {
 					t.Fatal("month closed before confirming")
 				}
 				do(t, ctx, clear("close-confirm-month"), chromedp.SendKeys(chromedp.ID("close-confirm-month"), target),
 					chromedp.Click(chromedp.ID("close-confirm")), waitJS(`!document.getElementById("close-result").hidden`))
-				cl, closed, err := a.db.ClosedMonth(bg, mustMonth(t, target))
+				cl, closed, err := a.db.ClosedMonth(bg, "koper", mustMonth(t, target))
 				if err != nil || !closed {
 					t.Fatalf("month %s not closed (%v)", target, err)
 				}
@@ -431,7 +431,7 @@ func TestBrowserConsole(t *testing.T) {
 					t.Errorf("close result does not show the checksum %s", sum)
 				}
 				// The checkpoint signed with the close, as the ledger keeps it.
-				cps, _, err := a.db.Checkpoints(bg, storage.Page{Limit: 100})
+				cps, _, err := a.db.Checkpoints(bg, "koper", storage.Page{Limit: 100})
 				if err != nil {
 					t.Fatal(err)
 				}

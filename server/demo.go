@@ -51,7 +51,7 @@ type demoResult struct {
 // API, with the clock set back to when each card was issued and used, and prints a merchant
 // key and a card page to try.
 func (s *server) loadDemo(ctx context.Context, stdout io.Writer) error {
-	items, _, err := s.db.Products(ctx, storage.Page{Limit: 1})
+	items, _, err := s.db.Products(ctx, "", storage.Page{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *server) loadDemo(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "demo: the database already has data; not loading the demo set again")
 		return nil
 	}
-	res, err := seedDemo(ctx, s.db, s.keys, s.cardURL, time.Now())
+	res, err := seedDemo(ctx, s.db, s.keys, s.db.TownCodes()[0], s.cardURL, time.Now())
 	if err != nil {
 		return err
 	}
@@ -69,14 +69,14 @@ func (s *server) loadDemo(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
-// seedDemo writes the demo data set as it would stand at now.
-func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL func(string) string, now time.Time) (demoResult, error) {
+// seedDemo writes the demo data set into town as it would stand at now.
+func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, town string, cardURL func(town, token string) string, now time.Time) (demoResult, error) {
 	var d demoData
 	var res demoResult
 	if err := decodeJSON(demoJSON, &d, false); err != nil {
 		return res, err
 	}
-	loc := db.Loc
+	loc := db.TownLoc(town)
 	today := now.In(loc)
 	at := func(daysAgo int, hhmm string) (time.Time, error) {
 		t, err := time.Parse("15:04", hhmm)
@@ -92,6 +92,7 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 	clock = now.AddDate(0, 0, -60)
 	for _, pr := range d.Products {
 		p, err := pr.toProduct()
+		p.Town = town
 		if err == nil {
 			err = db.CreateProduct(ctx, &p)
 		}
@@ -104,7 +105,7 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 	var offers [][]merchant.Offer
 	for i, dm := range d.Merchants {
 		r := dm.Merchant
-		m := merchant.Merchant{Name: r.Name, Category: r.Category, Address: r.Address, Lat: r.Lat, Lon: r.Lon, Status: r.Status}
+		m := merchant.Merchant{Town: town, Name: r.Name, Category: r.Category, Address: r.Address, Lat: r.Lat, Lon: r.Lon, Status: r.Status}
 		key := newSecret("ccm")
 		sum := sha256.Sum256([]byte(key))
 		if err := db.CreateMerchant(ctx, &m, sum[:]); err != nil {
@@ -121,7 +122,7 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 			o := merchant.Offer{MerchantID: m.ID}
 			err := or.apply(&o)
 			if err == nil {
-				err = db.CreateOffer(ctx, &o)
+				err = db.CreateOffer(ctx, town, &o)
 			}
 			if err != nil {
 				return res, fmt.Errorf("offer of %s: %w", r.Name, err)
@@ -136,13 +137,13 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 			return res, err
 		}
 		clock = t
-		cards, err := db.CreateCards(ctx, keys, dc.Product, 1, dc.Holder, dc.Lang)
+		cards, err := db.CreateCards(ctx, town, keys, dc.Product, 1, dc.Holder, dc.Lang)
 		if err != nil {
 			return res, fmt.Errorf("card %d: %w", ci, err)
 		}
 		c := cards[0]
 		if len(dc.Redemptions) == 0 && res.CardURL == "" {
-			res.CardURL, res.CardNumber = cardURL(c.Token), c.Number
+			res.CardURL, res.CardNumber = cardURL(town, c.Token), c.Number
 		}
 		for ri, dr := range dc.Redemptions {
 			if dr.Merchant < 0 || dr.Merchant >= len(merchants) || dr.Offer < 0 || dr.Offer >= len(offers[dr.Merchant]) {
@@ -165,7 +166,7 @@ func seedDemo(ctx context.Context, db *storage.DB, keys *card.Keyring, cardURL f
 			}
 			if dr.VoidReason != "" {
 				clock = clock.Add(3 * time.Minute)
-				if _, err := db.Void(ctx, r.ID, r.MerchantID, dr.VoidReason); err != nil {
+				if _, err := db.Void(ctx, town, r.ID, r.MerchantID, dr.VoidReason); err != nil {
 					return res, fmt.Errorf("card %d void %d: %w", ci, ri, err)
 				}
 			}

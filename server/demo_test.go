@@ -19,7 +19,7 @@ func TestSeedDemo(t *testing.T) {
 		t.Run(now.Format("2006-01-02"), func(t *testing.T) {
 			ts := newTestServer(t)
 			ts.clock.Set(now)
-			res, err := seedDemo(context.Background(), ts.db, ts.s.keys, ts.s.cardURL, now)
+			res, err := seedDemo(context.Background(), ts.db, ts.s.keys, "koper", ts.s.cardURL, now)
 			if err != nil {
 				t.Fatalf("seedDemo: %v", err)
 			}

@@ -59,6 +59,10 @@ var errorTable = []struct {
 	{merchant.ErrMonthOpen, 409, "month_open"},
 	{merchant.ErrAlreadyClosed, 409, "already_closed"},
 	{merchant.ErrLedgerMismatch, 409, "ledger_mismatch"},
+	{card.ErrNotAccepted, 422, "card_not_accepted"},
+	{storage.ErrTownNotFound, 404, "town_not_found"},
+	{storage.ErrTownExists, 409, "already_exists"},
+	{storage.ErrTokenNotFound, 404, "not_found"},
 	{merchant.ErrPairingInvalid, 401, "pairing_invalid"},
 }
 

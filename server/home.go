@@ -50,7 +50,7 @@ func (s *server) handleHome(c *fiber.Ctx) error {
 
 	names := map[string]map[string]string{}
 	for page := (storage.Page{Limit: 500}); ; {
-		ps, next, err := s.db.Products(ctx, page)
+		ps, next, err := s.db.Products(ctx, "", page) // every town's: the network's front door
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (s *server) handleHome(c *fiber.Ctx) error {
 	places := map[string]bool{}
 	n := 0
 	for page := (storage.Page{Limit: 500}); ; {
-		items, next, err := s.db.PublicOffers(ctx, page)
+		items, next, err := s.db.PublicOffers(ctx, "", page)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	if _, err := os.Stat(cfg.DB); err != nil {
 		return fmt.Errorf("keys rotate: no database at %s (set CITYCARD_DB or --db to the service's file): %w", cfg.DB, err)
 	}
-	db, err := storage.Open(ctx, cfg.DB, cfg.Loc)
+	db, err := storage.Open(ctx, cfg.DB, cfg.Loc, cfg.storageOptions()...)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
@@ -58,18 +59,43 @@ func toLedgerCheckJSON(chk storage.LedgerCheck) ledgerCheckJSON {
 	return out
 }
 
-// handleLedgerVerify checks the books: the ledger's hash chain against the redemptions, the
-// closes and the signed checkpoints, and every rollup against the ledger.
+// townCheckJSON is one town's line of a network-wide verify.
+type townCheckJSON struct {
+	Town string `json:"town"`
+	ledgerCheckJSON
+}
+
+// handleLedgerVerify checks the books of the caller's town: its ledger's hash chain against
+// the redemptions, the closes and the signed checkpoints, and every rollup against the
+// ledger. The network admin naming no town in a deployment of several gets every town's,
+// {"ok","towns":[…]}, ok only if every town's is.
 func (s *server) handleLedgerVerify(c *fiber.Ctx) error {
-	chk, err := s.db.VerifyLedger(c.UserContext())
-	if err != nil {
-		return err
+	if town, _ := c.Locals("town").(string); town != "" {
+		chk, err := s.db.VerifyLedger(c.UserContext(), town)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toLedgerCheckJSON(chk))
 	}
-	return c.JSON(toLedgerCheckJSON(chk))
+	out := struct {
+		OK    bool            `json:"ok"`
+		Towns []townCheckJSON `json:"towns"`
+	}{OK: true, Towns: []townCheckJSON{}}
+	for _, town := range s.db.TownCodes() {
+		chk, err := s.db.VerifyLedger(c.UserContext(), town)
+		if err != nil {
+			return err
+		}
+		out.OK = out.OK && chk.OK
+		out.Towns = append(out.Towns, townCheckJSON{town, toLedgerCheckJSON(chk)})
+	}
+	return c.JSON(out)
 }
 
 // checkpointJSON is a signed checkpoint as served (docs/reports.md says what is signed).
 type checkpointJSON struct {
+	Town      string `json:"town,omitempty"` // version 2: whose chain it describes
+	Version   int    `json:"version"`
 	Entries   int64  `json:"entries"`
 	Head      string `json:"head"`
 	SignedAt  string `json:"signed_at"`
@@ -79,7 +105,11 @@ type checkpointJSON struct {
 }
 
 func toCheckpointJSON(cp merchant.Checkpoint) checkpointJSON {
-	return checkpointJSON{Entries: cp.Entries, Head: hex.EncodeToString(cp.Head[:]), SignedAt: timeJSON(cp.SignedAt),
+	v := cp.Version
+	if v == 0 {
+		v = 1
+	}
+	return checkpointJSON{Town: cp.Town, Version: v, Entries: cp.Entries, Head: hex.EncodeToString(cp.Head[:]), SignedAt: timeJSON(cp.SignedAt),
 		KID: cp.KID, Signature: base64.RawURLEncoding.EncodeToString(cp.Signature), Reason: cp.Reason}
 }
 
@@ -104,15 +134,28 @@ func parseCheckpoint(b []byte) (merchant.Checkpoint, error) {
 	if in.Entries < 0 || in.KID == "" || in.Reason == "" {
 		return cp, errors.New("not a checkpoint: entries, kid and reason are required")
 	}
-	cp.Entries, cp.KID, cp.Reason = in.Entries, in.KID, in.Reason
+	cp.Entries, cp.KID, cp.Reason, cp.Town, cp.Version = in.Entries, in.KID, in.Reason, in.Town, in.Version
+	if cp.Version == 0 {
+		cp.Version = 1
+	}
+	if cp.Version > 2 || (cp.Version == 2 && cp.Town == "") {
+		return cp, errors.New("not a checkpoint: version must be 1, or 2 with its town")
+	}
 	return cp, nil
 }
 
-// handleLedgerCheckpoints lists the signed checkpoints, newest first. Public: anyone may keep
-// them, and check them with the keys of GET /api/v1/public/keys (checkpoint_keys).
+// handleLedgerCheckpoints lists the signed checkpoints of every town's chain (?town= one
+// town's), newest first. Public: anyone may keep them, and check them with the keys of GET
+// /api/v1/public/keys (checkpoint_keys).
 func (s *server) handleLedgerCheckpoints(c *fiber.Ctx) error {
+	town := c.Query("town")
+	if town != "" {
+		if _, ok := s.db.CachedTown(town); !ok {
+			return errTownNotFound
+		}
+	}
 	return sendList(c, func(p storage.Page) ([]merchant.Checkpoint, string, error) {
-		return s.db.Checkpoints(c.UserContext(), p)
+		return s.db.Checkpoints(c.UserContext(), town, p)
 	}, toCheckpointJSON)
 }
 
@@ -146,13 +189,14 @@ func (s *server) checkpointLoop(ctx context.Context, done chan<- struct{}) {
 	}
 }
 
-const ledgerUsage = `usage: citycard ledger verify [--db FILE] [--checkpoint FILE]
+const ledgerUsage = `usage: citycard ledger verify [--db FILE] [--checkpoint FILE] [--town CODE]
 
-Verifies the books in the database file (CITYCARD_DB), opened read-only: the ledger's hash
-chain, the redemptions, closes and checkpoints it must agree with, and every rollup. With
---checkpoint, also that the chain contains a checkpoint saved elsewhere (the JSON object
-as served, e.g. the "checkpoint" of a month's close). Exit status 0 if the books are
-good; otherwise 1, with one line saying what is wrong.
+Verifies the books in the database file (CITYCARD_DB), opened read-only: each town's hash
+chain (or --town's), the redemptions, closes and checkpoints it must agree with, and every
+rollup. With --checkpoint, also that the town's chain contains a checkpoint saved elsewhere
+(the JSON object as served, e.g. the "checkpoint" of a month's close; one signed before
+towns names no town: with several towns, give it with --town). Exit status 0 if the books
+are good; otherwise 1, with one line saying what is wrong.
 `
 
 // ledgerCommand is "citycard ledger verify".
@@ -161,9 +205,10 @@ func ledgerCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprint(stderr, ledgerUsage)
 		return errors.New("ledger: want the subcommand verify")
 	}
-	var cpFile string
+	var cpFile, only string
 	cfg, fs, err := parseConfig("ledger verify", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cpFile, "checkpoint", "", "a checkpoint saved elsewhere (JSON) the ledger must contain")
+		fs.StringVar(&only, "town", "", "verify this town's chain only (default: every town's)")
 	})
 	if err != nil {
 		return err
@@ -189,13 +234,37 @@ func ledgerCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	defer db.Close()
-	chk, err := db.VerifyLedger(ctx, extra...)
-	if err != nil {
-		return err
+	// Every town's chain (or --town's); one line per town when there are several.
+	towns := db.TownCodes()
+	if only != "" {
+		if _, ok := db.CachedTown(only); !ok {
+			return fmt.Errorf("--town %s: no such town in the database", only)
+		}
+		towns = []string{only}
 	}
-	if !chk.OK {
-		return fmt.Errorf("ledger verify: not ok: first bad %s: %s", chk.FirstBad, chk.Problem)
+	// A checkpoint signed before towns names none: with several towns, say whose it is.
+	if len(extra) > 0 && extra[0].Town == "" {
+		if len(towns) > 1 {
+			return errors.New("the checkpoint was signed before towns and names no town: give its town with --town")
+		}
+		extra[0].Town = towns[0]
 	}
-	fmt.Fprintf(stdout, "ok: %d entries, head %s\n", chk.Entries, hex.EncodeToString(chk.Head[:]))
+	if len(extra) > 0 && !slices.Contains(towns, extra[0].Town) {
+		return fmt.Errorf("the checkpoint is of town %s, which is not verified here", extra[0].Town)
+	}
+	for _, town := range towns {
+		chk, err := db.VerifyLedger(ctx, town, extra...)
+		if err != nil {
+			return err
+		}
+		prefix := ""
+		if len(towns) > 1 {
+			prefix = town + ": "
+		}
+		if !chk.OK {
+			return fmt.Errorf("ledger verify: %snot ok: first bad %s: %s", prefix, chk.FirstBad, chk.Problem)
+		}
+		fmt.Fprintf(stdout, "%sok: %d entries, head %s\n", prefix, chk.Entries, hex.EncodeToString(chk.Head[:]))
+	}
 	return nil
 }

@@ -21,11 +21,15 @@ func newLocale(lang string) locale {
 	return locale{lang: lang, msgs: catalogues["papers"][lang]}
 }
 
-// paperLang reads a paper's ?lang=: one of sl, it, en, de, or when absent the town's own
-// language (the first of CITYCARD_LANGUAGES). Anything else is 400.
-func (s *server) paperLang(q string) (locale, error) {
+// paperLang reads a paper's ?lang=: one of sl, it, en, de, or when absent the deployment's
+// own language (the first of CITYCARD_LANGUAGES). Anything else is 400.
+func (s *server) paperLang(q string) (locale, error) { return s.paperLangIn("", q) }
+
+// paperLangIn is paperLang for a paper of town: when ?lang= is absent, the town's own
+// language.
+func (s *server) paperLangIn(town, q string) (locale, error) {
 	if q == "" {
-		return newLocale(s.cfg.Languages[0]), nil
+		return newLocale(s.townLanguages(town)[0]), nil
 	}
 	if !card.ValidLang(q) {
 		return locale{}, badRequest("lang must be one of sl, it, en, de")
@@ -144,4 +148,15 @@ func (l locale) productName(code string, names map[string]string) string {
 		}
 	}
 	return code
+}
+
+// townLanguages are town's languages, its own first: CITYCARD_LANGUAGES in a deployment of
+// one town (as before towns), else the town's as the network admin set them.
+func (s *server) townLanguages(town string) []string {
+	if len(s.db.TownCodes()) > 1 {
+		if t, ok := s.db.CachedTown(town); ok && len(t.Languages) > 0 {
+			return t.Languages
+		}
+	}
+	return s.cfg.Languages
 }

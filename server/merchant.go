@@ -11,6 +11,7 @@ import (
 
 type merchantJSON struct {
 	ID        string   `json:"id"`
+	Town      string   `json:"town"`
 	Name      string   `json:"name"`
 	Category  string   `json:"category"`
 	Address   string   `json:"address"`
@@ -23,7 +24,7 @@ type merchantJSON struct {
 }
 
 func toMerchantJSON(m merchant.Merchant) merchantJSON {
-	return merchantJSON{ID: m.ID, Name: m.Name, Category: m.Category, Address: m.Address, TaxNumber: m.TaxNumber, IBAN: m.IBAN, Lat: m.Lat, Lon: m.Lon,
+	return merchantJSON{ID: m.ID, Town: m.Town, Name: m.Name, Category: m.Category, Address: m.Address, TaxNumber: m.TaxNumber, IBAN: m.IBAN, Lat: m.Lat, Lon: m.Lon,
 		Status: m.Status, CreatedAt: timeJSON(m.CreatedAt)}
 }
 
@@ -40,11 +41,15 @@ type merchantRequest struct {
 }
 
 func (s *server) handleMerchantCreate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	var req merchantRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	m := merchant.Merchant{Name: req.Name, Category: req.Category, Address: req.Address, TaxNumber: req.TaxNumber, IBAN: req.IBAN,
+	m := merchant.Merchant{Town: town, Name: req.Name, Category: req.Category, Address: req.Address, TaxNumber: req.TaxNumber, IBAN: req.IBAN,
 		Lat: req.Lat, Lon: req.Lon, Status: req.Status}
 	key := newSecret("ccm")
 	sum := sha256.Sum256([]byte(key))
@@ -55,11 +60,21 @@ func (s *server) handleMerchantCreate(c *fiber.Ctx) error {
 }
 
 func (s *server) handleMerchantList(c *fiber.Ctx) error {
-	return sendList(c, func(p storage.Page) ([]merchant.Merchant, string, error) { return s.db.Merchants(c.UserContext(), p) }, toMerchantJSON)
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	return sendList(c, func(p storage.Page) ([]merchant.Merchant, string, error) {
+		return s.db.Merchants(c.UserContext(), town, p)
+	}, toMerchantJSON)
 }
 
 func (s *server) handleMerchantGet(c *fiber.Ctx) error {
-	m, err := s.db.Merchant(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.db.Merchant(c.UserContext(), town, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -69,11 +84,15 @@ func (s *server) handleMerchantGet(c *fiber.Ctx) error {
 // handleMerchantUpdate applies a partial update: the body is decoded over the stored fields,
 // so absent fields keep their value and "lat": null with "lon": null removes the position.
 func (s *server) handleMerchantUpdate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	body := bytes.Clone(c.Body())
 	if err := decodeJSON(body, &merchantRequest{}, false); err != nil {
 		return err // reject bad bodies before queueing a write
 	}
-	m, err := s.db.UpdateMerchant(c.UserContext(), c.Params("id"), func(m *merchant.Merchant) error {
+	m, err := s.db.UpdateMerchant(c.UserContext(), town, c.Params("id"), func(m *merchant.Merchant) error {
 		req := merchantRequest{Name: m.Name, Category: m.Category, Address: m.Address, TaxNumber: m.TaxNumber, IBAN: m.IBAN,
 			Lat: m.Lat, Lon: m.Lon, Status: m.Status}
 		if err := decodeJSON(body, &req, false); err != nil {
@@ -90,9 +109,13 @@ func (s *server) handleMerchantUpdate(c *fiber.Ctx) error {
 }
 
 func (s *server) handleMerchantKeyRotate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	key := newSecret("ccm")
 	sum := sha256.Sum256([]byte(key))
-	if err := s.db.SetMerchantKey(c.UserContext(), c.Params("id"), sum[:]); err != nil {
+	if err := s.db.SetMerchantKey(c.UserContext(), town, c.Params("id"), sum[:]); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"api_key": key})

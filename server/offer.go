@@ -10,6 +10,7 @@ import (
 
 type offerJSON struct {
 	ID             string            `json:"id"`
+	Town           string            `json:"town"`
 	MerchantID     string            `json:"merchant_id"`
 	Title          map[string]string `json:"title"`
 	Kind           string            `json:"kind"`
@@ -29,7 +30,7 @@ type offerJSON struct {
 func toOfferJSON(o merchant.Offer) offerJSON {
 	r := offerToRequest(o)
 	return offerJSON{
-		ID: o.ID, MerchantID: o.MerchantID, Title: o.Title, Kind: o.Kind, Value: r.Value, MaxDiscount: r.MaxDiscount,
+		ID: o.ID, Town: o.Town, MerchantID: o.MerchantID, Title: o.Title, Kind: o.Kind, Value: r.Value, MaxDiscount: r.MaxDiscount,
 		MinAmount: r.MinAmount, Limit: o.Limit, Products: o.Products, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
 		MunicipalShare: *r.MunicipalShare, Active: o.Active, CreatedAt: timeJSON(o.CreatedAt), UpdatedAt: timeJSON(o.UpdatedAt),
 	}
@@ -124,6 +125,10 @@ func (r offerRequest) apply(o *merchant.Offer) error {
 }
 
 func (s *server) handleOfferCreate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	var req offerRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
@@ -132,19 +137,29 @@ func (s *server) handleOfferCreate(c *fiber.Ctx) error {
 	if err := req.apply(&o); err != nil {
 		return err
 	}
-	if err := s.db.CreateOffer(c.UserContext(), &o); err != nil {
+	if err := s.db.CreateOffer(c.UserContext(), town, &o); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(toOfferJSON(o))
 }
 
 func (s *server) handleOfferList(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	id := c.Query("merchant")
-	return sendList(c, func(p storage.Page) ([]merchant.Offer, string, error) { return s.db.Offers(c.UserContext(), id, p) }, toOfferJSON)
+	return sendList(c, func(p storage.Page) ([]merchant.Offer, string, error) {
+		return s.db.Offers(c.UserContext(), town, id, p)
+	}, toOfferJSON)
 }
 
 func (s *server) handleOfferGet(c *fiber.Ctx) error {
-	o, err := s.db.Offer(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.db.Offer(c.UserContext(), town, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -154,11 +169,15 @@ func (s *server) handleOfferGet(c *fiber.Ctx) error {
 // handleOfferUpdate applies a partial update decoded over the stored offer: absent fields keep
 // their value, null clears an optional one, and the result is validated as a whole.
 func (s *server) handleOfferUpdate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	body := bytes.Clone(c.Body())
 	if err := decodeJSON(body, &offerRequest{}, false); err != nil {
 		return err
 	}
-	o, err := s.db.UpdateOffer(c.UserContext(), c.Params("id"), func(o *merchant.Offer) error {
+	o, err := s.db.UpdateOffer(c.UserContext(), town, c.Params("id"), func(o *merchant.Offer) error {
 		req := offerToRequest(*o)
 		if err := decodeJSON(body, &req, false); err != nil {
 			return err

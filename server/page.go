@@ -70,21 +70,21 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	now := s.db.Now()
 	pg := cardPage{
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
-		Status: string(cd.Status(now)), Langs: card.Languages, Updated: localTime(now, s.cfg.Loc),
-		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.cfg.Loc.String(), V: assetVersion,
+		Status: string(cd.Status(now)), Langs: card.Languages, Updated: localTime(now, s.db.TownLoc(cd.Town)),
+		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.db.TownLoc(cd.Town).String(), V: assetVersion,
 	}
 	if left := cd.TimeLeft(now); left > 0 {
 		pg.TimeLeft = formatDuration(left, lang)
 	}
 	if cd.ExpiresAt != nil {
-		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.cfg.Loc), cd.ExpiresAt.Unix()
+		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
 	}
-	pg.ActivateBy = localTime(cd.ActivateBy, s.cfg.Loc)
+	pg.ActivateBy = localTime(cd.ActivateBy, s.db.TownLoc(cd.Town))
 	names, err := s.productNames(c, states)
 	if err != nil {
 		return err
 	}
-	pg.Groups = groupBenefits(states, lang, s.cfg.Loc, names)
+	pg.Groups = groupBenefits(states, lang, s.db.TownLoc(cd.Town), names)
 	for _, g := range pg.Groups {
 		for _, it := range g.Items {
 			pg.Total++
@@ -126,7 +126,7 @@ func (s *server) productNames(c *fiber.Ctx, states []storage.OfferState) (map[st
 	}
 	names := map[string]map[string]string{}
 	for page := (storage.Page{Limit: 500}); ; {
-		ps, next, err := s.db.Products(c.UserContext(), page)
+		ps, next, err := s.db.Products(c.UserContext(), "", page) // offers of every town that accepts the card
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,10 @@ type pairingJSON struct {
 // handlePairingCreate makes a one-time pairing code for a merchant's new till (admin).
 // Errors: 404 not_found, 403 merchant_suspended.
 func (s *server) handlePairingCreate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	code, err := merchant.NewPairingCode()
 	if err != nil {
 		return err
@@ -34,7 +38,7 @@ func (s *server) handlePairingCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	expires, err := s.db.CreatePairing(c.UserContext(), c.Params("id"), sum, merchant.PairingTTL)
+	expires, err := s.db.CreatePairing(c.UserContext(), town, c.Params("id"), sum, merchant.PairingTTL)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func mustPairingCode(t testing.TB, db *storage.DB, merchantID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreatePairing(context.Background(), merchantID, sum, merchant.PairingTTL); err != nil {
+	if _, err := db.CreatePairing(context.Background(), "koper", merchantID, sum, merchant.PairingTTL); err != nil {
 		t.Fatal(err)
 	}
 	return code

@@ -329,11 +329,11 @@ type paperNames struct {
 }
 
 // loadPaperNames reads every product, offer and merchant of the town.
-func loadPaperNames(ctx context.Context, db *storage.DB) (paperNames, error) {
+func loadPaperNames(ctx context.Context, db *storage.DB, town string) (paperNames, error) {
 	n := paperNames{products: map[string]map[string]string{}, offers: map[string]map[string]string{},
 		merchants: map[string]merchant.Merchant{}}
 	err := eachPage(func(p storage.Page) (string, error) {
-		items, next, err := db.Products(ctx, p)
+		items, next, err := db.Products(ctx, town, p)
 		for _, it := range items {
 			n.products[it.Code] = it.Name
 		}
@@ -341,7 +341,7 @@ func loadPaperNames(ctx context.Context, db *storage.DB) (paperNames, error) {
 	})
 	if err == nil {
 		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Offers(ctx, "", p)
+			items, next, err := db.Offers(ctx, town, "", p)
 			for _, it := range items {
 				n.offers[it.ID] = it.Title
 			}
@@ -350,7 +350,7 @@ func loadPaperNames(ctx context.Context, db *storage.DB) (paperNames, error) {
 	}
 	if err == nil {
 		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Merchants(ctx, p)
+			items, next, err := db.Merchants(ctx, town, p)
 			for _, it := range items {
 				n.merchants[it.ID] = it
 			}

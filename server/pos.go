@@ -42,7 +42,7 @@ type checkRequest struct {
 func (s *server) handlePosMe(c *fiber.Ctx) error {
 	m := currentMerchant(c)
 	page := storage.Page{Limit: 500}
-	offers, _, err := s.db.Offers(c.UserContext(), m.ID, page)
+	offers, _, err := s.db.Offers(c.UserContext(), m.Town, m.ID, page)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *server) handlePosMe(c *fiber.Ctx) error {
 		out[i] = toOfferJSON(o)
 	}
 	// The zone lets the web till ask for "today" and show times as the city's clocks do.
-	return c.JSON(fiber.Map{"merchant": toMerchantJSON(m), "offers": out, "timezone": s.cfg.Loc.String()})
+	return c.JSON(fiber.Map{"merchant": toMerchantJSON(m), "offers": out, "timezone": s.db.TownLoc(m.Town).String()})
 }
 
 func (s *server) handlePosCheck(c *fiber.Ctx) error {

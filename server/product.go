@@ -14,10 +14,13 @@ type productRequest struct {
 	Price                  string            `json:"price"`
 	Audience               string            `json:"audience"`
 	ActivationDeadlineDays *int              `json:"activation_deadline_days"`
+	Towns                  []string          `json:"towns"`
 }
 
 type productJSON struct {
 	Code                   string            `json:"code"`
+	Town                   string            `json:"town,omitempty"` // absent for a network product
+	Towns                  []string          `json:"towns"`
 	Name                   map[string]string `json:"name"`
 	ValidityHours          *int              `json:"validity_hours"`
 	ValidityDays           *int              `json:"validity_days"`
@@ -28,7 +31,7 @@ type productJSON struct {
 }
 
 func toProductJSON(p card.Product) productJSON {
-	out := productJSON{Code: p.Code, Name: p.Name, Price: formatMoney(p.PriceCents), Audience: p.Audience,
+	out := productJSON{Code: p.Code, Town: p.Town, Towns: p.Towns, Name: p.Name, Price: formatMoney(p.PriceCents), Audience: p.Audience,
 		ActivationDeadlineDays: p.ActivationDeadlineDays, CreatedAt: timeJSON(p.CreatedAt)}
 	if p.ValidityHours > 0 {
 		out.ValidityHours = &p.ValidityHours
@@ -77,12 +80,25 @@ func (s *server) handleProductCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The network admin naming no town and listing towns creates a network product.
+	if !(isNetwork(c) && !townNamed(c) && req.Towns != nil) {
+		if p.Town, err = townOf(c); err != nil {
+			return err
+		}
+	}
+	p.Towns = req.Towns
 	if err := s.db.CreateProduct(c.UserContext(), &p); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(toProductJSON(p))
 }
 
+// handleProductList lists the products the town may use: its own and the network products
+// that accept it. The network admin naming no town in a deployment of several sees all.
 func (s *server) handleProductList(c *fiber.Ctx) error {
-	return sendList(c, func(p storage.Page) ([]card.Product, string, error) { return s.db.Products(c.UserContext(), p) }, toProductJSON)
+	town, err := townOf(c)
+	if err != nil && !(isNetwork(c) && !townNamed(c)) {
+		return err
+	}
+	return sendList(c, func(p storage.Page) ([]card.Product, string, error) { return s.db.Products(c.UserContext(), town, p) }, toProductJSON)
 }

@@ -46,6 +46,7 @@ func toPublicMerchant(m merchantJSON) publicMerchantJSON {
 // business between the two (admin and the merchant's own till still see it).
 type publicOfferFieldsJSON struct {
 	ID          string            `json:"id"`
+	Town        string            `json:"town"` // the merchant's town
 	MerchantID  string            `json:"merchant_id"`
 	Title       map[string]string `json:"title"`
 	Kind        string            `json:"kind"`
@@ -62,7 +63,7 @@ type publicOfferFieldsJSON struct {
 }
 
 func toPublicOffer(o offerJSON) publicOfferFieldsJSON {
-	return publicOfferFieldsJSON{ID: o.ID, MerchantID: o.MerchantID, Title: o.Title, Kind: o.Kind, Value: o.Value,
+	return publicOfferFieldsJSON{ID: o.ID, Town: o.Town, MerchantID: o.MerchantID, Title: o.Title, Kind: o.Kind, Value: o.Value,
 		MaxDiscount: o.MaxDiscount, MinAmount: o.MinAmount, Limit: o.Limit, Products: o.Products, ValidFrom: o.ValidFrom,
 		ValidUntil: o.ValidUntil, Active: o.Active, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
@@ -110,10 +111,16 @@ func (s *server) handlePublicCardGet(c *fiber.Ctx) error {
 
 func (s *server) handlePublicCardQR(c *fiber.Ctx) error {
 	token := c.Params("token")
-	if _, err := s.keys.ParseInput(token, false); err != nil {
+	ref, err := s.keys.ParseInput(token, false)
+	if err != nil {
 		return err
 	}
-	return s.sendQR(c, token)
+	// The QR holds the URL under the issuing town's base.
+	var town string
+	if cd, err := s.db.CardByNumber(c.UserContext(), ref.Number); err == nil {
+		town = cd.Town
+	}
+	return s.sendQR(c, town, token)
 }
 
 type publicOfferJSON struct {
@@ -121,9 +128,17 @@ type publicOfferJSON struct {
 	Merchant publicMerchantJSON    `json:"merchant"`
 }
 
+// handlePublicOffersList lists the offers of ?town= (404 town_not_found for an unknown
+// code), or of every town, each offer with its town.
 func (s *server) handlePublicOffersList(c *fiber.Ctx) error {
+	town := c.Query("town")
+	if town != "" {
+		if _, ok := s.db.CachedTown(town); !ok {
+			return errTownNotFound
+		}
+	}
 	return sendList(c, func(p storage.Page) ([]storage.OfferWithMerchant, string, error) {
-		return s.db.PublicOffers(c.UserContext(), p)
+		return s.db.PublicOffers(c.UserContext(), town, p)
 	},
 		func(it storage.OfferWithMerchant) publicOfferJSON {
 			return publicOfferJSON{Offer: toPublicOffer(toOfferJSON(it.Offer)), Merchant: toPublicMerchant(toMerchantJSON(it.Merchant))}

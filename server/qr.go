@@ -53,9 +53,10 @@ func (q *qrCache) get(text string) (qrEntry, error) {
 	return e, nil
 }
 
-// sendQR answers with the QR code of the card page for token, honouring If-None-Match.
-func (s *server) sendQR(c *fiber.Ctx, token string) error {
-	e, err := s.qr.get(s.cardURL(token))
+// sendQR answers with the QR code of the card page for token (issued in town), honouring
+// If-None-Match.
+func (s *server) sendQR(c *fiber.Ctx, town, token string) error {
+	e, err := s.qr.get(s.cardURL(town, token))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 
 type redemptionJSON struct {
 	ID             string  `json:"id"`
+	Town           string  `json:"town"`      // the merchant's, whose reports count it
+	CardTown       string  `json:"card_town"` // the card's issuing town
 	CardNumber     string  `json:"card_number"`
 	MerchantID     string  `json:"merchant_id"`
 	OfferID        string  `json:"offer_id"`
@@ -26,7 +28,7 @@ type redemptionJSON struct {
 
 func toRedemptionJSON(r merchant.Redemption) redemptionJSON {
 	out := redemptionJSON{
-		ID: r.ID, CardNumber: r.CardNumber, MerchantID: r.MerchantID, OfferID: r.OfferID, Terminal: r.Terminal,
+		ID: r.ID, Town: r.Town, CardTown: r.CardTown, CardNumber: r.CardNumber, MerchantID: r.MerchantID, OfferID: r.OfferID, Terminal: r.Terminal,
 		Amount: formatMoney(r.Amount), Discount: formatMoney(r.Discount), Total: formatMoney(r.Total()),
 		MunicipalShare: formatMoney(r.MunicipalShare), Status: r.Status(), CreatedAt: timeJSON(r.CreatedAt),
 		VoidedAt: timePtrJSON(r.VoidedAt),
@@ -41,13 +43,17 @@ type voidRequest struct {
 	Reason string `json:"reason"`
 }
 
-// voidRedemption voids a redemption, only of merchantID's if it is set.
+// voidRedemption voids a redemption at the town's merchants, only of merchantID's if it is set.
 func (s *server) voidRedemption(c *fiber.Ctx, merchantID string) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	var req voidRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	r, err := s.db.Void(c.UserContext(), c.Params("id"), merchantID, req.Reason)
+	r, err := s.db.Void(c.UserContext(), town, c.Params("id"), merchantID, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -56,23 +62,29 @@ func (s *server) voidRedemption(c *fiber.Ctx, merchantID string) error {
 
 func (s *server) handleRedemptionVoid(c *fiber.Ctx) error { return s.voidRedemption(c, "") }
 
-// redemptionFilter reads ?from= and ?to= (local dates, inclusive) and, for the admin,
-// ?merchant= and ?card=.
+// redemptionFilter reads ?from= and ?to= (local dates in the town's zone, inclusive) and,
+// for the admin, ?merchant= and ?card=; it lists the town's redemptions only.
 func (s *server) redemptionFilter(c *fiber.Ctx) (storage.RedemptionFilter, error) {
 	var f storage.RedemptionFilter
+	town, err := townOf(c)
+	if err != nil {
+		return f, err
+	}
+	f.Town = town
+	loc := s.db.TownLoc(town)
 	if v := c.Query("from"); v != "" {
 		d, err := parseDate("from", v)
 		if err != nil {
 			return f, err
 		}
-		f.From = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, s.cfg.Loc)
+		f.From = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
 	}
 	if v := c.Query("to"); v != "" {
 		d, err := parseDate("to", v)
 		if err != nil {
 			return f, err
 		}
-		f.To = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, s.cfg.Loc)
+		f.To = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return f, badRequest("from must not be after to")

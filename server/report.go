@@ -236,9 +236,9 @@ type reportDoc struct {
 	closed *storage.MonthClose
 }
 
-// loadReport returns month m's report document, read in one snapshot.
-func loadReport(ctx context.Context, db *storage.DB, m merchant.Month) (reportDoc, error) {
-	v, err := db.MonthView(ctx, m, false, "")
+// loadReport returns town's report document of month m, read in one snapshot.
+func loadReport(ctx context.Context, db *storage.DB, town string, m merchant.Month) (reportDoc, error) {
+	v, err := db.MonthView(ctx, town, m, false, "")
 	if err != nil {
 		return reportDoc{}, err
 	}
@@ -294,6 +294,10 @@ func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byt
 }
 
 func (s *server) handleReportMonthly(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
@@ -302,11 +306,11 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	if format != "json" && format != "csv" && format != "pdf" {
 		return badRequest("format must be json, csv or pdf")
 	}
-	o, err := s.paperOpts(c, format)
+	o, err := s.paperOpts(c, town, format)
 	if err != nil {
 		return err
 	}
-	doc, err := loadReport(c.UserContext(), s.db, m)
+	doc, err := loadReport(c.UserContext(), s.db, town, m)
 	if err != nil {
 		return err
 	}
@@ -326,7 +330,7 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 
 // paperOpts reads a paper's ?lang= and, for CSV, its options, and loads the names a PDF or
 // a CSV of names prints.
-func (s *server) paperOpts(c *fiber.Ctx, format string) (paperOpts, error) {
+func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error) {
 	l, err := s.paperLang(c.Query("lang"))
 	if err != nil {
 		return paperOpts{}, err
@@ -338,7 +342,7 @@ func (s *server) paperOpts(c *fiber.Ctx, format string) (paperOpts, error) {
 		}
 	}
 	if format == "pdf" || (format == "csv" && o.csv.table == "products") {
-		if o.names, err = loadPaperNames(c.UserContext(), s.db); err != nil {
+		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
 			return o, err
 		}
 	}
@@ -357,11 +361,15 @@ type closeJSON struct {
 // the ledger's head, and served byte-identical from then on. The answer carries the
 // checkpoint signed with the close, for the municipality to keep (docs/reports.md).
 func (s *server) handleReportClose(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Params("month"))
 	if err != nil {
 		return err
 	}
-	cl, err := s.db.CloseMonth(c.UserContext(), m, encodeReport)
+	cl, err := s.db.CloseMonth(c.UserContext(), town, m, encodeReport)
 	if err != nil {
 		return err
 	}
@@ -377,23 +385,28 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 // errOpenDataNotClosed answers open data asked for a month that is not closed.
 var errOpenDataNotClosed = errorf(fiber.StatusConflict, "month_open", "open data is published once the month is closed")
 
-// handleOpenData is the month's anonymous counts by day and category for the open-data
-// portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. Only a closed
-// month is published: while a month is open its counts change with every redemption and
-// void, and two fetches around one redemption would tell its day and category even where
-// suppression hides small cells. Once closed, its counts never change (a later void is an
-// adjustment of the month of the void, which is no count), so nothing can be differenced.
+// handleOpenData is a town's anonymous counts of the month by day and category for the
+// open-data portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. The
+// town is ?town=, needed only when the deployment has several. Only a closed month is
+// published: while a month is open its counts change with every redemption and void, and two
+// fetches around one redemption would tell its day and category even where suppression hides
+// small cells. Once closed, its counts never change (a later void is an adjustment of the
+// month of the void, which is no count), so nothing can be differenced.
 func (s *server) handleOpenData(c *fiber.Ctx) error {
+	town, err := s.publicTown(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
 	}
-	if _, closed, err := s.db.ClosedMonth(c.UserContext(), m); err != nil {
+	if _, closed, err := s.db.ClosedMonth(c.UserContext(), town, m); err != nil {
 		return err
 	} else if !closed {
 		return errOpenDataNotClosed
 	}
-	cells, err := s.db.OpenData(c.UserContext(), m)
+	cells, err := s.db.OpenData(c.UserContext(), town, m)
 	if err != nil {
 		return err
 	}
@@ -420,9 +433,9 @@ func openDataCSV(cells []merchant.OpenDataCell) []byte {
 	return buf.Bytes()
 }
 
-const reportUsage = `usage: citycard report --month YYYY-MM [--format json|csv|pdf] [--lang sl|it|en|de] [--out FILE] [--db FILE]
+const reportUsage = `usage: citycard report --month YYYY-MM [--town CODE] [--format json|csv|pdf] [--lang sl|it|en|de] [--out FILE] [--db FILE]
 
-Writes a month's report from the database file (CITYCARD_DB) to FILE, or to standard
+Writes a town's month's report (--town is needed when the database has several towns) from the database file (CITYCARD_DB) to FILE, or to standard
 output. A closed month gives its frozen report. The database is opened read-only: nothing
 in it is migrated, rebuilt or written, and it may run beside the service.
 `
@@ -430,9 +443,10 @@ in it is migrated, rebuilt or written, and it may run beside the service.
 // runReport is "citycard report": a month's report from the database file, for a clerk who
 // prefers a terminal or for a cron job.
 func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var month, format, out, lang string
+	var month, format, out, town, lang string
 	cfg, fs, err := parseConfig("report", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&month, "month", "", "the month, YYYY-MM (required)")
+		fs.StringVar(&town, "town", "", "the town (needed when the database has several)")
 		fs.StringVar(&format, "format", "json", "json, csv or pdf")
 		fs.StringVar(&out, "out", "", "write to this file instead of standard output")
 		fs.StringVar(&lang, "lang", "", "the PDF's language: sl, it, en or de (default: the first of CITYCARD_LANGUAGES)")
@@ -457,7 +471,16 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.Close()
-	doc, err := loadReport(ctx, db, m)
+	if town == "" {
+		if codes := db.TownCodes(); len(codes) == 1 {
+			town = codes[0]
+		} else {
+			return fmt.Errorf("the database has the towns %s: name one with --town", strings.Join(codes, ", "))
+		}
+	} else if _, ok := db.CachedTown(town); !ok {
+		return fmt.Errorf("--town %s: no such town in the database", town)
+	}
+	doc, err := loadReport(ctx, db, town, m)
 	if err != nil {
 		return err
 	}
@@ -470,7 +493,7 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	o.csv = csvOpts{table: "merchants", lang: o.lang}
 	if format == "pdf" {
-		if o.names, err = loadPaperNames(ctx, db); err != nil {
+		if o.names, err = loadPaperNames(ctx, db, town); err != nil {
 			return err
 		}
 	}

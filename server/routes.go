@@ -24,6 +24,7 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/offers", s.handlePublicOffersList)
 	pub.Get("/keys", s.handlePublicKeys)
 	pub.Get("/ledger/checkpoints", s.handleLedgerCheckpoints)
+	pub.Get("/towns", s.handlePublicTowns)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 	// A till pairs with a one-time code from the console (the code is the credential).
@@ -61,6 +62,14 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/reports/monthly/:month/close", s.handleReportClose)
 	admin.Get("/reports/statements", s.handleStatementList)
 	admin.Get("/ledger/verify", s.handleLedgerVerify)
+	// The network: towns and their offices (network admin; an office reads its own town).
+	admin.Post("/towns", s.handleTownCreate)
+	admin.Get("/towns", s.handleTownList)
+	admin.Get("/towns/:code", s.handleTownGet)
+	admin.Patch("/towns/:code", s.handleTownUpdate)
+	admin.Post("/towns/:code/tokens", s.handleOfficeTokenCreate)
+	admin.Get("/towns/:code/tokens", s.handleOfficeTokenList)
+	admin.Delete("/towns/:code/tokens/:id", s.handleOfficeTokenRevoke)
 
 	// Till: a merchant's API key.
 	pos := app.Group("/api/v1/pos", s.requireMerchant)

@@ -84,11 +84,11 @@ func newSecEnv(t testing.TB, rateLimit int) *secEnv {
 	e.s = newServer(cfg, e.db, keys, e.admin, slog.New(slog.NewTextHandler(e.logs, nil)))
 	e.app = e.s.app()
 
-	e.product = card.Product{Code: "koper-72h", Name: map[string]string{"en": "Koper Card"}, ValidityHours: 72, PriceCents: 2500, Audience: "tourist"}
+	e.product = card.Product{Town: "koper", Code: "koper-72h", Name: map[string]string{"en": "Koper Card"}, ValidityHours: 72, PriceCents: 2500, Audience: "tourist"}
 	if err := e.db.CreateProduct(ctx, &e.product); err != nil {
 		t.Fatal(err)
 	}
-	cards, err := e.db.CreateCards(ctx, keys, e.product.Code, 1, "Ana Novak", "en")
+	cards, err := e.db.CreateCards(ctx, "koper", keys, e.product.Code, 1, "Ana Novak", "en")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func newSecEnv(t testing.TB, rateLimit int) *secEnv {
 		m         *merchant.Merchant
 		name, key string
 	}{{&e.merchA, "Kavarna A", e.keyA}, {&e.merchB, "Kavarna B", e.keyB}} {
-		*m.m = merchant.Merchant{Name: m.name, Category: "restaurant"}
+		*m.m = merchant.Merchant{Town: "koper", Name: m.name, Category: "restaurant"}
 		sum := sha256.Sum256([]byte(m.key))
 		if err := e.db.CreateMerchant(ctx, m.m, sum[:]); err != nil {
 			t.Fatal(err)
@@ -111,7 +111,7 @@ func newSecEnv(t testing.TB, rateLimit int) *secEnv {
 	}{{&e.offerA, e.merchA.ID, "unlimited"}, {&e.onceA, e.merchA.ID, "once"}, {&e.offerB, e.merchB.ID, "unlimited"}} {
 		*o.o = merchant.Offer{MerchantID: o.m, Title: map[string]string{"en": "10% off"}, Kind: merchant.KindPercent,
 			Value: 1000, Limit: o.limit, MunicipalShare: 5000, Active: true}
-		if err := e.db.CreateOffer(ctx, o.o); err != nil {
+		if err := e.db.CreateOffer(ctx, "koper", o.o); err != nil {
 			t.Fatal(err)
 		}
 	}

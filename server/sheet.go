@@ -201,34 +201,39 @@ func validityText(l locale, p card.Product) string {
 }
 
 // loadSheet gathers the products of cards and builds what sheetPDF prints.
-func (s *server) loadSheet(ctx context.Context, cards []card.Card) ([]sheetCard, error) {
+func (s *server) loadSheet(ctx context.Context, town string, cards []card.Card) ([]sheetCard, error) {
 	products := map[string]card.Product{}
 	out := make([]sheetCard, len(cards))
 	for i, c := range cards {
 		p, ok := products[c.Product]
 		if !ok {
 			var err error
-			if p, err = s.db.Product(ctx, c.Product); err != nil {
+			if p, err = s.db.Product(ctx, town, c.Product); err != nil {
 				return nil, err
 			}
 			products[c.Product] = p
 		}
-		out[i] = sheetCard{card: c, product: p, url: s.cardURL(c.Token)}
+		out[i] = sheetCard{card: c, product: p, url: s.cardURL(c.Town, c.Token)}
 	}
 	return out, nil
 }
 
 // sendSheet answers with the print sheet of cards.
 func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Card) error {
-	l, err := s.paperLang(c.Query("lang"))
+	town, err := townOf(c)
 	if err != nil {
 		return err
 	}
-	sheet, err := s.loadSheet(c.UserContext(), cards)
+	l, err := s.paperLangIn(town, c.Query("lang"))
 	if err != nil {
 		return err
 	}
-	body, err := sheetPDF(title, sheet, l, s.cfg.Languages, s.cfg.Loc, pdfMeta{generated: s.db.Now()})
+	sheet, err := s.loadSheet(c.UserContext(), town, cards)
+	if err != nil {
+		return err
+	}
+	// The cards carry instructions in their town's languages, dates in its zone.
+	body, err := sheetPDF(title, sheet, l, s.townLanguages(town), s.db.TownLoc(town), pdfMeta{generated: s.db.Now()})
 	if err != nil {
 		return err
 	}
@@ -242,7 +247,11 @@ func (s *server) handleBatchSheet(c *fiber.Ctx) error {
 	if _, err := s.paperLang(c.Query("lang")); err != nil {
 		return err
 	}
-	b, cards, err := s.db.BatchCards(c.UserContext(), c.Params("id"))
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	b, cards, err := s.db.BatchCards(c.UserContext(), town, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -263,12 +272,16 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if _, err := s.paperLang(c.Query("lang")); err != nil {
 		return err
 	}
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	ids, batch := c.Query("ids"), c.Query("batch")
 	switch {
 	case ids != "" && batch != "":
 		return badRequest("give ids or batch, not both")
 	case batch != "":
-		b, cards, err := s.db.BatchCards(c.UserContext(), batch)
+		b, cards, err := s.db.BatchCards(c.UserContext(), town, batch)
 		if err != nil {
 			return err
 		}
@@ -287,12 +300,12 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 			return badRequest("ids must be card ids separated by commas")
 		}
 	}
-	cards, err := s.db.CardsByID(c.UserContext(), list)
+	cards, err := s.db.CardsByID(c.UserContext(), town, list)
 	if err != nil {
 		return err
 	}
-	title := newLocale(s.cfg.Languages[0]).t("sheet.title")
-	if l, err := s.paperLang(c.Query("lang")); err == nil {
+	title := newLocale(s.townLanguages(town)[0]).t("sheet.title")
+	if l, err := s.paperLangIn(town, c.Query("lang")); err == nil {
 		title = l.t("sheet.title")
 	}
 	return s.sendSheet(c, title, "citycard-cards.pdf", cards)

@@ -42,12 +42,14 @@ type statementSet struct {
 // loadStatements builds month m's statements from its report (frozen, once closed) and its
 // counted redemptions, every merchant's or only one's, read in one snapshot. A statement
 // whose figures are not the sums of its items is merchant.ErrLedgerMismatch: it is not served.
-func loadStatements(ctx context.Context, db *storage.DB, m merchant.Month, only *merchant.Merchant) (statementSet, error) {
+//
+// Everything is town's: its report, its merchants' redemptions, its zone.
+func loadStatements(ctx context.Context, db *storage.DB, town string, m merchant.Month, only *merchant.Merchant) (statementSet, error) {
 	id := ""
 	if only != nil {
 		id = only.ID
 	}
-	v, err := db.MonthView(ctx, m, true, id)
+	v, err := db.MonthView(ctx, town, m, true, id)
 	if err != nil {
 		return statementSet{}, err
 	}
@@ -59,7 +61,7 @@ func loadStatements(ctx context.Context, db *storage.DB, m merchant.Month, only 
 	if err := merchant.CheckStatements(sts); err != nil {
 		return statementSet{}, err
 	}
-	return statementSet{doc, sts, db.Loc}, nil
+	return statementSet{doc, sts, db.TownLoc(town)}, nil
 }
 
 func (st statementSet) json() statementsJSON {
@@ -136,6 +138,10 @@ func (st statementSet) render(format string, now time.Time, o paperOpts, all boo
 
 // sendStatements answers with month's statements in the ?format= asked for (json default).
 func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
 		return err
@@ -157,12 +163,12 @@ func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
 		return err
 	}
 	o := paperOpts{lang: l}
-	st, err := loadStatements(c.UserContext(), s.db, m, only)
+	st, err := loadStatements(c.UserContext(), s.db, town, m, only)
 	if err != nil {
 		return err
 	}
 	if format == "pdf" {
-		if o.names, err = loadPaperNames(c.UserContext(), s.db); err != nil {
+		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
 			return err
 		}
 	}
@@ -187,7 +193,11 @@ func (s *server) handleStatementList(c *fiber.Ctx) error {
 	if id == "" {
 		return s.sendStatements(c, nil)
 	}
-	m, err := s.db.Merchant(c.UserContext(), id)
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.db.Merchant(c.UserContext(), town, id)
 	if err != nil {
 		return err
 	}

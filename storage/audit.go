@@ -48,9 +48,10 @@ func cleanRequestID(s string) string {
 	return s
 }
 
-// audit appends an entry for the write in progress, if its context names an actor. action is
-// "noun.verb" (e.g. "card.block"), target the public id of what changed; never a secret.
-func (t *Tx) audit(action, target string) error {
+// auditIn appends an entry for the write in progress in town ("" for a network-level action:
+// towns, office tokens), if its context names an actor. action is "noun.verb" (e.g.
+// "card.block"), target the public id of what changed; never a secret.
+func (t *Tx) auditIn(town, action, target string) error {
 	if t.ctx == nil {
 		return nil
 	}
@@ -59,13 +60,14 @@ func (t *Tx) audit(action, target string) error {
 		return nil
 	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
-	_, err := t.exec(`INSERT INTO audit (actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.id, action, target, a.requestID, client, ms(t.Now))
+	_, err := t.exec(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now))
 	return err
 }
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
+	Town      string // "" for a network-level action
 	Actor     string
 	Action    string
 	Target    string
@@ -77,18 +79,24 @@ type AuditEntry struct {
 
 // AuditFilter narrows the audit log; empty fields do not filter.
 type AuditFilter struct {
+	Town   string // the town's entries only (never the network's); "" for all
 	Actor  string
 	Action string
 }
 
 // Audit lists the audit log, newest first.
 func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry, string, error) {
-	return list(db.reader(ctx), `SELECT seq, actor, action, target, request_id, client_request_id, created_at FROM audit
-		WHERE (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Actor, f.Actor, f.Action, f.Action}, page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
+	// A town's entries by the (town, seq) index: "town = ?" spelled out, not "? = '' OR".
+	town, args := `1 = 1`, []any{}
+	if f.Town != "" {
+		town, args = `town = ?`, []any{f.Town}
+	}
+	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, created_at FROM audit
+		WHERE `+town+` AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		append(args, f.Actor, f.Actor, f.Action, f.Action), page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
-			err := r.Scan(&seq, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
+			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})

@@ -36,15 +36,15 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if db.Loc.String() != testLoc.String() {
-		t.Errorf("Loc = %s, want the rollups' zone %s", db.Loc, testLoc)
+	if loc := db.TownLoc("koper"); loc.String() != testLoc.String() {
+		t.Errorf("TownLoc = %s, want the rollups' zone %s", loc, testLoc)
 	}
-	chk, err := db.VerifyLedger(ctx)
+	chk, err := db.VerifyLedger(ctx, "koper")
 	if err != nil || !chk.OK || chk.Entries != 7 {
 		t.Fatalf("verify read-only = %+v, %v", chk, err)
 	}
 	oct, _ := merchant.ParseMonth("2026-10")
-	if v, err := db.MonthView(ctx, oct, true, ""); err != nil || v.Report.Totals.Redemptions != 2 || len(v.Items) != 2 {
+	if v, err := db.MonthView(ctx, "koper", oct, true, ""); err != nil || v.Report.Totals.Redemptions != 2 || len(v.Items) != 2 {
 		t.Fatalf("October read-only = %+v, %v", v, err)
 	}
 	if _, err := db.AddSigningKey(ctx, ""); !errors.Is(err, ErrReadOnly) {
@@ -106,23 +106,23 @@ func TestCheckpointDetectsDeletedTail(t *testing.T) {
 	l.tamper(t, `DELETE FROM ledger WHERE seq = 7`,
 		`DELETE FROM idempotency_keys WHERE redemption_id = '`+r.ID+`'`,
 		`DELETE FROM redemptions WHERE id = '`+r.ID+`'`,
-		`DELETE FROM settings WHERE key = 'rollup_zone'`)
+		`UPDATE towns SET rollup_zone = ''`)
 	db, err := Open(ctx, l.path, testLoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	// The stored checkpoint sees it ...
-	if chk, err := db.VerifyLedger(ctx); err != nil || chk.OK || chk.FirstBad != "7" {
+	if chk, err := db.VerifyLedger(ctx, "koper"); err != nil || chk.OK || chk.FirstBad != "7" {
 		t.Fatalf("verify with the stored checkpoint = %+v %v", chk, err)
 	}
 	// ... and without it, the cut is invisible.
 	l.tamper(t, `DELETE FROM ledger_checkpoints WHERE entries = 7`)
-	if chk, err := db.VerifyLedger(ctx); err != nil || !chk.OK {
+	if chk, err := db.VerifyLedger(ctx, "koper"); err != nil || !chk.OK {
 		t.Fatalf("the consistent cut is not what this test thinks: %+v %v", chk, err)
 	}
 	// With the checkpoint kept elsewhere (the municipality's copy), it is seen.
-	chk, err := db.VerifyLedger(ctx, cp)
+	chk, err := db.VerifyLedger(ctx, "koper", cp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestCheckpointDetectsDeletedTail(t *testing.T) {
 	// A checkpoint someone edited does not verify.
 	forged := cp
 	forged.Entries = 6
-	if chk, _ := db.VerifyLedger(ctx, forged); chk.OK || !strings.Contains(chk.Problem, "signature") {
+	if chk, _ := db.VerifyLedger(ctx, "koper", forged); chk.OK || !strings.Contains(chk.Problem, "signature") {
 		t.Fatalf("verify with a forged checkpoint = %+v", chk)
 	}
 }
@@ -143,13 +143,13 @@ func TestDeletedMonthCloseIsRefused(t *testing.T) {
 	ctx := context.Background()
 	l.tamper(t, `DELETE FROM month_closes WHERE month = '2026-09'`)
 	sep, _ := merchant.ParseMonth("2026-09")
-	if _, _, err := l.db.ClosedMonth(ctx, sep); !errors.Is(err, merchant.ErrLedgerMismatch) {
+	if _, _, err := l.db.ClosedMonth(ctx, "koper", sep); !errors.Is(err, merchant.ErrLedgerMismatch) {
 		t.Fatalf("ClosedMonth: %v, want ErrLedgerMismatch", err)
 	}
-	if _, err := l.db.MonthView(ctx, sep, true, ""); !errors.Is(err, merchant.ErrLedgerMismatch) {
+	if _, err := l.db.MonthView(ctx, "koper", sep, true, ""); !errors.Is(err, merchant.ErrLedgerMismatch) {
 		t.Fatalf("MonthView: %v, want ErrLedgerMismatch", err)
 	}
-	if _, err := l.db.CloseMonth(ctx, sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); !errors.Is(err, merchant.ErrLedgerMismatch) {
+	if _, err := l.db.CloseMonth(ctx, "koper", sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); !errors.Is(err, merchant.ErrLedgerMismatch) {
 		t.Fatalf("close again: %v, want ErrLedgerMismatch", err)
 	}
 	if chk := l.verify(t); chk.OK || !strings.Contains(chk.Problem, "month_closes has no row") {
@@ -164,11 +164,11 @@ func TestCloseRefusesRollupsThatDifferFromTheLedger(t *testing.T) {
 	l.tamper(t, `UPDATE rollup_months SET share_cents = share_cents + 500000 WHERE month = '2026-10'`)
 	l.clock.Set(time.Date(2026, 11, 2, 9, 0, 0, 0, testLoc))
 	oct, _ := merchant.ParseMonth("2026-10")
-	_, err := l.db.CloseMonth(ctx, oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil })
+	_, err := l.db.CloseMonth(ctx, "koper", oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil })
 	if !errors.Is(err, merchant.ErrLedgerMismatch) || !strings.Contains(err.Error(), "rollup_months") {
 		t.Fatalf("close = %v, want ErrLedgerMismatch naming rollup_months", err)
 	}
-	if _, ok, _ := l.db.ClosedMonth(ctx, oct); ok {
+	if _, ok, _ := l.db.ClosedMonth(ctx, "koper", oct); ok {
 		t.Fatal("October closed anyway")
 	}
 	l.tamper(t, `UPDATE rollup_months SET share_cents = share_cents - 500000 WHERE month = '2026-10'`)
@@ -180,13 +180,13 @@ func TestCloseRefusesRollupsThatDifferFromTheLedger(t *testing.T) {
 		l.tamper(t, `UPDATE rollup_days SET share_cents = share_cents + 500000 WHERE date = '2026-10-02'`)
 	}
 	defer func() { closeAfterCheck = nil }()
-	_, err = l.db.CloseMonth(ctx, oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil })
+	_, err = l.db.CloseMonth(ctx, "koper", oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil })
 	if !errors.Is(err, merchant.ErrLedgerMismatch) || !strings.Contains(err.Error(), "rollup_days") {
 		t.Fatalf("close after a change since the check = %v, want ErrLedgerMismatch naming rollup_days", err)
 	}
 	// Undone, it closes, and the month's own check passes for months with adjustments too.
 	l.tamper(t, `UPDATE rollup_days SET share_cents = share_cents - 500000 WHERE date = '2026-10-02'`)
-	if _, err := l.db.CloseMonth(ctx, oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+	if _, err := l.db.CloseMonth(ctx, "koper", oct, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -203,7 +203,7 @@ func TestMonthViewIsOneSnapshot(t *testing.T) {
 		l.redeem(t, time.Date(2026, 10, 20, 10, 0, 0, 0, testLoc), l.offers[5], l.cards[5], 4000)
 	}
 	defer func() { viewBetweenReads = nil }()
-	v, err := l.db.MonthView(ctx, oct, true, "")
+	v, err := l.db.MonthView(ctx, "koper", oct, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestMonthViewIsOneSnapshot(t *testing.T) {
 	if len(v.Items) != v.Report.Totals.Redemptions || share != v.Report.Totals.MunicipalShare {
 		t.Fatalf("%d items (share %d) under totals %+v", len(v.Items), share, v.Report.Totals)
 	}
-	if after, _ := l.db.MonthView(ctx, oct, true, ""); len(after.Items) != len(v.Items)+1 {
+	if after, _ := l.db.MonthView(ctx, "koper", oct, true, ""); len(after.Items) != len(v.Items)+1 {
 		t.Fatalf("the write between the reads did not happen: %d items then %d", len(v.Items), len(after.Items))
 	}
 }
@@ -231,7 +231,7 @@ func TestClosesBackfilledIntoTheLedger(t *testing.T) {
 	c.redeem(t, time.Date(2026, 9, 20, 12, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 1000)
 	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))
 	sep, _ := merchant.ParseMonth("2026-09")
-	if _, err := c.db.CloseMonth(ctx, sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+	if _, err := c.db.CloseMonth(ctx, "koper", sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
 		t.Fatal(err)
 	}
 	c.db.Close()
@@ -244,13 +244,13 @@ func TestClosesBackfilledIntoTheLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	chk, err := db.VerifyLedger(ctx)
+	chk, err := db.VerifyLedger(ctx, "koper")
 	if err != nil || !chk.OK || chk.Entries != 2 {
 		t.Fatalf("verify after the backfill = %+v, %v", chk, err)
 	}
 	var kind, id string
 	db.read.QueryRow(`SELECT kind, redemption_id FROM ledger WHERE seq = 2`).Scan(&kind, &id)
-	if kind != merchant.LedgerClose || id != "close:2026-09" {
+	if kind != merchant.LedgerClose || id != "close:koper:2026-09" {
 		t.Fatalf("entry 2 = %s %s", kind, id)
 	}
 }

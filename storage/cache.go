@@ -76,10 +76,12 @@ func cached[K comparable, V any](c *readCache[K, V], k K, load func() (V, error)
 	return v, err
 }
 
-// cardEntry is a card with its latest use of each offer, as the read path needs them.
+// cardEntry is a card with its latest use of each offer and its product (with the towns
+// that accept it), as the read path needs them.
 type cardEntry struct {
-	card card.Card
-	uses map[string][]merchant.Use
+	card    card.Card
+	uses    map[string][]merchant.Use
+	product card.Product
 }
 
 // caches are the DB's read caches.
@@ -88,6 +90,8 @@ type caches struct {
 	merchantByID  *readCache[string, merchant.Merchant]
 	offers        *readCache[string, []merchant.Offer] // a merchant's active offers
 	cards         *readCache[string, cardEntry]        // by number
+	officeTokens  *readCache[string, OfficeToken]      // by token hash
+	products      *readCache[string, card.Product]     // by code; products never change
 }
 
 func newCaches() caches {
@@ -96,6 +100,8 @@ func newCaches() caches {
 		merchantByID:  newReadCache[string, merchant.Merchant](10_000),
 		offers:        newReadCache[string, []merchant.Offer](10_000),
 		cards:         newReadCache[string, cardEntry](100_000),
+		officeTokens:  newReadCache[string, OfficeToken](10_000),
+		products:      newReadCache[string, card.Product](10_000),
 	}
 }
 
@@ -113,7 +119,11 @@ func (db *DB) cardEntry(q querier, number string) (cardEntry, error) {
 			return cardEntry{}, err
 		}
 		uses, err := cardUsesByOffer(q, c.ID)
-		return cardEntry{c, uses}, err
+		if err != nil {
+			return cardEntry{}, err
+		}
+		p, err := db.productByCode(q, c.Product)
+		return cardEntry{c, uses, p}, err
 	})
 }
 

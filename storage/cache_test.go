@@ -37,19 +37,19 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 	if err := reason(); err != merchant.ErrLimitReached {
 		t.Fatalf("after redeem: %v, want limit reached", err)
 	}
-	if _, err := db.Void(ctx, r.ID, "", "test"); err != nil {
+	if _, err := db.Void(ctx, "koper", r.ID, "", "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := reason(); err != nil {
 		t.Fatalf("after void: %v", err)
 	}
-	if _, err := db.SetBlocked(ctx, f.card.ID, true, "lost"); err != nil {
+	if _, err := db.SetBlocked(ctx, "koper", f.card.ID, true, "lost"); err != nil {
 		t.Fatal(err)
 	}
 	if err := reason(); err != card.ErrBlocked {
 		t.Fatalf("after block: %v", err)
 	}
-	if _, err := db.UpdateOffer(ctx, f.once.ID, func(o *merchant.Offer) error { o.Active = false; return nil }); err != nil {
+	if _, err := db.UpdateOffer(ctx, "koper", f.once.ID, func(o *merchant.Offer) error { o.Active = false; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := reason(); err != merchant.ErrOfferNotFound {
@@ -59,13 +59,13 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 	if err != nil || m.Status != merchant.StatusActive {
 		t.Fatalf("merchant by key: %+v %v", m, err)
 	}
-	if _, err := db.UpdateMerchant(ctx, f.merchant.ID, func(m *merchant.Merchant) error { m.Status = merchant.StatusSuspended; return nil }); err != nil {
+	if _, err := db.UpdateMerchant(ctx, "koper", f.merchant.ID, func(m *merchant.Merchant) error { m.Status = merchant.StatusSuspended; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if m, _ := db.MerchantByKeyHash(ctx, mustKeyHash(0)); m.Status != merchant.StatusSuspended {
 		t.Fatalf("suspension not seen by the key lookup: %s", m.Status)
 	}
-	if err := db.SetMerchantKey(ctx, f.merchant.ID, mustKeyHash(9)); err != nil {
+	if err := db.SetMerchantKey(ctx, "koper", f.merchant.ID, mustKeyHash(9)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.MerchantByKeyHash(ctx, mustKeyHash(0)); err != merchant.ErrNotFound {

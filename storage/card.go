@@ -11,49 +11,56 @@ import (
 	"github.com/citycard/citycard/card"
 )
 
-const cardColumns = `seq, id, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
+const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
 
-// CreateCards issues n cards of product (card.ErrNoProduct if unknown) in one transaction,
-// each with a fresh random number and a token signed by kr.
-func (db *DB) CreateCards(ctx context.Context, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
+// CreateCards issues n cards of product in town, in one transaction, each with a fresh
+// random number and a token signed by kr. The product must be the town's own or a network
+// product that accepts it (else card.ErrNoProduct). Validity days count in the town's zone.
+func (db *DB) CreateCards(ctx context.Context, town string, kr *card.Keyring, product string, n int, holder, lang string) ([]card.Card, error) {
 	if n < 1 || n > card.MaxBatchCards {
 		return nil, fmt.Errorf("%w: count must be 1 to 1000", card.ErrInvalidInput)
 	}
 	var out []card.Card
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		out, err = insertCards(tx, kr, product, n, holder, lang, "")
+		out, err = insertCards(tx, town, kr, product, n, holder, lang, "")
 		return err
 	})
 	return out, err
 }
 
-// insertCards issues n cards of product inside tx, in batch batchID (or none).
-func insertCards(tx *Tx, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
+// insertCards issues n cards of product in town inside tx, in batch batchID (or none). The
+// product must be the town's own or a network product that accepts it (else
+// card.ErrNoProduct). Validity days count in the town's zone.
+func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, holder, lang, batchID string) ([]card.Card, error) {
 	out := make([]card.Card, 0, n)
-	p, err := productByCode(tx, product)
+	p, _, err := scanProduct(tx.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
+		product, town, town, town))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, card.ErrNoProduct
+	}
 	if err != nil {
 		return nil, err
 	}
 	batch := sql.NullString{String: batchID, Valid: batchID != ""}
 	for len(out) < n {
-		c, err := card.NewCard(p, holder, lang, tx.Now, tx.db.Loc)
+		c, err := card.NewCard(p, holder, lang, tx.Now, tx.db.TownLoc(town))
 		if err != nil {
 			return nil, err
 		}
-		c.ID, c.BatchID = newID("crd"), batchID
+		c.ID, c.BatchID, c.Town = newID("crd"), batchID, town
 		if c.Token, err = kr.Sign(c.Number); err != nil {
 			return nil, err
 		}
-		_, err = tx.exec(`INSERT INTO cards (id, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
+		_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
 		if isUnique(err) {
 			continue // a number drawn twice (1 in 9e10 a card): draw again
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := tx.audit("card.create", c.ID); err != nil {
+		if err := tx.auditIn(town, "card.create", c.ID); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
@@ -61,9 +68,13 @@ func insertCards(tx *Tx, kr *card.Keyring, product string, n int, holder, lang, 
 	return out, nil
 }
 
-// Card returns the card with this id, or card.ErrNotFound.
-func (db *DB) Card(ctx context.Context, id string) (card.Card, error) {
-	return cardWhere(db.reader(ctx), `id = ?`, id)
+// Card returns the card with this id issued in town ("" for any), or card.ErrNotFound.
+func (db *DB) Card(ctx context.Context, town, id string) (card.Card, error) {
+	c, err := cardWhere(db.reader(ctx), `id = ?`, id)
+	if err == nil && town != "" && c.Town != town {
+		return card.Card{}, card.ErrNotFound
+	}
+	return c, err
 }
 
 // CardByNumber returns the card with this number, or card.ErrNotFound.
@@ -81,6 +92,7 @@ func cardWhere(q querier, where string, arg any) (card.Card, error) {
 
 // CardFilter narrows a list of cards. Filters combine; an empty one matches every card.
 type CardFilter struct {
+	Town    string // the issuing town (required)
 	Product string // product code
 	Number  string // the exact, normalised 12-digit number
 	Batch   string // batch id
@@ -88,9 +100,12 @@ type CardFilter struct {
 
 // Cards lists cards, newest first.
 func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, string, error) {
+	if f.Town == "" {
+		return nil, "", errNoTown
+	}
 	// One query per shape, so each uses its index (number is unique, batch_id indexed)
 	// instead of an "? = '' OR" that the planner cannot.
-	where, args := []string{}, []any{}
+	where, args := []string{"town = ?"}, []any{f.Town}
 	if f.Number != "" {
 		where, args = append(where, "number = ?"), append(args, f.Number)
 	}
@@ -105,18 +120,18 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 		args, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
 
-// SetBlocked blocks (with a reason) or unblocks a card and returns it. Blocking a blocked card
-// updates the reason and keeps the original time.
-func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason string) (card.Card, error) {
+// SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
+// a blocked card updates the reason and keeps the original time.
+func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, reason string) (card.Card, error) {
 	var c card.Card
 	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
 	err := db.update(ctx, func(tx *Tx) error {
 		var res sql.Result
 		var err error
 		if blocked {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ?`, ms(tx.Now), reason, id)
+			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ? AND town = ?`, ms(tx.Now), reason, id, town)
 		} else {
-			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ?`, id)
+			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ? AND town = ?`, id, town)
 		}
 		if err != nil {
 			return err
@@ -128,16 +143,16 @@ func (db *DB) SetBlocked(ctx context.Context, id string, blocked bool, reason st
 			return err
 		}
 		if blocked {
-			return tx.audit("card.block", id)
+			return tx.auditIn(town, "card.block", id)
 		}
-		return tx.audit("card.unblock", id)
+		return tx.auditIn(town, "card.unblock", id)
 	})
 	return c, err
 }
 
-// CardsByID returns the cards with these ids in the order asked, or card.ErrNotFound
-// naming the first unknown id.
-func (db *DB) CardsByID(ctx context.Context, ids []string) ([]card.Card, error) {
+// CardsByID returns the cards with these ids that town issued, in the order asked, or
+// card.ErrNotFound naming the first id town has no card of.
+func (db *DB) CardsByID(ctx context.Context, town string, ids []string) ([]card.Card, error) {
 	byID := make(map[string]card.Card, len(ids))
 	r := db.reader(ctx)
 	// In chunks: SQLite bounds the number of parameters of one statement.
@@ -168,7 +183,7 @@ func (db *DB) CardsByID(ctx context.Context, ids []string) ([]card.Card, error) 
 	out := make([]card.Card, len(ids))
 	for i, id := range ids {
 		c, ok := byID[id]
-		if !ok {
+		if !ok || c.Town != town {
 			return nil, fmt.Errorf("%w: %s", card.ErrNotFound, id)
 		}
 		out[i] = c
@@ -181,7 +196,7 @@ func scanCard(s scanner) (card.Card, int64, error) {
 	var seq, issued, activateBy int64
 	var activated, expires, blocked sql.NullInt64
 	var batch sql.NullString
-	err := s.Scan(&seq, &c.ID, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
 	c.BatchID = batch.String
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
@@ -192,7 +207,9 @@ func scanCard(s scanner) (card.Card, int64, error) {
 // card.VoidUndoesActivation says so (the void of the redemption that activated it, within
 // card.ActivationGrace, while it was the card's only live use), and audits it. It runs in the
 // void's transaction, so the card and the void change together.
-func undoActivation(tx *Tx, cardID string, usedAt time.Time) error {
+//
+// The audit entry is town's: the town of the void.
+func undoActivation(tx *Tx, town, cardID string, usedAt time.Time) error {
 	c, err := cardWhere(tx, `id = ?`, cardID)
 	if err != nil {
 		return err
@@ -207,5 +224,5 @@ func undoActivation(tx *Tx, cardID string, usedAt time.Time) error {
 	if _, err := tx.exec(`UPDATE cards SET activated_at = NULL, expires_at = NULL WHERE id = ?`, cardID); err != nil {
 		return err
 	}
-	return tx.audit("card.activation_undone", cardID)
+	return tx.auditIn(town, "card.activation_undone", cardID)
 }

@@ -44,80 +44,86 @@ func checkpointSigner(tx *Tx) (string, ed25519.PrivateKey, error) {
 	return merchant.CheckpointKID(1), key, nil
 }
 
-// signCheckpoint signs and stores a checkpoint of the ledger as it stands in this write.
-func signCheckpoint(tx *Tx, reason string) (merchant.Checkpoint, error) {
+// signCheckpoint signs and stores a checkpoint of town's chain as it stands in this write.
+func signCheckpoint(tx *Tx, town, reason string) (merchant.Checkpoint, error) {
 	kid, key, err := checkpointSigner(tx)
 	if err != nil {
 		return merchant.Checkpoint{}, err
 	}
-	c := merchant.Checkpoint{KID: kid, Reason: reason, SignedAt: tx.Now.Truncate(time.Second)}
-	if c.Entries, c.Head, err = ledgerHead(tx); err != nil {
+	c := merchant.Checkpoint{Version: 2, Town: town, KID: kid, Reason: reason, SignedAt: tx.Now.Truncate(time.Second)}
+	if c.Entries, c.Head, err = ledgerHead(tx, town); err != nil {
 		return c, err
 	}
 	c.Signature = ed25519.Sign(key, c.Message())
 	n, _ := kidNumber(kid)
-	_, err = tx.exec(`INSERT INTO ledger_checkpoints (entries, head, signed_at, kid, signature, reason) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.Entries, c.Head[:], ms(c.SignedAt), n, c.Signature, c.Reason)
+	_, err = tx.exec(`INSERT INTO ledger_checkpoints (town, version, entries, head, signed_at, kid, signature, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		town, c.Version, c.Entries, c.Head[:], ms(c.SignedAt), n, c.Signature, c.Reason)
 	return c, err
 }
 
-// CheckpointIfDue signs a checkpoint with reason, in one write, when there is none yet, when
-// the newest is at least atLeast old, or when the ledger grew since it and it is at least
-// ifMoved old. It returns the checkpoint and true if it signed one.
+// CheckpointIfDue signs a checkpoint of each town's chain with reason, in one write, when the
+// town has none yet, when its newest is at least atLeast old, or when its chain grew since it
+// and it is at least ifMoved old. It returns the last checkpoint signed and true if it signed
+// any.
 func (db *DB) CheckpointIfDue(ctx context.Context, reason string, ifMoved, atLeast time.Duration) (merchant.Checkpoint, bool, error) {
 	var c merchant.Checkpoint
 	var signed bool
 	err := db.update(ctx, func(tx *Tx) error {
-		last, ok, err := newestCheckpoint(tx)
-		if err != nil {
-			return err
+		signed = false
+		for _, town := range tx.db.TownCodes() {
+			last, ok, err := newestCheckpoint(tx, town)
+			if err != nil {
+				return err
+			}
+			n, head, err := ledgerHead(tx, town)
+			if err != nil {
+				return err
+			}
+			age := tx.Now.Sub(last.SignedAt)
+			moved := n != last.Entries || head != last.Head
+			if ok && age < atLeast && !(moved && age >= ifMoved) {
+				continue
+			}
+			if c, err = signCheckpoint(tx, town, reason); err != nil {
+				return err
+			}
+			signed = true
 		}
-		n, head, err := ledgerHead(tx)
-		if err != nil {
-			return err
-		}
-		age := tx.Now.Sub(last.SignedAt)
-		moved := n != last.Entries || head != last.Head
-		if ok && age < atLeast && !(moved && age >= ifMoved) {
-			return nil
-		}
-		c, err = signCheckpoint(tx, reason)
-		signed = err == nil
-		return err
+		return nil
 	})
-	return c, signed, err
+	return c, signed && err == nil, err
 }
 
-const checkpointColumns = `c.seq, c.entries, c.head, c.signed_at, c.kid, c.signature, c.reason`
+const checkpointColumns = `c.seq, c.town, c.version, c.entries, c.head, c.signed_at, c.kid, c.signature, c.reason`
 
 func scanCheckpoint(s scanner) (merchant.Checkpoint, int64, error) {
 	var c merchant.Checkpoint
 	var seq, signed int64
 	var kid int
 	var head []byte
-	err := s.Scan(&seq, &c.Entries, &head, &signed, &kid, &c.Signature, &c.Reason)
+	err := s.Scan(&seq, &c.Town, &c.Version, &c.Entries, &head, &signed, &kid, &c.Signature, &c.Reason)
 	copy(c.Head[:], head)
 	c.SignedAt, c.KID = fromMS(signed), merchant.CheckpointKID(kid)
 	return c, seq, err
 }
 
-func newestCheckpoint(q querier) (merchant.Checkpoint, bool, error) {
-	c, _, err := scanCheckpoint(q.queryRow(`SELECT ` + checkpointColumns + ` FROM ledger_checkpoints c ORDER BY c.seq DESC LIMIT 1`))
+func newestCheckpoint(q querier, town string) (merchant.Checkpoint, bool, error) {
+	c, _, err := scanCheckpoint(q.queryRow(`SELECT `+checkpointColumns+` FROM ledger_checkpoints c WHERE c.town = ? ORDER BY c.seq DESC LIMIT 1`, town))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
 	return c, err == nil, err
 }
 
-// Checkpoints lists the signed checkpoints, newest first.
-func (db *DB) Checkpoints(ctx context.Context, page Page) ([]merchant.Checkpoint, string, error) {
-	return list(db.reader(ctx), `SELECT `+checkpointColumns+` FROM ledger_checkpoints c WHERE c.seq < ? ORDER BY c.seq DESC LIMIT ?`,
-		nil, page, true, func(r *sql.Rows) (merchant.Checkpoint, int64, error) { return scanCheckpoint(r) })
+// Checkpoints lists the signed checkpoints of town ("" for every town), newest first.
+func (db *DB) Checkpoints(ctx context.Context, town string, page Page) ([]merchant.Checkpoint, string, error) {
+	return list(db.reader(ctx), `SELECT `+checkpointColumns+` FROM ledger_checkpoints c WHERE (? = '' OR c.town = ?) AND c.seq < ? ORDER BY c.seq DESC LIMIT ?`,
+		[]any{town, town}, page, true, func(r *sql.Rows) (merchant.Checkpoint, int64, error) { return scanCheckpoint(r) })
 }
 
-// allCheckpoints are every stored checkpoint, oldest first.
-func allCheckpoints(q querier) ([]merchant.Checkpoint, error) {
-	rows, err := q.query(`SELECT ` + checkpointColumns + ` FROM ledger_checkpoints c ORDER BY c.seq`)
+// allCheckpoints are every stored checkpoint of town's chain, oldest first.
+func allCheckpoints(q querier, town string) ([]merchant.Checkpoint, error) {
+	rows, err := q.query(`SELECT `+checkpointColumns+` FROM ledger_checkpoints c WHERE c.town = ? ORDER BY c.seq`, town)
 	if err != nil {
 		return nil, err
 	}

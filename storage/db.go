@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,12 +57,18 @@ func init() {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is the database. Loc is the city's zone for calendar rules.
+// DB is the database. Loc is the default zone for calendar rules: a town's own zone
+// (TownLoc) replaces it in everything calendar-based in that town.
 type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	Loc   *time.Location
 	path  string
+	town  Town // the town a fresh or upgraded database starts with (WithTown)
+
+	townsMu sync.RWMutex
+	towns   map[string]townInfo
+	touched map[string]time.Time // office tokens' last recorded use
 
 	clockMu sync.RWMutex
 	clock   func() time.Time
@@ -109,10 +116,22 @@ type job struct {
 
 // Open opens (creating if needed) the database at path, checks that WAL and synchronous=FULL
 // took effect, that SQLite is recent enough and the file passes quick_check, applies
-// migrations and starts the writer.
-func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
+// migrations and starts the writer. A database made before towns gets all its rows in the
+// town of WithTown (default DefaultTown("koper", loc)), as does a fresh one its first town.
+func Open(ctx context.Context, path string, loc *time.Location, opts ...Option) (*DB, error) {
 	if loc == nil {
 		loc = time.UTC
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	town := DefaultTown("", loc)
+	if o.town != nil {
+		town = *o.town
+	}
+	if err := town.Validate(); err != nil {
+		return nil, fmt.Errorf("the deployment's town: %w", err)
 	}
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
@@ -128,7 +147,7 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	db := &DB{write: w, Loc: loc, path: path, clock: time.Now, cache: newCaches(),
+	db := &DB{write: w, Loc: loc, path: path, town: town, clock: time.Now, cache: newCaches(),
 		jobs: make(chan *job, 4*MaxBatch), closing: make(chan struct{}), done: make(chan struct{}),
 		walFull: make(chan struct{}, 1)}
 	db.walLimit.Store(WALLimit)
@@ -153,6 +172,11 @@ func Open(ctx context.Context, path string, loc *time.Location) (*DB, error) {
 	r.SetMaxIdleConns(8)
 	db.read = r
 	db.readStmts, db.writeStmts = newStmtCache(r), newStmtCache(w)
+	if err := db.loadTowns(db.reader(ctx)); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	// A short busy timeout: a restarting checkpoint waits this long at most for readers of an
 	// older snapshot to finish, while the writer is paused (see checkpointer).
 	cp, err := sql.Open(driverName, "file:"+escapePath(path)+"?_synchronous=FULL&_busy_timeout="+strconv.Itoa(int(checkpointReaderWait/time.Millisecond)))
@@ -202,6 +226,10 @@ func OpenReadOnly(ctx context.Context, path string, loc *time.Location) (*DB, er
 		return nil, err
 	}
 	db.readStmts = newStmtCache(r)
+	if err := db.loadTowns(db.reader(ctx)); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -227,11 +255,6 @@ func (db *DB) checkReadOnly(ctx context.Context) error {
 	if applied > len(names) {
 		return fmt.Errorf("database %s was written by a newer citycard (schema %d, this build knows %d)", db.path, applied, len(names))
 	}
-	zone, err := rollupZone(q, db.Loc)
-	if err != nil {
-		return err
-	}
-	db.Loc = zone
 	return nil
 }
 
@@ -338,6 +361,13 @@ func (db *DB) migrate(ctx context.Context) error {
 		tx, err := db.write.BeginTx(ctx, nil)
 		if err != nil {
 			return err
+		}
+		if strings.HasSuffix(name, "_towns.sql") {
+			// The rows stored so far (none in a fresh database) go to the deployment's town.
+			if err := db.townUpgradeSettings(ctx, tx); err != nil {
+				tx.Rollback()
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
@@ -829,4 +859,24 @@ func nullMS(t *time.Time) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: ms(*t), Valid: true}
+}
+
+// townUpgradeSettings hands the deployment's town to migration 0010 in its own transaction
+// (see the migration's comment).
+func (db *DB) townUpgradeSettings(ctx context.Context, tx *sql.Tx) error {
+	name, err := json.Marshal(db.town.Name)
+	if err != nil {
+		return err
+	}
+	langs, err := json.Marshal(db.town.Languages)
+	if err != nil {
+		return err
+	}
+	for k, v := range map[string]string{"code": db.town.Code, "name": string(name), "timezone": db.town.Timezone,
+		"languages": string(langs), "public_url": db.town.PublicURL} {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)`, "town_upgrade_"+k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

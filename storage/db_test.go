@@ -63,17 +63,17 @@ func mustFixture(tb testing.TB, db *DB) fixture {
 	if f.kr, err = db.Keyring(ctx, ""); err != nil {
 		tb.Fatal(err)
 	}
-	p := card.Product{Code: "koper-72h", Name: map[string]string{"en": "Koper Card 72 h"}, ValidityHours: 72, PriceCents: 2500, Audience: "tourist"}
+	p := card.Product{Town: "koper", Code: "koper-72h", Name: map[string]string{"en": "Koper Card 72 h"}, ValidityHours: 72, PriceCents: 2500, Audience: "tourist"}
 	if err := db.CreateProduct(ctx, &p); err != nil {
 		tb.Fatal(err)
 	}
-	cards, err := db.CreateCards(ctx, f.kr, p.Code, 1, "Ana Novak", "sl")
+	cards, err := db.CreateCards(ctx, "koper", f.kr, p.Code, 1, "Ana Novak", "sl")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	f.card = cards[0]
 	for i, m := range []*merchant.Merchant{&f.merchant, &f.other} {
-		*m = merchant.Merchant{Name: "Kavarna " + strconv.Itoa(i), Category: "restaurant"}
+		*m = merchant.Merchant{Town: "koper", Name: "Kavarna " + strconv.Itoa(i), Category: "restaurant"}
 		if err := db.CreateMerchant(ctx, m, mustKeyHash(i)); err != nil {
 			tb.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func mustFixture(tb testing.TB, db *DB) fixture {
 	for limit, o := range map[string]*merchant.Offer{"once": &f.once, "daily": &f.daily, "unlimited": &f.unlimited} {
 		*o = merchant.Offer{MerchantID: f.merchant.ID, Title: map[string]string{"en": limit}, Kind: merchant.KindPercent,
 			Value: 1000, Limit: limit, MunicipalShare: 5000, Active: true}
-		if err := db.CreateOffer(ctx, o); err != nil {
+		if err := db.CreateOffer(ctx, "koper", o); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -185,7 +185,7 @@ func TestIdempotentReplay(t *testing.T) {
 		t.Fatalf("replay = %+v, %v, %v; want the original %+v", r2, replayed, err, r1)
 	}
 	// Voiding does not change what the replay answers.
-	if _, err := db.Void(ctx, r1.ID, "", "test"); err != nil {
+	if _, err := db.Void(ctx, "koper", r1.ID, "", "test"); err != nil {
 		t.Fatal(err)
 	}
 	r3, _, err := db.Redeem(ctx, req, ref)
@@ -238,23 +238,23 @@ func TestVoidFreesLimitKeepsActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := db.Card(ctx, f.card.ID)
+	c, _ := db.Card(ctx, "koper", f.card.ID)
 	if c.ActivatedAt == nil || !c.ExpiresAt.Equal(clock.Now().Add(72*time.Hour)) {
 		t.Fatalf("card after first redemption: activated %v expires %v", c.ActivatedAt, c.ExpiresAt)
 	}
-	if _, err := db.Void(ctx, r.ID, f.other.ID, "wrong"); err != merchant.ErrNotFound {
+	if _, err := db.Void(ctx, "koper", r.ID, f.other.ID, "wrong"); err != merchant.ErrNotFound {
 		t.Fatalf("void by another merchant: %v, want ErrNotFound", err)
 	}
 	clock.Add(card.ActivationGrace + time.Second) // past the grace in which a void undoes the activation
-	v, err := db.Void(ctx, r.ID, f.merchant.ID, "wrong item")
+	v, err := db.Void(ctx, "koper", r.ID, f.merchant.ID, "wrong item")
 	if err != nil || v.Status() != merchant.RedemptionVoided || v.VoidReason != "wrong item" {
 		t.Fatalf("void = %+v, %v", v, err)
 	}
-	if _, err := db.Void(ctx, r.ID, "", "again"); err != merchant.ErrAlreadyVoided {
+	if _, err := db.Void(ctx, "koper", r.ID, "", "again"); err != merchant.ErrAlreadyVoided {
 		t.Fatalf("void twice: %v", err)
 	}
 	// The card stays activated: its validity clock, once past the grace, is not wound back.
-	if c, _ := db.Card(ctx, f.card.ID); c.ActivatedAt == nil {
+	if c, _ := db.Card(ctx, "koper", f.card.ID); c.ActivatedAt == nil {
 		t.Fatal("a void de-activated the card")
 	}
 	if _, _, err := f.redeem(db, f.once, "b", 1000); err != nil {
@@ -273,10 +273,10 @@ func TestVoidWithinGraceUndoesActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Add(card.ActivationGrace)
-	if _, err := db.Void(ctx, r.ID, "", "wrong card"); err != nil {
+	if _, err := db.Void(ctx, "koper", r.ID, "", "wrong card"); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := db.Card(ctx, f.card.ID)
+	c, _ := db.Card(ctx, "koper", f.card.ID)
 	if c.ActivatedAt != nil || c.ExpiresAt != nil || c.Status(clock.Now()) != card.StatusIssued {
 		t.Fatalf("card after a void within the grace: activated %v expires %v", c.ActivatedAt, c.ExpiresAt)
 	}
@@ -284,7 +284,7 @@ func TestVoidWithinGraceUndoesActivation(t *testing.T) {
 	if _, _, err := f.redeem(db, f.once, "b", 1000); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := db.Card(ctx, f.card.ID); c.ActivatedAt == nil || !c.ActivatedAt.Equal(clock.Now()) || !c.ExpiresAt.Equal(clock.Now().Add(72*time.Hour)) {
+	if c, _ := db.Card(ctx, "koper", f.card.ID); c.ActivatedAt == nil || !c.ActivatedAt.Equal(clock.Now()) || !c.ExpiresAt.Equal(clock.Now().Add(72*time.Hour)) {
 		t.Fatalf("next use: activated %v expires %v, want from %v", c.ActivatedAt, c.ExpiresAt, clock.Now())
 	}
 }
@@ -321,13 +321,13 @@ func TestRedeemErrors(t *testing.T) {
 	if _, _, err := db.Redeem(ctx, r2, ref); err != merchant.ErrOfferNotFound {
 		t.Fatalf("unknown offer: %v", err)
 	}
-	if _, err := db.SetBlocked(ctx, f.card.ID, true, "lost"); err != nil {
+	if _, err := db.SetBlocked(ctx, "koper", f.card.ID, true, "lost"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := db.Redeem(ctx, req, ref); err != card.ErrBlocked {
 		t.Fatalf("blocked: %v", err)
 	}
-	db.SetBlocked(ctx, f.card.ID, false, "")
+	db.SetBlocked(ctx, "koper", f.card.ID, false, "")
 	if _, _, err := db.Redeem(ctx, req, ref); err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestPagination(t *testing.T) {
 	var seen []int64
 	page := Page{Limit: 3}
 	for {
-		items, next, err := db.Redemptions(ctx, RedemptionFilter{MerchantID: f.merchant.ID}, page)
+		items, next, err := db.Redemptions(ctx, RedemptionFilter{Town: "koper", MerchantID: f.merchant.ID}, page)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,10 +365,10 @@ func TestPagination(t *testing.T) {
 	if len(seen) != 7 || seen[0] != 106 || seen[6] != 100 {
 		t.Fatalf("pages gave %v, want 106..100 newest first", seen)
 	}
-	if _, _, err := db.Redemptions(ctx, RedemptionFilter{}, Page{Cursor: "garbage!"}); err != ErrBadCursor {
+	if _, _, err := db.Redemptions(ctx, RedemptionFilter{Town: "koper"}, Page{Cursor: "garbage!"}); err != ErrBadCursor {
 		t.Fatalf("bad cursor: %v", err)
 	}
-	items, _, _ := db.Redemptions(ctx, RedemptionFilter{MerchantID: f.other.ID}, Page{})
+	items, _, _ := db.Redemptions(ctx, RedemptionFilter{Town: "koper", MerchantID: f.other.ID}, Page{})
 	if len(items) != 0 {
 		t.Fatalf("other merchant sees %d redemptions", len(items))
 	}
@@ -385,11 +385,11 @@ func TestMonthReportLeavesOutVoided(t *testing.T) {
 	if _, _, err := f.redeem(db, f.unlimited, "b", 1000); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Void(ctx, r.ID, "", "mistake"); err != nil {
+	if _, err := db.Void(ctx, "koper", r.ID, "", "mistake"); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := merchant.ParseMonth("2026-10")
-	rep, err := db.MonthReport(ctx, m)
+	rep, err := db.MonthReport(ctx, "koper", m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func (db *DB) AddSigningKey(ctx context.Context, seed string) (card.SigningKey, 
 		if err != nil {
 			return err
 		}
-		return tx.audit("signing_key.add", strconv.Itoa(int(k.ID)))
+		return tx.auditIn("", "signing_key.add", strconv.Itoa(int(k.ID)))
 	})
 	return k, err
 }

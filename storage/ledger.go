@@ -15,12 +15,15 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-const ledgerColumns = `seq, version, kind, redemption_id, card_id, card_number, merchant_id, offer_id, terminal,
+const ledgerColumns = `town, seq, version, card_town, kind, redemption_id, card_id, card_number, merchant_id, offer_id, terminal,
 	product_code, category, amount_cents, discount_cents, share_cents, created_at, at, month, reason, hash`
 
-// appendLedger books e as the next entry of the chain, setting its Seq, and returns its hash.
+// appendLedger books e as the next entry of its town's chain, setting its Seq, and returns its hash.
 func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
-	seq, prev, err := ledgerHead(tx)
+	if e.Town == "" {
+		return [32]byte{}, errors.New("ledger entry without a town")
+	}
+	seq, prev, err := ledgerHead(tx, e.Town)
 	if err != nil {
 		return prev, err
 	}
@@ -29,18 +32,19 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 		e.Version = merchant.LedgerCurrent
 	}
 	h := e.Hash(prev)
-	_, err = tx.exec(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, e.Version, e.Kind, e.RedemptionID, e.CardID, e.CardNumber, e.MerchantID, e.OfferID, e.Terminal,
+	_, err = tx.exec(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Town, e.Seq, e.Version, e.CardTown, e.Kind, e.RedemptionID, e.CardID, e.CardNumber, e.MerchantID, e.OfferID, e.Terminal,
 		e.Product, e.Category, e.Amount, e.Discount, e.Share, ms(e.CreatedAt), ms(e.At), e.Month.String(), e.Reason, h[:])
 	return h, err
 }
 
-// ledgerHead is the last entry's seq and hash: 0 and 32 zero bytes for an empty ledger.
-func ledgerHead(q querier) (int64, [32]byte, error) {
+// ledgerHead is the last entry's seq and hash in town's chain: 0 and 32 zero bytes for an
+// empty chain.
+func ledgerHead(q querier, town string) (int64, [32]byte, error) {
 	var seq int64
 	var hash []byte
 	var head [32]byte
-	err := q.queryRow(`SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	err := q.queryRow(`SELECT seq, hash FROM ledger WHERE town = ? ORDER BY seq DESC LIMIT 1`, town).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, head, nil
 	}
@@ -49,9 +53,11 @@ func ledgerHead(q querier) (int64, [32]byte, error) {
 }
 
 // redemptionEntry is the ledger entry that books r. Its month is decided here, once: every
-// view counts the entry in it, whatever the city's zone is later.
+// view counts the entry in it, whatever the town's zone is later. It goes into the chain of
+// r's town (the merchant's), naming the card's issuing town.
 func redemptionEntry(r merchant.Redemption, loc *time.Location) merchant.LedgerEntry {
 	return merchant.LedgerEntry{
+		Town: r.Town, CardTown: r.CardTown,
 		Version: merchant.LedgerCurrent, Kind: merchant.LedgerRedemption, RedemptionID: r.ID,
 		CardID: r.CardID, CardNumber: r.CardNumber, MerchantID: r.MerchantID, OfferID: r.OfferID, Terminal: r.Terminal,
 		Product: r.Product, Category: r.Category, Amount: r.Amount, Discount: r.Discount, Share: r.MunicipalShare,
@@ -72,17 +78,17 @@ func voidEntry(r merchant.Redemption, month merchant.Month, closed bool, loc *ti
 	return e
 }
 
-// closeEntry is the ledger entry that records the close of month m, whose frozen report has
-// SHA-256 sum.
-func closeEntry(m merchant.Month, sum [32]byte, now time.Time) merchant.LedgerEntry {
-	return merchant.LedgerEntry{Version: 2, Kind: merchant.LedgerClose, RedemptionID: merchant.CloseID(m),
-		CreatedAt: now, At: now, Month: m, Reason: hex.EncodeToString(sum[:])}
+// closeEntry is the ledger entry that records the close of town's month m, whose frozen
+// report has SHA-256 sum.
+func closeEntry(town string, m merchant.Month, sum [32]byte, now time.Time) merchant.LedgerEntry {
+	return merchant.LedgerEntry{Town: town, Version: merchant.LedgerCurrent, Kind: merchant.LedgerClose,
+		RedemptionID: merchant.TownCloseID(town, m), CreatedAt: now, At: now, Month: m, Reason: hex.EncodeToString(sum[:])}
 }
 
 func scanLedgerEntry(s scanner, e *merchant.LedgerEntry, hash *[]byte, extra ...any) error {
 	var created, at int64
 	var month string
-	err := s.Scan(append([]any{&e.Seq, &e.Version, &e.Kind, &e.RedemptionID, &e.CardID, &e.CardNumber, &e.MerchantID,
+	err := s.Scan(append([]any{&e.Town, &e.Seq, &e.Version, &e.CardTown, &e.Kind, &e.RedemptionID, &e.CardID, &e.CardNumber, &e.MerchantID,
 		&e.OfferID, &e.Terminal, &e.Product, &e.Category, &e.Amount, &e.Discount, &e.Share, &created, &at, &month,
 		&e.Reason, hash}, extra...)...)
 	if err != nil {
@@ -130,19 +136,20 @@ type anchor struct {
 // signature must verify) and every checkpoint given in extra (one saved elsewhere). Then every
 // redemption, void and close must have its entry, every frozen report match its SHA-256, and
 // every rollup row equal what the ledger adds up to (the first row in key order that differs
-// is named). Its memory grows with the rollups' size, not the ledger's.
-func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (LedgerCheck, error) {
+// is named). Its memory grows with the rollups' size, not the ledger's. It checks town's
+// chain, closes, checkpoints and rollups; checkpoints in extra of other towns are left out.
+func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.Checkpoint) (LedgerCheck, error) {
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
 	defer tx.Rollback()
 	q := txReader{ctx, tx}
-	loc, err := rollupZone(q, db.Loc)
+	loc, err := rollupZone(q, town, db.TownLoc(town))
 	if err != nil {
 		return LedgerCheck{}, err
 	}
-	closes, err := monthCloses(q)
+	closes, err := monthCloses(q, town)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
@@ -152,7 +159,7 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 		closeByMonth[c.Month.String()] = c
 		anchors = append(anchors, anchor{c.LedgerEntries, c.LedgerHead, "the close of " + c.Month.String()})
 	}
-	stored, err := allCheckpoints(q)
+	stored, err := allCheckpoints(q, town)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
@@ -160,7 +167,12 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 	if err != nil {
 		return LedgerCheck{}, err
 	}
-	for _, c := range append(stored, extra...) {
+	for _, c := range extra {
+		if c.Town == "" || c.Town == town {
+			stored = append(stored, c)
+		}
+	}
+	for _, c := range stored {
 		name := fmt.Sprintf("the checkpoint of %d entries signed at %s (%s)", c.Entries, c.SignedAt.UTC().Format(time.RFC3339), c.Reason)
 		if err := c.Verify(keys[c.KID]); err != nil {
 			return LedgerCheck{FirstBad: strconv.FormatInt(c.Entries, 10),
@@ -188,16 +200,17 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 	if c := checkAnchors(); c != nil {
 		return *c, nil
 	}
-	acc := newRollupAcc(loc, nil)
+	acc := newRollupAcc(town, loc, nil)
 	closed := map[string]bool{} // months with a close entry
-	rows, err := q.query(`SELECT l.seq, l.version, l.kind, l.redemption_id, l.card_id, l.card_number, l.merchant_id, l.offer_id,
+	rows, err := q.query(`SELECT l.town, l.seq, l.version, l.card_town, l.kind, l.redemption_id, l.card_id, l.card_number, l.merchant_id, l.offer_id,
 			l.terminal, l.product_code, l.category, l.amount_cents, l.discount_cents, l.share_cents, l.created_at, l.at, l.month,
 			l.reason, l.hash,
 			r.id IS NOT NULL, coalesce(r.card_id, ''), coalesce(r.card_number, ''), coalesce(r.merchant_id, ''),
 			coalesce(r.offer_id, ''), coalesce(r.terminal, ''), coalesce(r.product_code, ''), coalesce(r.category, ''),
 			coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0), coalesce(r.share_cents, 0), coalesce(r.created_at, 0),
 			r.voided_at, coalesce(r.void_reason, '')
-		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id ORDER BY l.seq`)
+			, coalesce(r.town, ''), coalesce(r.card_town, '')
+		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id WHERE l.town = ? ORDER BY l.seq`, town)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
@@ -210,7 +223,8 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 		var created int64
 		var voided sql.NullInt64
 		if err := scanLedgerEntry(rows, &e, &stored, &found, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Terminal,
-			&r.Product, &r.Category, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason); err != nil {
+			&r.Product, &r.Category, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason,
+			&r.Town, &r.CardTown); err != nil {
 			// A month or value that does not parse is an edit too.
 			return bad(n+1, "", "entry cannot be read: %v", err), nil
 		}
@@ -253,15 +267,16 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 		return bad(n+1, "", "entry %d is missing: %s saw %d entries, the ledger has %d", n+1, anchors[0].name, anchors[0].entries, n), nil
 	}
 	var id string
-	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE NOT EXISTS
-		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind = 'redemption') ORDER BY r.seq LIMIT 1`).Scan(&id)
+	// A redemption of no known town is every town's problem: no chain could hold it.
+	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns)) AND NOT EXISTS
+		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.town = r.town) ORDER BY r.seq LIMIT 1`, town).Scan(&id)
 	if err == nil {
 		return bad(n+1, id, "redemption %s has no ledger entry", id), nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return LedgerCheck{}, err
 	}
-	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE r.voided_at IS NOT NULL AND NOT EXISTS
-		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind <> 'redemption') ORDER BY r.seq LIMIT 1`).Scan(&id)
+	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns)) AND r.voided_at IS NOT NULL AND NOT EXISTS
+		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind <> 'redemption' AND l.town = r.town) ORDER BY r.seq LIMIT 1`, town).Scan(&id)
 	if err == nil {
 		return bad(n+1, id, "the void of redemption %s has no ledger entry", id), nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
@@ -287,7 +302,7 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 		if p.exact == nil {
 			// The distinct cards of one month and scope disagree: walk that month's entries
 			// again for the exact row (only on this failure path).
-			if p, err = exactCardUses(q, loc, p.cardGroup); err != nil || p == nil {
+			if p, err = exactCardUses(q, town, loc, p.cardGroup); err != nil || p == nil {
 				if err == nil {
 					err = errors.New("verify: card uses disagree, but no row differs")
 				}
@@ -301,13 +316,18 @@ func (db *DB) VerifyLedger(ctx context.Context, extra ...merchant.Checkpoint) (L
 
 // entryMismatch names the first field in which the redemption r (as stored now) differs
 // from what ledger entry e booked, or "". Version 2 entries cover the card number and the
-// terminal too.
+// terminal too, version 3 the card's issuing town; every entry is in its redemption's town's
+// chain.
 func entryMismatch(e merchant.LedgerEntry, r merchant.Redemption) string {
 	sign := int64(1)
 	if e.Kind != merchant.LedgerRedemption {
 		sign = -1
 	}
 	switch {
+	case r.Town != e.Town:
+		return "town"
+	case e.Version >= 3 && r.CardTown != e.CardTown:
+		return "card town"
 	case r.CardID != e.CardID:
 		return "card"
 	case e.Version >= 2 && r.CardNumber != e.CardNumber:
@@ -373,9 +393,10 @@ func backfillLedger(tx *Tx) error {
 			rows.Close()
 			return err
 		}
-		events = append(events, event{r.CreatedAt, 2 * seq, redemptionEntry(r, tx.db.Loc)})
+		loc := tx.db.TownLoc(r.Town)
+		events = append(events, event{r.CreatedAt, 2 * seq, redemptionEntry(r, loc)})
 		if r.VoidedAt != nil {
-			events = append(events, event{*r.VoidedAt, 2*seq + 1, voidEntry(r, merchant.MonthOf(r.CreatedAt, tx.db.Loc), false, tx.db.Loc)})
+			events = append(events, event{*r.VoidedAt, 2*seq + 1, voidEntry(r, merchant.MonthOf(r.CreatedAt, loc), false, loc)})
 		}
 	}
 	rows.Close()

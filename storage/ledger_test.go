@@ -33,7 +33,7 @@ func mustLedgerCity(t *testing.T) *ledgerCity {
 	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 9, 30, 18, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 2345))
 	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))
 	sep, _ := merchant.ParseMonth("2026-09")
-	if _, err := c.db.CloseMonth(context.Background(), sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+	if _, err := c.db.CloseMonth(context.Background(), "koper", sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
 		t.Fatal(err)
 	}
 	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 10, 2, 10, 0, 0, 0, testLoc), c.offers[1], c.cards[1], 1000))
@@ -62,7 +62,7 @@ func (l *ledgerCity) tamper(t *testing.T, stmts ...string) {
 
 func (l *ledgerCity) verify(t *testing.T) LedgerCheck {
 	t.Helper()
-	chk, err := l.db.VerifyLedger(context.Background())
+	chk, err := l.db.VerifyLedger(context.Background(), "koper")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +174,8 @@ func TestLedgerVerifyDetectsTampering(t *testing.T) {
 			return []string{`UPDATE rollup_days SET share_cents = share_cents + 100000 WHERE date = '2026-10-05'`}
 		}, "rollup_days:2026-10-05|", "share_cents"},
 		{"rollup day added", func(l *ledgerCity) []string {
-			return []string{`INSERT INTO rollup_days (date, merchant_id, offer_id, product_code, category, share_cents)
-				VALUES ('2026-10-20', 'mer_x', 'off_x', 'koper-72h', 'shop', 500000)`}
+			return []string{`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category, share_cents)
+				VALUES ('koper', '2026-10-20', 'mer_x', 'off_x', 'koper-72h', 'shop', 500000)`}
 		}, "rollup_days:2026-10-20|mer_x|off_x|koper-72h|shop", "no entry"},
 		{"rollup month amount raised", func(l *ledgerCity) []string {
 			return []string{`UPDATE rollup_months SET share_cents = share_cents + 100000 WHERE month = '2026-10'`}
@@ -224,7 +224,7 @@ func TestLedgerEntryPerWrite(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d ledger entries, want 1", n)
 	}
-	chk, err := db.VerifyLedger(context.Background())
+	chk, err := db.VerifyLedger(context.Background(), "koper")
 	if err != nil || !chk.OK || chk.Entries != 1 {
 		t.Fatalf("verify = %+v, %v", chk, err)
 	}

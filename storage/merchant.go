@@ -8,30 +8,41 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-const merchantColumns = `seq, id, name, category, address, lat, lon, status, created_at, tax_number, iban`
+const merchantColumns = `seq, id, town, name, category, address, lat, lon, status, created_at, tax_number, iban`
 
-// CreateMerchant validates and stores m with the SHA-256 of its API key, setting ID and
-// CreatedAt.
+// CreateMerchant validates and stores m (in town m.Town) with the SHA-256 of its API key,
+// setting ID and CreatedAt.
 func (db *DB) CreateMerchant(ctx context.Context, m *merchant.Merchant, keyHash []byte) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	if m.Town == "" {
+		return errors.New("create merchant: no town")
+	}
 	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
 		m.ID, m.CreatedAt = newID("mer"), tx.Now
-		_, err := tx.exec(`INSERT INTO merchants (id, name, category, address, lat, lon, status, key_hash, created_at, updated_at, tax_number, iban)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, keyHash, ms(tx.Now), ms(tx.Now), m.TaxNumber, m.IBAN)
+		_, err := tx.exec(`INSERT INTO merchants (id, town, name, category, address, lat, lon, status, key_hash, created_at, updated_at, tax_number, iban)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.Town, m.Name, m.Category, m.Address, nullFloat(m.Lat), nullFloat(m.Lon), m.Status, keyHash, ms(tx.Now), ms(tx.Now), m.TaxNumber, m.IBAN)
 		if err != nil {
 			return err
 		}
-		return tx.audit("merchant.create", m.ID)
+		return tx.auditIn(m.Town, "merchant.create", m.ID)
 	})
 }
 
-// Merchant returns the merchant with this id, or merchant.ErrNotFound.
-func (db *DB) Merchant(ctx context.Context, id string) (merchant.Merchant, error) {
-	return merchantWhere(db.reader(ctx), `id = ?`, id)
+// Merchant returns town's merchant with this id ("" for any town), or merchant.ErrNotFound.
+func (db *DB) Merchant(ctx context.Context, town, id string) (merchant.Merchant, error) {
+	return townMerchant(db.reader(ctx), town, id)
+}
+
+func townMerchant(q querier, town, id string) (merchant.Merchant, error) {
+	m, err := merchantWhere(q, `id = ?`, id)
+	if err == nil && town != "" && m.Town != town {
+		return merchant.Merchant{}, merchant.ErrNotFound
+	}
+	return m, err
 }
 
 // MerchantByKeyHash returns the merchant whose API key hashes to sum, or merchant.ErrNotFound.
@@ -50,19 +61,19 @@ func merchantWhere(q querier, where string, arg any) (merchant.Merchant, error) 
 	return m, err
 }
 
-// Merchants lists merchants in the order they signed up.
-func (db *DB) Merchants(ctx context.Context, page Page) ([]merchant.Merchant, string, error) {
-	return list(db.reader(ctx), `SELECT `+merchantColumns+` FROM merchants WHERE seq > ? ORDER BY seq LIMIT ?`, nil, page, false,
+// Merchants lists town's merchants in the order they signed up.
+func (db *DB) Merchants(ctx context.Context, town string, page Page) ([]merchant.Merchant, string, error) {
+	return list(db.reader(ctx), `SELECT `+merchantColumns+` FROM merchants WHERE town = ? AND seq > ? ORDER BY seq LIMIT ?`, []any{town}, page, false,
 		func(r *sql.Rows) (merchant.Merchant, int64, error) { return scanMerchant(r) })
 }
 
-// UpdateMerchant applies change to the stored merchant, validates and stores the result.
-func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*merchant.Merchant) error) (merchant.Merchant, error) {
+// UpdateMerchant applies change to town's stored merchant, validates and stores the result.
+func (db *DB) UpdateMerchant(ctx context.Context, town, id string, change func(*merchant.Merchant) error) (merchant.Merchant, error) {
 	var m merchant.Merchant
 	defer db.cache.merchantsChanged()
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		if m, err = merchantWhere(tx, `id = ?`, id); err != nil {
+		if m, err = townMerchant(tx, town, id); err != nil {
 			return err
 		}
 		if err := change(&m); err != nil {
@@ -76,17 +87,17 @@ func (db *DB) UpdateMerchant(ctx context.Context, id string, change func(*mercha
 		if err != nil {
 			return err
 		}
-		return tx.audit("merchant.update", id)
+		return tx.auditIn(m.Town, "merchant.update", id)
 	})
 	return m, err
 }
 
-// SetMerchantKey replaces a merchant's API key hash; every old key, the paired tills' too,
-// stops working at once.
-func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) error {
+// SetMerchantKey replaces the API key hash of town's merchant; every old key, the paired
+// tills' too, stops working at once.
+func (db *DB) SetMerchantKey(ctx context.Context, town, id string, keyHash []byte) error {
 	defer db.cache.merchantsChanged()
 	return db.update(ctx, func(tx *Tx) error {
-		res, err := tx.exec(`UPDATE merchants SET key_hash = ?, updated_at = ? WHERE id = ?`, keyHash, ms(tx.Now), id)
+		res, err := tx.exec(`UPDATE merchants SET key_hash = ?, updated_at = ? WHERE id = ? AND town = ?`, keyHash, ms(tx.Now), id, town)
 		if err != nil {
 			return err
 		}
@@ -96,7 +107,7 @@ func (db *DB) SetMerchantKey(ctx context.Context, id string, keyHash []byte) err
 		if _, err := tx.exec(`DELETE FROM merchant_keys WHERE merchant_id = ?`, id); err != nil {
 			return err
 		}
-		return tx.audit("merchant.key_rotate", id) // the key itself is never audited
+		return tx.auditIn(town, "merchant.key_rotate", id) // the key itself is never audited
 	})
 }
 

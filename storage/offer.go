@@ -11,21 +11,23 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-const offerColumns = `o.seq, o.id, o.merchant_id, o.title_json, o.kind, o.value, o.max_discount_cents, o.min_amount_cents, o.limit_kind,
+const offerColumns = `o.seq, o.id, o.town, o.merchant_id, o.title_json, o.kind, o.value, o.max_discount_cents, o.min_amount_cents, o.limit_kind,
 	o.products_json, o.valid_from, o.valid_until, o.municipal_share_bp, o.active, o.created_at, o.updated_at`
 
-// CreateOffer validates and stores o for its merchant (merchant.ErrNotFound if unknown),
-// setting ID and times. Products must exist.
-func (db *DB) CreateOffer(ctx context.Context, o *merchant.Offer) error {
+// CreateOffer validates and stores o for its merchant in town (merchant.ErrNotFound if
+// unknown there), setting ID, Town and times. Products must be ones the town may use.
+func (db *DB) CreateOffer(ctx context.Context, town string, o *merchant.Offer) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
 	defer db.cache.offers.invalidate(o.MerchantID, false)
 	return db.update(ctx, func(tx *Tx) error {
-		if _, err := merchantWhere(tx, `id = ?`, o.MerchantID); err != nil {
+		m, err := townMerchant(tx, town, o.MerchantID)
+		if err != nil {
 			return err
 		}
-		if err := productsExist(tx, o.Products); err != nil {
+		o.Town = m.Town
+		if err := productsExist(tx, o.Town, o.Products); err != nil {
 			return err
 		}
 		o.ID, o.CreatedAt, o.UpdatedAt = newID("off"), tx.Now, tx.Now
@@ -33,21 +35,21 @@ func (db *DB) CreateOffer(ctx context.Context, o *merchant.Offer) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(`INSERT INTO offers (id, merchant_id, title_json, kind, value, max_discount_cents, min_amount_cents, limit_kind,
+		_, err = tx.exec(`INSERT INTO offers (id, town, merchant_id, title_json, kind, value, max_discount_cents, min_amount_cents, limit_kind,
 				products_json, valid_from, valid_until, municipal_share_bp, active, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.MerchantID, title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.Town, o.MerchantID, title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
 			products, nullStr(o.ValidFrom), nullStr(o.ValidUntil), o.MunicipalShare, o.Active, ms(tx.Now), ms(tx.Now))
 		if err != nil {
 			return err
 		}
-		return tx.audit("offer.create", o.ID)
+		return tx.auditIn(o.Town, "offer.create", o.ID)
 	})
 }
 
-// Offer returns the offer with this id, or merchant.ErrOfferNotFound.
-func (db *DB) Offer(ctx context.Context, id string) (merchant.Offer, error) {
-	return offerWhere(db.reader(ctx), `o.id = ?`, id)
+// Offer returns town's offer with this id, or merchant.ErrOfferNotFound.
+func (db *DB) Offer(ctx context.Context, town, id string) (merchant.Offer, error) {
+	return offerWhere(db.reader(ctx), `o.id = ? AND (? = '' OR o.town = ?)`, id, town, town)
 }
 
 func offerWhere(q querier, where string, args ...any) (merchant.Offer, error) {
@@ -58,20 +60,20 @@ func offerWhere(q querier, where string, args ...any) (merchant.Offer, error) {
 	return o, err
 }
 
-// Offers lists offers in the order they were created, of one merchant or of all ("").
-func (db *DB) Offers(ctx context.Context, merchantID string, page Page) ([]merchant.Offer, string, error) {
-	return list(db.reader(ctx), `SELECT `+offerColumns+` FROM offers o WHERE (? = '' OR o.merchant_id = ?) AND o.seq > ? ORDER BY o.seq LIMIT ?`,
-		[]any{merchantID, merchantID}, page, false, func(r *sql.Rows) (merchant.Offer, int64, error) { return scanOffer(r) })
+// Offers lists town's offers in the order they were created, of one merchant or of all ("").
+func (db *DB) Offers(ctx context.Context, town, merchantID string, page Page) ([]merchant.Offer, string, error) {
+	return list(db.reader(ctx), `SELECT `+offerColumns+` FROM offers o WHERE o.town = ? AND (? = '' OR o.merchant_id = ?) AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+		[]any{town, merchantID, merchantID}, page, false, func(r *sql.Rows) (merchant.Offer, int64, error) { return scanOffer(r) })
 }
 
-// UpdateOffer applies change to the stored offer, validates and stores the result.
-func (db *DB) UpdateOffer(ctx context.Context, id string, change func(*merchant.Offer) error) (merchant.Offer, error) {
+// UpdateOffer applies change to town's stored offer, validates and stores the result.
+func (db *DB) UpdateOffer(ctx context.Context, town, id string, change func(*merchant.Offer) error) (merchant.Offer, error) {
 	var o merchant.Offer
 	// Any merchant's list may hold this offer: the id alone does not say whose it is.
 	defer db.cache.offers.invalidate("", true)
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		if o, err = offerWhere(tx, `o.id = ?`, id); err != nil {
+		if o, err = offerWhere(tx, `o.id = ? AND (? = '' OR o.town = ?)`, id, town, town); err != nil {
 			return err
 		}
 		if err := change(&o); err != nil {
@@ -80,7 +82,7 @@ func (db *DB) UpdateOffer(ctx context.Context, id string, change func(*merchant.
 		if err := o.Validate(); err != nil {
 			return err
 		}
-		if err := productsExist(tx, o.Products); err != nil {
+		if err := productsExist(tx, o.Town, o.Products); err != nil {
 			return err
 		}
 		o.UpdatedAt = tx.Now
@@ -96,7 +98,7 @@ func (db *DB) UpdateOffer(ctx context.Context, id string, change func(*merchant.
 		if err != nil {
 			return err
 		}
-		return tx.audit("offer.update", id)
+		return tx.auditIn(o.Town, "offer.update", id)
 	})
 	return o, err
 }
@@ -125,14 +127,34 @@ type OfferWithMerchant struct {
 	Merchant merchant.Merchant
 }
 
-// PublicOffers lists active offers of active merchants whose last day is not over, in the
-// order they were created.
-func (db *DB) PublicOffers(ctx context.Context, page Page) ([]OfferWithMerchant, string, error) {
-	today := db.Now().In(db.Loc).Format("2006-01-02")
-	return list(db.reader(ctx), `SELECT `+offerColumns+`, `+prefixed("m", merchantColumns)+`
+// PublicOffers lists active offers of active merchants whose last day is not over (in their
+// town's zone: the earliest of the network's today, filtered exactly by the caller), in the
+// order they were created, of town or of every town ("").
+func (db *DB) PublicOffers(ctx context.Context, town string, page Page) ([]OfferWithMerchant, string, error) {
+	now := db.Now()
+	// The earliest local date of any town: an offer whose last day is over everywhere is out.
+	today := now.In(db.TownLoc(town)).Format("2006-01-02")
+	if town == "" {
+		for _, c := range db.TownCodes() {
+			if d := now.In(db.TownLoc(c)).Format("2006-01-02"); d < today {
+				today = d
+			}
+		}
+	}
+	items, next, err := list(db.reader(ctx), `SELECT `+offerColumns+`, `+prefixed("m", merchantColumns)+`
 		FROM offers o JOIN merchants m ON m.id = o.merchant_id
-		WHERE o.active = 1 AND m.status = 'active' AND (o.valid_until IS NULL OR o.valid_until >= ?) AND o.seq > ?
-		ORDER BY o.seq LIMIT ?`, []any{today}, page, false, scanOfferWithMerchant)
+		WHERE (? = '' OR o.town = ?) AND o.active = 1 AND m.status = 'active' AND (o.valid_until IS NULL OR o.valid_until >= ?) AND o.seq > ?
+		ORDER BY o.seq LIMIT ?`, []any{town, town, today}, page, false, scanOfferWithMerchant)
+	if err != nil || town != "" {
+		return items, next, err
+	}
+	out := items[:0]
+	for _, it := range items {
+		if it.Offer.ValidUntil == "" || it.Offer.ValidUntil >= now.In(db.TownLoc(it.Offer.Town)).Format("2006-01-02") {
+			out = append(out, it)
+		}
+	}
+	return out, next, nil
 }
 
 func scanOfferWithMerchant(r *sql.Rows) (OfferWithMerchant, int64, error) {
@@ -147,9 +169,15 @@ func scanOfferWithMerchant(r *sql.Rows) (OfferWithMerchant, int64, error) {
 	return v, seq, dest.finish()
 }
 
-func productsExist(tx *Tx, codes []string) error {
+// productsExist checks that every code names a product town may use in an offer: its own,
+// or a network product that accepts it.
+func productsExist(tx *Tx, town string, codes []string) error {
 	for _, c := range codes {
-		if _, err := productByCode(tx, c); err != nil {
+		var n int
+		if err := tx.queryRow(`SELECT count(*) FROM products WHERE code = ? AND `+productVisible, c, town, town, town).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
 			return fmt.Errorf("%w: products names unknown product %q", merchant.ErrInvalidInput, c)
 		}
 	}
@@ -183,7 +211,7 @@ func offerDest(o *merchant.Offer, seq *int64) offerScan {
 	var products, from, until sql.NullString
 	var created, updated int64
 	return offerScan{
-		ptrs: []any{seq, &o.ID, &o.MerchantID, &title, &o.Kind, &o.Value, &maxD, &minA, &o.Limit, &products, &from, &until, &o.MunicipalShare, &o.Active, &created, &updated},
+		ptrs: []any{seq, &o.ID, &o.Town, &o.MerchantID, &title, &o.Kind, &o.Value, &maxD, &minA, &o.Limit, &products, &from, &until, &o.MunicipalShare, &o.Active, &created, &updated},
 		finish: func() error {
 			if maxD.Valid {
 				o.MaxDiscount = &maxD.Int64
@@ -217,7 +245,7 @@ func scanOffer(s scanner) (merchant.Offer, int64, error) {
 func merchantDest(m *merchant.Merchant, seq *int64) ([]any, func()) {
 	var lat, lon sql.NullFloat64
 	var created int64
-	return []any{seq, &m.ID, &m.Name, &m.Category, &m.Address, &lat, &lon, &m.Status, &created, &m.TaxNumber, &m.IBAN}, func() {
+	return []any{seq, &m.ID, &m.Town, &m.Name, &m.Category, &m.Address, &lat, &lon, &m.Status, &created, &m.TaxNumber, &m.IBAN}, func() {
 		if lat.Valid && lon.Valid {
 			m.Lat, m.Lon = &lat.Float64, &lon.Float64
 		}

@@ -9,13 +9,13 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-// CreatePairing stores a one-time pairing code (its SHA-256) for an active merchant, usable
-// until ttl from now, and returns when it expires. Codes expired for more than a day are
-// deleted on the way. Errors: merchant.ErrNotFound, merchant.ErrSuspended.
-func (db *DB) CreatePairing(ctx context.Context, merchantID string, codeHash []byte, ttl time.Duration) (time.Time, error) {
+// CreatePairing stores a one-time pairing code (its SHA-256) for an active merchant of town,
+// usable until ttl from now, and returns when it expires. Codes expired for more than a day
+// are deleted on the way. Errors: merchant.ErrNotFound, merchant.ErrSuspended.
+func (db *DB) CreatePairing(ctx context.Context, town, merchantID string, codeHash []byte, ttl time.Duration) (time.Time, error) {
 	var expires time.Time
 	err := db.update(ctx, func(tx *Tx) error {
-		m, err := merchantWhere(tx, `id = ?`, merchantID)
+		m, err := townMerchant(tx, town, merchantID)
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func (db *DB) CreatePairing(ctx context.Context, merchantID string, codeHash []b
 			codeHash, merchantID, ms(tx.Now), ms(expires)); err != nil {
 			return err
 		}
-		return tx.audit("merchant.pairing_create", merchantID)
+		return tx.auditIn(m.Town, "merchant.pairing_create", merchantID)
 	})
 	return expires, err
 }
@@ -64,7 +64,7 @@ func (db *DB) UsePairing(ctx context.Context, codeHash, keyHash []byte) (merchan
 		if _, err := tx.exec(`INSERT INTO merchant_keys (key_hash, merchant_id, created_at) VALUES (?, ?, ?)`, keyHash, merchantID, ms(tx.Now)); err != nil {
 			return err
 		}
-		return tx.audit("merchant.pairing_use", merchantID)
+		return tx.auditIn(m.Town, "merchant.pairing_use", merchantID)
 	})
 	return m, err
 }

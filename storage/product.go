@@ -5,53 +5,105 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/citycard/citycard/card"
 )
 
-const productColumns = `seq, code, name_json, validity_hours, validity_days, price_cents, audience, activation_deadline_days, created_at`
+// productColumns read the accepting towns in the same query, so a redemption reads its
+// product (and where it is accepted) in one statement, as before towns.
+const productColumns = `seq, code, coalesce(town, ''), coalesce((SELECT group_concat(pt.town) FROM product_towns pt WHERE pt.product_code = products.code), ''),
+	name_json, validity_hours, validity_days, price_cents, audience, activation_deadline_days, created_at`
 
-// CreateProduct validates and stores p, setting CreatedAt. It returns card.ErrProductExists
-// for a taken code, or a validation error wrapping card.ErrInvalidInput.
+// productVisible is the condition for a product a town may use (issue cards of, name in an
+// offer): its own, and network products that accept it. The town is the query's first three
+// arguments ("" matches every product).
+const productVisible = `(? = '' OR town = ? OR (town IS NULL AND EXISTS
+	(SELECT 1 FROM product_towns pt WHERE pt.product_code = products.code AND pt.town = ?)))`
+
+// CreateProduct validates and stores p, setting CreatedAt. p.Town is the town creating it,
+// "" for a network product (which must list Towns); Towns defaults to [Town] and must name
+// existing towns. It returns card.ErrProductExists for a taken code, or a validation error
+// wrapping card.ErrInvalidInput.
 func (db *DB) CreateProduct(ctx context.Context, p *card.Product) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if len(p.Towns) == 0 && p.Town != "" {
+		p.Towns = []string{p.Town}
+	}
+	if len(p.Towns) == 0 {
+		return fmt.Errorf("%w: a network product must list towns", card.ErrInvalidInput)
+	}
+	if len(p.Towns) > 1000 {
+		return fmt.Errorf("%w: towns must list at most 1000 towns", card.ErrInvalidInput)
+	}
+	seen := map[string]bool{}
+	for _, t := range p.Towns {
+		if _, ok := db.CachedTown(t); !ok {
+			return fmt.Errorf("%w: towns names unknown town %q", card.ErrInvalidInput, t)
+		}
+		if seen[t] {
+			return fmt.Errorf("%w: towns lists %q twice", card.ErrInvalidInput, t)
+		}
+		seen[t] = true
+	}
+	sort.Strings(p.Towns)
 	name, err := json.Marshal(p.Name)
 	if err != nil {
 		return err
 	}
 	return db.update(ctx, func(tx *Tx) error {
 		p.CreatedAt = tx.Now
-		_, err := tx.exec(`INSERT INTO products (code, name_json, validity_hours, validity_days, price_cents, audience, activation_deadline_days, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.Code, string(name), nullInt(p.ValidityHours), nullInt(p.ValidityDays), p.PriceCents, p.Audience, p.ActivationDeadlineDays, ms(p.CreatedAt))
+		_, err := tx.exec(`INSERT INTO products (code, town, name_json, validity_hours, validity_days, price_cents, audience, activation_deadline_days, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.Code, nullStr(p.Town), string(name), nullInt(p.ValidityHours), nullInt(p.ValidityDays), p.PriceCents, p.Audience, p.ActivationDeadlineDays, ms(p.CreatedAt))
 		if isUnique(err) {
 			return card.ErrProductExists
 		}
 		if err != nil {
 			return err
 		}
-		return tx.audit("product.create", p.Code)
+		for _, t := range p.Towns {
+			if _, err := tx.exec(`INSERT INTO product_towns (product_code, town) VALUES (?, ?)`, p.Code, t); err != nil {
+				return err
+			}
+		}
+		return tx.auditIn(p.Town, "product.create", p.Code)
 	})
 }
 
-// Product returns the product with this code, or card.ErrNoProduct.
-func (db *DB) Product(ctx context.Context, code string) (card.Product, error) {
-	return productByCode(db.reader(ctx), code)
-}
-
-func productByCode(q querier, code string) (card.Product, error) {
-	p, _, err := scanProduct(q.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ?`, code))
+// Product returns the product with this code that town may use (its own, or a network
+// product accepting it; any for ""), or card.ErrNoProduct.
+func (db *DB) Product(ctx context.Context, town, code string) (card.Product, error) {
+	p, _, err := scanProduct(db.reader(ctx).queryRow(`SELECT `+productColumns+` FROM products WHERE code = ? AND `+productVisible,
+		code, town, town, town))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, card.ErrNoProduct
 	}
 	return p, err
 }
 
-// Products lists products in the order they were created.
-func (db *DB) Products(ctx context.Context, page Page) ([]card.Product, string, error) {
-	return list(db.reader(ctx), `SELECT `+productColumns+` FROM products WHERE seq > ? ORDER BY seq LIMIT ?`, nil, page, false,
+// productByCode is the product with this code and the towns that accept it, through the
+// cache: a product is never changed or deleted once created, so a redemption (and a till's
+// first check of a card) reads it from memory. The value is shared: callers must not modify
+// its Name or Towns.
+func (db *DB) productByCode(q querier, code string) (card.Product, error) {
+	return cached(db.cache.products, code, func() (card.Product, error) {
+		p, _, err := scanProduct(q.queryRow(`SELECT `+productColumns+` FROM products WHERE code = ?`, code))
+		if errors.Is(err, sql.ErrNoRows) {
+			return p, card.ErrNoProduct
+		}
+		return p, err
+	})
+}
+
+// Products lists the products town may use (all for ""), in the order they were created.
+func (db *DB) Products(ctx context.Context, town string, page Page) ([]card.Product, string, error) {
+	return list(db.reader(ctx), `SELECT `+productColumns+` FROM products WHERE `+productVisible+` AND seq > ? ORDER BY seq LIMIT ?`,
+		[]any{town, town, town}, page, false,
 		func(r *sql.Rows) (card.Product, int64, error) { return scanProduct(r) })
 }
 
@@ -60,12 +112,16 @@ type scanner interface{ Scan(...any) error }
 func scanProduct(s scanner) (card.Product, int64, error) {
 	var p card.Product
 	var seq, created int64
-	var name string
+	var name, towns string
 	var hours, days sql.NullInt64
-	if err := s.Scan(&seq, &p.Code, &name, &hours, &days, &p.PriceCents, &p.Audience, &p.ActivationDeadlineDays, &created); err != nil {
+	if err := s.Scan(&seq, &p.Code, &p.Town, &towns, &name, &hours, &days, &p.PriceCents, &p.Audience, &p.ActivationDeadlineDays, &created); err != nil {
 		return p, 0, err
 	}
 	p.ValidityHours, p.ValidityDays, p.CreatedAt = int(hours.Int64), int(days.Int64), fromMS(created)
+	if towns != "" {
+		p.Towns = strings.Split(towns, ",")
+		sort.Strings(p.Towns)
+	}
 	return p, seq, json.Unmarshal([]byte(name), &p.Name)
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-const redemptionColumns = `seq, id, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+const redemptionColumns = `seq, id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
 	amount_cents, discount_cents, share_cents, created_at, voided_at, void_reason`
 
 // Redeem records a redemption for a till: it resolves the card (ref), the merchant's offer,
@@ -49,36 +49,38 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 		if err != nil {
 			return err
 		}
-		return tx.audit("redemption.create", out.ID)
+		return tx.auditIn(out.Town, "redemption.create", out.ID)
 	})
 	return out, replayed, err
 }
 
 func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, error) {
-	c, p, o, uses, m, err := redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
+	c, p, o, uses, m, err := tx.db.redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
-	q, err := merchant.QuoteFor(c, o, uses, req.Amount, tx.Now, tx.db.Loc)
+	loc := tx.db.TownLoc(m.Town)
+	q, err := merchant.QuoteFor(c, o, uses, req.Amount, tx.Now, loc)
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
-	if c.Activate(p, tx.Now, tx.db.Loc) {
+	// Validity days count in the zone of the town that issued the card.
+	if c.Activate(p, tx.Now, tx.db.TownLoc(c.Town)) {
 		if _, err := tx.exec(`UPDATE cards SET activated_at = ?, expires_at = ? WHERE id = ? AND activated_at IS NULL`,
 			ms(*c.ActivatedAt), ms(*c.ExpiresAt), c.ID); err != nil {
 			return merchant.Redemption{}, err
 		}
 	}
 	r := merchant.Redemption{
-		ID: newID("red"), CardID: c.ID, CardNumber: c.Number, MerchantID: m.ID, OfferID: o.ID,
+		ID: newID("red"), Town: m.Town, CardTown: c.Town, CardID: c.ID, CardNumber: c.Number, MerchantID: m.ID, OfferID: o.ID,
 		Product: c.Product, Category: m.Category, Terminal: req.Terminal,
 		Amount: q.Amount, Discount: q.Discount, MunicipalShare: q.MunicipalShare, CreatedAt: tx.Now,
 	}
-	key := merchant.LimitKey(o, c.ID, tx.Now, tx.db.Loc)
-	_, err = tx.exec(`INSERT INTO redemptions (id, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+	key := merchant.LimitKey(o, c.ID, tx.Now, loc)
+	_, err = tx.exec(`INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
 			amount_cents, discount_cents, share_cents, limit_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Town, r.CardTown, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
 		r.Amount, r.Discount, r.MunicipalShare, nullStr(key), ms(r.CreatedAt))
 	if isUnique(err) {
 		// The rule above already saw the card's uses; the index is the last line of defence.
@@ -91,9 +93,10 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 }
 
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
-// most useful error first: the card, the merchant's offer, the card's product and its uses of
-// the offer.
-func redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
+// most useful error first: the card, the merchant's offer, the card's product (with the towns
+// that accept it, in the same query: card.ErrNotAccepted if the merchant's town is not one)
+// and its uses of the offer.
+func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
 	var (
 		c    card.Card
 		p    card.Product
@@ -114,8 +117,11 @@ func redemptionContext(q querier, merchantID string, ref card.Ref, offerID strin
 	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`, offerID, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
-	if p, err = productByCode(q, c.Product); err != nil {
+	if p, err = db.productByCode(q, c.Product); err != nil {
 		return c, p, o, uses, m, err
+	}
+	if !p.Accepts(m.Town) {
+		return c, p, o, uses, m, card.ErrNotAccepted
 	}
 	uses, err = cardUses(q, c.ID, o.ID)
 	return c, p, o, uses, m, err
@@ -193,11 +199,11 @@ func (db *DB) Quote(ctx context.Context, req merchant.RedeemRequest, ref card.Re
 	if err := req.Validate(false); err != nil {
 		return merchant.Quote{}, err
 	}
-	c, _, o, uses, _, err := redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true)
+	c, _, o, uses, m, err := db.redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true)
 	if err != nil {
 		return merchant.Quote{}, err
 	}
-	return merchant.QuoteFor(c, o, uses, req.Amount, db.Now(), db.Loc)
+	return merchant.QuoteFor(c, o, uses, req.Amount, db.Now(), db.TownLoc(m.Town))
 }
 
 // OfferState is an offer and whether a given card may use it now (Reason nil) or why not.
@@ -209,7 +215,8 @@ type OfferState struct {
 }
 
 // CheckCard returns the card named by ref and every active offer of the merchant with
-// whether the card may use it now. It changes nothing.
+// whether the card may use it now: none if the card's product is not accepted in the
+// merchant's town (reason card.ErrNotAccepted). It changes nothing.
 func (db *DB) CheckCard(ctx context.Context, merchantID string, ref card.Ref) (card.Card, []OfferState, error) {
 	q := db.reader(ctx)
 	e, err := db.cardEntry(q, ref.Number)
@@ -226,9 +233,15 @@ func (db *DB) CheckCard(ctx context.Context, merchantID string, ref card.Ref) (c
 		return c, nil, err
 	}
 	now := db.Now()
+	loc := db.TownLoc(m.Town)
+	accepted := e.product.Accepts(m.Town)
 	out := make([]OfferState, 0, len(offers))
 	for _, o := range offers {
-		out = append(out, offerState(c, o, m, uses[o.ID], now, db.Loc))
+		s := offerState(c, o, m, uses[o.ID], now, loc)
+		if !accepted {
+			s.Reason = card.ErrNotAccepted
+		}
+		out = append(out, s)
 	}
 	return c, out, nil
 }
@@ -243,30 +256,27 @@ func offerState(c card.Card, o merchant.Offer, m merchant.Merchant, uses []merch
 }
 
 // CardBenefits returns the card named by ref (card.ErrNotFound) and every benefit it has:
-// the active offers of active merchants open to its product whose last day is not over, with
-// whether the card may use each now and when it last did.
+// the active offers of active merchants, in every town that accepts its product, open to its
+// product and whose last day is not over, with whether the card may use each now and when it
+// last did.
 func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.Product, []OfferState, error) {
 	q := db.reader(ctx)
 	e, err := db.cardEntry(q, ref.Number)
 	if err != nil {
 		return e.card, card.Product{}, nil, err
 	}
-	c, uses := e.card, e.uses
-	p, err := productByCode(q, c.Product)
-	if err != nil {
-		return c, p, nil, err
-	}
+	c, uses, p := e.card, e.uses, e.product
 	now := db.Now()
 	var out []OfferState
 	page := Page{Limit: 500}
 	for {
-		items, next, err := db.PublicOffers(ctx, page)
+		items, next, err := db.PublicOffers(ctx, "", page)
 		if err != nil {
 			return c, p, nil, err
 		}
 		for _, it := range items {
-			if it.Offer.EligibleFor(c.Product) {
-				out = append(out, offerState(c, it.Offer, it.Merchant, uses[it.Offer.ID], now, db.Loc))
+			if it.Offer.EligibleFor(c.Product) && p.Accepts(it.Offer.Town) {
+				out = append(out, offerState(c, it.Offer, it.Merchant, uses[it.Offer.ID], now, db.TownLoc(it.Offer.Town)))
 			}
 		}
 		if next == "" {
@@ -276,11 +286,11 @@ func (db *DB) CardBenefits(ctx context.Context, ref card.Ref) (card.Card, card.P
 	}
 }
 
-// Void voids a redemption with a reason. With merchantID set, only that merchant's
-// redemptions are found. A void of the redemption that activated its card, soon enough, also
-// returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors:
+// Void voids a redemption at town's merchants with a reason. With merchantID set, only that
+// merchant's redemptions are found. A void of the redemption that activated its card, soon
+// enough, also returns the card to not-yet-activated (see card.VoidUndoesActivation). Errors:
 // merchant.ErrNotFound, merchant.ErrAlreadyVoided.
-func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant.Redemption, error) {
+func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (merchant.Redemption, error) {
 	// Store exactly what was checked: the trimmed reason, never the padding around it.
 	reason, err := merchant.CleanVoidReason(reason)
 	if err != nil {
@@ -291,7 +301,7 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 	err = db.update(ctx, func(tx *Tx) error {
 		var err error
 		r, err = redemptionWhere(tx, `id = ?`, id)
-		if err != nil || (merchantID != "" && r.MerchantID != merchantID) {
+		if err != nil || (merchantID != "" && r.MerchantID != merchantID) || (town != "" && r.Town != town) {
 			return merchant.ErrNotFound
 		}
 		if r.VoidedAt != nil {
@@ -306,17 +316,17 @@ func (db *DB) Void(ctx context.Context, id, merchantID, reason string) (merchant
 		if err := bookVoid(tx, r); err != nil {
 			return err
 		}
-		if err := undoActivation(tx, r.CardID, r.CreatedAt); err != nil {
+		if err := undoActivation(tx, r.Town, r.CardID, r.CreatedAt); err != nil {
 			return err
 		}
-		return tx.audit("redemption.void", id)
+		return tx.auditIn(r.Town, "redemption.void", id)
 	})
 	return r, err
 }
 
-// Redemption returns one redemption, or merchant.ErrNotFound.
-func (db *DB) Redemption(ctx context.Context, id string) (merchant.Redemption, error) {
-	return redemptionWhere(db.reader(ctx), `id = ?`, id)
+// Redemption returns one redemption at town's merchants ("" for any town), or merchant.ErrNotFound.
+func (db *DB) Redemption(ctx context.Context, town, id string) (merchant.Redemption, error) {
+	return redemptionWhere(db.reader(ctx), `id = ? AND (? = '' OR town = ?)`, id, town, town)
 }
 
 func redemptionWhere(q querier, where string, args ...any) (merchant.Redemption, error) {
@@ -329,21 +339,31 @@ func redemptionWhere(q querier, where string, args ...any) (merchant.Redemption,
 
 // RedemptionFilter narrows a list of redemptions. Zero values do not filter.
 type RedemptionFilter struct {
+	Town       string // the merchant's town ("" only with CardID: every use of one card)
 	MerchantID string
 	CardID     string
 	From, To   time.Time // created_at in [From, To)
 }
 
-// Redemptions lists redemptions, newest first.
+// Redemptions lists redemptions, newest first. A filter without Town or CardID is an error:
+// a town's lists never show another town's rows, and a caller that forgot the town must fail.
 func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([]merchant.Redemption, string, error) {
+	if f.Town == "" && f.CardID == "" {
+		return nil, "", errNoTown
+	}
 	to := int64(1) << 62
 	if !f.To.IsZero() {
 		to = ms(f.To)
 	}
+	// "town = ?" spelled out, not "? = '' OR", so the planner walks the (town, seq) index.
+	town, args := `town = ?`, []any{f.Town}
+	if f.Town == "" {
+		town, args = `card_id = ?`, []any{f.CardID} // every use of one card
+	}
 	return list(db.reader(ctx), `SELECT `+redemptionColumns+` FROM redemptions
-		WHERE (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
+		WHERE `+town+` AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
 		ORDER BY seq DESC LIMIT ?`,
-		[]any{f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to}, page, true,
+		append(args, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to), page, true,
 		func(r *sql.Rows) (merchant.Redemption, int64, error) { return scanRedemption(r) })
 }
 
@@ -351,7 +371,7 @@ func scanRedemption(s scanner) (merchant.Redemption, int64, error) {
 	var r merchant.Redemption
 	var seq, created int64
 	var voided sql.NullInt64
-	err := s.Scan(&seq, &r.ID, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Product, &r.Category, &r.Terminal,
+	err := s.Scan(&seq, &r.ID, &r.Town, &r.CardTown, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Product, &r.Category, &r.Terminal,
 		&r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason)
 	r.CreatedAt, r.VoidedAt = fromMS(created), fromNullMS(voided)
 	return r, seq, err

@@ -11,25 +11,28 @@ import (
 	"github.com/citycard/citycard/merchant"
 )
 
-// MonthReport builds the report of month m in the city's zone from the rollups: its cost is
-// in proportion to the month's merchants × products and days × offers × products, not to
-// its redemptions.
+// MonthReport builds town's report of month m in the town's zone from the rollups: the
+// redemptions at its merchants, whoever issued the card, and the cards its office issued. Its
+// cost is in proportion to the month's merchants × products × issuing towns and days × offers
+// × products, not to its redemptions.
 // A closed month's report is frozen: ClosedMonth has it as it was served.
-func (db *DB) MonthReport(ctx context.Context, m merchant.Month) (merchant.Report, error) {
-	return monthReport(db.reader(ctx), db.Loc, m)
+func (db *DB) MonthReport(ctx context.Context, town string, m merchant.Month) (merchant.Report, error) {
+	return monthReport(db.reader(ctx), town, db.TownLoc(town), m)
 }
 
-func monthReport(q querier, loc *time.Location, m merchant.Month) (merchant.Report, error) {
-	rows, err := q.query(`SELECT last_date, merchant_id, category, product_code, redemptions, voided,
+// monthReport reads the month's rollup lines (each with the issuing town, CardTown) and
+// distinct cards (with Issuers) and hands them to merchant.BuildReportFromRollups.
+func monthReport(q querier, town string, loc *time.Location, m merchant.Month) (merchant.Report, error) {
+	rows, err := q.query(`SELECT last_date, merchant_id, category, product_code, card_town, redemptions, voided,
 			amount_cents, discount_cents, share_cents, adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents
-		FROM rollup_months WHERE month = ?`, m.String())
+		FROM rollup_months WHERE town = ? AND month = ?`, town, m.String())
 	if err != nil {
 		return merchant.Report{}, err
 	}
 	var lines []merchant.RollupRow
 	for rows.Next() {
 		var l merchant.RollupRow
-		if err := rows.Scan(&l.Date, &l.MerchantID, &l.Category, &l.Product, &l.Redemptions, &l.Voided,
+		if err := rows.Scan(&l.Date, &l.MerchantID, &l.Category, &l.Product, &l.CardTown, &l.Redemptions, &l.Voided,
 			&l.Amount, &l.Discount, &l.MunicipalShare, &l.Adjustments, &l.AdjAmount, &l.AdjDiscount, &l.AdjShare); err != nil {
 			rows.Close()
 			return merchant.Report{}, err
@@ -42,7 +45,7 @@ func monthReport(q querier, loc *time.Location, m merchant.Month) (merchant.Repo
 	}
 	// Rows are in date order: SQLite sums each day as it goes, without sorting.
 	rows, err = q.query(`SELECT date, sum(redemptions), sum(discount_cents + adj_discount_cents)
-		FROM rollup_days WHERE date >= ? AND date < ? GROUP BY date`, m.String()+"-01", m.Next().String()+"-01")
+		FROM rollup_days WHERE town = ? AND date >= ? AND date < ? GROUP BY date`, town, m.String()+"-01", m.Next().String()+"-01")
 	if err != nil {
 		return merchant.Report{}, err
 	}
@@ -59,31 +62,31 @@ func monthReport(q querier, loc *time.Location, m merchant.Month) (merchant.Repo
 	if err := rows.Err(); err != nil {
 		return merchant.Report{}, err
 	}
-	names, err := merchantNames(q)
+	names, err := merchantNames(q, town)
 	if err != nil {
 		return merchant.Report{}, err
 	}
-	cards, err := cardCounts(q, m)
+	cards, err := cardCounts(q, town, m)
 	if err != nil {
 		return merchant.Report{}, err
 	}
-	adj, err := adjustments(q, m, names)
+	adj, err := adjustments(q, town, m, names)
 	if err != nil {
 		return merchant.Report{}, err
 	}
 	start, end := m.Range(loc)
 	var issued, activated int
-	if err := q.queryRow(`SELECT count(*) FROM cards WHERE issued_at >= ? AND issued_at < ?`, ms(start), ms(end)).Scan(&issued); err != nil {
+	if err := q.queryRow(`SELECT count(*) FROM cards WHERE town = ? AND issued_at >= ? AND issued_at < ?`, town, ms(start), ms(end)).Scan(&issued); err != nil {
 		return merchant.Report{}, err
 	}
-	if err := q.queryRow(`SELECT count(*) FROM cards WHERE activated_at >= ? AND activated_at < ?`, ms(start), ms(end)).Scan(&activated); err != nil {
+	if err := q.queryRow(`SELECT count(*) FROM cards WHERE town = ? AND activated_at >= ? AND activated_at < ?`, town, ms(start), ms(end)).Scan(&activated); err != nil {
 		return merchant.Report{}, err
 	}
 	return merchant.BuildReportFromRollups(m, loc, lines, days, names, cards, adj, issued, activated), nil
 }
 
-func merchantNames(q querier) (map[string]string, error) {
-	rows, err := q.query(`SELECT id, name FROM merchants`)
+func merchantNames(q querier, town string) (map[string]string, error) {
+	rows, err := q.query(`SELECT id, name FROM merchants WHERE town = ?`, town)
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +102,10 @@ func merchantNames(q querier) (map[string]string, error) {
 	return out, rows.Err()
 }
 
-func cardCounts(q querier, m merchant.Month) (merchant.CardCounts, error) {
-	c := merchant.CardCounts{Merchants: map[string]int{}, Categories: map[string]int{}, Products: map[string]int{}}
+func cardCounts(q querier, town string, m merchant.Month) (merchant.CardCounts, error) {
+	c := merchant.CardCounts{Merchants: map[string]int{}, Categories: map[string]int{}, Products: map[string]int{}, Issuers: map[string]int{}}
 	rows, err := q.query(`SELECT scope, key, cards FROM rollup_cards
-		WHERE month = ? AND scope IN ('all', 'merchant', 'category', 'product')`, m.String())
+		WHERE town = ? AND month = ? AND scope IN ('all', 'merchant', 'category', 'product', 'issuer')`, town, m.String())
 	if err != nil {
 		return c, err
 	}
@@ -122,16 +125,18 @@ func cardCounts(q querier, m merchant.Month) (merchant.CardCounts, error) {
 			c.Categories[key] = n
 		case "product":
 			c.Products[key] = n
+		case "issuer":
+			c.Issuers[key] = n
 		}
 	}
 	return c, rows.Err()
 }
 
-// adjustments are the month's adjustments, from the ledger.
-func adjustments(q querier, m merchant.Month, names map[string]string) ([]merchant.Adjustment, error) {
+// adjustments are town's adjustments of the month, from its ledger.
+func adjustments(q querier, town string, m merchant.Month, names map[string]string) ([]merchant.Adjustment, error) {
 	rows, err := q.query(`SELECT redemption_id, merchant_id, category, product_code, created_at, at, reason,
 			amount_cents, discount_cents, share_cents
-		FROM ledger WHERE kind = 'adjustment' AND month = ? ORDER BY seq`, m.String())
+		FROM ledger WHERE town = ? AND month = ? AND kind = 'adjustment' ORDER BY seq`, town, m.String())
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +159,7 @@ func adjustments(q querier, m merchant.Month, names map[string]string) ([]mercha
 // SHA-256, and the ledger's head and length when it closed (before its close entry).
 // Checkpoint is set only by CloseMonth: the checkpoint signed in the close's write.
 type MonthClose struct {
+	Town          string
 	Month         merchant.Month
 	ClosedAt      time.Time
 	Report        []byte
@@ -170,11 +176,13 @@ type MonthClose struct {
 // adjustment of the month of the void. Errors: merchant.ErrMonthOpen if the month is not over
 // in the city's zone, merchant.ErrAlreadyClosed, merchant.ErrLedgerMismatch if the rollups
 // differ from the ledger or the ledger records a close month_closes lacks.
-func (db *DB) CloseMonth(ctx context.Context, m merchant.Month, render func(merchant.Report) ([]byte, error)) (MonthClose, error) {
+//
+// Everything is town's: its zone, its report, its chain and its checkpoint.
+func (db *DB) CloseMonth(ctx context.Context, town string, m merchant.Month, render func(merchant.Report) ([]byte, error)) (MonthClose, error) {
 	// The month's check reads all its entries and card uses (a second or two for a busy
 	// month): it runs in a read snapshot first, off the writer's path, and the write checks
 	// again only if entries of the month were booked since.
-	checked, err := db.checkMonthSnapshot(ctx, m)
+	checked, err := db.checkMonthSnapshot(ctx, town, m)
 	if err != nil {
 		return MonthClose{}, err
 	}
@@ -183,24 +191,25 @@ func (db *DB) CloseMonth(ctx context.Context, m merchant.Month, render func(merc
 	}
 	var c MonthClose
 	err = db.update(ctx, func(tx *Tx) error {
-		if _, end := m.Range(db.Loc); tx.Now.Before(end) {
+		loc := db.TownLoc(town)
+		if _, end := m.Range(loc); tx.Now.Before(end) {
 			return merchant.ErrMonthOpen
 		}
-		if _, ok, err := monthCloseState(tx, m); err != nil {
+		if _, ok, err := monthCloseState(tx, town, m); err != nil {
 			return err
 		} else if ok {
 			return merchant.ErrAlreadyClosed
 		}
 		var newer int
-		if err := tx.queryRow(`SELECT count(*) FROM ledger WHERE month = ? AND seq > ?`, m.String(), checked).Scan(&newer); err != nil {
+		if err := tx.queryRow(`SELECT count(*) FROM ledger WHERE town = ? AND month = ? AND seq > ?`, town, m.String(), checked).Scan(&newer); err != nil {
 			return err
 		}
 		if newer > 0 {
-			if err := checkMonthRollups(tx, db.Loc, m); err != nil {
+			if err := checkMonthRollups(tx, town, loc, m); err != nil {
 				return err
 			}
 		}
-		rep, err := monthReport(tx, db.Loc, m)
+		rep, err := monthReport(tx, town, loc, m)
 		if err != nil {
 			return err
 		}
@@ -208,28 +217,28 @@ func (db *DB) CloseMonth(ctx context.Context, m merchant.Month, render func(merc
 		if err != nil {
 			return err
 		}
-		c = MonthClose{Month: m, ClosedAt: tx.Now, Report: body, SHA256: sha256.Sum256(body)}
-		if c.LedgerEntries, c.LedgerHead, err = ledgerHead(tx); err != nil {
+		c = MonthClose{Town: town, Month: m, ClosedAt: tx.Now, Report: body, SHA256: sha256.Sum256(body)}
+		if c.LedgerEntries, c.LedgerHead, err = ledgerHead(tx, town); err != nil {
 			return err
 		}
-		_, err = tx.exec(`INSERT INTO month_closes (month, closed_at, report, sha256, ledger_head, ledger_entries)
-			VALUES (?, ?, ?, ?, ?, ?)`, m.String(), ms(c.ClosedAt), c.Report, c.SHA256[:], c.LedgerHead[:], c.LedgerEntries)
+		_, err = tx.exec(`INSERT INTO month_closes (town, month, closed_at, report, sha256, ledger_head, ledger_entries)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, town, m.String(), ms(c.ClosedAt), c.Report, c.SHA256[:], c.LedgerHead[:], c.LedgerEntries)
 		if isUnique(err) {
 			return merchant.ErrAlreadyClosed
 		}
 		if err != nil {
 			return err
 		}
-		e := closeEntry(m, c.SHA256, tx.Now)
+		e := closeEntry(town, m, c.SHA256, tx.Now)
 		if _, err := appendLedger(tx, &e); err != nil {
 			return err
 		}
-		cp, err := signCheckpoint(tx, merchant.CheckpointCloseReason(m))
+		cp, err := signCheckpoint(tx, town, merchant.CheckpointCloseReason(m))
 		if err != nil {
 			return err
 		}
 		c.Checkpoint = &cp
-		return tx.audit("report.close", m.String())
+		return tx.auditIn(town, "report.close", m.String())
 	})
 	return c, err
 }
@@ -240,8 +249,9 @@ var closeAfterCheck func()
 // checkMonthSnapshot runs CloseMonth's checks in one read snapshot: the month is over and
 // not closed, and its rollups equal its ledger entries. It returns the ledger's length in
 // that snapshot.
-func (db *DB) checkMonthSnapshot(ctx context.Context, m merchant.Month) (int64, error) {
-	if _, end := m.Range(db.Loc); db.Now().Before(end) {
+func (db *DB) checkMonthSnapshot(ctx context.Context, town string, m merchant.Month) (int64, error) {
+	loc := db.TownLoc(town)
+	if _, end := m.Range(loc); db.Now().Before(end) {
 		return 0, merchant.ErrMonthOpen
 	}
 	tx, err := db.read.BeginTx(ctx, nil)
@@ -250,28 +260,28 @@ func (db *DB) checkMonthSnapshot(ctx context.Context, m merchant.Month) (int64, 
 	}
 	defer tx.Rollback()
 	q := txReader{ctx, tx}
-	n, _, err := ledgerHead(q)
+	n, _, err := ledgerHead(q, town)
 	if err != nil {
 		return 0, err
 	}
-	if _, ok, err := monthCloseState(q, m); err != nil {
+	if _, ok, err := monthCloseState(q, town, m); err != nil {
 		return 0, err
 	} else if ok {
 		return 0, merchant.ErrAlreadyClosed
 	}
-	return n, checkMonthRollups(q, db.Loc, m)
+	return n, checkMonthRollups(q, town, loc, m)
 }
 
 // checkMonthRollups recomputes month m's rollups from its ledger entries (by the ledger_month
 // index: the month's entries, not the whole ledger) and returns merchant.ErrLedgerMismatch,
 // naming the first row that differs, if the stored ones are not equal.
-func checkMonthRollups(q querier, loc *time.Location, m merchant.Month) error {
-	zone, err := rollupZone(q, loc)
+func checkMonthRollups(q querier, town string, loc *time.Location, m merchant.Month) error {
+	zone, err := rollupZone(q, town, loc)
 	if err != nil {
 		return err
 	}
-	acc := newRollupAcc(zone, &m)
-	rows, err := q.query(`SELECT `+ledgerColumns+` FROM ledger WHERE month = ? AND kind IN ('redemption', 'void', 'adjustment')`, m.String())
+	acc := newRollupAcc(town, zone, &m)
+	rows, err := q.query(`SELECT `+ledgerColumns+` FROM ledger WHERE town = ? AND month = ? AND kind IN ('redemption', 'void', 'adjustment')`, town, m.String())
 	if err != nil {
 		return err
 	}
@@ -298,21 +308,21 @@ func checkMonthRollups(q querier, loc *time.Location, m merchant.Month) error {
 	return fmt.Errorf("%w: %s", merchant.ErrLedgerMismatch, p.exact.Problem)
 }
 
-// ClosedMonth returns the close of month m, and false if m is open. A month the ledger
-// records as closed without its month_closes row is merchant.ErrLedgerMismatch.
-func (db *DB) ClosedMonth(ctx context.Context, m merchant.Month) (MonthClose, bool, error) {
-	return monthCloseState(db.reader(ctx), m)
+// ClosedMonth returns the close of town's month m, and false if m is open there. A month the
+// ledger records as closed without its month_closes row is merchant.ErrLedgerMismatch.
+func (db *DB) ClosedMonth(ctx context.Context, town string, m merchant.Month) (MonthClose, bool, error) {
+	return monthCloseState(db.reader(ctx), town, m)
 }
 
 // monthCloseState is monthClose, refusing (merchant.ErrLedgerMismatch) a month whose close
 // is in the ledger but not in month_closes: deleting the row must not reopen the month.
-func monthCloseState(q querier, m merchant.Month) (MonthClose, bool, error) {
-	c, ok, err := monthClose(q, m)
+func monthCloseState(q querier, town string, m merchant.Month) (MonthClose, bool, error) {
+	c, ok, err := monthClose(q, town, m)
 	if err != nil || ok {
 		return c, ok, err
 	}
 	var n int
-	if err := q.queryRow(`SELECT count(*) FROM ledger WHERE redemption_id = ? AND kind = 'close'`, merchant.CloseID(m)).Scan(&n); err != nil {
+	if err := q.queryRow(`SELECT count(*) FROM ledger WHERE town = ? AND month = ? AND kind = 'close'`, town, m.String()).Scan(&n); err != nil {
 		return c, false, err
 	}
 	if n > 0 {
@@ -338,7 +348,9 @@ var viewBetweenReads func()
 // cannot be in the items and missing from the totals (or the other way round). With
 // withItems it reads the statement items of merchantID ("" for every merchant), each checked
 // against its ledger entry (merchant.ErrLedgerMismatch if one differs).
-func (db *DB) MonthView(ctx context.Context, m merchant.Month, withItems bool, merchantID string) (MonthView, error) {
+//
+// Everything is town's: its close, its report, its merchants' statement items.
+func (db *DB) MonthView(ctx context.Context, town string, m merchant.Month, withItems bool, merchantID string) (MonthView, error) {
 	var v MonthView
 	tx, err := db.read.BeginTx(ctx, nil)
 	if err != nil {
@@ -346,38 +358,39 @@ func (db *DB) MonthView(ctx context.Context, m merchant.Month, withItems bool, m
 	}
 	defer tx.Rollback()
 	q := txReader{ctx, tx}
-	cl, ok, err := monthCloseState(q, m)
+	cl, ok, err := monthCloseState(q, town, m)
 	if err != nil {
 		return v, err
 	}
 	if ok {
 		v.Closed = &cl
-	} else if v.Report, err = monthReport(q, db.Loc, m); err != nil {
+	} else if v.Report, err = monthReport(q, town, db.TownLoc(town), m); err != nil {
 		return v, err
 	}
 	if viewBetweenReads != nil {
 		viewBetweenReads()
 	}
 	if withItems {
-		if v.Items, err = statementItems(q, m, merchantID, v.Closed); err != nil {
+		if v.Items, err = statementItems(q, town, m, merchantID, v.Closed); err != nil {
 			return v, err
 		}
 	}
 	return v, nil
 }
 
-const monthCloseColumns = `month, closed_at, report, sha256, ledger_head, ledger_entries`
+const monthCloseColumns = `town, month, closed_at, report, sha256, ledger_head, ledger_entries`
 
-func monthClose(q querier, m merchant.Month) (MonthClose, bool, error) {
-	c, err := scanMonthClose(q.queryRow(`SELECT `+monthCloseColumns+` FROM month_closes WHERE month = ?`, m.String()))
+func monthClose(q querier, town string, m merchant.Month) (MonthClose, bool, error) {
+	c, err := scanMonthClose(q.queryRow(`SELECT `+monthCloseColumns+` FROM month_closes WHERE town = ? AND month = ?`, town, m.String()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
 	return c, err == nil, err
 }
 
-func monthCloses(q querier) ([]MonthClose, error) {
-	rows, err := q.query(`SELECT ` + monthCloseColumns + ` FROM month_closes ORDER BY month`)
+// monthCloses are town's closes (every town's for ""), by month.
+func monthCloses(q querier, town string) ([]MonthClose, error) {
+	rows, err := q.query(`SELECT `+monthCloseColumns+` FROM month_closes WHERE (? = '' OR town = ?) ORDER BY month, town`, town, town)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +411,7 @@ func scanMonthClose(s scanner) (MonthClose, error) {
 	var month string
 	var closed int64
 	var sum, head []byte
-	if err := s.Scan(&month, &closed, &c.Report, &sum, &head, &c.LedgerEntries); err != nil {
+	if err := s.Scan(&c.Town, &month, &closed, &c.Report, &sum, &head, &c.LedgerEntries); err != nil {
 		return c, err
 	}
 	c.ClosedAt = fromMS(closed)
@@ -409,13 +422,13 @@ func scanMonthClose(s scanner) (MonthClose, error) {
 	return c, err
 }
 
-// OpenData gives the month's anonymous counts by local day and category from the rollups,
-// with small cells suppressed (merchant.OpenData).
-func (db *DB) OpenData(ctx context.Context, m merchant.Month) ([]merchant.OpenDataCell, error) {
+// OpenData gives town's anonymous counts of the month by local day and category from the
+// rollups, with small cells suppressed (merchant.OpenData).
+func (db *DB) OpenData(ctx context.Context, town string, m merchant.Month) ([]merchant.OpenDataCell, error) {
 	q := db.reader(ctx)
 	redemptions, cards := map[string]int{}, map[string]int{}
-	rows, err := q.query(`SELECT date, category, sum(redemptions) FROM rollup_days WHERE date >= ? AND date < ?
-		GROUP BY date, category`, m.String()+"-01", m.Next().String()+"-01")
+	rows, err := q.query(`SELECT date, category, sum(redemptions) FROM rollup_days WHERE town = ? AND date >= ? AND date < ?
+		GROUP BY date, category`, town, m.String()+"-01", m.Next().String()+"-01")
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +445,7 @@ func (db *DB) OpenData(ctx context.Context, m merchant.Month) ([]merchant.OpenDa
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = q.query(`SELECT key, cards FROM rollup_cards WHERE month = ? AND scope = 'day_category'`, m.String())
+	rows, err = q.query(`SELECT key, cards FROM rollup_cards WHERE town = ? AND month = ? AND scope = 'day_category'`, town, m.String())
 	if err != nil {
 		return nil, err
 	}

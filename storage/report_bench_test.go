@@ -59,7 +59,7 @@ func BenchmarkMonthReport10M(b *testing.B) {
 
 	ctx := context.Background()
 	month, _ := merchant.ParseMonth("2025-10") // with the end of summer time
-	rep, err := db.MonthReport(ctx, month)
+	rep, err := db.MonthReport(ctx, "koper", month)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func BenchmarkMonthReport10M(b *testing.B) {
 	b.Logf("2025-10: %d redemptions, %d voided, %d cards used, %d merchants", live, voided, rep.Totals.CardsUsed, len(rep.Merchants))
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := db.MonthReport(ctx, month); err != nil {
+		if _, err := db.MonthReport(ctx, "koper", month); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -41,13 +41,13 @@ func mustCity(tb testing.TB, path string, loc *time.Location) *city {
 		tb.Fatal(err)
 	}
 	for _, code := range []string{"koper-year", "koper-family"} {
-		p := card.Product{Code: code, Name: map[string]string{"en": code}, ValidityDays: 365, PriceCents: 1000, Audience: "resident"}
+		p := card.Product{Town: "koper", Code: code, Name: map[string]string{"en": code}, ValidityDays: 365, PriceCents: 1000, Audience: "resident"}
 		if err := db.CreateProduct(ctx, &p); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	for i, cat := range []string{"shop", "restaurant", "museum", "restaurant"} {
-		m := merchant.Merchant{Name: "Čevljarna " + strconv.Itoa(i), Category: cat}
+		m := merchant.Merchant{Town: "koper", Name: "Čevljarna " + strconv.Itoa(i), Category: cat}
 		sum := sha256.Sum256([]byte("key" + strconv.Itoa(i)))
 		if err := db.CreateMerchant(ctx, &m, sum[:]); err != nil {
 			tb.Fatal(err)
@@ -57,14 +57,14 @@ func mustCity(tb testing.TB, path string, loc *time.Location) *city {
 			{Kind: merchant.KindAmount, Value: 250, MunicipalShare: 3333},
 		} {
 			o.MerchantID, o.Title, o.Limit, o.Active = m.ID, map[string]string{"en": "offer"}, "unlimited", true
-			if err := db.CreateOffer(ctx, &o); err != nil {
+			if err := db.CreateOffer(ctx, "koper", &o); err != nil {
 				tb.Fatal(err)
 			}
 			c.offers = append(c.offers, o)
 		}
 	}
 	for _, code := range []string{"koper-year", "koper-family"} {
-		cards, err := db.CreateCards(ctx, c.kr, code, 12, "", "")
+		cards, err := db.CreateCards(ctx, "koper", c.kr, code, 12, "", "")
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func (c *city) redeem(tb testing.TB, t time.Time, o merchant.Offer, cd card.Card
 func (c *city) void(tb testing.TB, t time.Time, id string) {
 	tb.Helper()
 	c.clock.Set(t)
-	if _, err := c.db.Void(context.Background(), id, "", "test void"); err != nil {
+	if _, err := c.db.Void(context.Background(), "koper", id, "", "test void"); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -176,7 +176,7 @@ func mustReport(tb testing.TB, db *DB, month string) merchant.Report {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rep, err := db.MonthReport(context.Background(), m)
+	rep, err := db.MonthReport(context.Background(), "koper", m)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -231,11 +231,11 @@ func TestRollupsRebuiltForNewZone(t *testing.T) {
 		}
 	}
 	var zone string
-	db.read.QueryRow(`SELECT value FROM settings WHERE key = 'rollup_zone'`).Scan(&zone)
+	db.read.QueryRow(`SELECT rollup_zone FROM towns WHERE code = 'koper'`).Scan(&zone)
 	if zone != "UTC" {
 		t.Fatalf("rollup_zone = %q", zone)
 	}
-	if chk, err := db.VerifyLedger(context.Background()); err != nil || !chk.OK {
+	if chk, err := db.VerifyLedger(context.Background(), "koper"); err != nil || !chk.OK {
 		t.Fatalf("verify after the rebuild = %+v, %v", chk, err)
 	}
 }
@@ -250,7 +250,7 @@ func TestZoneChangeKeepsAdjustmentInItsMonth(t *testing.T) {
 	r := c.redeem(t, time.Date(2026, 9, 20, 12, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 1000)
 	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))
 	sep, _ := merchant.ParseMonth("2026-09")
-	if _, err := c.db.CloseMonth(ctx, sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
+	if _, err := c.db.CloseMonth(ctx, "koper", sep, func(merchant.Report) ([]byte, error) { return []byte("{}"), nil }); err != nil {
 		t.Fatal(err)
 	}
 	c.void(t, time.Date(2026, 10, 31, 23, 30, 0, 0, testLoc), r.ID)
@@ -272,7 +272,7 @@ func TestZoneChangeKeepsAdjustmentInItsMonth(t *testing.T) {
 	if nov.Adjustments.Count != 0 || len(nov.Adjustments.Items) != 0 || nov.Totals.MunicipalShare != 0 {
 		t.Errorf("November = %+v, want no adjustment", nov)
 	}
-	if chk, err := db.VerifyLedger(ctx); err != nil || !chk.OK {
+	if chk, err := db.VerifyLedger(ctx, "koper"); err != nil || !chk.OK {
 		t.Fatalf("verify = %+v, %v", chk, err)
 	}
 }
@@ -288,12 +288,13 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`DROP TABLE ledger`, `DROP TABLE rollup_days`, `DROP TABLE rollup_months`,
+	for _, s := range append([]string{`DROP TABLE ledger`, `DROP TABLE rollup_days`, `DROP TABLE rollup_months`,
 		`DROP TABLE rollup_card_uses`, `DROP TABLE rollup_cards`, `DROP TABLE month_closes`,
 		`DROP TABLE ledger_checkpoints`, `DROP TABLE checkpoint_keys`,
-		// Only the ledger's migrations run again: the later ones (0005 and on, such as 0007's
-		// column of audit, which is kept) stay applied.
-		`DELETE FROM schema_migrations WHERE version IN (3, 4)`, `DELETE FROM settings WHERE key = 'rollup_zone'`} {
+		// Only the migrations whose tables were dropped or changed run again (the others, such
+		// as 0007's column of audit, which is kept, stay applied); by name, as their numbers
+		// depend on which migrations the build has.
+		`DELETE FROM schema_migrations WHERE name IN ('0003_ledger.sql', '0004_books.sql', '0010_towns.sql')`}, undoTowns...) {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -304,13 +305,13 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	chk, err := db.VerifyLedger(context.Background())
+	chk, err := db.VerifyLedger(context.Background(), "koper")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var voided int64
 	for _, r := range rs {
-		if r2, _ := db.Redemption(context.Background(), r.ID); r2.VoidedAt != nil {
+		if r2, _ := db.Redemption(context.Background(), "koper", r.ID); r2.VoidedAt != nil {
 			voided++
 		}
 	}
@@ -329,15 +330,15 @@ func TestCloseMonth(t *testing.T) {
 	r := c.redeem(t, time.Date(2026, 9, 30, 23, 59, 59, 0, testLoc), c.offers[0], c.cards[0], 1000)
 	render := func(rep merchant.Report) ([]byte, error) { return []byte(strconv.Itoa(rep.Totals.Redemptions)), nil }
 	c.clock.Set(time.Date(2026, 10, 1, 0, 0, 0, 0, testLoc).Add(-time.Millisecond))
-	if _, err := c.db.CloseMonth(ctx, sep, render); err != merchant.ErrMonthOpen {
+	if _, err := c.db.CloseMonth(ctx, "koper", sep, render); err != merchant.ErrMonthOpen {
 		t.Fatalf("close a millisecond early: %v", err)
 	}
 	c.clock.Set(time.Date(2026, 10, 1, 0, 0, 0, 0, testLoc))
-	cl, err := c.db.CloseMonth(ctx, sep, render)
+	cl, err := c.db.CloseMonth(ctx, "koper", sep, render)
 	if err != nil || string(cl.Report) != "1" || cl.SHA256 != sha256.Sum256([]byte("1")) || cl.LedgerEntries != 1 {
 		t.Fatalf("close = %+v, %v", cl, err)
 	}
-	if _, err := c.db.CloseMonth(ctx, sep, render); err != merchant.ErrAlreadyClosed {
+	if _, err := c.db.CloseMonth(ctx, "koper", sep, render); err != merchant.ErrAlreadyClosed {
 		t.Fatalf("close twice: %v", err)
 	}
 	// The void of a closed month's redemption is booked as an adjustment of the void's month.
@@ -363,7 +364,7 @@ func TestCloseMonth(t *testing.T) {
 	if got := mustReport(t, c.db, "2026-09"); got.Totals.Redemptions != 1 || got.Totals.Voided != 0 {
 		t.Fatalf("September's rollups changed: %+v", got.Totals)
 	}
-	got, ok, err := c.db.ClosedMonth(ctx, sep)
+	got, ok, err := c.db.ClosedMonth(ctx, "koper", sep)
 	if err != nil || !ok || string(got.Report) != "1" || !got.ClosedAt.Equal(cl.ClosedAt) {
 		t.Fatalf("ClosedMonth = %+v %v %v", got, ok, err)
 	}
@@ -381,7 +382,7 @@ func TestOpenDataCells(t *testing.T) {
 		c.redeem(t, day.Add(time.Duration(i)*time.Hour), c.offers[o], c.cards[i%3], 500)
 	}
 	m, _ := merchant.ParseMonth("2026-10")
-	cells, err := c.db.OpenData(context.Background(), m)
+	cells, err := c.db.OpenData(context.Background(), "koper", m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,4 +400,24 @@ func TestOpenDataCells(t *testing.T) {
 	if shown != 1 || len(cells) != 31*len(merchant.Categories) {
 		t.Fatalf("%d cells shown of %d", shown, len(cells))
 	}
+}
+
+// undoTowns turns a database's town columns and tables back into what the migrations before
+// 0010 left (run with foreign keys off, after the ledger, rollup and close tables are gone).
+var undoTowns = []string{
+	`DROP TABLE product_towns`, `DROP TABLE office_tokens`, `DROP TABLE towns`,
+	`DROP INDEX merchants_town`, `DROP INDEX offers_town`, `DROP INDEX cards_town`, `DROP INDEX cards_town_issued`,
+	`DROP INDEX cards_town_activated`, `DROP INDEX redemptions_town`, `DROP INDEX audit_town`,
+	`CREATE INDEX cards_issued ON cards (issued_at)`, `CREATE INDEX cards_activated ON cards (activated_at)`,
+	`ALTER TABLE merchants DROP COLUMN town`, `ALTER TABLE offers DROP COLUMN town`, `ALTER TABLE cards DROP COLUMN town`,
+	`ALTER TABLE redemptions DROP COLUMN town`, `ALTER TABLE redemptions DROP COLUMN card_town`,
+	`ALTER TABLE audit DROP COLUMN town`,
+	// products.town references towns, which DROP COLUMN refuses: the table is rebuilt.
+	`CREATE TABLE products_v1 (
+		seq INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name_json TEXT NOT NULL, validity_hours INTEGER,
+		validity_days INTEGER, price_cents INTEGER NOT NULL, audience TEXT NOT NULL,
+		activation_deadline_days INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
+	`INSERT INTO products_v1 SELECT seq, code, name_json, validity_hours, validity_days, price_cents, audience,
+		activation_deadline_days, created_at FROM products`,
+	`DROP TABLE products`, `ALTER TABLE products_v1 RENAME TO products`,
 }

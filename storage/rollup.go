@@ -15,7 +15,7 @@ import (
 // bookRedemption appends the ledger entry of a new redemption and adds it to the rollups,
 // in the redemption's own write.
 func bookRedemption(tx *Tx, r merchant.Redemption) error {
-	e := redemptionEntry(r, tx.db.Loc)
+	e := redemptionEntry(r, tx.db.TownLoc(r.Town))
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err
 	}
@@ -40,11 +40,11 @@ func bookVoid(tx *Tx, r merchant.Redemption) error {
 	if err != nil {
 		return err
 	}
-	_, closed, err := monthCloseState(tx, m)
+	_, closed, err := monthCloseState(tx, r.Town, m)
 	if err != nil {
 		return err
 	}
-	e := voidEntry(r, m, closed, tx.db.Loc)
+	e := voidEntry(r, m, closed, tx.db.TownLoc(r.Town))
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err
 	}
@@ -83,10 +83,10 @@ func rollupDay(t time.Time, m merchant.Month, loc *time.Location) string {
 	return day
 }
 
-// applyRollup adds a ledger entry to the rollups (entryRollup), by the days of the
-// database's zone and the month stored in the entry.
+// applyRollup adds a ledger entry to its town's rollups (entryRollup), by the days of the
+// town's zone and the month stored in the entry.
 func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
-	day, d, uses, ok, err := entryRollup(e, tx.db.Loc)
+	day, d, uses, ok, err := entryRollup(e, tx.db.TownLoc(e.Town))
 	if err != nil || !ok {
 		return err
 	}
@@ -99,10 +99,10 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 			table, where string
 			key          []any
 		}{
-			{"rollup_days", `date = ? AND merchant_id = ? AND offer_id = ? AND product_code = ? AND category = ?`,
-				[]any{day, e.MerchantID, e.OfferID, e.Product, e.Category}},
-			{"rollup_months", `month = ? AND merchant_id = ? AND product_code = ? AND category = ?`,
-				[]any{month, e.MerchantID, e.Product, e.Category}},
+			{"rollup_days", `town = ? AND date = ? AND merchant_id = ? AND offer_id = ? AND product_code = ? AND category = ?`,
+				[]any{e.Town, day, e.MerchantID, e.OfferID, e.Product, e.Category}},
+			{"rollup_months", `town = ? AND month = ? AND merchant_id = ? AND product_code = ? AND category = ? AND card_town = ?`,
+				[]any{e.Town, month, e.MerchantID, e.Product, e.Category, e.CardTown}},
 		} {
 			res, err := tx.exec(`UPDATE `+u.table+` SET redemptions = redemptions + ?, voided = voided + ?,
 					amount_cents = amount_cents + ?, discount_cents = discount_cents + ?, share_cents = share_cents + ?,
@@ -124,21 +124,21 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 		adj_amount_cents = adj_amount_cents + excluded.adj_amount_cents,
 		adj_discount_cents = adj_discount_cents + excluded.adj_discount_cents,
 		adj_share_cents = adj_share_cents + excluded.adj_share_cents`
-	if _, err := tx.exec(`INSERT INTO rollup_days (date, merchant_id, offer_id, product_code, category,
+	if _, err := tx.exec(`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
 			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+set,
-		append([]any{day, e.MerchantID, e.OfferID, e.Product, e.Category}, args...)...); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (town, date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+set,
+		append([]any{e.Town, day, e.MerchantID, e.OfferID, e.Product, e.Category}, args...)...); err != nil {
 		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
 	}
-	if _, err := tx.exec(`INSERT INTO rollup_months (month, merchant_id, category, product_code, last_date,
+	if _, err := tx.exec(`INSERT INTO rollup_months (town, month, merchant_id, category, product_code, card_town, last_date,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
 			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (month, merchant_id, category, product_code) DO UPDATE SET
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (town, month, merchant_id, category, product_code, card_town) DO UPDATE SET
 			last_date = max(last_date, excluded.last_date), `+set,
-		append([]any{month, e.MerchantID, e.Category, e.Product, day}, args...)...); err != nil {
+		append([]any{e.Town, month, e.MerchantID, e.Category, e.Product, e.CardTown, day}, args...)...); err != nil {
 		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
 	}
 	if uses != 0 {
@@ -147,10 +147,11 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 	return nil
 }
 
-// cardScopes are the scopes and keys in which entry e, counted on day, uses its card.
-func cardScopes(day string, e merchant.LedgerEntry) [5][2]string {
-	return [5][2]string{{"all", ""}, {"merchant", e.MerchantID}, {"category", e.Category},
-		{"product", e.Product}, {"day_category", merchant.OpenDataKey(day, e.Category)}}
+// cardScopes are the scopes and keys in which entry e, counted on day, uses its card; the
+// issuer scope counts the distinct cards of each issuing town (the report's issuers).
+func cardScopes(day string, e merchant.LedgerEntry) [6][2]string {
+	return [6][2]string{{"all", ""}, {"merchant", e.MerchantID}, {"category", e.Category},
+		{"product", e.Product}, {"day_category", merchant.OpenDataKey(day, e.Category)}, {"issuer", e.CardTown}}
 }
 
 // rollupDelta is what one ledger entry adds to a rollup row.
@@ -165,44 +166,44 @@ type rollupDelta struct {
 func useCard(tx *Tx, month, day string, e merchant.LedgerEntry, delta int) error {
 	scopes := cardScopes(day, e)
 	if delta > 0 {
-		args := make([]any, 0, 4*len(scopes))
+		args := make([]any, 0, 5*len(scopes))
 		for _, s := range scopes {
-			args = append(args, month, s[0], s[1], e.CardID)
+			args = append(args, e.Town, month, s[0], s[1], e.CardID)
 		}
-		_, err := tx.exec(`INSERT INTO rollup_card_uses (month, scope, key, card_id, uses)
-			VALUES (?, ?, ?, ?, 1), (?, ?, ?, ?, 1), (?, ?, ?, ?, 1), (?, ?, ?, ?, 1), (?, ?, ?, ?, 1)
-			ON CONFLICT (month, scope, key, card_id) DO UPDATE SET uses = uses + 1`, args...)
+		_, err := tx.exec(`INSERT INTO rollup_card_uses (town, month, scope, key, card_id, uses)
+			VALUES (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1)
+			ON CONFLICT (town, month, scope, key, card_id) DO UPDATE SET uses = uses + 1`, args...)
 		return err
 	}
 	for _, s := range scopes {
-		res, err := tx.exec(`DELETE FROM rollup_card_uses WHERE month = ? AND scope = ? AND key = ? AND card_id = ? AND uses = 1`,
-			month, s[0], s[1], e.CardID)
+		res, err := tx.exec(`DELETE FROM rollup_card_uses WHERE town = ? AND month = ? AND scope = ? AND key = ? AND card_id = ? AND uses = 1`,
+			e.Town, month, s[0], s[1], e.CardID)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			continue // the card's last use in this scope: the trigger counted it out
 		}
-		if _, err := tx.exec(`UPDATE rollup_card_uses SET uses = uses - 1 WHERE month = ? AND scope = ? AND key = ? AND card_id = ?`,
-			month, s[0], s[1], e.CardID); err != nil {
+		if _, err := tx.exec(`UPDATE rollup_card_uses SET uses = uses - 1 WHERE town = ? AND month = ? AND scope = ? AND key = ? AND card_id = ?`,
+			e.Town, month, s[0], s[1], e.CardID); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// rebuildRollups recomputes every rollup from the ledger, for the database's zone, and
-// records the zone (see initLedger).
-func rebuildRollups(tx *Tx) error {
+// rebuildRollups recomputes town's rollups from its ledger, for the town's zone, and records
+// the zone (see initLedger).
+func rebuildRollups(tx *Tx, town string) error {
 	for _, table := range []string{"rollup_days", "rollup_months", "rollup_card_uses", "rollup_cards"} {
-		if _, err := tx.exec(`DELETE FROM ` + table); err != nil {
+		if _, err := tx.exec(`DELETE FROM `+table+` WHERE town = ?`, town); err != nil {
 			return err
 		}
 	}
 	// In pages, so no query is open while the rollups are written.
 	var last int64
 	for {
-		rows, err := tx.query(`SELECT `+ledgerColumns+` FROM ledger WHERE seq > ? ORDER BY seq LIMIT 10000`, last)
+		rows, err := tx.query(`SELECT `+ledgerColumns+` FROM ledger WHERE town = ? AND seq > ? ORDER BY seq LIMIT 10000`, town, last)
 		if err != nil {
 			return err
 		}
@@ -230,25 +231,56 @@ func rebuildRollups(tx *Tx) error {
 		}
 		last = page[len(page)-1].Seq
 	}
-	_, err := tx.exec(`INSERT INTO settings (key, value) VALUES ('rollup_zone', ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, tx.db.Loc.String())
+	_, err := tx.exec(`UPDATE towns SET rollup_zone = timezone WHERE code = ?`, town)
 	return err
 }
 
+// rebuildStaleRollups rebuilds the rollups of every town whose zone is not the one they were
+// built for (a new town's are built for its zone from the start).
+func rebuildStaleRollups(tx *Tx) error {
+	rows, err := tx.query(`SELECT code, rollup_zone, timezone FROM towns WHERE rollup_zone <> timezone ORDER BY code`)
+	if err != nil {
+		return err
+	}
+	var stale [][3]string
+	for rows.Next() {
+		var t [3]string
+		if err := rows.Scan(&t[0], &t[1], &t[2]); err != nil {
+			rows.Close()
+			return err
+		}
+		stale = append(stale, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range stale {
+		if t[1] != "" {
+			slog.Info("rebuilding report rollups for a new time zone", "town", t[0], "from", t[1], "to", t[2])
+		}
+		if err := rebuildRollups(tx, t[0]); err != nil {
+			return fmt.Errorf("rebuild rollups of %s: %w", t[0], err)
+		}
+	}
+	return nil
+}
+
 // backfillCloses books a close entry for every month closed before closes were ledger
-// entries (migration 0004 leaves a marker), at the end of the chain, in the order they closed.
+// entries (migration 0004 leaves a marker), at the end of its town's chain, in the order they
+// closed.
 func backfillCloses(tx *Tx) error {
 	var pending int
 	if err := tx.queryRow(`SELECT count(*) FROM settings WHERE key = 'ledger_close_backfill'`).Scan(&pending); err != nil || pending == 0 {
 		return err
 	}
-	closes, err := monthCloses(tx)
+	closes, err := monthCloses(tx, "")
 	if err != nil {
 		return err
 	}
 	sort.SliceStable(closes, func(i, j int) bool { return closes[i].ClosedAt.Before(closes[j].ClosedAt) })
 	for _, c := range closes {
-		e := closeEntry(c.Month, c.SHA256, c.ClosedAt)
+		e := closeEntry(c.Town, c.Month, c.SHA256, c.ClosedAt)
 		if _, err := appendLedger(tx, &e); err != nil {
 			return err
 		}
@@ -258,8 +290,9 @@ func backfillCloses(tx *Tx) error {
 }
 
 // initLedger runs as Open's first write: once after the migration that adds the ledger it
-// books what version 1 stored (backfillLedger), and it rebuilds the rollups if they were built
-// for another zone than the database's (CITYCARD_TZ changed) or not yet at all.
+// books what version 1 stored (backfillLedger), and it rebuilds a town's rollups if they were
+// built for another zone than the town's or not yet at all. In a deployment of one town, that
+// town follows CITYCARD_TZ (as the service did before towns): a change rebuilds its rollups.
 func (db *DB) initLedger(ctx context.Context) error {
 	return db.update(ctx, func(tx *Tx) error {
 		var pending int
@@ -277,21 +310,20 @@ func (db *DB) initLedger(ctx context.Context) error {
 		if err := backfillCloses(tx); err != nil {
 			return fmt.Errorf("book the closed months into the ledger: %w", err)
 		}
-		var zone string
-		err := tx.queryRow(`SELECT value FROM settings WHERE key = 'rollup_zone'`).Scan(&zone)
-		if err == nil && zone == db.Loc.String() {
-			return nil
-		}
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var n int
+		if err := tx.queryRow(`SELECT count(*) FROM towns`).Scan(&n); err != nil {
 			return err
 		}
-		if err == nil {
-			slog.Info("rebuilding report rollups for a new time zone", "from", zone, "to", db.Loc.String())
+		if n == 1 {
+			if _, err := tx.exec(`UPDATE towns SET timezone = ? WHERE code = ? AND timezone <> ?`,
+				db.town.Timezone, db.town.Code, db.town.Timezone); err != nil {
+				return err
+			}
+			if err := db.loadTowns(tx); err != nil {
+				return err
+			}
 		}
-		if err := rebuildRollups(tx); err != nil {
-			return fmt.Errorf("rebuild rollups: %w", err)
-		}
-		return nil
+		return rebuildStaleRollups(tx)
 	})
 }
 

@@ -16,26 +16,29 @@ import (
 // close: a redemption voided since counts (its void is an adjustment of a later month) and is
 // returned as it stood then, without the void. Each is checked against its ledger entry: one
 // that differs is merchant.ErrLedgerMismatch.
-func (db *DB) StatementItems(ctx context.Context, m merchant.Month, merchantID string, closed *MonthClose) ([]merchant.Redemption, error) {
-	return statementItems(db.reader(ctx), m, merchantID, closed)
+//
+// The items are town's: redemptions at its merchants, from its chain.
+func (db *DB) StatementItems(ctx context.Context, town string, m merchant.Month, merchantID string, closed *MonthClose) ([]merchant.Redemption, error) {
+	return statementItems(db.reader(ctx), town, m, merchantID, closed)
 }
 
-func statementItems(q querier, m merchant.Month, merchantID string, closed *MonthClose) ([]merchant.Redemption, error) {
+func statementItems(q querier, town string, m merchant.Month, merchantID string, closed *MonthClose) ([]merchant.Redemption, error) {
 	upTo := int64(math.MaxInt64)
 	if closed != nil {
 		upTo = closed.LedgerEntries
 	}
 	// By the ledger_month index: the month's entries, then each one's redemption.
-	rows, err := q.query(`SELECT l.seq, l.version, l.kind, l.redemption_id, l.card_id, l.card_number, l.merchant_id, l.offer_id,
+	rows, err := q.query(`SELECT l.town, l.seq, l.version, l.card_town, l.kind, l.redemption_id, l.card_id, l.card_number, l.merchant_id, l.offer_id,
 			l.terminal, l.product_code, l.category, l.amount_cents, l.discount_cents, l.share_cents, l.created_at, l.at,
 			l.month, l.reason, l.hash, r.id IS NOT NULL, coalesce(r.seq, 0), coalesce(r.id, ''), coalesce(r.card_id, ''),
 			coalesce(r.card_number, ''), coalesce(r.merchant_id, ''), coalesce(r.offer_id, ''), coalesce(r.product_code, ''),
 			coalesce(r.category, ''), coalesce(r.terminal, ''), coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0),
-			coalesce(r.share_cents, 0), coalesce(r.created_at, 0), r.voided_at, coalesce(r.void_reason, '')
+			coalesce(r.share_cents, 0), coalesce(r.created_at, 0), r.voided_at, coalesce(r.void_reason, ''),
+			coalesce(r.town, ''), coalesce(r.card_town, '')
 		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id
-		WHERE l.month = ? AND l.kind = 'redemption' AND l.seq <= ? AND (? = '' OR l.merchant_id = ?)
-			AND NOT EXISTS (SELECT 1 FROM ledger v WHERE v.redemption_id = l.redemption_id AND v.kind = 'void' AND v.seq <= ?)
-		ORDER BY l.created_at, l.seq`, m.String(), upTo, merchantID, merchantID, upTo)
+		WHERE l.town = ? AND l.month = ? AND l.kind = 'redemption' AND l.seq <= ? AND (? = '' OR l.merchant_id = ?)
+			AND NOT EXISTS (SELECT 1 FROM ledger v WHERE v.redemption_id = l.redemption_id AND v.kind = 'void' AND v.town = l.town AND v.seq <= ?)
+		ORDER BY l.created_at, l.seq`, town, m.String(), upTo, merchantID, merchantID, upTo)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +52,7 @@ func statementItems(q querier, m merchant.Month, merchantID string, closed *Mont
 		var voided sql.NullInt64
 		var r merchant.Redemption
 		if err := scanLedgerEntry(rows, &e, &hash, &found, &seq, &r.ID, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID,
-			&r.Product, &r.Category, &r.Terminal, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason); err != nil {
+			&r.Product, &r.Category, &r.Terminal, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason, &r.Town, &r.CardTown); err != nil {
 			return nil, err
 		}
 		r.CreatedAt, r.VoidedAt = fromMS(created), fromNullMS(voided)

@@ -26,7 +26,7 @@ import (
 
 // dayKey is rollup_days' key; monthKey is rollup_months'.
 type dayKey struct{ date, merchant, offer, product, category string }
-type monthKey struct{ month, merchant, category, product string }
+type monthKey struct{ month, merchant, category, product, cardTown string }
 
 // rollupSums are a rollup row's counters.
 type rollupSums struct {
@@ -78,6 +78,7 @@ type cardGroup struct{ month, scope string }
 type cardKey struct{ month, scope, key string }
 
 type rollupAcc struct {
+	town   string // the town whose rollups are checked
 	loc    *time.Location
 	only   *merchant.Month // when set, entries of other months are left out
 	days   map[dayKey]*rollupSums
@@ -90,8 +91,8 @@ type rollupAcc struct {
 	cardCounts map[cardKey]int64 // filled from the stored card uses (compare)
 }
 
-func newRollupAcc(loc *time.Location, only *merchant.Month) *rollupAcc {
-	return &rollupAcc{loc: loc, only: only, days: map[dayKey]*rollupSums{}, months: map[monthKey]*monthSums{},
+func newRollupAcc(town string, loc *time.Location, only *merchant.Month) *rollupAcc {
+	return &rollupAcc{town: town, loc: loc, only: only, days: map[dayKey]*rollupSums{}, months: map[monthKey]*monthSums{},
 		uses: map[cardGroup]*[2]uint64{}, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
@@ -113,7 +114,7 @@ func (a *rollupAcc) add(e merchant.LedgerEntry) {
 			a.days[dk] = ds
 		}
 		ds.add(d)
-		mk := monthKey{month, e.MerchantID, e.Category, e.Product}
+		mk := monthKey{month, e.MerchantID, e.Category, e.Product, e.CardTown}
 		ms := a.months[mk]
 		if ms == nil {
 			ms = &monthSums{}
@@ -195,7 +196,7 @@ func (a *rollupAcc) compareDays(q querier, month string) (*rollupProblem, error)
 	}
 	rows, err := q.query(`SELECT date, merchant_id, offer_id, product_code, category, redemptions, voided,
 			amount_cents, discount_cents, share_cents, adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents
-		FROM rollup_days WHERE date >= ? AND date < ? ORDER BY date, merchant_id, offer_id, product_code, category`, from, to)
+		FROM rollup_days WHERE town = ? AND date >= ? AND date < ? ORDER BY date, merchant_id, offer_id, product_code, category`, a.town, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +230,7 @@ func (a *rollupAcc) compareDays(q querier, month string) (*rollupProblem, error)
 	return nil, nil
 }
 
-var monthColumns = []string{"month", "merchant_id", "category", "product_code"}
+var monthColumns = []string{"month", "merchant_id", "category", "product_code", "card_town"}
 
 func (a *rollupAcc) compareMonths(q querier, month string) (*rollupProblem, error) {
 	want := make([]monthKey, 0, len(a.months))
@@ -241,9 +242,9 @@ func (a *rollupAcc) compareMonths(q querier, month string) (*rollupProblem, erro
 	if month != "" {
 		from, to = month, month+"\x00"
 	}
-	rows, err := q.query(`SELECT month, merchant_id, category, product_code, last_date, redemptions, voided,
+	rows, err := q.query(`SELECT month, merchant_id, category, product_code, card_town, last_date, redemptions, voided,
 			amount_cents, discount_cents, share_cents, adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents
-		FROM rollup_months WHERE month >= ? AND month < ? ORDER BY month, merchant_id, category, product_code`, from, to)
+		FROM rollup_months WHERE town = ? AND month >= ? AND month < ? ORDER BY month, merchant_id, category, product_code, card_town`, a.town, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func (a *rollupAcc) compareMonths(q querier, month string) (*rollupProblem, erro
 	for rows.Next() {
 		var k monthKey
 		var s monthSums
-		if err := rows.Scan(&k.month, &k.merchant, &k.category, &k.product, &s.lastDate, &s.redemptions, &s.voided,
+		if err := rows.Scan(&k.month, &k.merchant, &k.category, &k.product, &k.cardTown, &s.lastDate, &s.redemptions, &s.voided,
 			&s.amount, &s.discount, &s.share, &s.adjustments, &s.adjAmount, &s.adjDiscount, &s.adjShare); err != nil {
 			return nil, err
 		}
@@ -290,11 +291,11 @@ func (a *rollupAcc) compareCards(q querier, month string) (*rollupProblem, error
 	if month != "" {
 		from, to = month, month+"\x00"
 	}
-	stored := newRollupAcc(a.loc, nil)
+	stored := newRollupAcc(a.town, a.loc, nil)
 	stored.seeds = a.seeds
 	counts := map[cardKey]int64{}
-	rows, err := q.query(`SELECT month, scope, key, card_id, uses FROM rollup_card_uses WHERE month >= ? AND month < ?
-		ORDER BY month, scope, key, card_id`, from, to)
+	rows, err := q.query(`SELECT month, scope, key, card_id, uses FROM rollup_card_uses WHERE town = ? AND month >= ? AND month < ?
+		ORDER BY month, scope, key, card_id`, a.town, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -371,8 +372,8 @@ func (a *rollupAcc) compareCards(q querier, month string) (*rollupProblem, error
 	}
 	// rollup_cards: its count for each key must be the number of the key's rows above; a key
 	// whose last card was voided keeps its row with 0.
-	rows, err = q.query(`SELECT month, scope, key, cards FROM rollup_cards WHERE month >= ? AND month < ?
-		ORDER BY month, scope, key`, from, to)
+	rows, err = q.query(`SELECT month, scope, key, cards FROM rollup_cards WHERE town = ? AND month >= ? AND month < ?
+		ORDER BY month, scope, key`, a.town, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -409,15 +410,15 @@ func (a *rollupAcc) compareCards(q querier, month string) (*rollupProblem, error
 
 // exactCardUses walks the ledger again for the card uses of one month and scope, and names
 // the first row of rollup_card_uses (in key order) that differs from them.
-func exactCardUses(q querier, loc *time.Location, g cardGroup) (*rollupProblem, error) {
+func exactCardUses(q querier, town string, loc *time.Location, g cardGroup) (*rollupProblem, error) {
 	m, err := merchant.ParseMonth(g.month)
 	if err != nil {
 		// A stored month that is not one: the row itself is the problem.
 		return rowProblem("rollup_card_uses", []string{"month", "scope"}, []string{g.month, g.scope}, "not a month"), nil
 	}
-	a := newRollupAcc(loc, &m)
+	a := newRollupAcc(town, loc, &m)
 	a.exact, a.exactUses = &g, map[[2]string]int64{}
-	rows, err := q.query(`SELECT `+ledgerColumns+` FROM ledger WHERE month = ? AND kind IN ('redemption', 'void')`, g.month)
+	rows, err := q.query(`SELECT `+ledgerColumns+` FROM ledger WHERE town = ? AND month = ? AND kind IN ('redemption', 'void')`, town, g.month)
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +443,7 @@ func exactCardUses(q querier, loc *time.Location, g cardGroup) (*rollupProblem, 
 	}
 	sort.Slice(want, func(i, j int) bool { return lessStrings(want[i][:], want[j][:]) })
 	cols := []string{"month", "scope", "key", "card_id"}
-	rows, err = q.query(`SELECT key, card_id, uses FROM rollup_card_uses WHERE month = ? AND scope = ? ORDER BY key, card_id`, g.month, g.scope)
+	rows, err = q.query(`SELECT key, card_id, uses FROM rollup_card_uses WHERE town = ? AND month = ? AND scope = ? ORDER BY key, card_id`, town, g.month, g.scope)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +482,9 @@ func dayStrings(k dayKey) []string {
 	return []string{k.date, k.merchant, k.offer, k.product, k.category}
 }
 
-func monthStrings(k monthKey) []string { return []string{k.month, k.merchant, k.category, k.product} }
+func monthStrings(k monthKey) []string {
+	return []string{k.month, k.merchant, k.category, k.product, k.cardTown}
+}
 
 // lessStrings orders keys column by column, as SQLite's BINARY collation orders the rows.
 func lessStrings(a, b []string) bool {
@@ -493,13 +496,13 @@ func lessStrings(a, b []string) bool {
 	return false
 }
 
-// rollupZone is the zone the rollups were built for (settings.rollup_zone), which a check
-// must add up days in; def if none is recorded or it does not load.
-func rollupZone(q querier, def *time.Location) (*time.Location, error) {
+// rollupZone is the zone town's rollups were built for (towns.rollup_zone), which a check
+// must add up days in; def if none is recorded.
+func rollupZone(q querier, town string, def *time.Location) (*time.Location, error) {
 	var zone string
-	err := q.queryRow(`SELECT value FROM settings WHERE key = 'rollup_zone'`).Scan(&zone)
-	if errors.Is(err, sql.ErrNoRows) {
-		return def, nil // no rollups built yet: the database's zone
+	err := q.queryRow(`SELECT rollup_zone FROM towns WHERE code = ?`, town).Scan(&zone)
+	if errors.Is(err, sql.ErrNoRows) || zone == "" {
+		return def, nil // no rollups built yet: the town's zone
 	}
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func BenchmarkVerifyLedger1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, s := range []string{`INSERT INTO settings (key, value) VALUES ('ledger_backfill', 'pending')`,
-			`DELETE FROM settings WHERE key = 'rollup_zone'`} {
+			`UPDATE towns SET rollup_zone = ''`} {
 			if _, err := raw.Exec(s); err != nil {
 				b.Fatal(err)
 			}
@@ -73,14 +73,14 @@ func BenchmarkVerifyLedger1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	chk, err := db.VerifyLedger(ctx)
+	chk, err := db.VerifyLedger(ctx, "koper")
 	if err != nil || !chk.OK {
 		b.Fatalf("verify = %+v, %v", chk, err)
 	}
 	b.Logf("%d ledger entries", chk.Entries)
 	b.ResetTimer()
 	for b.Loop() {
-		if chk, err := db.VerifyLedger(ctx); err != nil || !chk.OK {
+		if chk, err := db.VerifyLedger(ctx, "koper"); err != nil || !chk.OK {
 			b.Fatalf("verify = %+v, %v", chk, err)
 		}
 	}

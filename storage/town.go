@@ -1,0 +1,390 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/citycard/citycard/card"
+)
+
+// Town is one town of the network: its office, merchants, products, reports and ledger are
+// its own. Timezone replaces CITYCARD_TZ for everything calendar-based in the town.
+type Town struct {
+	Code      string
+	Name      map[string]string // by language
+	Timezone  string
+	Languages []string // ⊆ sl, it, en, de; the town's own first
+	PublicURL string   // base of its cards' QR URLs
+	CreatedAt time.Time
+}
+
+// Errors of towns and office tokens.
+var (
+	ErrTownNotFound  = errors.New("town not found")
+	ErrTownExists    = errors.New("a town with this code exists")
+	ErrTokenNotFound = errors.New("office token not found")
+)
+
+// errNoTown is a list asked for without the town it must be limited to: a bug of the caller.
+var errNoTown = errors.New("storage: a town's list asked for without a town")
+
+var townCodeRE = regexp.MustCompile(`^[a-z0-9-]{2,32}$`)
+
+// Validate checks the town's fields. Errors wrap card.ErrInvalidInput.
+func (t *Town) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{card.ErrInvalidInput}, a...)...)
+	}
+	if !townCodeRE.MatchString(t.Code) {
+		return bad("code must be 2 to 32 lower-case letters, digits or dashes")
+	}
+	if err := card.ValidateNames("name", t.Name, 200); err != nil {
+		return err
+	}
+	if t.Timezone == "" {
+		return bad("timezone is required")
+	}
+	if _, err := time.LoadLocation(t.Timezone); err != nil || strings.EqualFold(t.Timezone, "local") {
+		return bad("timezone %q is not a known IANA zone", t.Timezone)
+	}
+	if len(t.Languages) == 0 || len(t.Languages) > 4 {
+		return bad("languages must list 1 to 4 of sl, it, en, de")
+	}
+	seen := map[string]bool{}
+	for _, l := range t.Languages {
+		if !card.ValidLang(l) || l == "" {
+			return bad("languages has unknown language %q (sl, it, en, de)", l)
+		}
+		if seen[l] {
+			return bad("languages lists %q twice", l)
+		}
+		seen[l] = true
+	}
+	if len(t.PublicURL) > 500 {
+		return bad("public_url must be at most 500 characters")
+	}
+	if t.PublicURL != "" && !strings.HasPrefix(t.PublicURL, "https://") && !strings.HasPrefix(t.PublicURL, "http://") {
+		return bad("public_url must start with https:// or http://")
+	}
+	t.PublicURL = strings.TrimRight(t.PublicURL, "/")
+	return nil
+}
+
+// DefaultTown is the town a fresh database starts with and an upgraded one puts its rows in:
+// code "koper" unless configured, named after its code, in zone loc.
+func DefaultTown(code string, loc *time.Location) Town {
+	if code == "" {
+		code = "koper"
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	return Town{Code: code, Name: map[string]string{"sl": strings.ToUpper(code[:1]) + code[1:]}, Timezone: loc.String(),
+		Languages: []string{"sl", "it", "en", "de"}}
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ town *Town }
+
+// WithTown sets the town a fresh database starts with and an older one is upgraded into
+// (default: DefaultTown("koper", loc)).
+func WithTown(t Town) Option { return func(o *options) { o.town = &t } }
+
+// townInfo is a town with its zone loaded.
+type townInfo struct {
+	Town
+	loc *time.Location
+}
+
+// townCache keeps the towns in memory: few, read on every calendar decision, written only
+// through this process (each write reloads it).
+type townCache struct {
+	mu    sync.RWMutex
+	towns map[string]townInfo
+}
+
+// loadTowns reads the towns into memory. A read-only database reads each town's days in the
+// zone its rollups were built for, so they read as they were booked.
+func (db *DB) loadTowns(q querier) error {
+	ts, err := allTowns(q)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]townInfo, len(ts))
+	for _, t := range ts {
+		zone := t.Timezone
+		if db.readOnly {
+			var rz string
+			if err := q.queryRow(`SELECT rollup_zone FROM towns WHERE code = ?`, t.Code).Scan(&rz); err != nil {
+				return err
+			}
+			if rz != "" {
+				zone = rz
+			}
+		}
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return fmt.Errorf("town %s: zone %q: %w", t.Code, t.Timezone, err)
+		}
+		m[t.Code] = townInfo{t, loc}
+	}
+	db.townsMu.Lock()
+	db.towns = m
+	db.townsMu.Unlock()
+	return nil
+}
+
+// TownLoc is town's zone; the database's Loc for a town it does not know.
+func (db *DB) TownLoc(town string) *time.Location {
+	db.townsMu.RLock()
+	t, ok := db.towns[town]
+	db.townsMu.RUnlock()
+	if !ok {
+		return db.Loc
+	}
+	return t.loc
+}
+
+// TownCodes are the codes of every town, sorted.
+func (db *DB) TownCodes() []string {
+	db.townsMu.RLock()
+	defer db.townsMu.RUnlock()
+	out := make([]string, 0, len(db.towns))
+	for c := range db.towns {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CachedTown is the town with this code from memory, without a query.
+func (db *DB) CachedTown(code string) (Town, bool) {
+	db.townsMu.RLock()
+	defer db.townsMu.RUnlock()
+	t, ok := db.towns[code]
+	return t.Town, ok
+}
+
+const townColumns = `code, name, timezone, languages, public_url, created_at`
+
+func scanTown(s scanner) (Town, error) {
+	var t Town
+	var name, langs string
+	var created int64
+	if err := s.Scan(&t.Code, &name, &t.Timezone, &langs, &t.PublicURL, &created); err != nil {
+		return t, err
+	}
+	t.CreatedAt = fromMS(created)
+	if err := json.Unmarshal([]byte(name), &t.Name); err != nil {
+		return t, err
+	}
+	return t, json.Unmarshal([]byte(langs), &t.Languages)
+}
+
+func allTowns(q querier) ([]Town, error) {
+	rows, err := q.query(`SELECT ` + townColumns + ` FROM towns ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Town
+	for rows.Next() {
+		t, err := scanTown(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Towns lists every town by code.
+func (db *DB) Towns(ctx context.Context) ([]Town, error) { return allTowns(db.reader(ctx)) }
+
+// Town returns the town with this code, or ErrTownNotFound.
+func (db *DB) Town(ctx context.Context, code string) (Town, error) {
+	t, err := scanTown(db.reader(ctx).queryRow(`SELECT `+townColumns+` FROM towns WHERE code = ?`, code))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, ErrTownNotFound
+	}
+	return t, err
+}
+
+// CreateTown validates and stores t, setting CreatedAt. ErrTownExists for a taken code.
+func (db *DB) CreateTown(ctx context.Context, t *Town) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	err := db.update(ctx, func(tx *Tx) error {
+		t.CreatedAt = tx.Now
+		name, _ := json.Marshal(t.Name)
+		langs, _ := json.Marshal(t.Languages)
+		_, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.Code, string(name), t.Timezone, string(langs), t.PublicURL, t.Timezone, ms(t.CreatedAt))
+		if isUnique(err) {
+			return ErrTownExists
+		}
+		if err != nil {
+			return err
+		}
+		return tx.auditIn("", "town.create", t.Code)
+	})
+	if err != nil {
+		return err
+	}
+	return db.loadTowns(db.reader(ctx))
+}
+
+// UpdateTown applies change to the stored town, validates and stores it. A new zone rebuilds
+// the town's rollups in the same write, for its days and months.
+func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) error) (Town, error) {
+	var t Town
+	err := db.update(ctx, func(tx *Tx) error {
+		var err error
+		t, err = scanTown(tx.queryRow(`SELECT `+townColumns+` FROM towns WHERE code = ?`, code))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrTownNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := change(&t); err != nil {
+			return err
+		}
+		t.Code = code
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		name, _ := json.Marshal(t.Name)
+		langs, _ := json.Marshal(t.Languages)
+		if _, err := tx.exec(`UPDATE towns SET name = ?, timezone = ?, languages = ?, public_url = ? WHERE code = ?`,
+			string(name), t.Timezone, string(langs), t.PublicURL, code); err != nil {
+			return err
+		}
+		if err := tx.db.loadTowns(tx); err != nil {
+			return err
+		}
+		if err := rebuildStaleRollups(tx); err != nil {
+			return err
+		}
+		return tx.auditIn("", "town.update", code)
+	})
+	if err != nil {
+		// The write was undone: read the towns as they stand.
+		if lerr := db.loadTowns(db.reader(ctx)); lerr != nil {
+			return t, lerr
+		}
+		return t, err
+	}
+	return t, nil
+}
+
+// OfficeToken is a town office's credential, as listed (never the token itself).
+type OfficeToken struct {
+	ID         string
+	Town       string
+	Label      string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+const officeTokenColumns = `seq, id, town, label, created_at, last_used_at, revoked_at`
+
+func scanOfficeToken(s scanner) (OfficeToken, int64, error) {
+	var t OfficeToken
+	var seq, created int64
+	var used, revoked sql.NullInt64
+	err := s.Scan(&seq, &t.ID, &t.Town, &t.Label, &created, &used, &revoked)
+	t.CreatedAt, t.LastUsedAt, t.RevokedAt = fromMS(created), fromNullMS(used), fromNullMS(revoked)
+	return t, seq, err
+}
+
+// CreateOfficeToken stores the SHA-256 of a new office token of town. ErrTownNotFound.
+func (db *DB) CreateOfficeToken(ctx context.Context, town, label string, tokenHash []byte) (OfficeToken, error) {
+	if len([]rune(label)) > 200 {
+		return OfficeToken{}, fmt.Errorf("%w: label must be at most 200 characters", card.ErrInvalidInput)
+	}
+	t := OfficeToken{Town: town, Label: label}
+	err := db.update(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.queryRow(`SELECT count(*) FROM towns WHERE code = ?`, town).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrTownNotFound
+		}
+		t.ID, t.CreatedAt = newID("tok"), tx.Now
+		if _, err := tx.exec(`INSERT INTO office_tokens (id, town, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			t.ID, town, label, tokenHash, ms(tx.Now)); err != nil {
+			return err
+		}
+		return tx.auditIn("", "office_token.create", t.ID) // the token itself is never audited
+	})
+	return t, err
+}
+
+// OfficeTokens lists town's tokens that are not revoked, oldest first.
+func (db *DB) OfficeTokens(ctx context.Context, town string, page Page) ([]OfficeToken, string, error) {
+	return list(db.reader(ctx), `SELECT `+officeTokenColumns+` FROM office_tokens
+		WHERE town = ? AND revoked_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`, []any{town}, page, false,
+		func(r *sql.Rows) (OfficeToken, int64, error) { return scanOfficeToken(r) })
+}
+
+// RevokeOfficeToken revokes town's token id: it stops working at once. ErrTokenNotFound.
+func (db *DB) RevokeOfficeToken(ctx context.Context, town, id string) error {
+	defer db.cache.officeTokens.invalidate("", true)
+	return db.update(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`UPDATE office_tokens SET revoked_at = ? WHERE town = ? AND id = ? AND revoked_at IS NULL`, ms(tx.Now), town, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrTokenNotFound
+		}
+		return tx.auditIn("", "office_token.revoke", id)
+	})
+}
+
+// OfficeTokenByHash returns the live office token whose SHA-256 is sum, or ErrTokenNotFound.
+func (db *DB) OfficeTokenByHash(ctx context.Context, sum []byte) (OfficeToken, error) {
+	return cached(db.cache.officeTokens, string(sum), func() (OfficeToken, error) {
+		t, _, err := scanOfficeToken(db.reader(ctx).queryRow(`SELECT `+officeTokenColumns+` FROM office_tokens
+			WHERE token_hash = ? AND revoked_at IS NULL`, sum))
+		if errors.Is(err, sql.ErrNoRows) {
+			return t, ErrTokenNotFound
+		}
+		return t, err
+	})
+}
+
+// TouchOfficeToken records that token id was used now, at most once a minute per token so a
+// busy office does not queue a write per request.
+func (db *DB) TouchOfficeToken(ctx context.Context, id string) error {
+	now := db.Now()
+	db.townsMu.Lock()
+	if db.touched == nil {
+		db.touched = map[string]time.Time{}
+	}
+	last, ok := db.touched[id]
+	if ok && now.Sub(last) < time.Minute {
+		db.townsMu.Unlock()
+		return nil
+	}
+	db.touched[id] = now
+	db.townsMu.Unlock()
+	return db.update(ctx, func(tx *Tx) error {
+		_, err := tx.exec(`UPDATE office_tokens SET last_used_at = ? WHERE id = ?`, ms(tx.Now), id)
+		return err
+	})
+}
