@@ -2,10 +2,8 @@ package card
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // ErrBatchNotFound is returned for an unknown batch id.
@@ -26,18 +24,9 @@ type Batch struct {
 	CreatedAt time.Time
 }
 
-// CleanBatchName trims a batch name and checks it: 1 to 100 characters without control
-// characters. Errors wrap ErrInvalidInput.
-func CleanBatchName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len([]rune(name)) > 100 {
-		return "", fmt.Errorf("%w: name must be 1 to 100 characters", ErrInvalidInput)
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("%w: name must not contain control characters", ErrInvalidInput)
-	}
-	return name, nil
-}
+// CleanBatchName trims a batch name and checks it as every free text is checked
+// (CleanText): 1 to 100 characters, no control characters. Errors wrap ErrInvalidInput.
+func CleanBatchName(name string) (string, error) { return CleanText("name", name, 100, true) }
 
 // FoldName is the form of a name that a case-insensitive search compares.
 func FoldName(s string) string { return strings.ToLower(s) }

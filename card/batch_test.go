@@ -19,6 +19,7 @@ func TestCleanBatchName(t *testing.T) {
 		{"   ", "", false},
 		{"Hotel\x00Histria", "", false},
 		{"Hotel\nHistria", "", false},
+		{"Hotel \u202eairtsiH", "", false}, // a right-to-left override would make it read otherwise
 	} {
 		got, err := CleanBatchName(tc.in)
 		if got != tc.want || (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalidInput) {

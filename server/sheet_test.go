@@ -162,7 +162,7 @@ func TestSheetThousandCards(t *testing.T) {
 	if ct := resp.header.Get("Content-Type"); ct != "application/pdf" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	// How long it takes is BenchmarkSheet's to say, not a timed test's (-race is 10x slower).
+	// How long it takes is BenchmarkSheetPDF1000's to say, not a timed test's (-race is 10x slower).
 	t.Logf("1,000 cards: %d pages expected, PDF of %d bytes made in %v", 100, len(resp.body), made)
 	start = time.Now()
 	got := decodeSheet(t, resp.body, 1000, 150)
