@@ -26,6 +26,7 @@ var (
 	ErrAlreadyDecided       = errors.New("conflict already decided")
 	ErrNotConflict          = errors.New("redemption is not a conflict")
 	ErrConflictNotVoidable  = errors.New("a conflict is not voided: the office accepts or rejects it")
+	ErrConflictsOpen        = errors.New("the month has conflicts the office has not decided")
 	ErrSuspended            = errors.New("merchant suspended")
 	ErrInvalidInput         = errors.New("invalid request")
 	ErrMonthOpen            = errors.New("month is not over yet in the city's time zone")

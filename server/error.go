@@ -68,6 +68,7 @@ var errorTable = []struct {
 	{merchant.ErrAlreadyDecided, 409, "already_decided"},
 	{merchant.ErrNotConflict, 409, "not_a_conflict"},
 	{merchant.ErrConflictNotVoidable, 409, "conflict_not_voidable"},
+	{merchant.ErrConflictsOpen, 409, "conflicts_open"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

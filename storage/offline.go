@@ -126,3 +126,17 @@ func bookAccept(tx *Tx, r merchant.Redemption) error {
 	}
 	return applyRollup(tx, e)
 }
+
+// OpenConflicts counts town's conflicts that happened in month m (in the town's zone) and
+// wait for the office's decision.
+func (db *DB) OpenConflicts(ctx context.Context, town string, m merchant.Month) (int, error) {
+	return openConflicts(db.reader(ctx), town, db.TownLoc(town), m)
+}
+
+func openConflicts(q querier, town string, loc *time.Location, m merchant.Month) (int, error) {
+	start, end := m.Range(loc)
+	var n int
+	err := q.queryRow(`SELECT count(*) FROM redemptions WHERE town = ? AND conflict_reason IS NOT NULL AND decision IS NULL
+		AND created_at >= ? AND created_at < ?`, town, ms(start), ms(end)).Scan(&n)
+	return n, err
+}
