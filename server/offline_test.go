@@ -394,3 +394,28 @@ func TestOfflinePack(t *testing.T) {
 	}
 	wantError(t, ts.do("GET", "/api/v1/pos/offline-pack", "", asAdmin), 403, "forbidden")
 }
+
+// TestOfflineConflictNotAccepted: a card of a town whose product this merchant's town does
+// not accept, sold offline, is a conflict card_not_accepted; online it stays an error.
+func TestOfflineConflictNotAccepted(t *testing.T) {
+	ts := newTestServer(t)
+	m, key := ts.mustMerchant("Kavarna", "bar")
+	offer := ts.mustOffer(m.ID, "Coffee", `"kind":"amount","value":"1.00","limit":"unlimited"`)
+	ts.must(201, "POST", "/api/v1/towns", `{"code":"ptuj","name":{"sl":"Ptuj"},"timezone":"Europe/Ljubljana","languages":["sl"],"public_url":"https://ptuj.example"}`, asAdmin, nil)
+	ptuj := asAdmin.with(HeaderTown, "ptuj")
+	ts.must(201, "POST", "/api/v1/products", `{"code":"ptuj-72h","name":{"sl":"Ptuj 72 h"},"validity_hours":72,"price":"20.00","audience":"tourist"}`, ptuj, nil)
+	var c cardJSON
+	ts.must(201, "POST", "/api/v1/cards", `{"product":"ptuj-72h"}`, ptuj, &c)
+	wantError(t, ts.redeem(key, c.Token, offer.ID, "5.00", "online"), 422, "card_not_accepted")
+	r := ts.mustOffline(key, c.Token, offer.ID, "5.00", "offline", testNow.Add(-time.Minute))
+	wantConflict(t, r, "card_not_accepted")
+	if r.Town != "koper" || r.CardTown != "ptuj" || r.Discount != "1.00" {
+		t.Fatalf("conflict %+v", r)
+	}
+	// The conflict did not activate the card.
+	var got cardJSON
+	ts.must(200, "GET", "/api/v1/cards/"+c.ID, "", ptuj, &got)
+	if got.ActivatedAt != nil {
+		t.Fatalf("a conflict activated the card at %s", *got.ActivatedAt)
+	}
+}
