@@ -894,12 +894,17 @@
 
   // loadReport shows the month's report; keepConflicts (after a decision, which reloads the
   // conflicts itself) leaves the conflict list as it is.
+  var reportSeq = 0;
   function loadReport(keepConflicts) {
     var month = reportMonth();
     $("report-error").textContent = "";
     var cf = keepConflicts ? Promise.resolve() : loadConflicts();
     if (!month) return;
+    // Only the latest request is shown: the tab's first load of the default month may answer
+    // after the month the user asked for next.
+    var seq = ++reportSeq;
     return api("GET", "/api/v1/reports/monthly?month=" + encodeURIComponent(month)).then(function (res) {
+      if (seq !== reportSeq) return;
       if (!res.ok) {
         $("report-error").textContent = message(res); show("report", false); $("report-state").textContent = ""; show("close-open", false);
         state.report = null; show("report-conflicts", false); return;
