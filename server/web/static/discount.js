@@ -1,56 +1,89 @@
-// The discount arithmetic of merchant/offer.go, for the till's offline quotes: the same
-// results as the server for every kind, cap and minimum, in integer cents with rounding half
-// away from zero. A plain script: window.citycardDiscount(offer, amount) takes an offer as the
-// API writes it (money and percentages as decimal strings) and an amount ("23.50") and answers
-// {discount, total, municipal_share} as decimal strings, or {error: "amount_too_low"} /
-// {error: "invalid_request"}. server/testdata/discount_cases.json is the shared table of cases
-// that a Go test and a browser test run through both sides.
+/* discount.js: the discount arithmetic of merchant/offer.go (QuoteFor, Discount, ShareOf),
+ * in the browser, for quotes the till makes offline. Plain script; it defines
+ * window.citycardDiscount(offer, amount).
+ *
+ * offer is an offer as the API shows it (kind, value, max_discount, min_amount,
+ * municipal_share: money and percentages as strings), amount a money string like "23.50".
+ * The result is {discount, total, municipal_share} as money strings, or {error: code}:
+ * "amount_too_low" (as the server), "invalid_amount" or "invalid_offer" (input the server
+ * would refuse with 400).
+ *
+ * Everything is integer cents and basis points: the largest product (1,000,000.00 € ×
+ * 100 %) is 10^12, far below 2^53, so Number arithmetic stays exact. Rounding is half away
+ * from zero to the cent, like merchant.RoundDiv. server/testdata/discount_cases.json holds the
+ * cases that the Go test and the browser test both run, so the two cannot drift apart.
+ */
 (function () {
-  "use strict";
-  var MAX_CENTS = 100000000;
+  'use strict';
+  var MAX_CENTS = 100000000; // merchant.MaxCents: 1,000,000.00
+  var MONEY = /^(0|[1-9][0-9]{0,6})(\.[0-9]{1,2})?$/; // server/decode.go moneyRE
+  var PERCENT = /^(0|[1-9][0-9]{0,2})(\.[0-9]{1,2})?$/; // server/decode.go percentRE
 
-  // hundredths parses a non-negative decimal string with at most two decimals ("12", "12.5",
-  // "12.50") into an integer count of hundredths (cents, or basis points for a percentage),
-  // or null. No floating point: 0.1 + 0.2 must never decide a cent.
-  function hundredths(s) {
-    if (s === null || s === undefined || s === "") return null;
-    var m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(String(s));
-    if (!m) return null;
-    var frac = (m[2] || "") + "00";
-    return Number(m[1]) * 100 + Number(frac.slice(0, 2));
+  // fixed2 parses "12", "12.5" or "12.50" into hundredths (cents or basis points), or null.
+  function fixed2(s, re, max) {
+    if (typeof s !== 'string' || !re.test(s)) return null;
+    var parts = s.split('.');
+    var frac = ((parts[1] || '') + '00').slice(0, 2);
+    var v = parseInt(parts[0], 10) * 100 + parseInt(frac, 10);
+    return v > max ? null : v;
   }
-  // roundDiv is a / b rounded half away from zero (b > 0), as merchant.RoundDiv.
+  function cents(s) { return fixed2(s, MONEY, MAX_CENTS); }
+  function bp(s) { return fixed2(s, PERCENT, 10000); }
+  function optCents(s) { return s === null || s === undefined ? undefined : cents(s); }
+
+  // roundDiv is a / b rounded half away from zero; b > 0 (merchant.RoundDiv).
   function roundDiv(a, b) {
     if (a < 0) return -roundDiv(-a, b);
     return Math.floor((a + Math.floor(b / 2)) / b);
   }
-  // money writes cents as the API does: "-1.05", "0.00", "23.50".
+
   function money(c) {
-    var neg = c < 0, v = Math.abs(c);
-    var s = Math.floor(v / 100) + "." + (v % 100 < 10 ? "0" : "") + (v % 100);
-    return neg ? "-" + s : s;
+    var neg = c < 0;
+    if (neg) c = -c;
+    var frac = String(c % 100);
+    return (neg ? '-' : '') + Math.floor(c / 100) + '.' + (frac.length < 2 ? '0' + frac : frac);
   }
 
-  function discountCents(offer, amount) {
-    var d = 0, value = hundredths(offer.value) || 0;
+  function citycardDiscount(offer, amount) {
+    var a = cents(amount);
+    if (a === null) return { error: 'invalid_amount' };
+    if (!offer || typeof offer !== 'object') return { error: 'invalid_offer' };
+    var value = 0;
     switch (offer.kind) {
-      case "percent": d = roundDiv(amount * value, 10000); break;
-      case "amount": d = value; break;
-      case "free": d = amount; break;
-      case "price": d = Math.max(amount - value, 0); break;
+      case 'percent':
+        value = bp(offer.value);
+        if (value === null || value <= 0) return { error: 'invalid_offer' };
+        break;
+      case 'amount':
+        value = cents(offer.value);
+        if (value === null || value <= 0) return { error: 'invalid_offer' };
+        break;
+      case 'price':
+        value = cents(offer.value);
+        if (value === null) return { error: 'invalid_offer' };
+        break;
+      case 'free':
+        if (offer.value !== null && offer.value !== undefined) return { error: 'invalid_offer' };
+        break;
+      default:
+        return { error: 'invalid_offer' };
     }
-    var cap = hundredths(offer.max_discount);
-    if (cap !== null) d = Math.min(d, cap);
-    return Math.max(Math.min(d, amount), 0);
+    var maxD = optCents(offer.max_discount), minA = optCents(offer.min_amount);
+    var share = offer.municipal_share === null || offer.municipal_share === undefined ? 0 : bp(offer.municipal_share);
+    if (maxD === null || minA === null || share === null) return { error: 'invalid_offer' };
+
+    if (minA !== undefined && a < minA) return { error: 'amount_too_low' };
+    var d;
+    switch (offer.kind) {
+      case 'percent': d = roundDiv(a * value, 10000); break;
+      case 'amount': d = value; break;
+      case 'free': d = a; break;
+      case 'price': d = Math.max(a - value, 0); break;
+    }
+    if (maxD !== undefined) d = Math.min(d, maxD);
+    d = Math.max(Math.min(d, a), 0);
+    return { discount: money(d), total: money(a - d), municipal_share: money(roundDiv(d * share, 10000)) };
   }
 
-  window.citycardDiscount = function (offer, amount) {
-    var a = hundredths(amount);
-    if (!offer || a === null || a > MAX_CENTS) return { error: "invalid_request" };
-    var min = hundredths(offer.min_amount);
-    if (min !== null && a < min) return { error: "amount_too_low" };
-    var d = discountCents(offer, a);
-    var share = roundDiv(d * (hundredths(offer.municipal_share) || 0), 10000);
-    return { discount: money(d), total: money(a - d), municipal_share: money(share) };
-  };
+  window.citycardDiscount = citycardDiscount;
 })();
