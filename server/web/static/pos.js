@@ -189,7 +189,7 @@
     }, function () {
       // No answer: a till signed in before keeps selling offline with what it kept.
       OFF.get("me").then(function (me) {
-        if (me && localStorage.getItem(KEY) === key) { enterTill(me); return; }
+        if (me && localStorage.getItem(KEY) === key) { enterTill(me); goOffline(); return; }
         $("signin-error").textContent = t("signin.no_connection");
         show("signin", true);
       }).catch(function () {
