@@ -1,6 +1,7 @@
 package merchant
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -11,7 +12,51 @@ import (
 const (
 	RedemptionCompleted = "completed"
 	RedemptionVoided    = "voided"
+	RedemptionConflict  = "conflict"
 )
+
+// Decisions of the office on a conflict.
+const (
+	DecisionAccepted = "accepted"
+	DecisionRejected = "rejected"
+)
+
+// Offline bounds: how far an offline sale's occurred_at may lie from the server's time.
+const (
+	OfflineMaxHours       = 72
+	OfflineMaxRedemptions = 500
+	OfflineMaxFuture      = 5 * time.Minute
+)
+
+// CheckOccurredAt returns ErrOccurredAtOutOfRange unless at lies at most OfflineMaxHours
+// before now and OfflineMaxFuture after it (a till's clock may run a little fast).
+func CheckOccurredAt(at, now time.Time) error {
+	if at.Before(now.Add(-OfflineMaxHours*time.Hour)) || at.After(now.Add(OfflineMaxFuture)) {
+		return ErrOccurredAtOutOfRange
+	}
+	return nil
+}
+
+// ConflictReason returns err if it is a rule an offline till could not know (another till
+// used the limit, the card expired or was blocked since its pack, or is not accepted here):
+// such a sale is recorded as a conflict. Any other error stays an error.
+func ConflictReason(err error) bool {
+	return errors.Is(err, ErrLimitReached) || errors.Is(err, card.ErrExpired) ||
+		errors.Is(err, card.ErrBlocked) || errors.Is(err, card.ErrNotAccepted)
+}
+
+// ConflictQuote computes the money of a conflict: the offer's arithmetic and its minimum
+// amount, without the rule that made it a conflict.
+func ConflictQuote(o Offer, amount int64) (Quote, error) {
+	if amount < 0 || amount > MaxCents {
+		return Quote{}, invalid("amount must be 0.00 to 1000000.00")
+	}
+	if o.MinAmount != nil && amount < *o.MinAmount {
+		return Quote{}, ErrAmountTooLow
+	}
+	d := o.Discount(amount)
+	return Quote{Amount: amount, Discount: d, Total: amount - d, MunicipalShare: o.Share(d)}, nil
+}
 
 // Redemption is one discount granted at a till. Amounts are cents. Category and Product are
 // copied at redemption time so a month's report never shifts when a merchant changes category.
@@ -32,13 +77,31 @@ type Redemption struct {
 	CreatedAt      time.Time
 	VoidedAt       *time.Time
 	VoidReason     string
+	// Offline sales: CreatedAt is when the sale happened (occurred_at), RecordedAt when the
+	// server stored it (equal to CreatedAt for an online sale).
+	RecordedAt     time.Time
+	Offline        bool
+	ConflictReason string // the error code it would have got; "" for a plain redemption
+	DecidedAt      *time.Time
+	Decision       string // "", DecisionAccepted or DecisionRejected
+	DecisionNote   string
+}
+
+// Counts reports whether r counts in totals, statements and the municipal share: a live
+// redemption, or a conflict the office accepted.
+func (r Redemption) Counts() bool {
+	return r.VoidedAt == nil && (r.ConflictReason == "" || r.Decision == DecisionAccepted)
 }
 
 // Total is what the card holder pays.
 func (r Redemption) Total() int64 { return r.Amount - r.Discount }
 
-// Status is completed or voided.
+// Status is completed, voided or conflict (a conflict stays one after the office's
+// decision, which Decision tells).
 func (r Redemption) Status() string {
+	if r.ConflictReason != "" {
+		return RedemptionConflict
+	}
 	if r.VoidedAt != nil {
 		return RedemptionVoided
 	}
@@ -54,6 +117,8 @@ type RedeemRequest struct {
 	Amount         int64
 	Terminal       string
 	IdempotencyKey string
+	// OccurredAt is when an offline till made the sale; nil for an online one.
+	OccurredAt *time.Time
 }
 
 // Validate checks the fields a till controls and trims Terminal to what it checked (a

@@ -64,6 +64,11 @@ var errorTable = []struct {
 	{storage.ErrTownExists, 409, "already_exists"},
 	{storage.ErrTokenNotFound, 404, "not_found"},
 	{merchant.ErrPairingInvalid, 401, "pairing_invalid"},
+	{merchant.ErrOccurredAtOutOfRange, 422, "occurred_at_out_of_range"},
+	{merchant.ErrAlreadyDecided, 409, "already_decided"},
+	{merchant.ErrNotConflict, 409, "not_a_conflict"},
+	{merchant.ErrConflictNotVoidable, 409, "conflict_not_voidable"},
+	{merchant.ErrConflictsOpen, 409, "conflicts_open"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
@@ -82,10 +83,11 @@ func (s *server) handlePosCheck(c *fiber.Ctx) error {
 }
 
 type redeemRequest struct {
-	Card     string `json:"card"`
-	OfferID  string `json:"offer_id"`
-	Amount   string `json:"amount"`
-	Terminal string `json:"terminal"`
+	Card       string  `json:"card"`
+	OfferID    string  `json:"offer_id"`
+	Amount     string  `json:"amount"`
+	Terminal   string  `json:"terminal"`
+	OccurredAt *string `json:"occurred_at"` // an offline till's sale time (docs/offline.md)
 }
 
 // redeemParams validates a quote's or redemption's body and resolves the card.
@@ -94,6 +96,11 @@ func (s *server) redeemParams(c *fiber.Ctx) (merchant.RedeemRequest, card.Ref, e
 	if err := decodeBody(c, &body); err != nil {
 		return merchant.RedeemRequest{}, card.Ref{}, err
 	}
+	return s.redeemBody(body, currentMerchant(c).ID, strings.Clone(c.Get("Idempotency-Key")))
+}
+
+// redeemBody validates one redemption body (a request's or a sync item's) and resolves the card.
+func (s *server) redeemBody(body redeemRequest, merchantID, key string) (merchant.RedeemRequest, card.Ref, error) {
 	if strings.TrimSpace(body.Card) == "" {
 		return merchant.RedeemRequest{}, card.Ref{}, badRequest("card is required")
 	}
@@ -105,8 +112,16 @@ func (s *server) redeemParams(c *fiber.Ctx) (merchant.RedeemRequest, card.Ref, e
 		return merchant.RedeemRequest{}, card.Ref{}, err
 	}
 	req := merchant.RedeemRequest{
-		MerchantID: currentMerchant(c).ID, CardInput: strings.TrimSpace(body.Card), OfferID: body.OfferID,
-		Amount: amount, Terminal: body.Terminal, IdempotencyKey: strings.Clone(c.Get("Idempotency-Key")),
+		MerchantID: merchantID, CardInput: strings.TrimSpace(body.Card), OfferID: body.OfferID,
+		Amount: amount, Terminal: body.Terminal, IdempotencyKey: key,
+	}
+	if body.OccurredAt != nil {
+		at, err := time.Parse(time.RFC3339, *body.OccurredAt)
+		if err != nil {
+			return req, card.Ref{}, badRequest("occurred_at must be an RFC 3339 time")
+		}
+		at = at.UTC().Truncate(time.Millisecond) // stored in milliseconds
+		req.OccurredAt = &at
 	}
 	if err := req.Validate(false); err != nil {
 		return req, card.Ref{}, err

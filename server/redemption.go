@@ -24,6 +24,13 @@ type redemptionJSON struct {
 	CreatedAt      string  `json:"created_at"`
 	VoidedAt       *string `json:"voided_at"`
 	VoidReason     *string `json:"void_reason"`
+	OccurredAt     string  `json:"occurred_at"` // when the sale happened (created_at)
+	RecordedAt     string  `json:"recorded_at"` // when the server stored it
+	Offline        bool    `json:"offline"`
+	ConflictReason *string `json:"conflict_reason"`
+	DecidedAt      *string `json:"decided_at"`
+	Decision       *string `json:"decision"`
+	DecisionNote   *string `json:"decision_note"`
 }
 
 func toRedemptionJSON(r merchant.Redemption) redemptionJSON {
@@ -35,6 +42,16 @@ func toRedemptionJSON(r merchant.Redemption) redemptionJSON {
 	}
 	if r.VoidedAt != nil {
 		out.VoidReason = &r.VoidReason
+	}
+	out.OccurredAt, out.RecordedAt, out.Offline = timeJSON(r.CreatedAt), timeJSON(r.RecordedAt), r.Offline
+	if r.RecordedAt.IsZero() { // read from the ledger, which keeps the sale's time only
+		out.RecordedAt = out.OccurredAt
+	}
+	if r.ConflictReason != "" {
+		out.ConflictReason = &r.ConflictReason
+	}
+	if r.Decision != "" {
+		out.DecidedAt, out.Decision, out.DecisionNote = timePtrJSON(r.DecidedAt), &r.Decision, &r.DecisionNote
 	}
 	return out
 }
@@ -71,6 +88,13 @@ func (s *server) redemptionFilter(c *fiber.Ctx) (storage.RedemptionFilter, error
 		return f, err
 	}
 	f.Town = town
+	switch c.Query("status") {
+	case "":
+	case merchant.RedemptionConflict:
+		f.Conflicts = true // an office's worklist and a till's "which sales became conflicts"
+	default:
+		return f, badRequest("status must be conflict")
+	}
 	loc := s.db.TownLoc(town)
 	if v := c.Query("from"); v != "" {
 		d, err := parseDate("from", v)

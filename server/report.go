@@ -339,6 +339,18 @@ func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	if doc.closed != nil {
 		c.Set("X-Report-SHA256", hex.EncodeToString(doc.closed.SHA256[:]))
 	}
+	// Offline conflicts waiting for the office (docs/offline.md): a header on every format,
+	// and in an open month's JSON; a closed month's JSON is its frozen body, byte for byte.
+	open, err := s.db.OpenConflicts(c.UserContext(), town, m)
+	if err != nil {
+		return err
+	}
+	c.Set("X-Open-Conflicts", strconv.Itoa(open))
+	if format == "json" && doc.closed == nil {
+		if body, err = withOpenConflicts(body, open); err != nil {
+			return err
+		}
+	}
 	c.Set(fiber.HeaderContentType, ctype)
 	if format != "json" {
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
@@ -525,4 +537,15 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	return os.WriteFile(out, body, 0o644)
+}
+
+// withOpenConflicts adds "open_conflicts" as the last field of a rendered JSON report,
+// keeping the order of the others.
+func withOpenConflicts(body []byte, n int) ([]byte, error) {
+	b := bytes.TrimRight(body, " \n")
+	if len(b) < 2 || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("report JSON does not end in }")
+	}
+	out := append([]byte{}, b[:len(b)-1]...)
+	return append(out, `,"open_conflicts":`+strconv.Itoa(n)+`}`...), nil
 }

@@ -57,6 +57,8 @@ func (s *server) routes(app *fiber.App) {
 	admin.Patch("/offers/:id", s.handleOfferUpdate)
 	admin.Get("/redemptions", s.handleRedemptionList)
 	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
+	admin.Post("/redemptions/:id/accept", s.handleConflictAccept) // offline conflicts
+	admin.Post("/redemptions/:id/reject", s.handleConflictReject)
 	admin.Get("/reports/monthly", s.handleReportMonthly)
 	admin.Get("/reports/network", s.handleReportNetwork)
 	admin.Get("/audit", s.handleAuditList)
@@ -79,6 +81,8 @@ func (s *server) routes(app *fiber.App) {
 	pos.Post("/check", s.handlePosCheck)
 	pos.Post("/quote", s.handlePosQuote)
 	pos.Post("/redemptions", s.handlePosRedeem)
+	pos.Post("/redemptions/sync", s.handlePosSync) // offline tills (server/offline.go)
+	pos.Get("/offline-pack", s.handleOfflinePack)
 	pos.Get("/redemptions", s.handlePosRedemptionList)
 	pos.Post("/redemptions/:id/void", s.handlePosVoid)
 	pos.Get("/statements", s.handlePosStatements)

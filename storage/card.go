@@ -215,7 +215,7 @@ func undoActivation(tx *Tx, town, cardID string, usedAt time.Time) error {
 		return err
 	}
 	var live int
-	if err := tx.queryRow(`SELECT count(*) FROM redemptions WHERE card_id = ? AND voided_at IS NULL`, cardID).Scan(&live); err != nil {
+	if err := tx.queryRow(`SELECT count(*) FROM redemptions WHERE card_id = ? AND voided_at IS NULL AND conflict_reason IS NULL`, cardID).Scan(&live); err != nil {
 		return err
 	}
 	if !card.VoidUndoesActivation(c, usedAt, live, tx.Now) {

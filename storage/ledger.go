@@ -268,8 +268,9 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 	}
 	var id string
 	// A redemption of no known town is every town's problem: no chain could hold it.
-	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns)) AND NOT EXISTS
-		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.town = r.town) ORDER BY r.seq LIMIT 1`, town).Scan(&id)
+	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns))
+		AND (r.conflict_reason IS NULL OR r.decision = 'accepted') AND NOT EXISTS
+		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND (l.kind = 'redemption' OR r.conflict_reason IS NOT NULL) AND l.town = r.town) ORDER BY r.seq LIMIT 1`, town).Scan(&id)
 	if err == nil {
 		return bad(n+1, id, "redemption %s has no ledger entry", id), nil
 	} else if !errors.Is(err, sql.ErrNoRows) {

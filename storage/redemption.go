@@ -14,7 +14,8 @@ import (
 )
 
 const redemptionColumns = `seq, id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
-	amount_cents, discount_cents, share_cents, created_at, voided_at, void_reason`
+	amount_cents, discount_cents, share_cents, created_at, voided_at, void_reason,
+	recorded_at, offline, conflict_reason, decided_at, decision, decision_note`
 
 // Redeem records a redemption for a till: it resolves the card (ref), the merchant's offer,
 // applies merchant.QuoteFor, activates the card on its first use, and binds the request's
@@ -25,6 +26,11 @@ const redemptionColumns = `seq, id, town, card_town, card_id, card_number, merch
 func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, bool, error) {
 	if err := req.Validate(true); err != nil {
 		return merchant.Redemption{}, false, err
+	}
+	if req.OccurredAt != nil {
+		if err := merchant.CheckOccurredAt(*req.OccurredAt, db.Now()); err != nil {
+			return merchant.Redemption{}, false, err
+		}
 	}
 	fp := fingerprint(req)
 	// Most retries find their answer in the read pool without queueing for the writer.
@@ -55,17 +61,28 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 }
 
 func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, error) {
+	// Rules are evaluated when the sale happened: at occurred_at for an offline till.
+	at, offline := tx.Now, req.OccurredAt != nil
+	if offline {
+		at = *req.OccurredAt
+	}
 	c, p, o, uses, m, err := tx.db.redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
+	if offline && errors.Is(err, card.ErrNotAccepted) {
+		return recordConflict(tx, req, c, o, m, at, err)
+	}
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
 	loc := tx.db.TownLoc(m.Town)
-	q, err := merchant.QuoteFor(c, o, uses, req.Amount, tx.Now, loc)
+	q, err := merchant.QuoteFor(c, o, uses, req.Amount, at, loc)
+	if offline && merchant.ConflictReason(err) {
+		return recordConflict(tx, req, c, o, m, at, err)
+	}
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
 	// Validity days count in the zone of the town that issued the card.
-	if c.Activate(p, tx.Now, tx.db.TownLoc(c.Town)) {
+	if c.Activate(p, at, tx.db.TownLoc(c.Town)) {
 		if _, err := tx.exec(`UPDATE cards SET activated_at = ?, expires_at = ? WHERE id = ? AND activated_at IS NULL`,
 			ms(*c.ActivatedAt), ms(*c.ExpiresAt), c.ID); err != nil {
 			return merchant.Redemption{}, err
@@ -74,22 +91,70 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	r := merchant.Redemption{
 		ID: newID("red"), Town: m.Town, CardTown: c.Town, CardID: c.ID, CardNumber: c.Number, MerchantID: m.ID, OfferID: o.ID,
 		Product: c.Product, Category: m.Category, Terminal: req.Terminal,
-		Amount: q.Amount, Discount: q.Discount, MunicipalShare: q.MunicipalShare, CreatedAt: tx.Now,
+		Amount: q.Amount, Discount: q.Discount, MunicipalShare: q.MunicipalShare, CreatedAt: at, RecordedAt: tx.Now, Offline: offline,
 	}
-	key := merchant.LimitKey(o, c.ID, tx.Now, loc)
-	_, err = tx.exec(`INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+	key := merchant.LimitKey(o, c.ID, at, loc)
+	if !offline {
+		_, err = tx.exec(`INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
 			amount_cents, discount_cents, share_cents, limit_key, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Town, r.CardTown, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
-		r.Amount, r.Discount, r.MunicipalShare, nullStr(key), ms(r.CreatedAt))
+			r.ID, r.Town, r.CardTown, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
+			r.Amount, r.Discount, r.MunicipalShare, nullStr(key), ms(r.CreatedAt))
+	} else {
+		err = insertOffline(tx, r, key)
+	}
 	if isUnique(err) {
-		// The rule above already saw the card's uses; the index is the last line of defence.
+		// The rule above already saw the card's latest use; the index is the last line of
+		// defence (and, offline, catches an earlier day's use behind a later one).
+		if offline {
+			return recordConflict(tx, req, c, o, m, at, merchant.ErrLimitReached)
+		}
 		return merchant.Redemption{}, merchant.ErrLimitReached
 	}
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
 	return r, bookRedemption(tx, r)
+}
+
+// insertOffline stores an offline redemption or conflict (ConflictReason set, no limit key).
+func insertOffline(tx *Tx, r merchant.Redemption, key string) error {
+	_, err := tx.exec(`INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+			amount_cents, discount_cents, share_cents, limit_key, created_at, recorded_at, offline, conflict_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+		r.ID, r.Town, r.CardTown, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
+		r.Amount, r.Discount, r.MunicipalShare, nullStr(key), ms(r.CreatedAt), ms(r.RecordedAt), nullStr(r.ConflictReason))
+	return err
+}
+
+// recordConflict records an offline sale that broke rule (an error merchant.ConflictReason
+// accepts) as a conflict: no limit key, no activation, no ledger entry until the office
+// accepts it. The offer's minimum amount still applies: a till knows it offline.
+func recordConflict(tx *Tx, req merchant.RedeemRequest, c card.Card, o merchant.Offer, m merchant.Merchant, at time.Time, rule error) (merchant.Redemption, error) {
+	q, err := merchant.ConflictQuote(o, req.Amount)
+	if err != nil {
+		return merchant.Redemption{}, err
+	}
+	r := merchant.Redemption{
+		ID: newID("red"), Town: m.Town, CardTown: c.Town, CardID: c.ID, CardNumber: c.Number, MerchantID: m.ID, OfferID: o.ID,
+		Product: c.Product, Category: m.Category, Terminal: req.Terminal,
+		Amount: q.Amount, Discount: q.Discount, MunicipalShare: q.MunicipalShare, CreatedAt: at, RecordedAt: tx.Now, Offline: true,
+		ConflictReason: conflictCode(rule),
+	}
+	return r, insertOffline(tx, r, "")
+}
+
+// conflictCode is the contract's error code of a rule an offline till could not know.
+func conflictCode(err error) string {
+	switch {
+	case errors.Is(err, merchant.ErrLimitReached):
+		return "limit_reached"
+	case errors.Is(err, card.ErrExpired):
+		return "card_expired"
+	case errors.Is(err, card.ErrBlocked):
+		return "card_blocked"
+	}
+	return "card_not_accepted"
 }
 
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
@@ -132,7 +197,7 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 func cardUses(q querier, cardID, offerID string) ([]merchant.Use, error) {
 	var at int64
 	err := q.queryRow(`SELECT created_at FROM redemptions
-		WHERE card_id = ? AND offer_id = ? AND voided_at IS NULL ORDER BY seq DESC LIMIT 1`, cardID, offerID).Scan(&at)
+		WHERE card_id = ? AND offer_id = ? AND voided_at IS NULL AND conflict_reason IS NULL ORDER BY seq DESC LIMIT 1`, cardID, offerID).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -145,7 +210,7 @@ func cardUses(q querier, cardID, offerID string) ([]merchant.Use, error) {
 // cardUsesByOffer is cardUses for every offer the card has used.
 func cardUsesByOffer(q querier, cardID string) (map[string][]merchant.Use, error) {
 	rows, err := q.query(`SELECT offer_id, max(created_at) FROM redemptions
-		WHERE card_id = ? AND voided_at IS NULL GROUP BY offer_id`, cardID)
+		WHERE card_id = ? AND voided_at IS NULL AND conflict_reason IS NULL GROUP BY offer_id`, cardID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +244,8 @@ func replay(q querier, req merchant.RedeemRequest, fp []byte) (merchant.Redempti
 		return merchant.Redemption{}, false, merchant.ErrIdempotencyMismatch
 	}
 	r, err := redemptionWhere(q, `id = ?`, id)
-	r.VoidedAt, r.VoidReason = nil, "" // the original answer, not today's state
+	// The original answer, not today's state.
+	r.VoidedAt, r.VoidReason, r.DecidedAt, r.Decision, r.DecisionNote = nil, "", nil, "", ""
 	return r, err == nil, err
 }
 
@@ -191,6 +257,9 @@ func fingerprint(req merchant.RedeemRequest) []byte {
 		h.Write([]byte(s))
 	}
 	binary.Write(h, binary.BigEndian, req.Amount)
+	if req.OccurredAt != nil { // absent: the fingerprint of a request before offline tills
+		binary.Write(h, binary.BigEndian, req.OccurredAt.UnixMilli())
+	}
 	return h.Sum(nil)
 }
 
@@ -307,6 +376,9 @@ func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (me
 		if r.VoidedAt != nil {
 			return merchant.ErrAlreadyVoided
 		}
+		if r.ConflictReason != "" {
+			return merchant.ErrConflictNotVoidable // the office's decision is final
+		}
 		if _, err := tx.exec(`UPDATE redemptions SET voided_at = ?, void_reason = ? WHERE id = ? AND voided_at IS NULL`,
 			ms(tx.Now), reason, id); err != nil {
 			return err
@@ -343,6 +415,7 @@ type RedemptionFilter struct {
 	MerchantID string
 	CardID     string
 	From, To   time.Time // created_at in [From, To)
+	Conflicts  bool      // only conflicts (status=conflict), decided or not
 }
 
 // Redemptions lists redemptions, newest first. A filter without Town or CardID is an error:
@@ -361,18 +434,25 @@ func (db *DB) Redemptions(ctx context.Context, f RedemptionFilter, page Page) ([
 		town, args = `card_id = ?`, []any{f.CardID} // every use of one card
 	}
 	return list(db.reader(ctx), `SELECT `+redemptionColumns+` FROM redemptions
-		WHERE `+town+` AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND seq < ?
+		WHERE `+town+` AND (? = '' OR merchant_id = ?) AND (? = '' OR card_id = ?) AND created_at >= ? AND created_at < ? AND (? = 0 OR conflict_reason IS NOT NULL) AND seq < ?
 		ORDER BY seq DESC LIMIT ?`,
-		append(args, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to), page, true,
+		append(args, f.MerchantID, f.MerchantID, f.CardID, f.CardID, ms(f.From), to, f.Conflicts), page, true,
 		func(r *sql.Rows) (merchant.Redemption, int64, error) { return scanRedemption(r) })
 }
 
 func scanRedemption(s scanner) (merchant.Redemption, int64, error) {
 	var r merchant.Redemption
 	var seq, created int64
-	var voided sql.NullInt64
+	var voided, recorded, decided sql.NullInt64
+	var reason, decision sql.NullString
 	err := s.Scan(&seq, &r.ID, &r.Town, &r.CardTown, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Product, &r.Category, &r.Terminal,
-		&r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason)
-	r.CreatedAt, r.VoidedAt = fromMS(created), fromNullMS(voided)
+		&r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason,
+		&recorded, &r.Offline, &reason, &decided, &decision, &r.DecisionNote)
+	r.CreatedAt, r.VoidedAt, r.DecidedAt = fromMS(created), fromNullMS(voided), fromNullMS(decided)
+	r.RecordedAt = r.CreatedAt
+	if recorded.Valid {
+		r.RecordedAt = fromMS(recorded.Int64)
+	}
+	r.ConflictReason, r.Decision = reason.String, decision.String
 	return r, seq, err
 }

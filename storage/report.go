@@ -200,6 +200,12 @@ func (db *DB) CloseMonth(ctx context.Context, town string, m merchant.Month, ren
 		} else if ok {
 			return merchant.ErrAlreadyClosed
 		}
+		// The office decides a month's conflicts before its report is frozen (docs/offline.md).
+		if open, err := openConflicts(tx, town, loc, m); err != nil {
+			return err
+		} else if open > 0 {
+			return merchant.ErrConflictsOpen
+		}
 		var newer int
 		if err := tx.queryRow(`SELECT count(*) FROM ledger WHERE town = ? AND month = ? AND seq > ?`, town, m.String(), checked).Scan(&newer); err != nil {
 			return err

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Offline tills (API.md "Offline tills", docs/offline.md).
+
+type syncRequest struct {
+	Items []syncItem `json:"items"`
+}
+
+type syncItem struct {
+	IdempotencyKey string  `json:"idempotency_key"`
+	Card           string  `json:"card"`
+	OfferID        string  `json:"offer_id"`
+	Amount         string  `json:"amount"`
+	Terminal       string  `json:"terminal"`
+	OccurredAt     *string `json:"occurred_at"`
+}
+
+type syncResult struct {
+	IdempotencyKey string          `json:"idempotency_key"`
+	Status         int             `json:"status"`
+	Redemption     *redemptionJSON `json:"redemption,omitempty"`
+	Error          *errorDetail    `json:"error,omitempty"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// handlePosSync uploads an offline till's queue: each item is a redemption with its own
+// idempotency key, recorded (or answered with its error) in order and independently, so one
+// bad item never holds back the others; a replayed item gets its original answer.
+func (s *server) handlePosSync(c *fiber.Ctx) error {
+	var req syncRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	if len(req.Items) < 1 || len(req.Items) > merchant.OfflineMaxRedemptions {
+		return badRequest("items must hold 1 to %d redemptions", merchant.OfflineMaxRedemptions)
+	}
+	mid := currentMerchant(c).ID
+	out := make([]syncResult, len(req.Items))
+	for i, it := range req.Items {
+		res := syncResult{IdempotencyKey: it.IdempotencyKey}
+		r, err := s.syncOne(c, mid, it)
+		s.metrics.redemption(err, false)
+		if err != nil {
+			status, code, msg := classify(err)
+			if status >= 500 {
+				return err // the store failed: the till retries the whole upload with the same keys
+			}
+			res.Status, res.Error = status, &errorDetail{code, msg}
+		} else {
+			j := toRedemptionJSON(r)
+			res.Status, res.Redemption = fiber.StatusCreated, &j
+		}
+		out[i] = res
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+func (s *server) syncOne(c *fiber.Ctx, merchantID string, it syncItem) (merchant.Redemption, error) {
+	if len(it.IdempotencyKey) < 1 || len(it.IdempotencyKey) > 255 {
+		return merchant.Redemption{}, badRequest("idempotency_key of 1 to 255 characters is required")
+	}
+	req, ref, err := s.redeemBody(redeemRequest{Card: it.Card, OfferID: it.OfferID, Amount: it.Amount, Terminal: it.Terminal, OccurredAt: it.OccurredAt}, merchantID, it.IdempotencyKey)
+	if err != nil {
+		return merchant.Redemption{}, err
+	}
+	r, _, err := s.db.Redeem(c.UserContext(), req, ref)
+	return r, err
+}
+
+type usedJSON struct {
+	CardNumber string `json:"card_number"`
+	OfferID    string `json:"offer_id"`
+	Date       string `json:"date"`
+}
+
+// handleOfflinePack is everything a till needs to decide offline (API.md). Its ETag is a hash
+// of the body without generated_at and valid_until, so a till polling an unchanged pack gets
+// 304 and keeps the one it has.
+func (s *server) handleOfflinePack(c *fiber.Ctx) error {
+	m := currentMerchant(c)
+	now := s.db.Now()
+	keys := s.keys.PublicKeys()
+	kout := make([]publicKeyJSON, len(keys))
+	for i, k := range keys {
+		kout[i] = publicKeyJSON{KID: k.ID, Alg: "Ed25519", PublicKey: base64.RawURLEncoding.EncodeToString(k.Public)}
+	}
+	offers := []offerJSON{}
+	err := eachPage(func(p storage.Page) (string, error) {
+		items, next, err := s.db.Offers(c.UserContext(), m.Town, m.ID, p)
+		for _, o := range items {
+			offers = append(offers, toOfferJSON(o))
+		}
+		return next, err
+	})
+	if err != nil {
+		return err
+	}
+	blocked, used, err := s.db.OfflinePack(c.UserContext(), m.ID, now)
+	if err != nil {
+		return err
+	}
+	uout := make([]usedJSON, len(used))
+	for i, u := range used {
+		uout[i] = usedJSON(u)
+	}
+	content := fiber.Map{
+		"keys": kout, "offers": offers, "blocked": blocked, "used": uout,
+		"limits": fiber.Map{"max_hours": merchant.OfflineMaxHours, "max_redemptions": merchant.OfflineMaxRedemptions},
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	c.Set(fiber.HeaderETag, etag)
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && strings.Contains(inm, etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	content["generated_at"] = timeJSON(now)
+	content["valid_until"] = timeJSON(now.Add(merchant.OfflineMaxHours * time.Hour))
+	return c.JSON(content)
+}
+
+type decideRequest struct {
+	Note string `json:"note"`
+}
+
+// handleConflictDecide accepts or rejects one of the town's conflicts.
+func (s *server) handleConflictDecide(decision string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		town, err := townOf(c)
+		if err != nil {
+			return err
+		}
+		var req decideRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		r, err := s.db.DecideConflict(c.UserContext(), town, c.Params("id"), decision, req.Note)
+		if err != nil {
+			return err
+		}
+		return c.JSON(toRedemptionJSON(r))
+	}
+}
+
+func (s *server) handleConflictAccept(c *fiber.Ctx) error {
+	return s.handleConflictDecide(merchant.DecisionAccepted)(c)
+}
+
+func (s *server) handleConflictReject(c *fiber.Ctx) error {
+	return s.handleConflictDecide(merchant.DecisionRejected)(c)
+}
