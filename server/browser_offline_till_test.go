@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -119,6 +121,94 @@ func TestBrowserTillOffline(t *testing.T) {
 			t.Errorf("discounts of the three sales = %d cents, want 405", cents)
 		}
 		do(t, ctx, waitJS(`document.querySelectorAll("#today tr.completed").length >= 3`))
+	})
+
+	t.Run("a lost sync answer is retried with the same keys", func(t *testing.T) {
+		ctx := newTab(t, newBrowser(t))
+		signInForOffline(t, ctx, a, key, "en")
+		do(t, ctx, networkOff(true))
+		for _, amount := range []string{"12", "4,20"} {
+			url, _ := a.newCardURL(t, "koper-24h")
+			sellOffline(t, ctx, url, souvenirs, amount)
+		}
+		before := len(a.redemptions(t, m.ID))
+
+		// The first upload reaches the server, but its answer is lost on the way back.
+		var mu sync.Mutex
+		var bodies []string
+		paused := chromedp.Events(ctx, fetch.RequestPaused)
+		go func() {
+			for ev, err := range paused {
+				if err != nil {
+					return
+				}
+				var b strings.Builder
+				for _, e := range ev.Request.PostDataEntries {
+					b.Write(e.Bytes)
+				}
+				mu.Lock()
+				bodies = append(bodies, b.String())
+				first := len(bodies) == 1
+				mu.Unlock()
+				if first {
+					chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+				} else {
+					chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				}
+			}
+		}()
+		do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+				{URLPattern: "*/api/v1/pos/redemptions/sync", RequestStage: fetch.RequestStageResponse}}})
+			return err
+		}))
+		do(t, ctx, networkOff(false), waitJS(`document.querySelectorAll("#today tr.pending").length === 0`))
+		if got := len(a.redemptions(t, m.ID)); got != before+2 {
+			t.Errorf("after the lost answer and the retry the server has %d new redemptions, want 2", got-before)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(bodies) != 2 || bodies[0] == "" || bodies[0] != bodies[1] || strings.Count(bodies[0], "idempotency_key") != 2 {
+			t.Errorf("sync uploads %q, want the same two items with the same keys twice", bodies)
+		}
+	})
+
+	t.Run("offline the till refuses blocked cards, forged tokens and a stale pack", func(t *testing.T) {
+		url, id := a.newCardURL(t, "koper-72h")
+		if st := a.apiJSON(t, "POST", "/api/v1/cards/"+id+"/block", a.adminToken, "koper", map[string]string{"reason": "lost"}, nil); st != 200 {
+			t.Fatalf("block: %d", st)
+		}
+		ctx := newTab(t, newBrowser(t))
+		signInForOffline(t, ctx, a, key, "en")
+		do(t, ctx, networkOff(true), chromedp.SendKeys(chromedp.ID("scan"), url+"\r"), waitJS(`!document.getElementById("card-panel").hidden`))
+		if got := jsText(t, ctx, "#card-status"); got != "Blocked" {
+			t.Errorf("a blocked card offline shows %q", got)
+		}
+		if n := eval[int](t, ctx, `document.querySelectorAll(".offer:not([disabled])").length`); n != 0 {
+			t.Errorf("a blocked card offline has %d usable offers", n)
+		}
+		// One changed character in the signature: refused.
+		tok := url[strings.LastIndex(url, "/c/")+3:]
+		swap := "A"
+		if tok[90] == 'A' {
+			swap = "B"
+		}
+		forged := tok[:90] + swap + tok[91:]
+		do(t, ctx, chromedp.SendKeys(chromedp.ID("scan"), forged+"\r"), waitJS(`document.getElementById("card-panel").hidden && document.getElementById("scan-error").textContent !== ""`))
+		if got := eval[string](t, ctx, `window.citycardOffline.get("pack").then(p => window.citycardOffline.verify(`+jsString(tok)+`, p.body.keys))`); got == "" {
+			t.Error("the genuine token does not verify in the browser")
+		}
+		// The pack's limits: too old, or too many queued sales.
+		for expr, want := range map[string]string{
+			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 73*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 0, Date.now())`:  "offline_pack_old",
+			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 71*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 500, Date.now())`: "offline_queue_full",
+			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 71*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 499, Date.now())`: "",
+			`window.citycardOffline.stop(null, 0, Date.now())`: "offline_no_pack",
+		} {
+			if got := eval[string](t, ctx, expr); got != want {
+				t.Errorf("%s = %q, want %q", expr, got, want)
+			}
+		}
 	})
 
 	t.Run("two tills offline use a once offer on the same card: one completed, one conflict", func(t *testing.T) {
