@@ -200,7 +200,7 @@ func TestBrowserTillOffline(t *testing.T) {
 		}
 		// The pack's limits: too old, or too many queued sales.
 		for expr, want := range map[string]string{
-			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 73*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 0, Date.now())`:  "offline_pack_old",
+			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 73*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 0, Date.now())`:   "offline_pack_old",
 			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 71*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 500, Date.now())`: "offline_queue_full",
 			`window.citycardOffline.stop({generated_at: new Date(Date.now() - 71*3600e3).toISOString(), limits: {max_hours: 72, max_redemptions: 500}}, 499, Date.now())`: "",
 			`window.citycardOffline.stop(null, 0, Date.now())`: "offline_no_pack",
