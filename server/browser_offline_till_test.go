@@ -173,6 +173,49 @@ func TestBrowserTillOffline(t *testing.T) {
 		}
 	})
 
+	t.Run("an online sale whose answers are lost is queued once, not sold twice", func(t *testing.T) {
+		ctx := newTab(t, newBrowser(t))
+		signInForOffline(t, ctx, a, key, "en")
+		before := len(a.redemptions(t, m.ID))
+		// Every answer to a redemption is lost; the requests reach the server.
+		paused := chromedp.Events(ctx, fetch.RequestPaused)
+		go func() {
+			for ev, err := range paused {
+				if err != nil {
+					return
+				}
+				chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+			}
+		}()
+		do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+				{URLPattern: "*/api/v1/pos/redemptions", RequestStage: fetch.RequestStageResponse}}})
+			return err
+		}))
+		url, _ := a.newCardURL(t, "koper-24h")
+		do(t, ctx, chromedp.SendKeys(chromedp.ID("scan"), url+"\r"), waitJS(`!document.getElementById("card-panel").hidden`),
+			chromedp.Click(chromedp.CSS(`.offer[data-offer="`+souvenirs+`"]`)), chromedp.SendKeys(chromedp.ID("amount"), "15"),
+			waitJS(`!document.getElementById("confirm").disabled`), chromedp.Click(chromedp.ID("confirm")),
+			waitJS(`document.getElementById("result").className === "result retry" && !document.getElementById("result").hidden`),
+			chromedp.Click(chromedp.ID("r-retry")),
+			waitJS(`document.getElementById("result").className === "result queued" && !document.getElementById("result").hidden`))
+		if got := len(a.redemptions(t, m.ID)); got != before+1 {
+			t.Fatalf("the server recorded %d redemptions for the try and the retry, want 1", got-before)
+		}
+		// The answers come through again: the probe finds the server, the queued item is
+		// the same sale (same key), so nothing new is recorded and nothing is reported.
+		do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, fetch.Disable, cdp.Empty{})
+			return err
+		}), chromedp.Click(chromedp.ID("r-next")), waitJS(`document.querySelectorAll("#today tr.pending").length === 0 && document.getElementById("offline-banner").hidden`))
+		if got := len(a.redemptions(t, m.ID)); got != before+1 {
+			t.Errorf("after the upload the server has %d new redemptions, want 1", got-before)
+		}
+		if !eval[bool](t, ctx, `document.getElementById("sync-box").hidden`) {
+			t.Errorf("the upload reported %q for a sale recorded online", jsText(t, ctx, "#sync-notes"))
+		}
+	})
+
 	t.Run("offline the till refuses blocked cards, forged tokens and a stale pack", func(t *testing.T) {
 		url, id := a.newCardURL(t, "koper-72h")
 		if st := a.apiJSON(t, "POST", "/api/v1/cards/"+id+"/block", a.adminToken, "koper", map[string]string{"reason": "lost"}, nil); st != 200 {

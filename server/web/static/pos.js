@@ -543,6 +543,16 @@
         state.confirming = false;
       }
     }, function () {
+      // A retry that got no answer either, with the server now out of reach: the sale goes to
+      // the queue under the same Idempotency-Key, so if the first try was recorded after all,
+      // the upload finds it (the server answers idempotency_mismatch: already recorded) instead
+      // of the clerk cancelling and selling it offline a second time.
+      p.tries = (p.tries || 0) + 1;
+      if (p.tries >= 2 && state.offline && OFF.tokenOf(p.body.card) && !OFF.stop(state.pack && state.pack.body, state.queue.length, Date.now())) {
+        p.offline = true; p.retried = true;
+        queueSale(p);
+        return;
+      }
       showNoAnswer(t("result.no_answer"));
     });
   }
@@ -558,7 +568,7 @@
     for (var k in p.body) body[k] = p.body[k];
     body.occurred_at = now.toISOString();
     var item = { key: p.key, body: body, merchant_id: state.merchant.id, card_number: state.check.card.number,
-      day: cityDate(now), quote: state.quoted.quote };
+      day: cityDate(now), quote: state.quoted.quote, retried: !!p.retried };
     OFF.enqueue(item).then(function (seq) {
       item.seq = seq;
       state.queue.push(item);
@@ -659,7 +669,7 @@
           var r = a.redemption;
           if (a.status === 201 && r && r.status === "conflict") {
             notes.push({ idempotency_key: i.key, kind: "conflict", code: r.conflict_reason || "", item: i });
-          } else if (a.status !== 201) {
+          } else if (a.status !== 201 && !(i.retried && a.error && a.error.code === "idempotency_mismatch")) {
             notes.push({ idempotency_key: i.key, kind: "refused", code: a.error && a.error.code || "http_" + a.status, item: i });
           }
         });
