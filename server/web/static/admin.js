@@ -19,7 +19,7 @@
   var state = { token: sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "", lang: chooseLang(), products: [],
     merchant: null, offers: [], offer: null, cards: [], cardsCursor: "", report: null, reportClosed: "", closes: {},
     card: null, voiding: null, batches: [], batchesCursor: "", batch: null, batchCardsCursor: "", batchNames: {},
-    merchantsById: null, offersById: null, issued: [], issuedBatch: null, openCard: "",
+    merchantsById: null, offersById: null, conflicts: [], conflictOthers: [], issued: [], issuedBatch: null, openCard: "",
     role: "", town: "", towns: [], editTown: null, tokensTown: null, net: null };
 
   // --- language ---
@@ -415,7 +415,7 @@
         el("td", { class: "r num", text: money(r.amount) }),
         el("td", { class: "r num", text: money(r.discount) }),
         el("td", { class: "keep" }, [badge(r.status, t("red." + r.status)), voided && r.void_reason ? el("span", { class: "small muted why", text: " " + r.void_reason }) : null]),
-        el("td", { class: "end keep" }, [voided ? null : el("button", { type: "button", class: "danger void", text: t("desk.void"),
+        el("td", { class: "end keep" }, [voided || r.status === "conflict" ? null : el("button", { type: "button", class: "danger void", text: t("desk.void"),
           onclick: function () { startVoid(r, m); } })])]));
     });
     if (!(c.redemptions || []).length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("desk.no_redemptions") })]));
@@ -892,16 +892,28 @@
 
   function reportMonth() { return $("report-month").value; }
 
-  function loadReport() {
+  // loadReport shows the month's report; keepConflicts (after a decision, which reloads the
+  // conflicts itself) leaves the conflict list as it is.
+  var reportSeq = 0;
+  function loadReport(keepConflicts) {
     var month = reportMonth();
     $("report-error").textContent = "";
+    var cf = keepConflicts ? Promise.resolve() : loadConflicts();
     if (!month) return;
+    // Only the latest request is shown: the tab's first load of the default month may answer
+    // after the month the user asked for next.
+    var seq = ++reportSeq;
     return api("GET", "/api/v1/reports/monthly?month=" + encodeURIComponent(month)).then(function (res) {
-      if (!res.ok) { $("report-error").textContent = message(res); show("report", false); $("report-state").textContent = ""; show("close-open", false); return; }
+      if (seq !== reportSeq) return;
+      if (!res.ok) {
+        $("report-error").textContent = message(res); show("report", false); $("report-state").textContent = ""; show("close-open", false);
+        state.report = null; show("report-conflicts", false); return;
+      }
       state.report = res.body;
       state.reportClosed = res.headers.get("X-Report-SHA256") || "";
       renderReport();
       loadStatements();
+      cf.then(renderConflictCount);
     });
   }
 
@@ -973,6 +985,142 @@
   $("report-csv").addEventListener("click", function (e) { csv(false, e.currentTarget); });
   $("report-excel").addEventListener("click", function (e) { csv(true, e.currentTarget); });
 
+  // --- conflicts: offline sales that broke a rule, for the office to decide ---
+
+  // monthOf is the town-zone month of an instant, "2026-11": a sale counts in the month it
+  // happened in.
+  function monthOf(iso) {
+    var p = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit" }).formatToParts(new Date(iso))
+      .forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month;
+  }
+  function dayOf(iso) {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
+  }
+  function isOpenConflict(r) { return r.status === "conflict" && !r.decision; }
+
+  // loadConflicts lists the town's conflicts, open ones first, each with the completed sale it
+  // collided with, looked up among the card's redemptions.
+  function loadConflicts() {
+    $("cf-error").textContent = "";
+    cardIds = {};
+    return Promise.all([all("/api/v1/redemptions?status=conflict"), lookups().catch(function () {})]).then(function (r) {
+      var items = r[0].filter(function (x) { return x.status === "conflict" || x.conflict_reason; });
+      items.sort(function (a, b) {
+        var oa = isOpenConflict(a) ? 0 : 1, ob = isOpenConflict(b) ? 0 : 1;
+        return (oa - ob) || ((a.occurred_at || a.created_at) < (b.occurred_at || b.created_at) ? -1 : 1);
+      });
+      state.conflicts = items;
+      return Promise.all(items.map(collidedWith)).then(function (others) {
+        state.conflictOthers = others;
+        renderConflicts();
+        renderConflictCount();
+      });
+    }, function (res) { $("cf-error").textContent = message(res); });
+  }
+
+  // cardIds caches card number → id for the card lookups of one listing.
+  var cardIds = {};
+  // collidedWith finds the completed redemption a conflict collided with: the same card and
+  // offer, not voided, not a conflict, and for a daily limit the same local day. Only a
+  // reached limit involves another sale; an expired or blocked card does not.
+  function collidedWith(r) {
+    if (r.conflict_reason !== "limit_reached") return Promise.resolve(null);
+    var id = cardIds[r.card_number];
+    var find = id ? Promise.resolve(id) : api("GET", "/api/v1/cards?limit=10&number=" + encodeURIComponent(r.card_number)).then(function (res) {
+      var c = res.ok ? res.body.items.filter(function (x) { return x.number === r.card_number; })[0] : null;
+      return c ? (cardIds[r.card_number] = c.id) : null;
+    });
+    return find.then(function (cid) {
+      if (!cid) return null;
+      return api("GET", "/api/v1/cards/" + encodeURIComponent(cid)).then(function (res) {
+        if (!res.ok) return null;
+        var o = state.offersById && state.offersById[r.offer_id];
+        var daily = o && o.limit === "daily", when = r.occurred_at || r.created_at;
+        return (res.body.redemptions || []).filter(function (x) {
+          return x.id !== r.id && x.offer_id === r.offer_id && x.status === "completed" &&
+            (!daily || dayOf(x.occurred_at || x.created_at) === dayOf(when));
+        })[0] || null;
+      });
+    }).catch(function () { return null; });
+  }
+
+  // reasonText names a conflict's reason; a code this console does not know is shown as is.
+  function reasonText(code) {
+    var k = "cf.reason." + code, s = t(k);
+    return s === k ? String(code || "") : s;
+  }
+
+  function renderConflicts() {
+    var tb = $("conflicts"), items = state.conflicts || [];
+    tb.textContent = "";
+    items.forEach(function (r, i) {
+      var m = state.merchantsById && state.merchantsById[r.merchant_id], o = state.offersById && state.offersById[r.offer_id];
+      var other = state.conflictOthers && state.conflictOthers[i];
+      var sales = el("div", { class: "sales" }, [
+        el("div", { class: "this-sale", text: t("cf.this_sale", { amount: money(r.amount), discount: money(r.discount), terminal: r.terminal || "—", recorded: dateTime(r.recorded_at) }) }),
+        el("div", { class: "other-sale" + (other ? "" : " muted"), text: other ? t("cf.other_sale", { when: dateTime(other.occurred_at || other.created_at),
+          amount: money(other.amount), discount: money(other.discount), terminal: other.terminal || "—" }) : t("cf.no_other") })]);
+      var decision;
+      if (r.decision) {
+        decision = el("div", {}, [badge(r.decision === "accepted" ? "completed" : "voided", t("cf." + r.decision)),
+          el("span", { class: "small muted why", text: " " + dateTime(r.decided_at) + (r.decision_note ? " · " + r.decision_note : "") })]);
+      } else {
+        var note = el("input", { type: "text", class: "cf-note", maxlength: "500", "aria-label": t("cf.note"), placeholder: t("cf.note") });
+        decision = el("div", { class: "decide" }, [note,
+          el("button", { type: "button", class: "primary cf-accept", text: t("cf.accept"), onclick: function (e) { decide(r, "accept", note, e.currentTarget); } }),
+          el("button", { type: "button", class: "danger cf-reject", text: t("cf.reject"), onclick: function (e) { decide(r, "reject", note, e.currentTarget); } })]);
+      }
+      tb.appendChild(el("tr", { class: isOpenConflict(r) ? "open" : "decided", "data-id": r.id }, [
+        el("td", { class: "nowrap keep", text: dateTime(r.occurred_at || r.created_at) }),
+        el("td", { class: "main num", text: formatNumber(r.card_number) }),
+        el("td", { text: m ? m.name : r.merchant_id }),
+        el("td", { text: o ? name(o.title) : r.offer_id }),
+        el("td", {}, [badge("conflict", reasonText(r.conflict_reason))]),
+        el("td", {}, [sales]),
+        el("td", { class: "keep" }, [decision])]));
+    });
+    if (!items.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("cf.none") })]));
+    labelCells(tb);
+    var open = items.filter(isOpenConflict).length;
+    $("cf-open").textContent = t("cf.open_count", { n: count(open) });
+    show("cf-open", open > 0);
+  }
+
+  // decide accepts or rejects a conflict with the office's note, then refreshes the list and
+  // the month's figures, which change when a sale is accepted.
+  function decide(r, what, note, button) {
+    $("cf-error").textContent = ""; $("cf-ok").textContent = "";
+    var text = note.value.trim();
+    if (!text) { $("cf-error").textContent = t("cf.note_required"); note.focus(); return; }
+    button.disabled = true;
+    api("POST", "/api/v1/redemptions/" + encodeURIComponent(r.id) + "/" + what, { note: text }).then(function (res) {
+      button.disabled = false;
+      if (!res.ok) { $("cf-error").textContent = message(res); return; }
+      $("cf-ok").textContent = t(what === "accept" ? "cf.accepted_ok" : "cf.rejected_ok");
+      loadConflicts();
+      if (state.report) loadReport(true);
+    });
+  }
+
+  // openConflicts is the number of undecided conflicts of the shown month: the report's
+  // open_conflicts, or counted from the list where the report does not give it.
+  function openConflicts() {
+    var r = state.report;
+    if (!r) return 0;
+    if (r.open_conflicts != null) return r.open_conflicts;
+    if (r.totals && r.totals.open_conflicts != null) return r.totals.open_conflicts;
+    return (state.conflicts || []).filter(function (x) { return isOpenConflict(x) && monthOf(x.occurred_at || x.created_at) === r.month; }).length;
+  }
+  function renderConflictCount() {
+    if (!state.report) { show("report-conflicts", false); return; }
+    var n = openConflicts(), month = monthName(state.report.month);
+    $("report-conflicts-text").textContent = t(n ? "cf.month_open" : "cf.month_none", { n: count(n), month: month });
+    $("report-conflicts").className = n ? "error" : "muted";
+    show("report-conflicts", true);
+  }
+
   // Closing: a dialog that says what closing means, and the month typed to confirm.
   var dialog = $("close-dialog");
   $("close-open").addEventListener("click", function () {
@@ -982,6 +1130,9 @@
     $("close-confirm-month").value = ""; $("close-confirm-month").placeholder = month;
     $("close-error").textContent = "";
     $("close-confirm").disabled = true;
+    var open = openConflicts();
+    $("close-conflicts").textContent = open ? t("close.conflicts", { n: count(open) }) : "";
+    show("close-conflicts", open > 0);
     dialog.showModal();
     $("close-confirm-month").focus();
   });
