@@ -105,6 +105,10 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/pos/check":                    {who: tillOnly, other: statusOK, body: `{"card":"{token}"}`},
 	"POST /api/v1/pos/quote":                    {town: notFound, who: tillOnly, other: notFound, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`},
 	"POST /api/v1/pos/redemptions":              {town: notFound, who: tillOnly, other: notFound, changes: true, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`, header: map[string]string{"Idempotency-Key": "authz-1"}},
+	"POST /api/v1/redemptions/:id/accept":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{conflict}/accept", body: `{"note":"ok"}`},
+	"POST /api/v1/redemptions/:id/reject":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{conflict}/reject", body: `{"note":"no"}`},
+	"GET /api/v1/pos/offline-pack":              {who: tillOnly, other: statusOK, town: statusOK},
+	"POST /api/v1/pos/redemptions/sync":         {who: tillOnly, other: statusOK, town: statusOK, body: `{"items":[{"idempotency_key":"authz-sync","card":"{token}","offer_id":"{offer}","amount":"twenty"}]}`}, // an item refused: 200, nothing changed (recording items: TestOfflineSync)
 	"POST /api/v1/pos/redemptions/:id/void":     {town: notFound, who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
 	"GET /api/v1/public/towns":                  {who: public},
 	"POST /api/v1/towns":                        {who: networkOnly, changes: true, body: `{"code":"kranj-{caller}","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`},
@@ -226,16 +230,33 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		return red
 	}
 	red := redeem("setup")
+	// conflict records an offline sale of the used once offer: a conflict for the office.
+	conflict := func(key string) merchant.Redemption {
+		at := e.db.Now().Add(-time.Hour)
+		red, _, err := e.db.Redeem(ctx, merchant.RedeemRequest{MerchantID: e.merchA.ID, CardInput: e.card.Token,
+			OfferID: e.onceA.ID, Amount: 1000, IdempotencyKey: key, OccurredAt: &at}, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return red
+	}
+	var conf merchant.Redemption
+	if strings.Contains(tc.path, "{conflict}") {
+		conflict("once-setup") // takes the once offer: the next ones are conflicts
+	}
 	for i, c := range callers {
 		if strings.Contains(tc.path+tc.body, "{redemption}") {
 			red = redeem("setup-" + strconv.Itoa(i)) // a void voids it: each caller gets its own
+		}
+		if strings.Contains(tc.path, "{conflict}") {
+			conf = conflict("conflict-" + strconv.Itoa(i)) // a decision is final: each caller gets its own
 		}
 		pairing := ""
 		if strings.Contains(tc.body, "{pairing}") { // a pairing code works once: a fresh one per caller
 			pairing = mustPairingCode(t, e.db, e.merchA.ID)
 		}
 		fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
-			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1),
+			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{conflict}", conf.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1),
 			"{pairing}", pairing)
 		path := route
 		if tc.path != "" {

@@ -209,7 +209,8 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 			coalesce(r.offer_id, ''), coalesce(r.terminal, ''), coalesce(r.product_code, ''), coalesce(r.category, ''),
 			coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0), coalesce(r.share_cents, 0), coalesce(r.created_at, 0),
 			r.voided_at, coalesce(r.void_reason, '')
-			, coalesce(r.town, ''), coalesce(r.card_town, '')
+			, coalesce(r.town, ''), coalesce(r.card_town, ''),
+			coalesce(r.conflict_reason, ''), coalesce(r.decision, ''), r.decided_at
 		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id WHERE l.town = ? ORDER BY l.seq`, town)
 	if err != nil {
 		return LedgerCheck{}, err
@@ -221,14 +222,15 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 		var r merchant.Redemption
 		var found bool
 		var created int64
-		var voided sql.NullInt64
+		var voided, decided sql.NullInt64
 		if err := scanLedgerEntry(rows, &e, &stored, &found, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Terminal,
 			&r.Product, &r.Category, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason,
-			&r.Town, &r.CardTown); err != nil {
+			&r.Town, &r.CardTown, &r.ConflictReason, &r.Decision, &decided); err != nil {
 			// A month or value that does not parse is an edit too.
 			return bad(n+1, "", "entry cannot be read: %v", err), nil
 		}
 		r.ID, r.CreatedAt, r.VoidedAt = e.RedemptionID, fromMS(created), fromNullMS(voided)
+		r.DecidedAt = fromNullMS(decided)
 		if e.Seq != n+1 {
 			return bad(n+1, "", "entry %d is missing", n+1), nil
 		}
@@ -351,7 +353,7 @@ func entryMismatch(e merchant.LedgerEntry, r merchant.Redemption) string {
 		return "municipal share"
 	case !r.CreatedAt.Equal(e.CreatedAt):
 		return "created_at"
-	case e.Kind == merchant.LedgerRedemption && !e.At.Equal(e.CreatedAt):
+	case e.Kind == merchant.LedgerRedemption && !e.At.Equal(e.CreatedAt) && !acceptedLate(r, e):
 		return "time of the entry"
 	case e.Kind != merchant.LedgerRedemption && (r.VoidedAt == nil || !r.VoidedAt.Equal(e.At)):
 		return "voided_at"
@@ -416,4 +418,10 @@ func backfillLedger(tx *Tx) error {
 		}
 	}
 	return nil
+}
+
+// acceptedLate reports whether e books r as a conflict accepted after its month was closed:
+// then the entry's time is the decision's, and it counts in the month of the decision.
+func acceptedLate(r merchant.Redemption, e merchant.LedgerEntry) bool {
+	return r.ConflictReason != "" && r.Decision == merchant.DecisionAccepted && r.DecidedAt != nil && e.At.Equal(*r.DecidedAt)
 }

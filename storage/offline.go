@@ -108,19 +108,20 @@ func (db *DB) DecideConflict(ctx context.Context, town, id, decision, note strin
 }
 
 // bookAccept books an accepted conflict: a redemption entry in the month it happened while
-// that month is open; once it is closed (its report frozen), an adjustment in the month of
-// the decision, like a late void.
+// that month is open; once that month is closed (its report frozen), a redemption entry of
+// the month of the decision, like a late void's adjustment, so the frozen report never
+// changes. (It is a redemption, not an adjustment: adjustments are the negative sums of
+// voids, which the rollups' CHECKs hold them to.)
 func bookAccept(tx *Tx, r merchant.Redemption) error {
 	loc := tx.db.TownLoc(r.Town)
 	_, closed, err := monthCloseState(tx, r.Town, merchant.MonthOf(r.CreatedAt, loc))
 	if err != nil {
 		return err
 	}
-	if !closed {
-		return bookRedemption(tx, r)
-	}
 	e := redemptionEntry(r, loc)
-	e.Kind, e.At, e.Month, e.Reason = merchant.LedgerAdjustment, *r.DecidedAt, merchant.MonthOf(*r.DecidedAt, loc), "accepted conflict"
+	if closed {
+		e.At, e.Month = *r.DecidedAt, merchant.MonthOf(*r.DecidedAt, loc)
+	}
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err
 	}

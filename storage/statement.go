@@ -34,7 +34,8 @@ func statementItems(q querier, town string, m merchant.Month, merchantID string,
 			coalesce(r.card_number, ''), coalesce(r.merchant_id, ''), coalesce(r.offer_id, ''), coalesce(r.product_code, ''),
 			coalesce(r.category, ''), coalesce(r.terminal, ''), coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0),
 			coalesce(r.share_cents, 0), coalesce(r.created_at, 0), r.voided_at, coalesce(r.void_reason, ''),
-			coalesce(r.town, ''), coalesce(r.card_town, '')
+			coalesce(r.town, ''), coalesce(r.card_town, ''),
+			coalesce(r.conflict_reason, ''), coalesce(r.decision, ''), r.decided_at
 		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id
 		WHERE l.town = ? AND l.month = ? AND l.kind = 'redemption' AND l.seq <= ? AND (? = '' OR l.merchant_id = ?)
 			AND NOT EXISTS (SELECT 1 FROM ledger v WHERE v.redemption_id = l.redemption_id AND v.kind = 'void' AND v.town = l.town AND v.seq <= ?)
@@ -49,13 +50,14 @@ func statementItems(q querier, town string, m merchant.Month, merchantID string,
 		var hash []byte
 		var found bool
 		var seq, created int64
-		var voided sql.NullInt64
+		var voided, decided sql.NullInt64
 		var r merchant.Redemption
 		if err := scanLedgerEntry(rows, &e, &hash, &found, &seq, &r.ID, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID,
-			&r.Product, &r.Category, &r.Terminal, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason, &r.Town, &r.CardTown); err != nil {
+			&r.Product, &r.Category, &r.Terminal, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason, &r.Town, &r.CardTown, &r.ConflictReason, &r.Decision, &decided); err != nil {
 			return nil, err
 		}
 		r.CreatedAt, r.VoidedAt = fromMS(created), fromNullMS(voided)
+		r.DecidedAt = fromNullMS(decided)
 		if !found {
 			return nil, fmt.Errorf("%w: redemption %s of ledger entry %d is missing", merchant.ErrLedgerMismatch, e.RedemptionID, e.Seq)
 		}
