@@ -627,7 +627,11 @@
     if (mine && state.pack.etag) h["If-None-Match"] = state.pack.etag;
     return api("GET", "/api/v1/pos/offline-pack", undefined, h).then(function (res) {
       if (res.status === 304 && mine) {
+        // The server's ETag leaves out the pack's times: 304 says that nothing the till
+        // decides by has changed, so the kept pack is as good as one generated now, and its
+        // age (max_hours) counts from now.
         state.pack.fetched = Date.now();
+        state.pack.body.generated_at = new Date().toISOString();
       } else if (res.status === 200 && res.body) {
         state.pack = { etag: res.headers.get("ETag") || "", body: res.body, merchant_id: state.merchant.id, fetched: Date.now() };
       } else return;
