@@ -216,6 +216,19 @@ func TestBrowserTillOffline(t *testing.T) {
 		}
 	})
 
+	t.Run("a pack the server confirms unchanged (304) is renewed", func(t *testing.T) {
+		ctx := newTab(t, newBrowser(t))
+		signInForOffline(t, ctx, a, key, "en")
+		// The kept pack says it was made 80 hours ago, past max_hours; the next start revalidates
+		// it with its ETag, and the server's 304 makes it current again.
+		do(t, ctx, waitJS(`window.citycardOffline.get("pack").then(p => { p.body.generated_at = new Date(Date.now() - 80*3600e3).toISOString(); return window.citycardOffline.put("pack", p); }).then(() => true)`),
+			chromedp.Reload(), waitJS(`!document.getElementById("till").hidden`),
+			waitJS(`window.citycardOffline.get("pack").then(p => Date.now() - Date.parse(p.body.generated_at) < 3600e3)`),
+			networkOff(true))
+		url, _ := a.newCardURL(t, "koper-72h")
+		sellOffline(t, ctx, url, souvenirs, "5")
+	})
+
 	t.Run("offline the till refuses blocked cards, forged tokens and a stale pack", func(t *testing.T) {
 		url, id := a.newCardURL(t, "koper-72h")
 		if st := a.apiJSON(t, "POST", "/api/v1/cards/"+id+"/block", a.adminToken, "koper", map[string]string{"reason": "lost"}, nil); st != 200 {

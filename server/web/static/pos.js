@@ -184,8 +184,9 @@
       }
       localStorage.setItem(KEY, key);
       OFF.put("me", res.body).catch(function () {});
-      enterTill(res.body);
-      goOnline();
+      // The kept pack and queue are loaded first: the upload and the pack's revalidation
+      // (If-None-Match) start from them.
+      enterTill(res.body).then(goOnline);
     }, function () {
       // No answer: a till signed in before keeps selling offline with what it kept.
       OFF.get("me").then(function (me) {
@@ -198,7 +199,8 @@
       });
     });
   }
-  // enterTill shows the till for the merchant of a /pos/me answer (fresh or kept).
+  // enterTill shows the till for the merchant of a /pos/me answer (fresh or kept), with the
+  // queue and pack kept on this device. It resolves once they are loaded.
   function enterTill(me) {
     state.merchant = me.merchant;
     state.tz = me.timezone || undefined;
@@ -207,7 +209,7 @@
     $("who").textContent = state.merchant.name;
     show("signin", false); show("signout", true); show("till", true);
     resetSale();
-    loadQueue().then(function () {
+    return loadQueue().then(function () {
       return OFF.get("pack");
     }).then(function (p) {
       if (p && p.merchant_id === state.merchant.id) state.pack = p;
