@@ -54,8 +54,8 @@ func (s *server) handlePosSync(c *fiber.Ctx) error {
 	out := make([]syncResult, len(req.Items))
 	for i, it := range req.Items {
 		res := syncResult{IdempotencyKey: it.IdempotencyKey}
-		r, err := s.syncOne(c, mid, it)
-		s.metrics.redemption(err, false)
+		r, replayed, err := s.syncOne(c, mid, it)
+		s.metrics.redemption(err, replayed)
 		if err != nil {
 			status, code, msg := classify(err)
 			if status >= 500 {
@@ -71,16 +71,16 @@ func (s *server) handlePosSync(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"items": out})
 }
 
-func (s *server) syncOne(c *fiber.Ctx, merchantID string, it syncItem) (merchant.Redemption, error) {
+// syncOne records one item of an upload as a single redemption with its own key.
+func (s *server) syncOne(c *fiber.Ctx, merchantID string, it syncItem) (merchant.Redemption, bool, error) {
 	if len(it.IdempotencyKey) < 1 || len(it.IdempotencyKey) > 255 {
-		return merchant.Redemption{}, badRequest("idempotency_key of 1 to 255 characters is required")
+		return merchant.Redemption{}, false, badRequest("idempotency_key of 1 to 255 characters is required")
 	}
 	req, ref, err := s.redeemBody(redeemRequest{Card: it.Card, OfferID: it.OfferID, Amount: it.Amount, Terminal: it.Terminal, OccurredAt: it.OccurredAt}, merchantID, it.IdempotencyKey)
 	if err != nil {
-		return merchant.Redemption{}, err
+		return merchant.Redemption{}, false, err
 	}
-	r, _, err := s.db.Redeem(c.UserContext(), req, ref)
-	return r, err
+	return s.db.Redeem(c.UserContext(), req, ref)
 }
 
 type usedJSON struct {

@@ -419,3 +419,32 @@ func TestOfflineConflictNotAccepted(t *testing.T) {
 		t.Fatalf("a conflict activated the card at %s", *got.ActivatedAt)
 	}
 }
+
+// TestOfflineTwoTillsOnce: two tills sold the same once offer on one card while offline;
+// both upload at once: one sale completes, the other is a conflict, none is lost.
+func TestOfflineTwoTillsOnce(t *testing.T) {
+	w := newWorld(t)
+	ts := w.ts
+	at := testNow.Add(-30 * time.Minute).Format(time.RFC3339)
+	results := make(chan string, 2)
+	for i := 0; i < 2; i++ {
+		go func(i int) {
+			body := fmt.Sprintf(`{"items":[{"idempotency_key":"till-%d","card":%q,"offer_id":%q,"amount":"10.00","terminal":"till-%d","occurred_at":%q}]}`,
+				i, w.fresh.Token, w.once.ID, i, at)
+			resp := ts.do("POST", "/api/v1/pos/redemptions/sync", body, asKey(w.keyA))
+			var a syncAnswer
+			if resp.status != 200 || json.Unmarshal(resp.body, &a) != nil || len(a.Items) != 1 || a.Items[0].Redemption == nil {
+				results <- fmt.Sprintf("bad answer %d %s", resp.status, resp.body)
+				return
+			}
+			results <- a.Items[0].Redemption.Status
+		}(i)
+	}
+	got := map[string]int{}
+	for i := 0; i < 2; i++ {
+		got[<-results]++
+	}
+	if got["completed"] != 1 || got["conflict"] != 1 {
+		t.Fatalf("two tills: %v, want one completed and one conflict", got)
+	}
+}
