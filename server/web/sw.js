@@ -1,6 +1,7 @@
-// Service worker of the tourist's card page (scope /c/). A tourist abroad often has no mobile
-// data: after one visit the card's page, its QR code and the page's assets open without a
-// network. Pages come from the network when it answers within a few seconds (so they show
+// Service worker of the tourist's card page (scope /c/) and of the web till (scope /pos). A
+// tourist abroad often has no mobile data: after one visit the card's page, its QR code and the
+// page's assets open without a network; a till in a stone cellar opens and sells offline
+// (docs/offline.md). Pages come from the network when it answers within a few seconds (so they show
 // what was used), else from the cache; QR codes and assets never change, so the cache wins.
 "use strict";
 var CACHE = "citycard-__VERSION__";
@@ -34,7 +35,8 @@ function sameOrigin(u) {
 }
 
 // A card page is /c/{token} (any ?lang=); its QR code and manifest live below it.
-function isPage(url) { return /^\/c\/[^\/]+\/?$/.test(url.pathname); }
+// The till is /pos.
+function isPage(url) { return /^\/c\/[^\/]+\/?$/.test(url.pathname) || url.pathname === "/pos"; }
 
 self.addEventListener("fetch", function (e) {
   var req = e.request;

@@ -3,10 +3,16 @@
 // offer, types the amount and presses Enter: the discount is quoted and confirmed in one key
 // stroke. It can void the last redemption. Everything goes through /api/v1/pos. The clerk's
 // language (sl, it, en, de) is remembered in this browser; the texts are in the page.
+// When the server cannot be reached, or is slower than NET_WAIT, the till goes offline by
+// itself: it verifies scanned tokens against its offline pack, quotes with discount.js, queues
+// each sale in IndexedDB (pos-offline.js) and uploads the queue once a probe gets through
+// (docs/offline.md).
 (function () {
   "use strict";
   var KEY = "citycard.pos.key", TERMINAL = "citycard.pos.terminal", LANG = "citycard.pos.lang";
   var $ = function (id) { return document.getElementById(id); };
+  var OFF = window.citycardOffline;
+  var NET_WAIT = 4000, PROBE_EVERY = 5000, PACK_EVERY = 5 * 60000;
 
   var state = {
     key: localStorage.getItem(KEY) || "",
@@ -17,7 +23,12 @@
     quoted: null,    // {body, quote} of the last good quote
     pending: null,   // {key, body}: a confirmation whose answer never came, to retry as is
     confirming: false, // a confirmation (quote and redemption) is on its way: Enter does nothing
-    last: null       // the last redemption this till made
+    last: null,      // the last redemption this till made
+    offline: false,  // the server is out of reach: sales go to the queue
+    pack: null,      // the offline pack: {etag, body, fetched}
+    queue: [],       // this merchant's offline sales not yet answered by the server, oldest first
+    rows: [],        // today's redemptions as the server last listed them
+    syncing: false
   };
 
   // --- words ---
@@ -79,7 +90,7 @@
   // only when no answer came (network down, timeout).
   function api(method, path, body, headers) {
     var ctl = new AbortController();
-    var timer = setTimeout(function () { ctl.abort(); }, 15000);
+    var timer = setTimeout(function () { ctl.abort(); }, NET_WAIT);
     var h = { "Authorization": "Bearer " + state.key };
     if (body !== undefined) h["Content-Type"] = "application/json";
     for (var k in headers || {}) h[k] = headers[k];
@@ -91,8 +102,11 @@
           if (r.status === 401 || (r.status === 403 && data && data.error && data.error.code === "merchant_suspended")) {
             signOut(t(r.status === 401 ? "signin.key_rejected" : "signin.suspended"));
           }
-          return { status: r.status, body: data };
+          return { status: r.status, body: data, headers: r.headers };
         });
+      }, function (err) {
+        goOffline();
+        throw err;
       })
       .finally(function () { clearTimeout(timer); });
   }
@@ -146,7 +160,12 @@
 
   function signOut(message) {
     localStorage.removeItem(KEY);
-    state.key = ""; state.merchant = null; state.check = null;
+    state.key = ""; state.merchant = null; state.check = null; state.pack = null; state.rows = [];
+    // The pack and the merchant's details go; unsent sales stay, to be uploaded when this
+    // merchant signs in again (they carry its id, so no other shop uploads them).
+    OFF.put("pack", null).catch(function () {});
+    OFF.put("me", null).catch(function () {});
+    showBanner();
     show("till", false); show("signout", false); show("result", false); show("void", false);
     stopCamera();
     $("who").textContent = "";
@@ -164,18 +183,39 @@
         return;
       }
       localStorage.setItem(KEY, key);
-      state.merchant = res.body.merchant;
-      state.tz = res.body.timezone || undefined;
-      state.offers = {};
-      res.body.offers.forEach(function (o) { state.offers[o.id] = o; });
-      $("who").textContent = state.merchant.name;
-      show("signin", false); show("signout", true); show("till", true);
-      resetSale();
-      loadToday();
+      OFF.put("me", res.body).catch(function () {});
+      // The kept pack and queue are loaded first: the upload and the pack's revalidation
+      // (If-None-Match) start from them.
+      enterTill(res.body).then(goOnline);
     }, function () {
-      $("signin-error").textContent = t("signin.no_connection");
-      show("signin", true);
+      // No answer: a till signed in before keeps selling offline with what it kept.
+      OFF.get("me").then(function (me) {
+        if (me && localStorage.getItem(KEY) === key) { enterTill(me); goOffline(); return; }
+        $("signin-error").textContent = t("signin.no_connection");
+        show("signin", true);
+      }).catch(function () {
+        $("signin-error").textContent = t("signin.no_connection");
+        show("signin", true);
+      });
     });
+  }
+  // enterTill shows the till for the merchant of a /pos/me answer (fresh or kept), with the
+  // queue and pack kept on this device. It resolves once they are loaded.
+  function enterTill(me) {
+    state.merchant = me.merchant;
+    state.tz = me.timezone || undefined;
+    state.offers = {};
+    me.offers.forEach(function (o) { state.offers[o.id] = o; });
+    $("who").textContent = state.merchant.name;
+    show("signin", false); show("signout", true); show("till", true);
+    resetSale();
+    return loadQueue().then(function () {
+      return OFF.get("pack");
+    }).then(function (p) {
+      if (p && p.merchant_id === state.merchant.id) state.pack = p;
+      showBanner();
+      loadToday();
+    }).catch(function () { loadToday(); });
   }
 
   // pair exchanges a one-time pairing code for this till's own key, then signs in with it.
@@ -244,6 +284,7 @@
     text = text.trim();
     if (!text) return;
     $("scan-error").textContent = "";
+    if (state.offline) { checkOffline(text); return; }
     api("POST", "/api/v1/pos/check", { card: text }).then(function (res) {
       if (res.status !== 200) {
         show("card-panel", false);
@@ -255,7 +296,27 @@
       $("scan").value = "";
       renderCard(false);
     }, function () {
-      $("scan-error").textContent = t("no_connection");
+      checkOffline(text); // the till has just gone offline: decide with the pack
+    });
+  }
+
+  // checkOffline decides on a scanned card with the pack: a genuine token (Ed25519 against the
+  // pack's keys), not blocked, and the offers this card may still use (the pack's uses and
+  // the queue's). A typed number cannot be verified offline, so it is refused.
+  function checkOffline(text) {
+    var why = OFF.stop(state.pack && state.pack.body, state.queue.length, Date.now());
+    if (why) { $("scan-error").textContent = reason(why) + "."; return; }
+    var token = OFF.tokenOf(text);
+    if (!token) { $("scan-error").textContent = t("offline.typed"); $("scan").select(); return; }
+    var pack = state.pack.body;
+    OFF.verify(token, pack.keys).then(function (number) {
+      if (!number) { show("card-panel", false); $("scan-error").textContent = reason("card_invalid") + "."; $("scan").select(); return; }
+      var blocked = (pack.blocked || []).indexOf(number) >= 0;
+      state.card = text; state.offerId = ""; state.quoted = null; state.pending = null;
+      state.check = { card: { number: number, status: blocked ? "blocked" : "offline" },
+        offers: OFF.offersFor(pack, state.queue, number, cityDate(new Date())), offline: true };
+      $("scan").value = "";
+      renderCard(false);
     });
   }
 
@@ -272,6 +333,7 @@
     else if (c.status === "active" && c.expires_at) note = t("card.valid_until", { time: cityTime(c.expires_at, true) });
     else if (c.status === "expired") note = t("card.expired_note");
     else if (c.status === "blocked") note = t("card.blocked_note");
+    else if (c.status === "offline") note = t("card.offline_note");
     $("card-note").textContent = note;
     var ul = $("offers");
     ul.textContent = "";
@@ -397,6 +459,22 @@
     }
     if (state.quoted && same(state.quoted.body, body)) return Promise.resolve(true);
     var seq = ++quoteSeq;
+    if (state.check && state.check.offline) {
+      // The server's arithmetic, in the browser (discount.js): the same cents for every case.
+      var o = offerById(body.offer_id), q = window.citycardDiscount(o, body.amount);
+      if (q.error) {
+        show("quote", false);
+        $("confirm").disabled = true;
+        $("sale-error").textContent = reason(q.error, o) + ".";
+        return Promise.resolve(false);
+      }
+      q.amount = body.amount;
+      state.quoted = { body: body, quote: q };
+      showQuote(q);
+      $("confirm").disabled = state.confirming;
+      keepInView();
+      return Promise.resolve(true);
+    }
     return api("POST", "/api/v1/pos/quote", body).then(function (res) {
       if (seq !== quoteSeq) return false; // a newer quote is on its way
       if (res.status !== 200) {
@@ -440,7 +518,9 @@
       }
       // Each confirmation has its own Idempotency-Key; a retry after no answer reuses it, so
       // the sale is recorded once however often the clerk presses "Try again".
-      if (!state.pending || !same(state.pending.body, body)) state.pending = { key: "till-" + randomHex(16), body: body };
+      if (!state.pending || !same(state.pending.body, body)) {
+        state.pending = { key: "till-" + randomHex(16), body: body, offline: !!(state.check && state.check.offline) };
+      }
       redeem();
     });
   }
@@ -449,6 +529,7 @@
     var p = state.pending;
     state.confirming = true;
     $("confirm").disabled = true;
+    if (p.offline) { queueSale(p); return; }
     api("POST", "/api/v1/pos/redemptions", p.body, { "Idempotency-Key": p.key }).then(function (res) {
       if (res.status === 201) {
         state.pending = null; state.quoted = null;
@@ -464,9 +545,186 @@
         state.confirming = false;
       }
     }, function () {
+      // A retry that got no answer either, with the server now out of reach: the sale goes to
+      // the queue under the same Idempotency-Key, so if the first try was recorded after all,
+      // the upload finds it (the server answers idempotency_mismatch: already recorded) instead
+      // of the clerk cancelling and selling it offline a second time.
+      p.tries = (p.tries || 0) + 1;
+      if (p.tries >= 2 && state.offline && OFF.tokenOf(p.body.card) && !OFF.stop(state.pack && state.pack.body, state.queue.length, Date.now())) {
+        p.offline = true; p.retried = true;
+        queueSale(p);
+        return;
+      }
       showNoAnswer(t("result.no_answer"));
     });
   }
+
+  // queueSale records an offline sale: on disk first (IndexedDB), then on the screen, so a sale
+  // the clerk saw confirmed survives a reload or a dead battery. Its Idempotency-Key, terminal
+  // and occurred_at are fixed now and sent unchanged by every upload.
+  function queueSale(p) {
+    var now = new Date();
+    var why = OFF.stop(state.pack && state.pack.body, state.queue.length, now.getTime());
+    if (why) { state.pending = null; showDeclined(reason(why)); return; }
+    var body = {};
+    for (var k in p.body) body[k] = p.body[k];
+    body.occurred_at = now.toISOString();
+    var item = { key: p.key, body: body, merchant_id: state.merchant.id, card_number: state.check.card.number,
+      day: cityDate(now), quote: state.quoted.quote, retried: !!p.retried };
+    OFF.enqueue(item).then(function (seq) {
+      item.seq = seq;
+      state.queue.push(item);
+      state.pending = null; state.quoted = null;
+      showResult("queued", "✓", t("result.queued"), [t("result.customer_pays"), euro(item.quote.total)],
+        t("result.queued_detail", { discount: euro(item.quote.discount), amount: euro(item.quote.amount),
+          offer: title(offerById(body.offer_id)), card: formatNumber(item.card_number) }));
+      showBanner();
+      renderToday();
+    }, function () {
+      state.pending = null;
+      showDeclined(t("offline.not_stored"));
+    });
+  }
+
+  // --- offline and back ---
+
+  var probeTimer = 0, packTimer = 0;
+  // goOffline switches to offline after a request got no answer in time; a probe every few
+  // seconds finds the server again.
+  function goOffline() {
+    if (state.offline || !state.merchant) return;
+    state.offline = true;
+    showBanner();
+    clearInterval(packTimer);
+    clearTimeout(probeTimer);
+    probeTimer = setTimeout(probe, PROBE_EVERY);
+  }
+  function probe() {
+    clearTimeout(probeTimer);
+    if (!state.offline) return;
+    var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, NET_WAIT);
+    fetch("/healthz", { cache: "no-store", signal: ctl.signal }).then(function (r) {
+      clearTimeout(timer);
+      if (r.ok) goOnline(); else probeTimer = setTimeout(probe, PROBE_EVERY);
+    }, function () {
+      clearTimeout(timer);
+      probeTimer = setTimeout(probe, PROBE_EVERY);
+    });
+  }
+  // goOnline uploads the queue, refreshes the pack and today's list, and keeps the pack fresh.
+  function goOnline() {
+    state.offline = false;
+    showBanner();
+    clearInterval(packTimer);
+    packTimer = setInterval(refreshPack, PACK_EVERY);
+    sync().then(refreshPack).then(loadToday);
+  }
+  window.addEventListener("online", function () { if (state.offline) probe(); });
+  window.addEventListener("offline", goOffline);
+
+  // refreshPack fetches the offline pack when it changed (ETag) and keeps it in IndexedDB.
+  function refreshPack() {
+    if (!state.merchant || state.offline) return Promise.resolve();
+    var h = {}, mine = state.pack && state.pack.merchant_id === state.merchant.id;
+    if (mine && state.pack.etag) h["If-None-Match"] = state.pack.etag;
+    return api("GET", "/api/v1/pos/offline-pack", undefined, h).then(function (res) {
+      if (res.status === 304 && mine) {
+        // The server's ETag leaves out the pack's times: 304 says that nothing the till
+        // decides by has changed, so the kept pack is as good as one generated now, and its
+        // age (max_hours) counts from now.
+        state.pack.fetched = Date.now();
+        state.pack.body.generated_at = new Date().toISOString();
+      } else if (res.status === 200 && res.body) {
+        state.pack = { etag: res.headers.get("ETag") || "", body: res.body, merchant_id: state.merchant.id, fetched: Date.now() };
+      } else return;
+      showBanner();
+      return OFF.put("pack", state.pack);
+    }, function () {});
+  }
+
+  function loadQueue() {
+    return OFF.queue().then(function (q) {
+      state.queue = q.filter(function (i) { return state.merchant && i.merchant_id === state.merchant.id; });
+    }, function () { state.queue = []; });
+  }
+
+  // sync uploads the queue in order, in batches of up to 500. An item leaves the queue only
+  // when the server answered for it; without an answer it stays and goes again with the same
+  // Idempotency-Key, so the server replays what it had recorded. Conflicts and refusals are
+  // kept as notes for the clerk.
+  function sync() {
+    if (state.syncing || state.offline || !state.merchant) return Promise.resolve();
+    state.syncing = true;
+    return loadQueue().then(function next() {
+      var batch = state.queue.slice(0, 500);
+      if (!batch.length) return;
+      var items = batch.map(function (i) {
+        var b = { idempotency_key: i.key };
+        for (var k in i.body) b[k] = i.body[k];
+        return b;
+      });
+      return api("POST", "/api/v1/pos/redemptions/sync", { items: items }).then(function (res) {
+        if (res.status !== 200 || !res.body || !Array.isArray(res.body.items)) return;
+        var byKey = {};
+        batch.forEach(function (i) { byKey[i.key] = i; });
+        var done = [], notes = [];
+        res.body.items.forEach(function (a) {
+          var i = byKey[a.idempotency_key];
+          if (!i) return;
+          done.push(i.seq);
+          var r = a.redemption;
+          if (a.status === 201 && r && r.status === "conflict") {
+            notes.push({ idempotency_key: i.key, kind: "conflict", code: r.conflict_reason || "", item: i });
+          } else if (a.status !== 201 && !(i.retried && a.error && a.error.code === "idempotency_mismatch")) {
+            notes.push({ idempotency_key: i.key, kind: "refused", code: a.error && a.error.code || "http_" + a.status, item: i });
+          }
+        });
+        return Promise.all(notes.map(OFF.note)).then(function () { return OFF.dequeue(done); }).then(loadQueue).then(function () {
+          showBanner();
+          return showNotes();
+        }).then(function () {
+          if (done.length === batch.length) return next();
+        });
+      }, function () {});
+    }).finally(function () { state.syncing = false; renderToday(); });
+  }
+
+  // showNotes lists the uploaded sales the server did not simply complete: conflicts for the
+  // office to decide, and refusals (a forged token, an unknown offer).
+  function showNotes() {
+    return OFF.notes().then(function (ns) {
+      var ul = $("sync-notes");
+      ul.textContent = "";
+      ns.forEach(function (n) {
+        var li = document.createElement("li");
+        li.className = n.kind === "conflict" ? "notice" : "error";
+        li.textContent = t(n.kind === "conflict" ? "sync.conflict" : "sync.refused", {
+          time: cityTime(n.item.body.occurred_at), card: formatNumber(n.item.card_number),
+          offer: title(offerById(n.item.body.offer_id)), why: reason(n.code, offerById(n.item.body.offer_id)) });
+        ul.appendChild(li);
+      });
+      show("sync-box", ns.length > 0);
+    }, function () {});
+  }
+  $("sync-dismiss").addEventListener("click", function () { OFF.clearNotes().then(showNotes, showNotes); });
+
+  // showBanner says plainly whether the till is offline, how many sales wait for upload and
+  // how old its pack is.
+  function showBanner() {
+    var b = $("offline-banner"), n = state.queue.length;
+    if (!state.merchant || (!state.offline && !n)) { b.hidden = true; return; }
+    var age = "";
+    if (state.pack && state.pack.body) {
+      var mins = Math.max(0, Math.floor((Date.now() - Date.parse(state.pack.body.generated_at)) / 60000));
+      age = mins < 120 ? t("offline.minutes", { n: mins }) : t("offline.hours", { n: Math.floor(mins / 60) });
+    }
+    b.className = state.offline ? "banner offline" : "banner syncing";
+    b.textContent = state.offline
+      ? (state.pack ? t("offline.banner", { n: n, age: age }) : t("offline.banner_nopack", { n: n }))
+      : t("offline.pending", { n: n });
+    b.hidden = false;
+  }
+  setInterval(showBanner, 30000);
 
   // --- the result screen ---
 
@@ -547,44 +805,67 @@
   // --- today's redemptions ---
 
   function loadToday() {
+    if (!state.merchant) return Promise.resolve();
+    showNotes();
+    if (state.offline) { renderToday(); return Promise.resolve(); }
     var today = cityDate(new Date());
     return api("GET", "/api/v1/pos/redemptions?from=" + today + "&to=" + today + "&limit=500").then(function (res) {
       if (res.status !== 200) return;
-      var tb = $("today");
-      tb.textContent = "";
-      var n = 0, discount = 0;
-      res.body.items.forEach(function (r) {
-        var tr = document.createElement("tr");
-        tr.className = r.status;
-        // On a phone the row stacks: the offer first, then the labelled figures.
-        var cells = [[cityTime(r.created_at), "num", ""], [formatNumber(r.card_number), "num", t("th.card")], [title(offerById(r.offer_id)), "main", ""],
-          [euro(r.discount), "r num", t("th.discount")], [euro(r.total), "r num", t("th.pays")]];
-        cells.forEach(function (c) {
-          var td = document.createElement("td");
-          td.textContent = c[0];
-          td.className = c[1];
-          if (c[2]) td.dataset.label = c[2];
-          tr.appendChild(td);
-        });
+      state.rows = res.body.items;
+      renderToday();
+    }, function () { renderToday(); });
+  }
+
+  // renderToday shows the queued offline sales (pending, newest first) above the server's list.
+  function renderToday() {
+    var tb = $("today");
+    tb.textContent = "";
+    var n = 0, discount = 0;
+    var pending = state.queue.slice().reverse().map(function (i) {
+      return { pending: true, status: "pending", created_at: i.body.occurred_at, card_number: i.card_number, offer_id: i.body.offer_id,
+        discount: i.quote.discount, total: i.quote.total };
+    });
+    pending.concat(state.rows).forEach(function (r) {
+      var tr = document.createElement("tr");
+      tr.className = r.status;
+      // On a phone the row stacks: the offer first, then the labelled figures.
+      var cells = [[cityTime(r.occurred_at || r.created_at), "num", ""], [formatNumber(r.card_number), "num", t("th.card")], [title(offerById(r.offer_id)), "main", ""],
+        [euro(r.discount), "r num", t("th.discount")], [euro(r.total), "r num", t("th.pays")]];
+      cells.forEach(function (c) {
         var td = document.createElement("td");
-        td.className = "keep r end";
-        if (r.status === "completed") {
-          n++; discount += Math.round(parseFloat(r.discount) * 100);
-          var b = document.createElement("button");
-          b.type = "button"; b.className = "danger"; b.textContent = t("today.void");
-          b.addEventListener("click", function () { askVoid(r); });
-          td.appendChild(b);
-        } else {
-          var s = document.createElement("span"); s.className = "badge voided"; s.textContent = t("today.voided");
-          s.title = r.void_reason || "";
-          td.appendChild(s);
-        }
+        td.textContent = c[0];
+        td.className = c[1];
+        if (c[2]) td.dataset.label = c[2];
         tr.appendChild(td);
-        tb.appendChild(tr);
       });
-      show("today-empty", res.body.items.length === 0);
-      $("today-sum").textContent = n ? t("today.sum", { n: n, sum: euro((discount / 100).toFixed(2)) }) : "";
-    }, function () {});
+      var td = document.createElement("td");
+      td.className = "keep r end";
+      var s = document.createElement("span");
+      if (r.status === "completed") {
+        n++; discount += Math.round(parseFloat(r.discount) * 100);
+        var b = document.createElement("button");
+        b.type = "button"; b.className = "danger"; b.textContent = t("today.void");
+        b.addEventListener("click", function () { askVoid(r); });
+        td.appendChild(b);
+      } else if (r.status === "pending") {
+        // Counted in the sum too: the customer got the discount.
+        n++; discount += Math.round(parseFloat(r.discount) * 100);
+        s.className = "badge pending"; s.textContent = t("today.pending");
+        td.appendChild(s);
+      } else if (r.status === "conflict") {
+        s.className = "badge conflict"; s.textContent = t("today.conflict");
+        s.title = r.conflict_reason ? reason(r.conflict_reason, offerById(r.offer_id)) : "";
+        td.appendChild(s);
+      } else {
+        s.className = "badge voided"; s.textContent = t("today.voided");
+        s.title = r.void_reason || "";
+        td.appendChild(s);
+      }
+      tr.appendChild(td);
+      tb.appendChild(tr);
+    });
+    show("today-empty", pending.length + state.rows.length === 0);
+    $("today-sum").textContent = n ? t("today.sum", { n: n, sum: euro((discount / 100).toFixed(2)) }) : "";
   }
   $("today-refresh").addEventListener("click", loadToday);
 
@@ -676,6 +957,18 @@
   }
 
   // --- start ---
+
+  // The service worker (scope /pos) keeps the till's page and assets, so the till opens with
+  // no network. This page was loaded before the worker existed: ask it to keep what it needs.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/pos" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      var urls = [location.pathname, "/static/vendor/jsQR.js", "/static/icon.svg"];
+      Array.prototype.forEach.call(document.querySelectorAll('link[rel="stylesheet"], script[src]'), function (e) { urls.push(e.href || e.src); });
+      reg.active.postMessage({ type: "keep", urls: urls });
+    }).catch(function () { /* no offline copy; the till still works online */ });
+  }
 
   // A pairing link (/pos#pair=CODE, from the console's QR code) pairs this till. The code is
   // taken out of the address at once, so it stays neither in the history nor on the screen.
