@@ -34,7 +34,7 @@ func TestConflictReason(t *testing.T) {
 	}{
 		{ErrLimitReached, true}, {card.ErrExpired, true}, {card.ErrBlocked, true}, {card.ErrNotAccepted, true},
 		{fmt.Errorf("wrapped: %w", ErrLimitReached), true},
-		{ErrOfferInactive, false}, {ErrOfferNotEligible, false}, {ErrAmountTooLow, false}, {card.ErrInvalid, false}, {nil, false},
+		{ErrOfferInactive, true}, {ErrOfferNotEligible, true}, {ErrAmountTooLow, false}, {ErrOfferNotFound, false}, {card.ErrInvalid, false}, {nil, false},
 	} {
 		if got := ConflictReason(tt.err); got != tt.want {
 			t.Errorf("ConflictReason(%v) = %v", tt.err, got)

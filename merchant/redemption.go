@@ -37,12 +37,17 @@ func CheckOccurredAt(at, now time.Time) error {
 	return nil
 }
 
-// ConflictReason returns err if it is a rule an offline till could not know (another till
-// used the limit, the card expired or was blocked since its pack, or is not accepted here):
-// such a sale is recorded as a conflict. Any other error stays an error.
+// ConflictReason reports whether err is a rule an offline till could not know for sure:
+// another till used the limit; the card expired, was blocked or is not accepted here; the
+// offer was switched off since the till's pack; or the offer is not for the card's product
+// (the product is in neither the token nor the pack). Such a sale happened, so it is recorded
+// as a conflict for the office to decide, never refused. Any other error stays an error: a
+// forged card, an unknown offer, a malformed body, an amount below the offer's minimum (the
+// pack holds it) are no genuine sale of this offer.
 func ConflictReason(err error) bool {
 	return errors.Is(err, ErrLimitReached) || errors.Is(err, card.ErrExpired) ||
-		errors.Is(err, card.ErrBlocked) || errors.Is(err, card.ErrNotAccepted)
+		errors.Is(err, card.ErrBlocked) || errors.Is(err, card.ErrNotAccepted) ||
+		errors.Is(err, ErrOfferInactive) || errors.Is(err, ErrOfferNotEligible)
 }
 
 // ConflictQuote computes the money of a conflict: the offer's arithmetic and its minimum

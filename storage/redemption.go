@@ -153,6 +153,10 @@ func conflictCode(err error) string {
 		return "card_expired"
 	case errors.Is(err, card.ErrBlocked):
 		return "card_blocked"
+	case errors.Is(err, merchant.ErrOfferInactive):
+		return "offer_inactive"
+	case errors.Is(err, merchant.ErrOfferNotEligible):
+		return "offer_not_eligible"
 	}
 	return "card_not_accepted"
 }
