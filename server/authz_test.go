@@ -59,6 +59,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
 	"GET /c/:token/manifest.webmanifest":        {who: public, path: "/c/{token}/manifest.webmanifest"},
+	"GET /pos/manifest.webmanifest":             {who: public},
 	"GET /sw.js":                                {who: public},
 	"GET /pos":                                  {who: public},
 	"GET /admin":                                {who: public},

@@ -301,6 +301,22 @@ func (s *server) handleCardManifest(c *fiber.Ctx) error {
 	}, "application/manifest+json")
 }
 
+// handlePosManifest serves the web till's manifest, so a shop installs /pos on its phone's
+// home screen and it opens full-screen, served by the service worker when offline.
+func (s *server) handlePosManifest(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "application/manifest+json")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(fiber.Map{
+		"name": "citycard till", "short_name": "Till", "id": "/pos", "start_url": "/pos", "scope": "/pos",
+		"display": "standalone", "orientation": "portrait", "background_color": "#f4f6f8", "theme_color": "#0b5cad",
+		"icons": []fiber.Map{
+			{"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
+			{"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png"},
+			{"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+		},
+	}, "application/manifest+json")
+}
+
 // shortName fits a product name under a home-screen icon: its first two words.
 func shortName(name string) string {
 	if f := strings.Fields(name); len(f) > 2 {

@@ -26,6 +26,8 @@ func TestPages(t *testing.T) {
 		{"manifest of a forged token is JSON", "/c/x" + token[1:] + "/manifest.webmanifest", 422, "application/json", "card_invalid"},
 		{"service worker", "/sw.js", 200, "text/javascript", `"citycard-` + assetVersion + `"`},
 		{"till", "/pos", 200, "text/html", "/static/pos.js?v=" + assetVersion},
+		{"till links its manifest", "/pos", 200, "text/html", `<link rel="manifest" href="/pos/manifest.webmanifest">`},
+		{"till manifest", "/pos/manifest.webmanifest", 200, "application/manifest+json", `"scope":"/pos","short_name":"Till","start_url":"/pos"`},
 		{"console", "/admin", 200, "text/html", "/static/admin.js?v=" + assetVersion},
 		{"vendored QR decoder", "/static/vendor/jsQR.js", 200, "text/javascript", "jsQR"},
 		{"icon", "/static/icon-192.png", 200, "image/png", ""},

@@ -18,6 +18,7 @@ func (s *server) routes(app *fiber.App) {
 
 	// Pages: the shop's web till and the office's console (static shells calling the API).
 	app.Get("/pos", s.handlePosPage)
+	app.Get("/pos/manifest.webmanifest", s.handlePosManifest)
 	app.Get("/admin", s.handleAdminPage)
 	pub := app.Group("/api/v1/public")
 	pub.Get("/cards/:token", s.handlePublicCardGet)
