@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -144,16 +143,7 @@ var networkTables = []string{"clearing", "towns"}
 // each ends in a TOTAL row, the network's totals, which are the sums of the rows above.
 func networkCSV(n merchant.NetworkReport, o csvOpts) []byte {
 	var buf bytes.Buffer
-	if o.bom {
-		buf.WriteString("\uFEFF")
-	}
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	money := formatMoney
-	if o.semicolon {
-		w.Comma = ';'
-		money = o.lang.decimal
-	}
+	w, money := o.writer(&buf)
 	month := n.Month.String()
 	counters := func(c merchant.Counters) []string {
 		return []string{strconv.Itoa(c.Redemptions), strconv.Itoa(c.CardsUsed), money(c.Amount), money(c.Discount), money(c.MunicipalShare)}

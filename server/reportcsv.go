@@ -57,22 +57,29 @@ func parseCSVOptsOf(c *fiber.Ctx, l locale, tables []string) (csvOpts, error) {
 	return o, nil
 }
 
+// writer starts a CSV document in buf with o's options (a byte-order mark, ';' between fields,
+// CRLF line ends) and returns it with the money format that goes with the separator: the
+// language's decimal separator beside ';', else the contract's "23.50".
+func (o csvOpts) writer(buf *bytes.Buffer) (*csv.Writer, func(cents int64) string) {
+	if o.bom {
+		buf.WriteString("\uFEFF")
+	}
+	w := csv.NewWriter(buf)
+	w.UseCRLF = true
+	if o.semicolon {
+		w.Comma = ';'
+		return w, o.lang.decimal
+	}
+	return w, formatMoney
+}
+
 // reportCSVTable is one table of the report as CSV (RFC 4180, CRLF line ends, UTF-8), each
 // table ending in a TOTAL row whose figures are the sums of the rows above (for days and
 // adjustments; the other tables' totals are the month's, as in the report). Local times are
 // in the report's zone, named in the column header. With zero opts it is reportCSV.
 func reportCSVTable(r merchant.Report, o csvOpts, names paperNames) []byte {
 	var buf bytes.Buffer
-	if o.bom {
-		buf.WriteString("\uFEFF")
-	}
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	money := formatMoney
-	if o.semicolon {
-		w.Comma = ';'
-		money = o.lang.decimal
-	}
+	w, money := o.writer(&buf)
 	month := r.Month.String()
 	counters := func(c merchant.Counters) []string {
 		return []string{strconv.Itoa(c.Redemptions), strconv.Itoa(c.CardsUsed), money(c.Amount), money(c.Discount), money(c.MunicipalShare)}
