@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
 	"os"
@@ -23,6 +24,7 @@ import (
 // "citycard backup" copies the database while redemptions are being written: the copy passes
 // integrity_check, holds whole transactions only, and serves as the database of a service.
 func TestBackupWhileServing(t *testing.T) {
+	storagetest.SkipOnPostgres(t, "citycard backup copies the SQLite file; PostgreSQL is backed up with pg_dump")
 	e := newSecEnv(t, 0)
 	ctx := context.Background()
 	ref, err := e.s.keys.ParseInput(e.card.Token, false)

@@ -19,6 +19,14 @@ func integrityOK(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if db.Postgres() {
+		// PostgreSQL recovers from its own WAL; the server must simply answer.
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM redemptions`).Scan(&n); err != nil {
+			t.Fatalf("after the kill, PostgreSQL at %s: %v", path, err)
+		}
+		return
+	}
 	var res string
 	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil || res != "ok" {
 		t.Fatalf("integrity_check of %s: %q, %v", path, res, err)

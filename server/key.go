@@ -61,7 +61,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	// Open would create an empty database: a mistyped path must be an error, not a new file.
-	if _, err := os.Stat(cfg.DB); err != nil {
+	if _, err := os.Stat(cfg.DB); err != nil && !storage.IsPostgres(cfg.DB) {
 		return fmt.Errorf("keys rotate: no database at %s (set CITYCARD_DB or --db to the service's file): %w", cfg.DB, err)
 	}
 	db, err := storage.Open(ctx, cfg.DB, cfg.Loc, cfg.storageOptions()...)

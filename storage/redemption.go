@@ -101,7 +101,9 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 			r.ID, r.Town, r.CardTown, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
 			r.Amount, r.Discount, r.MunicipalShare, nullStr(key), ms(r.CreatedAt))
 	} else {
-		err = insertOffline(tx, r, key)
+		// In a savepoint: a limit's unique violation turns the sale into a conflict, recorded
+		// in the same transaction, which PostgreSQL would otherwise have aborted.
+		err = tx.savepoint(func() error { return insertOffline(tx, r, key) })
 	}
 	if tx.isUnique(err) {
 		// The rule above already saw the card's latest use; the index is the last line of

@@ -240,7 +240,7 @@ func (a *rollupAcc) compareMonths(q querier, month string) (*rollupProblem, erro
 	sort.Slice(want, func(i, j int) bool { return lessStrings(monthStrings(want[i]), monthStrings(want[j])) })
 	from, to := "", "~" // after every date and month (ASCII digits and dashes)
 	if month != "" {
-		from, to = month, month+"\x00"
+		from, to = month, month+" " // this month only: nothing stored sorts between
 	}
 	rows, err := q.query(`SELECT month, merchant_id, category, product_code, card_town, last_date, redemptions, voided,
 			amount_cents, discount_cents, share_cents, adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents
@@ -289,7 +289,7 @@ var cardsColumns = []string{"month", "scope", "key"}
 func (a *rollupAcc) compareCards(q querier, month string) (*rollupProblem, error) {
 	from, to := "", "~" // after every date and month (ASCII digits and dashes)
 	if month != "" {
-		from, to = month, month+"\x00"
+		from, to = month, month+" " // this month only: nothing stored sorts between
 	}
 	stored := newRollupAcc(a.town, a.loc, nil)
 	stored.seeds = a.seeds

@@ -632,22 +632,35 @@ func (e *Engine) listenOnce(ctx context.Context, fn func(string)) error {
 	}
 }
 
-// ints turns bool arguments into 0 and 1: flags are INTEGER columns on both engines (as
-// SQLite's driver stores a bool).
+// ints turns bool arguments into 0 and 1 (flags are INTEGER columns on both engines, as
+// SQLite's driver stores a bool) and NUL characters in strings into U+FFFD: PostgreSQL's text
+// cannot hold NUL, stored text never has one (card.CleanText), so a lookup with one finds
+// nothing, as on SQLite, instead of failing.
 func ints(args []any) []any {
+	var out []any
 	for i, a := range args {
-		if _, ok := a.(bool); ok {
-			out := make([]any, len(args))
-			copy(out, args)
-			for j := i; j < len(out); j++ {
-				if b, ok := out[j].(bool); ok {
-					out[j] = boolInt(b)
-				}
+		var v any
+		switch a := a.(type) {
+		case bool:
+			v = boolInt(a)
+		case string:
+			if !strings.ContainsRune(a, 0) {
+				continue
 			}
-			return out
+			v = strings.ReplaceAll(a, "\x00", "\uFFFD")
+		default:
+			continue
 		}
+		if out == nil {
+			out = make([]any, len(args))
+			copy(out, args)
+		}
+		out[i] = v
 	}
-	return args
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 func boolInt(b bool) int64 {
