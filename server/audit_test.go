@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"os"
 	"strings"
 	"testing"
@@ -130,7 +130,7 @@ func TestAuditRecordsWhoDidWhat(t *testing.T) {
 func TestAuditIsAppendOnly(t *testing.T) {
 	e := newSecEnv(t, 0)
 	e.do(secReq{method: "POST", path: "/api/v1/cards/" + e.card.ID + "/block", secret: e.admin})
-	db, err := sql.Open("sqlite3", e.dbPath)
+	db, err := storagetest.SQLOpen(t, e.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"net/http"
 	"os"
@@ -33,7 +34,7 @@ func TestBinary(t *testing.T) {
 	t.Run("GracefulShutdown", func(t *testing.T) { testGracefulShutdown(t, bin) })
 	t.Run("BodyOverLimit", func(t *testing.T) {
 		// serve's own listener closes gracefully: the 413 reaches a client still writing.
-		p := startBinary(t, bin, filepath.Join(t.TempDir(), "citycard.db"))
+		p := startBinary(t, bin, storagetest.DSN(t))
 		postOverLimit(t, strings.TrimPrefix(p.base, "http://"), "/api/v1/cards", binAdminToken)
 	})
 }

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
 	"os"
@@ -75,7 +75,7 @@ func TestRaisedRollupStopsStatementsAndClose(t *testing.T) {
 	doc, _ := loadOpenAPI(t)
 	k := newKoperMonth(t)
 	e := k.reportEnv
-	raw, err := sql.Open("sqlite3", e.cfg.DB)
+	raw, err := storagetest.SQLOpen(t, e.cfg.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestRaisedRollupStopsStatementsAndClose(t *testing.T) {
 func TestDeletedCloseRowIsRefused(t *testing.T) {
 	k := newKoperMonth(t)
 	e := k.reportEnv
-	raw, err := sql.Open("sqlite3", e.cfg.DB)
+	raw, err := storagetest.SQLOpen(t, e.cfg.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +159,16 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	e.db.Close()
 	// The attacker cuts the ledger back before the close and the last redemptions, removes the
 	// checkpoints, the close and its evidence, and has the rollups rebuilt by the service.
-	raw, err := sql.Open("sqlite3", e.cfg.DB)
+	raw, err := storagetest.SQLOpen(t, e.cfg.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{
 		`DELETE FROM idempotency_keys WHERE redemption_id IN (SELECT redemption_id FROM ledger WHERE seq > 6)`,
 		`DELETE FROM redemptions WHERE id IN (SELECT redemption_id FROM ledger WHERE seq > 6 AND kind = 'redemption')`,
-		`DELETE FROM ledger WHERE seq > 6`, `DELETE FROM ledger_checkpoints`, `DELETE FROM month_closes WHERE month = '2026-10'`,
+		`DELETE FROM ledger WHERE seq > 6`,
+		`UPDATE ledger_heads SET seq = 6, hash = (SELECT hash FROM ledger WHERE ledger.town = ledger_heads.town AND ledger.seq = 6)`,
+		`DELETE FROM ledger_checkpoints`, `DELETE FROM month_closes WHERE month = '2026-10'`,
 		`UPDATE towns SET rollup_zone = ''`,
 	} {
 		if _, err := raw.Exec(s); err != nil {

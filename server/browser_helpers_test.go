@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/citycard/citycard/storage/storagetest"
 	"image"
 	"image/png"
 	"io"
@@ -49,7 +50,7 @@ func startLiveApp(t *testing.T) *liveApp {
 	cfg := defaultConfig()
 	cfg.Addr = ln.Addr().String()
 	cfg.PublicURL = "http://" + ln.Addr().String()
-	cfg.DB = filepath.Join(t.TempDir(), "browser.db")
+	cfg.DB = storagetest.DSN(t)
 	cfg.AdminToken = "cca_browser-test-admin-token-0123456789"
 	cfg.RateLimit = 0 // a page makes many calls; the limiter is not what these tests are about
 	if cfg.Loc, err = time.LoadLocation(cfg.TZ); err != nil {

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"database/sql"
 	"fmt"
-	"path/filepath"
+	"github.com/citycard/citycard/storage/storagetest"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,7 +14,7 @@ import (
 // recovers the WAL after a crash, as the next start would.
 func integrityOK(t *testing.T, path string) {
 	t.Helper()
-	db, err := sql.Open("sqlite3", path)
+	db, err := storagetest.SQLOpen(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +30,7 @@ func integrityOK(t *testing.T, path string) {
 // integrity_check, and a till retrying each unanswered request with its Idempotency-Key ends
 // with exactly one redemption per key.
 func testCrashSafety(t *testing.T, bin string) {
-	dbPath := filepath.Join(t.TempDir(), "citycard.db")
+	dbPath := storagetest.DSN(t)
 	p := startBinary(t, bin, dbPath)
 	f := setupBinary(t, p, 40)
 

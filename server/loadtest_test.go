@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,7 +33,7 @@ func startBenchServer(b testing.TB) (*loadClient, loadSetup) {
 func startLoadServer(b testing.TB) (*loadClient, string) {
 	b.Helper()
 	cfg := defaultConfig()
-	cfg.DB = filepath.Join(b.TempDir(), "bench.db")
+	cfg.DB = storagetest.DSN(b)
 	cfg.RateLimit = 0
 	cfg.Loc = mustLoad(b)
 	db, err := storage.Open(context.Background(), cfg.DB, cfg.Loc)

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,7 +291,7 @@ func TestMetricsTokenTooShort(t *testing.T) {
 func TestServeMetricsAddr(t *testing.T) {
 	env := map[string]string{
 		"CITYCARD_ADDR":         "127.0.0.1:0",
-		"CITYCARD_DB":           filepath.Join(t.TempDir(), "citycard.db"),
+		"CITYCARD_DB":           storagetest.DSN(t),
 		"CITYCARD_METRICS_ADDR": "127.0.0.1:0",
 		"CITYCARD_ADMIN_TOKEN":  "cca_serve-metrics-test-0123456789abcdef",
 	}

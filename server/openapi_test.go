@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/citycard/citycard/storage/storagetest"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -82,7 +81,7 @@ func loadOpenAPI(t *testing.T) (map[string]any, []openAPIOp) {
 func openAPIServer(t *testing.T) (*server, *fiber.App) {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.DB = filepath.Join(t.TempDir(), "citycard.db")
+	cfg.DB = storagetest.DSN(t)
 	cfg.AdminToken = "cca_openapi-test-0123456789abcdefghij"
 	cfg.MetricsToken = "metrics-openapi-test-0123456789abcdef" // so /metrics is served, to a bearer
 	cfg.RateLimit = 0
@@ -461,7 +460,7 @@ func TestOpenAPIReportResponses(t *testing.T) {
 
 	const verify = "/api/v1/ledger/verify"
 	check("GET", verify, verify, e.admin, 200)
-	db, err := sql.Open("sqlite3", e.cfg.DB)
+	db, err := storagetest.SQLOpen(t, e.cfg.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"github.com/citycard/citycard/storage/storagetest"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +55,7 @@ func TestPairing(t *testing.T) {
 		t.Fatal("a key in the pairing QR")
 	}
 	// Only the code's hash is stored.
-	raw, err := sql.Open("sqlite3", "file:"+ts.db.Path()+"?mode=ro")
+	raw, err := storagetest.SQLOpen(t, ts.db.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,7 +49,7 @@ type reportEnv struct {
 func newReportEnv(t *testing.T) *reportEnv {
 	t.Helper()
 	cfg := defaultConfig()
-	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = filepath.Join(t.TempDir(), "test.db"), ljubljana, "cca_test-admin-0123456789abcdefghijkl", 0
+	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = storagetest.DSN(t), ljubljana, "cca_test-admin-0123456789abcdefghijkl", 0
 	db, keys, admin, _, err := openStore(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,7 +68,7 @@ func newSecEnv(t testing.TB, rateLimit int) *secEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &secEnv{t: t, dbPath: filepath.Join(t.TempDir(), "citycard.db"), logs: &lockedBuffer{}}
+	e := &secEnv{t: t, dbPath: storagetest.DSN(t), logs: &lockedBuffer{}}
 	if e.db, err = storage.Open(ctx, e.dbPath, loc); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/citycard/citycard/storage/storagetest"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +19,7 @@ func TestServePortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	db := filepath.Join(t.TempDir(), "fresh.db")
+	db := storagetest.DSN(t)
 	env := map[string]string{"CITYCARD_DB": db}
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

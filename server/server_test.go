@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +57,7 @@ var testNow = time.Date(2026, 10, 15, 12, 0, 0, 0, testLoc)
 func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "citycard.db"), testLoc)
+	db, err := storage.Open(ctx, storagetest.DSN(t), testLoc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,11 @@ package main
 
 import (
 	"bufio"
-	"database/sql"
 	"fmt"
+	"github.com/citycard/citycard/storage/storagetest"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +17,7 @@ import (
 // answers it, then closes the database cleanly: the WAL is checkpointed into the file and
 // removed, and the file passes integrity_check.
 func testGracefulShutdown(t *testing.T, bin string) {
-	dbPath := filepath.Join(t.TempDir(), "citycard.db")
+	dbPath := storagetest.DSN(t)
 	p := startBinary(t, bin, dbPath)
 	f := setupBinary(t, p, 1)
 	addr := strings.TrimPrefix(p.base, "http://")
@@ -82,7 +81,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 		t.Fatalf("%d bytes left in the WAL after a clean shutdown", fi.Size())
 	}
 	integrityOK(t, dbPath)
-	db, err := sql.Open("sqlite3", dbPath+"?mode=ro")
+	db, err := storagetest.SQLOpen(t, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"os"
 	"path/filepath"
@@ -411,7 +412,7 @@ func TestPublicByTown(t *testing.T) {
 // A fresh database starts with the town of CITYCARD_TOWN, CITYCARD_TOWN_NAME,
 // CITYCARD_LANGUAGES, CITYCARD_TZ and CITYCARD_PUBLIC_URL; bad values stop the start.
 func TestConfiguredTown(t *testing.T) {
-	env := map[string]string{"CITYCARD_DB": filepath.Join(t.TempDir(), "c.db"), "CITYCARD_TOWN": "ptuj",
+	env := map[string]string{"CITYCARD_DB": storagetest.DSN(t), "CITYCARD_TOWN": "ptuj",
 		"CITYCARD_TOWN_NAME": "Ptuj", "CITYCARD_LANGUAGES": "sl, en", "CITYCARD_TZ": "Europe/Vienna",
 		"CITYCARD_PUBLIC_URL": "https://ptuj.example/"}
 	cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/citycard/citycard/card"
 )
@@ -78,8 +79,8 @@ type BatchFilter struct {
 
 // Batches lists batches, newest first.
 func (db *DB) Batches(ctx context.Context, f BatchFilter, page Page) ([]card.Batch, string, error) {
-	return list(db.reader(ctx), `SELECT `+batchColumns+` FROM batches WHERE town = ? AND instr(name_key, ?) > 0 AND seq < ? ORDER BY seq DESC LIMIT ?`,
-		[]any{f.Town, card.FoldName(f.Query)}, page, true, func(r *sql.Rows) (card.Batch, int64, error) { return scanBatch(r) })
+	return list(db.reader(ctx), `SELECT `+batchColumns+` FROM batches WHERE town = ? AND name_key LIKE ? ESCAPE '\' AND seq < ? ORDER BY seq DESC LIMIT ?`,
+		[]any{f.Town, likeContains(card.FoldName(f.Query))}, page, true, func(r *sql.Rows) (card.Batch, int64, error) { return scanBatch(r) })
 }
 
 // Batch returns town's batch with this id, or card.ErrBatchNotFound.
@@ -97,4 +98,10 @@ func scanBatch(s scanner) (card.Batch, int64, error) {
 	err := s.Scan(&seq, &b.ID, &b.Town, &b.Name, &b.Product, &b.Count, &b.Lang, &created)
 	b.CreatedAt = fromMS(created)
 	return b, seq, err
+}
+
+// likeContains is the LIKE pattern (with ESCAPE '\') that matches text containing s: the
+// same on both engines, unlike instr and strpos.
+func likeContains(s string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s) + "%"
 }

@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/engine"
 )
 
 // readCache keeps rows the till's read path asks for again and again (a merchant by key, a
@@ -16,6 +19,7 @@ import (
 // its result only if no invalidation happened since, so a result read before a commit can never
 // be stored after that commit's invalidation. Bounded: when full, it is emptied.
 type readCache[K comparable, V any] struct {
+	off   bool // never stores: every lookup reads the database
 	mu    sync.Mutex
 	gen   uint64
 	max   int
@@ -63,6 +67,10 @@ func (c *readCache[K, V]) invalidate(k K, all bool) {
 
 // cached runs load through c: a hit returns the cached value, a miss loads and stores it.
 func cached[K comparable, V any](c *readCache[K, V], k K, load func() (V, error)) (V, error) {
+	if c.off {
+		c.misses.Add(1)
+		return load()
+	}
 	v, ok, gen := c.get(k)
 	if ok {
 		c.hits.Add(1)
@@ -94,14 +102,79 @@ type caches struct {
 	products      *readCache[string, card.Product]     // by code; products never change
 }
 
-func newCaches() caches {
-	return caches{
+// newCaches makes the caches. On a database other processes write too (shared), the cards
+// are not cached at all (every redemption in any process changes them), and the others are
+// emptied by the change notifications every process sends (see DB.listen): merchants,
+// offers, office tokens and towns change rarely, and a write is checked again inside its own
+// transaction anyway (Redeem reads the merchant, its key, the offer and the card there).
+func newCaches(shared bool) caches {
+	c := caches{
 		merchantByKey: newReadCache[string, merchant.Merchant](10_000),
 		merchantByID:  newReadCache[string, merchant.Merchant](10_000),
 		offers:        newReadCache[string, []merchant.Offer](10_000),
 		cards:         newReadCache[string, cardEntry](100_000),
 		officeTokens:  newReadCache[string, OfficeToken](10_000),
 		products:      newReadCache[string, card.Product](10_000),
+	}
+	c.cards.off = shared
+	return c
+}
+
+// Topics of the change notifications between processes sharing a database.
+const (
+	topicMerchants = "merchants"
+	topicOffers    = "offers"
+	topicTokens    = "office_tokens"
+	topicTowns     = "towns"
+)
+
+// changed tells the other processes sharing the database (if any) that topic changed, when
+// tx commits. This process empties its own caches itself, after the commit.
+func (t *Tx) changed(topic string) error {
+	n, ok := t.db.eng.(engine.Notifier)
+	if !ok || !t.db.eng.Shared() {
+		return nil
+	}
+	return n.Notify(t.tx, topic)
+}
+
+// listen empties the caches on the other processes' change notifications, on an engine
+// shared with them. "" (notifications may have been lost) empties everything.
+func (db *DB) listen() {
+	n, ok := db.eng.(engine.Notifier)
+	if !ok || !db.eng.Shared() {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db.stopListen = cancel
+	db.listening.Add(1)
+	go func() {
+		defer db.listening.Done()
+		n.Listen(ctx, func(topic string) {
+			switch topic {
+			case topicMerchants:
+				db.cache.merchantsChanged()
+			case topicOffers:
+				db.cache.offers.invalidate("", true)
+			case topicTokens:
+				db.cache.officeTokens.invalidate("", true)
+			case topicTowns:
+				db.reloadTowns(ctx)
+			default:
+				db.cache.merchantsChanged()
+				db.cache.offers.invalidate("", true)
+				db.cache.officeTokens.invalidate("", true)
+				db.cache.cards.invalidate("", true)
+				db.reloadTowns(ctx)
+			}
+		})
+	}()
+}
+
+// reloadTowns reads the towns again after another process changed them.
+func (db *DB) reloadTowns(ctx context.Context) {
+	if err := db.loadTowns(db.reader(ctx)); err != nil && ctx.Err() == nil {
+		slog.Warn("reload towns", "err", err)
 	}
 }
 

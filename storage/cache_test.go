@@ -98,8 +98,12 @@ func TestCacheStatsCountHitsAndMisses(t *testing.T) {
 	after := stats()
 	for _, name := range []string{"merchant_by_id", "offers", "cards"} {
 		hits, misses := after[name].Hits-before[name].Hits, after[name].Misses-before[name].Misses
-		if misses != 1 || hits != 2 {
-			t.Errorf("%s: %d hits and %d misses after three checks of one card, want 2 and 1", name, hits, misses)
+		wantHits, wantMisses := uint64(2), uint64(1)
+		if name == "cards" && db.eng.Shared() {
+			wantHits, wantMisses = 0, 3 // other processes redeem too: cards are never kept
+		}
+		if misses != wantMisses || hits != wantHits {
+			t.Errorf("%s: %d hits and %d misses after three checks of one card, want %d and %d", name, hits, misses, wantHits, wantMisses)
 		}
 	}
 }

@@ -54,7 +54,7 @@ func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, h
 		}
 		_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
-		if isUnique(err) {
+		if tx.isUnique(err) {
 			continue // a number drawn twice (1 in 9e10 a card): draw again
 		}
 		if err != nil {

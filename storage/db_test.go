@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
+	"github.com/citycard/citycard/storage/storagetest"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -37,7 +38,7 @@ func (c *fixedClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.
 // 2026-10-15 10:00 UTC, closed when the test ends.
 func MustOpenDB(tb testing.TB) (*DB, *fixedClock) {
 	tb.Helper()
-	db, err := Open(context.Background(), filepath.Join(tb.TempDir(), "test.db"), testLoc)
+	db, err := Open(context.Background(), storagetest.DSN(tb), testLoc)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -107,12 +108,13 @@ func TestOpenChecksPragmasAndReopens(t *testing.T) {
 	}
 	var mode string
 	var sync int
-	db.write.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
-	db.write.QueryRow(`PRAGMA synchronous`).Scan(&sync)
+	write, read := sqliteConns(t, db)
+	write.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	write.QueryRow(`PRAGMA synchronous`).Scan(&sync)
 	if mode != "wal" || sync != 2 {
 		t.Fatalf("journal_mode=%s synchronous=%d, want wal and 2", mode, sync)
 	}
-	if _, err := db.read.Exec(`CREATE TABLE x (a)`); err == nil {
+	if _, err := read.Exec(`CREATE TABLE x (a)`); err == nil {
 		t.Fatal("the read pool accepted a write")
 	}
 	db.Close()
@@ -121,7 +123,7 @@ func TestOpenChecksPragmasAndReopens(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	db.read.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n)
 	if n < 1 {
 		t.Fatalf("%d migrations recorded", n)
 	}
@@ -161,7 +163,7 @@ func TestConcurrentOnceRedemption(t *testing.T) {
 		t.Fatalf("%d successes and %d limit_reached, want 1 and %d", ok, limited, n-1)
 	}
 	var rows int
-	db.read.QueryRow(`SELECT count(*) FROM redemptions`).Scan(&rows)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM redemptions`).Scan(&rows)
 	if rows != 1 {
 		t.Fatalf("%d redemptions stored, want 1", rows)
 	}
@@ -203,7 +205,7 @@ func TestIdempotentReplay(t *testing.T) {
 		t.Fatalf("other merchant: %v, want ErrOfferNotFound", err)
 	}
 	var rows int
-	db.read.QueryRow(`SELECT count(*) FROM redemptions`).Scan(&rows)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM redemptions`).Scan(&rows)
 	if rows != 1 {
 		t.Fatalf("%d redemptions stored, want 1", rows)
 	}

@@ -23,7 +23,7 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 	if e.Town == "" {
 		return [32]byte{}, errors.New("ledger entry without a town")
 	}
-	seq, prev, err := ledgerHead(tx, e.Town)
+	seq, prev, err := lockHead(tx, e.Town)
 	if err != nil {
 		return prev, err
 	}
@@ -35,7 +35,37 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 	_, err = tx.exec(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Town, e.Seq, e.Version, e.CardTown, e.Kind, e.RedemptionID, e.CardID, e.CardNumber, e.MerchantID, e.OfferID, e.Terminal,
 		e.Product, e.Category, e.Amount, e.Discount, e.Share, ms(e.CreatedAt), ms(e.At), e.Month.String(), e.Reason, h[:])
+	if err != nil {
+		return h, err
+	}
+	_, err = tx.exec(`UPDATE ledger_heads SET seq = ?, hash = ? WHERE town = ?`, e.Seq, h[:], e.Town)
 	return h, err
+}
+
+// lockHead reads town's chain head from its ledger_heads row, locked until the write commits
+// (on an engine with row locks), creating the row for a town's first entry. Writers of one
+// town take turns here, whichever process they run in, so each appends after the entry the
+// one before it appended: the chain stays gap-free and strictly ordered.
+func lockHead(tx *Tx, town string) (int64, [32]byte, error) {
+	var head [32]byte
+	for range 2 {
+		var seq int64
+		var hash []byte
+		err := tx.queryRow(`SELECT seq, hash FROM ledger_heads WHERE town = ?`+tx.forUpdate(), town).Scan(&seq, &hash)
+		if err == nil {
+			copy(head[:], hash)
+			return seq, head, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, head, err
+		}
+		// The town's first entry. Another writer may create the row at the same time: the
+		// insert then waits for it and does nothing, and the next read finds its row.
+		if _, err := tx.exec(`INSERT INTO ledger_heads (town, seq, hash) VALUES (?, 0, ?) ON CONFLICT (town) DO NOTHING`, town, head[:]); err != nil {
+			return 0, head, err
+		}
+	}
+	return 0, head, fmt.Errorf("ledger head of %s: no row after creating it", town)
 }
 
 // ledgerHead is the last entry's seq and hash in town's chain: 0 and 32 zero bytes for an
@@ -139,12 +169,11 @@ type anchor struct {
 // is named). Its memory grows with the rollups' size, not the ledger's. It checks town's
 // chain, closes, checkpoints and rollups; checkpoints in extra of other towns are left out.
 func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.Checkpoint) (LedgerCheck, error) {
-	tx, err := db.read.BeginTx(ctx, nil)
+	q, done, err := db.snapshot(ctx)
 	if err != nil {
 		return LedgerCheck{}, err
 	}
-	defer tx.Rollback()
-	q := txReader{ctx, tx}
+	defer done()
 	loc, err := rollupZone(q, town, db.TownLoc(town))
 	if err != nil {
 		return LedgerCheck{}, err
@@ -314,6 +343,23 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 		}
 		return p.check(), nil
 	}
+	// The head row every append goes through must be where the chain ends: an entry deleted
+	// from the end (with its head row left) or a head row moved shows here.
+	var headSeq int64
+	var headHash []byte
+	switch err := q.queryRow(`SELECT seq, hash FROM ledger_heads WHERE town = ?`, town).Scan(&headSeq, &headHash); {
+	case errors.Is(err, sql.ErrNoRows):
+		if n > 0 {
+			return bad(n, "", "ledger_heads has no row for a chain of %d entries", n), nil
+		}
+	case err != nil:
+		return LedgerCheck{}, err
+	case headSeq != n || !bytes.Equal(headHash, head[:]):
+		if headSeq > n {
+			return bad(n+1, "", "entry %d is missing: ledger_heads says the chain has %d entries, the ledger has %d", n+1, headSeq, n), nil
+		}
+		return bad(headSeq, "", "ledger_heads (entry %d) is not where the chain ends (entry %d)", headSeq, n), nil
+	}
 	return LedgerCheck{OK: true, Entries: n, Head: head}, nil
 }
 
@@ -363,23 +409,13 @@ func entryMismatch(e merchant.LedgerEntry, r merchant.Redemption) string {
 	return ""
 }
 
-// txReader is a querier over a read transaction, so several queries see one snapshot.
-type txReader struct {
-	ctx context.Context
-	tx  *sql.Tx
-}
-
-func (r txReader) queryRow(q string, args ...any) *sql.Row {
-	return r.tx.QueryRowContext(r.ctx, q, args...)
-}
-func (r txReader) query(q string, args ...any) (*sql.Rows, error) {
-	return r.tx.QueryContext(r.ctx, q, args...)
-}
-
 // backfillLedger books the redemptions and voids stored before the ledger existed, in the
 // order they happened. It runs once, in the first write after the migration that adds the
 // ledger (initLedger); no month can have been closed before it.
 func backfillLedger(tx *Tx) error {
+	if err := resyncHeads(tx); err != nil {
+		return err
+	}
 	rows, err := tx.query(`SELECT ` + redemptionColumns + ` FROM redemptions ORDER BY seq`)
 	if err != nil {
 		return err
@@ -424,4 +460,15 @@ func backfillLedger(tx *Tx) error {
 // then the entry's time is the decision's, and it counts in the month of the decision.
 func acceptedLate(r merchant.Redemption, e merchant.LedgerEntry) bool {
 	return r.ConflictReason != "" && r.Decision == merchant.DecisionAccepted && r.DecidedAt != nil && e.At.Equal(*r.DecidedAt)
+}
+
+// resyncHeads sets every town's ledger_heads row from its chain as stored, before an upgrade
+// books into the ledger what an older version stored outside it.
+func resyncHeads(tx *Tx) error {
+	if _, err := tx.exec(`DELETE FROM ledger_heads`); err != nil {
+		return err
+	}
+	_, err := tx.exec(`INSERT INTO ledger_heads (town, seq, hash)
+		SELECT l.town, l.seq, l.hash FROM ledger l WHERE l.seq = (SELECT max(seq) FROM ledger WHERE town = l.town)`)
+	return err
 }

@@ -2,7 +2,7 @@ package storage
 
 import (
 	"context"
-	"database/sql"
+	"github.com/citycard/citycard/storage/storagetest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,7 +48,7 @@ func mustLedgerCity(t *testing.T) *ledgerCity {
 // file (and the sqlite3 shell) could.
 func (l *ledgerCity) tamper(t *testing.T, stmts ...string) {
 	t.Helper()
-	raw, err := sql.Open("sqlite3", "file:"+l.path)
+	raw, err := storagetest.SQLOpen(t, l.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +76,12 @@ func TestLedgerVerifies(t *testing.T) {
 		t.Fatalf("verify = %+v, want ok with 7 entries", chk)
 	}
 	var head []byte
-	l.db.read.QueryRow(`SELECT hash FROM ledger WHERE seq = 7`).Scan(&head)
+	l.db.reader(context.Background()).queryRow(`SELECT hash FROM ledger WHERE seq = 7`).Scan(&head)
 	if string(head) != string(chk.Head[:]) {
 		t.Fatalf("head %x, last entry's hash %x", chk.Head, head)
 	}
 	// Each entry's hash is its canonical content chained to the one before.
-	rows, err := l.db.read.Query(`SELECT ` + ledgerColumns + ` FROM ledger ORDER BY seq`)
+	rows, err := l.db.reader(context.Background()).query(`SELECT ` + ledgerColumns + ` FROM ledger ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestLedgerEntryPerWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	db.read.QueryRow(`SELECT count(*) FROM ledger`).Scan(&n)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM ledger`).Scan(&n)
 	if n != 1 {
 		t.Fatalf("%d ledger entries, want 1", n)
 	}

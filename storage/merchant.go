@@ -87,6 +87,9 @@ func (db *DB) UpdateMerchant(ctx context.Context, town, id string, change func(*
 		if err != nil {
 			return err
 		}
+		if err := tx.changed(topicMerchants); err != nil {
+			return err
+		}
 		return tx.auditIn(m.Town, "merchant.update", id)
 	})
 	return m, err
@@ -105,6 +108,9 @@ func (db *DB) SetMerchantKey(ctx context.Context, town, id string, keyHash []byt
 			return merchant.ErrNotFound
 		}
 		if _, err := tx.exec(`DELETE FROM merchant_keys WHERE merchant_id = ?`, id); err != nil {
+			return err
+		}
+		if err := tx.changed(topicMerchants); err != nil {
 			return err
 		}
 		return tx.auditIn(town, "merchant.key_rotate", id) // the key itself is never audited

@@ -43,6 +43,9 @@ func (db *DB) CreateOffer(ctx context.Context, town string, o *merchant.Offer) e
 		if err != nil {
 			return err
 		}
+		if err := tx.changed(topicOffers); err != nil {
+			return err
+		}
 		return tx.auditIn(o.Town, "offer.create", o.ID)
 	})
 }
@@ -96,6 +99,9 @@ func (db *DB) UpdateOffer(ctx context.Context, town, id string, change func(*mer
 			title, o.Kind, o.Value, nullCents(o.MaxDiscount), nullCents(o.MinAmount), o.Limit,
 			products, nullStr(o.ValidFrom), nullStr(o.ValidUntil), o.MunicipalShare, o.Active, ms(tx.Now), id)
 		if err != nil {
+			return err
+		}
+		if err := tx.changed(topicOffers); err != nil {
 			return err
 		}
 		return tx.auditIn(o.Town, "offer.update", id)

@@ -64,6 +64,9 @@ func (db *DB) UsePairing(ctx context.Context, codeHash, keyHash []byte) (merchan
 		if _, err := tx.exec(`INSERT INTO merchant_keys (key_hash, merchant_id, created_at) VALUES (?, ?, ?)`, keyHash, merchantID, ms(tx.Now)); err != nil {
 			return err
 		}
+		if err := tx.changed(topicMerchants); err != nil {
+			return err
+		}
 		return tx.auditIn(m.Town, "merchant.pairing_use", merchantID)
 	})
 	return m, err

@@ -14,7 +14,7 @@ import (
 
 // productColumns read the accepting towns in the same query, so a redemption reads its
 // product (and where it is accepted) in one statement, as before towns.
-const productColumns = `seq, code, coalesce(town, ''), coalesce((SELECT group_concat(pt.town) FROM product_towns pt WHERE pt.product_code = products.code), ''),
+const productColumns = `seq, code, coalesce(town, ''), coalesce((SELECT string_agg(pt.town, ',') FROM product_towns pt WHERE pt.product_code = products.code), ''),
 	name_json, validity_hours, validity_days, price_cents, audience, activation_deadline_days, created_at`
 
 // productVisible is the condition for a product a town may use (issue cards of, name in an
@@ -60,7 +60,7 @@ func (db *DB) CreateProduct(ctx context.Context, p *card.Product) error {
 		_, err := tx.exec(`INSERT INTO products (code, town, name_json, validity_hours, validity_days, price_cents, audience, activation_deadline_days, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.Code, nullStr(p.Town), string(name), nullInt(p.ValidityHours), nullInt(p.ValidityDays), p.PriceCents, p.Audience, p.ActivationDeadlineDays, ms(p.CreatedAt))
-		if isUnique(err) {
+		if tx.isUnique(err) {
 			return card.ErrProductExists
 		}
 		if err != nil {

@@ -17,13 +17,14 @@ func TestCheckWritable(t *testing.T) {
 	if v, _ := db.Setting(ctx, "ready_probe"); v == "" {
 		t.Fatal("the probe wrote nothing")
 	}
-	if _, err := db.write.Exec(`PRAGMA query_only = 1`); err != nil {
+	write, _ := sqliteConns(t, db)
+	if _, err := write.Exec(`PRAGMA query_only = 1`); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.CheckWritable(ctx); err == nil {
 		t.Fatal("a database that cannot take writes passed")
 	}
-	if _, err := db.write.Exec(`PRAGMA query_only = 0`); err != nil {
+	if _, err := write.Exec(`PRAGMA query_only = 0`); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.CheckWritable(ctx); err != nil {

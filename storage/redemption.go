@@ -103,7 +103,7 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	} else {
 		err = insertOffline(tx, r, key)
 	}
-	if isUnique(err) {
+	if tx.isUnique(err) {
 		// The rule above already saw the card's latest use; the index is the last line of
 		// defence (and, offline, catches an earlier day's use behind a later one).
 		if offline {

@@ -229,7 +229,7 @@ func (db *DB) CloseMonth(ctx context.Context, town string, m merchant.Month, ren
 		}
 		_, err = tx.exec(`INSERT INTO month_closes (town, month, closed_at, report, sha256, ledger_head, ledger_entries)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, town, m.String(), ms(c.ClosedAt), c.Report, c.SHA256[:], c.LedgerHead[:], c.LedgerEntries)
-		if isUnique(err) {
+		if tx.isUnique(err) {
 			return merchant.ErrAlreadyClosed
 		}
 		if err != nil {
@@ -260,12 +260,11 @@ func (db *DB) checkMonthSnapshot(ctx context.Context, town string, m merchant.Mo
 	if _, end := m.Range(loc); db.Now().Before(end) {
 		return 0, merchant.ErrMonthOpen
 	}
-	tx, err := db.read.BeginTx(ctx, nil)
+	q, done, err := db.snapshot(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
-	q := txReader{ctx, tx}
+	defer done()
 	n, _, err := ledgerHead(q, town)
 	if err != nil {
 		return 0, err
@@ -358,12 +357,11 @@ var viewBetweenReads func()
 // Everything is town's: its close, its report, its merchants' statement items.
 func (db *DB) MonthView(ctx context.Context, town string, m merchant.Month, withItems bool, merchantID string) (MonthView, error) {
 	var v MonthView
-	tx, err := db.read.BeginTx(ctx, nil)
+	q, done, err := db.snapshot(ctx)
 	if err != nil {
 		return v, err
 	}
-	defer tx.Rollback()
-	q := txReader{ctx, tx}
+	defer done()
 	cl, ok, err := monthCloseState(q, town, m)
 	if err != nil {
 		return v, err

@@ -67,9 +67,9 @@ func BenchmarkMonthReport10M(b *testing.B) {
 	s, e := month.Range(testLoc)
 	var live, voided int
 	var share int64
-	db.read.QueryRow(`SELECT count(*), coalesce(sum(share_cents), 0) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NULL`,
+	db.reader(context.Background()).queryRow(`SELECT count(*), coalesce(sum(share_cents), 0) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NULL`,
 		ms(s), ms(e)).Scan(&live, &share)
-	db.read.QueryRow(`SELECT count(*) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NOT NULL`,
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NOT NULL`,
 		ms(s), ms(e)).Scan(&voided)
 	if rep.Totals.Redemptions != live || rep.Totals.Voided != voided || rep.Totals.MunicipalShare != share {
 		b.Fatalf("report %+v disagrees with the redemptions: %d live, %d voided, share %d", rep.Totals, live, voided, share)
@@ -112,7 +112,7 @@ func (d benchDataSet) row(i int) (at int64, mer, offer, product, cardNo int, amo
 // offers and cards, the redemptions by one INSERT … SELECT, and the rollups computed here
 // from the same formulas.
 func (d benchDataSet) build(path string) error {
-	raw, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?_foreign_keys=off&_busy_timeout=10000")
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=off&_busy_timeout=10000")
 	if err != nil {
 		return err
 	}

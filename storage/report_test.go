@@ -3,7 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
+	"github.com/citycard/citycard/storage/storagetest"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -146,7 +146,7 @@ func sortTimes(ts []time.Time) {
 func reportFromRedemptions(tb testing.TB, db *DB, m merchant.Month) merchant.Report {
 	tb.Helper()
 	start, end := m.Range(db.Loc)
-	rows, err := db.read.Query(`SELECT r.merchant_id, m.name, r.category, r.product_code, r.card_id, r.created_at,
+	rows, err := db.reader(context.Background()).query(`SELECT r.merchant_id, m.name, r.category, r.product_code, r.card_id, r.created_at,
 			r.amount_cents, r.discount_cents, r.share_cents, r.voided_at IS NOT NULL, r.card_town
 		FROM redemptions r JOIN merchants m ON m.id = r.merchant_id WHERE r.created_at >= ? AND r.created_at < ?`, ms(start), ms(end))
 	if err != nil {
@@ -165,8 +165,8 @@ func reportFromRedemptions(tb testing.TB, db *DB, m merchant.Month) merchant.Rep
 		lines = append(lines, l)
 	}
 	var issued, activated int
-	db.read.QueryRow(`SELECT count(*) FROM cards WHERE issued_at >= ? AND issued_at < ?`, ms(start), ms(end)).Scan(&issued)
-	db.read.QueryRow(`SELECT count(*) FROM cards WHERE activated_at >= ? AND activated_at < ?`, ms(start), ms(end)).Scan(&activated)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM cards WHERE issued_at >= ? AND issued_at < ?`, ms(start), ms(end)).Scan(&issued)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM cards WHERE activated_at >= ? AND activated_at < ?`, ms(start), ms(end)).Scan(&activated)
 	return merchant.BuildReport(m, db.Loc, lines, issued, activated)
 }
 
@@ -231,7 +231,7 @@ func TestRollupsRebuiltForNewZone(t *testing.T) {
 		}
 	}
 	var zone string
-	db.read.QueryRow(`SELECT rollup_zone FROM towns WHERE code = 'koper'`).Scan(&zone)
+	db.reader(context.Background()).queryRow(`SELECT rollup_zone FROM towns WHERE code = 'koper'`).Scan(&zone)
 	if zone != "UTC" {
 		t.Fatalf("rollup_zone = %q", zone)
 	}
@@ -284,7 +284,7 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 	oct := mustReport(t, c.db, "2026-10")
 	c.db.Close()
 	// Make the file what version 1 left: no ledger, no rollups.
-	raw, err := sql.Open("sqlite3", "file:"+path)
+	raw, err := storagetest.SQLOpen(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,11 +347,11 @@ func TestCloseMonth(t *testing.T) {
 		t.Fatalf("close's checkpoint = %+v, want one of the 2 entries with the close", cp)
 	}
 	var kind, month string
-	c.db.read.QueryRow(`SELECT kind, month FROM ledger WHERE seq = 2`).Scan(&kind, &month)
+	c.db.reader(context.Background()).queryRow(`SELECT kind, month FROM ledger WHERE seq = 2`).Scan(&kind, &month)
 	if kind != merchant.LedgerClose || month != "2026-09" {
 		t.Fatalf("entry 2 = %s in %s, want the close of 2026-09", kind, month)
 	}
-	c.db.read.QueryRow(`SELECT kind, month FROM ledger WHERE seq = 3`).Scan(&kind, &month)
+	c.db.reader(context.Background()).queryRow(`SELECT kind, month FROM ledger WHERE seq = 3`).Scan(&kind, &month)
 	if kind != merchant.LedgerAdjustment || month != "2026-10" {
 		t.Fatalf("void entry = %s in %s, want an adjustment in 2026-10", kind, month)
 	}

@@ -3,10 +3,12 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
@@ -118,17 +120,21 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 		}
 		return useCard(tx, month, day, e, uses)
 	}
-	const set = `redemptions = redemptions + excluded.redemptions, voided = voided + excluded.voided,
-		amount_cents = amount_cents + excluded.amount_cents, discount_cents = discount_cents + excluded.discount_cents,
-		share_cents = share_cents + excluded.share_cents, adjustments = adjustments + excluded.adjustments,
-		adj_amount_cents = adj_amount_cents + excluded.adj_amount_cents,
-		adj_discount_cents = adj_discount_cents + excluded.adj_discount_cents,
-		adj_share_cents = adj_share_cents + excluded.adj_share_cents`
+	// The target's columns are named with its table: PostgreSQL finds a bare name ambiguous
+	// next to excluded's.
+	set := func(t string) string {
+		return strings.NewReplacer("$", t).Replace(`redemptions = $.redemptions + excluded.redemptions, voided = $.voided + excluded.voided,
+		amount_cents = $.amount_cents + excluded.amount_cents, discount_cents = $.discount_cents + excluded.discount_cents,
+		share_cents = $.share_cents + excluded.share_cents, adjustments = $.adjustments + excluded.adjustments,
+		adj_amount_cents = $.adj_amount_cents + excluded.adj_amount_cents,
+		adj_discount_cents = $.adj_discount_cents + excluded.adj_discount_cents,
+		adj_share_cents = $.adj_share_cents + excluded.adj_share_cents`)
+	}
 	if _, err := tx.exec(`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
 			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (town, date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+set,
+		ON CONFLICT (town, date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+set("rollup_days"),
 		append([]any{e.Town, day, e.MerchantID, e.OfferID, e.Product, e.Category}, args...)...); err != nil {
 		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
 	}
@@ -137,7 +143,7 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (town, month, merchant_id, category, product_code, card_town) DO UPDATE SET
-			last_date = max(last_date, excluded.last_date), `+set,
+			last_date = CASE WHEN excluded.last_date > rollup_months.last_date THEN excluded.last_date ELSE rollup_months.last_date END, `+set("rollup_months"),
 		append([]any{e.Town, month, e.MerchantID, e.Category, e.Product, e.CardTown, day}, args...)...); err != nil {
 		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
 	}
@@ -172,7 +178,7 @@ func useCard(tx *Tx, month, day string, e merchant.LedgerEntry, delta int) error
 		}
 		_, err := tx.exec(`INSERT INTO rollup_card_uses (town, month, scope, key, card_id, uses)
 			VALUES (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1)
-			ON CONFLICT (town, month, scope, key, card_id) DO UPDATE SET uses = uses + 1`, args...)
+			ON CONFLICT (town, month, scope, key, card_id) DO UPDATE SET uses = rollup_card_uses.uses + 1`, args...)
 		return err
 	}
 	for _, s := range scopes {
@@ -274,6 +280,9 @@ func backfillCloses(tx *Tx) error {
 	if err := tx.queryRow(`SELECT count(*) FROM settings WHERE key = 'ledger_close_backfill'`).Scan(&pending); err != nil || pending == 0 {
 		return err
 	}
+	if err := resyncHeads(tx); err != nil {
+		return err
+	}
 	closes, err := monthCloses(tx, "")
 	if err != nil {
 		return err
@@ -313,6 +322,17 @@ func (db *DB) initLedger(ctx context.Context) error {
 		var n int
 		if err := tx.queryRow(`SELECT count(*) FROM towns`).Scan(&n); err != nil {
 			return err
+		}
+		if n == 0 {
+			// A fresh database whose engine's schema starts without a town (PostgreSQL's: it
+			// has no upgrade from before towns): the deployment's town is its first.
+			name, _ := json.Marshal(db.town.Name)
+			langs, _ := json.Marshal(db.town.Languages)
+			if _, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, '', ?)`,
+				db.town.Code, string(name), db.town.Timezone, string(langs), db.town.PublicURL, ms(tx.Now)); err != nil {
+				return err
+			}
+			n = 1
 		}
 		if n == 1 {
 			if _, err := tx.exec(`UPDATE towns SET timezone = ? WHERE code = ? AND timezone <> ?`,

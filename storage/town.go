@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"github.com/citycard/citycard/storage/postgres"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -94,11 +96,17 @@ func DefaultTown(code string, loc *time.Location) Town {
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ town *Town }
+type options struct {
+	town *Town
+	pg   postgres.Options
+}
 
 // WithTown sets the town a fresh database starts with and an older one is upgraded into
 // (default: DefaultTown("koper", loc)).
 func WithTown(t Town) Option { return func(o *options) { o.town = &t } }
+
+// WithPostgres configures the PostgreSQL engine (pool size, isolation); SQLite ignores it.
+func WithPostgres(p postgres.Options) Option { return func(o *options) { o.pg = p } }
 
 // townInfo is a town with its zone loaded.
 type townInfo struct {
@@ -116,6 +124,10 @@ type townCache struct {
 // loadTowns reads the towns into memory. A read-only database reads each town's days in the
 // zone its rollups were built for, so they read as they were booked.
 func (db *DB) loadTowns(q querier) error {
+	// One load at a time, so a load that read the towns earlier cannot store them after a
+	// later one (a notification's reload racing a write's).
+	db.townsLoad.Lock()
+	defer db.townsLoad.Unlock()
 	ts, err := allTowns(q)
 	if err != nil {
 		return err
@@ -231,10 +243,13 @@ func (db *DB) CreateTown(ctx context.Context, t *Town) error {
 		langs, _ := json.Marshal(t.Languages)
 		_, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			t.Code, string(name), t.Timezone, string(langs), t.PublicURL, t.Timezone, ms(t.CreatedAt))
-		if isUnique(err) {
+		if tx.isUnique(err) {
 			return ErrTownExists
 		}
 		if err != nil {
+			return err
+		}
+		if err := tx.changed(topicTowns); err != nil {
 			return err
 		}
 		return tx.auditIn("", "town.create", t.Code)
@@ -275,6 +290,9 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 			return err
 		}
 		if err := rebuildStaleRollups(tx); err != nil {
+			return err
+		}
+		if err := tx.changed(topicTowns); err != nil {
 			return err
 		}
 		return tx.auditIn("", "town.update", code)
@@ -351,6 +369,9 @@ func (db *DB) RevokeOfficeToken(ctx context.Context, town, id string) error {
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrTokenNotFound
+		}
+		if err := tx.changed(topicTokens); err != nil {
+			return err
 		}
 		return tx.auditIn("", "office_token.revoke", id)
 	})

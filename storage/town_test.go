@@ -128,7 +128,7 @@ func TestTwoTownsKeepApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kinds []string
-	rs, _ := db.read.Query(`SELECT town || ':' || kind FROM ledger WHERE redemption_id IN (?, ?) AND kind <> 'redemption' ORDER BY town`, inKoper.ID, inPtuj.ID)
+	rs, _ := db.reader(context.Background()).query(`SELECT town || ':' || kind FROM ledger WHERE redemption_id IN (?, ?) AND kind <> 'redemption' ORDER BY town`, inKoper.ID, inPtuj.ID)
 	for rs.Next() {
 		var s string
 		rs.Scan(&s)
@@ -146,7 +146,7 @@ func TestTwoTownsKeepApart(t *testing.T) {
 	}
 	// Each chain is its own: numbered from 1 in each town.
 	var first int
-	db.read.QueryRow(`SELECT count(*) FROM ledger WHERE seq = 1`).Scan(&first)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM ledger WHERE seq = 1`).Scan(&first)
 	if first != 2 {
 		t.Errorf("%d chains start at 1, want 2", first)
 	}
@@ -154,12 +154,12 @@ func TestTwoTownsKeepApart(t *testing.T) {
 	for _, table := range []string{"merchants", "offers", "cards", "redemptions", "ledger", "rollup_days", "rollup_months",
 		"rollup_card_uses", "rollup_cards", "month_closes", "ledger_checkpoints", "office_tokens", "product_towns"} {
 		var n int
-		if err := db.read.QueryRow(`SELECT count(*) FROM ` + table + ` WHERE town NOT IN (SELECT code FROM towns)`).Scan(&n); err != nil || n != 0 {
+		if err := db.reader(context.Background()).queryRow(`SELECT count(*) FROM ` + table + ` WHERE town NOT IN (SELECT code FROM towns)`).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows of no town (%v)", table, n, err)
 		}
 	}
 	var badCardTown int
-	db.read.QueryRow(`SELECT count(*) FROM redemptions WHERE card_town NOT IN (SELECT code FROM towns)`).Scan(&badCardTown)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM redemptions WHERE card_town NOT IN (SELECT code FROM towns)`).Scan(&badCardTown)
 	if badCardTown != 0 {
 		t.Errorf("%d redemptions of no issuing town", badCardTown)
 	}

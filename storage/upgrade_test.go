@@ -80,7 +80,7 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 		"redemptions": "town = 'piran' AND card_town = 'piran'", "audit": "town = 'piran'", "ledger": "town = 'piran'",
 	} {
 		var all, ok int
-		db.read.QueryRow(`SELECT count(*), count(*) FILTER (WHERE `+where+`) FROM `+table).Scan(&all, &ok)
+		db.reader(context.Background()).queryRow(`SELECT count(*), count(*) FILTER (WHERE `+where+`) FROM `+table).Scan(&all, &ok)
 		want := counts[table]
 		if table == "ledger" {
 			want += len(frozen) // the closes are booked as entries at the upgrade
@@ -91,13 +91,13 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 	}
 	for _, table := range []string{"rollup_days", "rollup_months", "rollup_card_uses", "rollup_cards", "month_closes", "ledger_checkpoints"} {
 		var other int
-		db.read.QueryRow(`SELECT count(*) FROM ` + table + ` WHERE town <> 'piran'`).Scan(&other)
+		db.reader(context.Background()).queryRow(`SELECT count(*) FROM ` + table + ` WHERE town <> 'piran'`).Scan(&other)
 		if other != 0 {
 			t.Errorf("%s has %d rows of another town", table, other)
 		}
 	}
 	var accepted int
-	db.read.QueryRow(`SELECT count(*) FROM product_towns WHERE town = 'piran'`).Scan(&accepted)
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM product_towns WHERE town = 'piran'`).Scan(&accepted)
 	if accepted != counts["products"] {
 		t.Errorf("%d of %d products are accepted in piran", accepted, counts["products"])
 	}
@@ -115,7 +115,7 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 	// The upgraded town works on: a new redemption is booked in its chain (version 3).
 	var m merchant.Merchant
 	var o merchant.Offer
-	if err := db.read.QueryRow(`SELECT o.id, o.merchant_id FROM offers o JOIN merchants m ON m.id = o.merchant_id
+	if err := db.reader(context.Background()).queryRow(`SELECT o.id, o.merchant_id FROM offers o JOIN merchants m ON m.id = o.merchant_id
 		WHERE o.active = 1 AND o.limit_kind = 'unlimited' AND o.min_amount_cents IS NULL AND o.products_json IS NULL
 			AND m.status = 'active' LIMIT 1`).Scan(&o.ID, &m.ID); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	var product string
-	db.read.QueryRow(`SELECT code FROM products WHERE validity_hours IS NOT NULL LIMIT 1`).Scan(&product)
+	db.reader(context.Background()).queryRow(`SELECT code FROM products WHERE validity_hours IS NOT NULL LIMIT 1`).Scan(&product)
 	cards, err := db.CreateCards(ctx, "piran", kr, product, 1, "", "")
 	if err != nil {
 		t.Fatal(err)

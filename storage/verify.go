@@ -190,7 +190,7 @@ func (a *rollupAcc) compareDays(q querier, month string) (*rollupProblem, error)
 		want = append(want, k)
 	}
 	sort.Slice(want, func(i, j int) bool { return lessStrings(dayStrings(want[i]), dayStrings(want[j])) })
-	from, to := "", "\xff"
+	from, to := "", "~" // after every date and month (ASCII digits and dashes)
 	if month != "" {
 		from, to = month+"-01", month+"-32"
 	}
@@ -238,7 +238,7 @@ func (a *rollupAcc) compareMonths(q querier, month string) (*rollupProblem, erro
 		want = append(want, k)
 	}
 	sort.Slice(want, func(i, j int) bool { return lessStrings(monthStrings(want[i]), monthStrings(want[j])) })
-	from, to := "", "\xff"
+	from, to := "", "~" // after every date and month (ASCII digits and dashes)
 	if month != "" {
 		from, to = month, month+"\x00"
 	}
@@ -287,7 +287,7 @@ var cardsColumns = []string{"month", "scope", "key"}
 // compareCards checks rollup_card_uses by month and scope against the entries' hashes, and
 // rollup_cards against the number of cards each key has in rollup_card_uses.
 func (a *rollupAcc) compareCards(q querier, month string) (*rollupProblem, error) {
-	from, to := "", "\xff"
+	from, to := "", "~" // after every date and month (ASCII digits and dashes)
 	if month != "" {
 		from, to = month, month+"\x00"
 	}

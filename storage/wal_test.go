@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"github.com/citycard/citycard/storage/sqlite"
+	"github.com/citycard/citycard/storage/storagetest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 // the checkpointer restarted the log it only grew, by 7 to 24 KB a redemption (59 MiB after
 // 8,000 here, 683 MiB in 10 s of .ci/loadtest), and never shrank.
 func TestWALStaysBounded(t *testing.T) {
+	storagetest.SkipOnPostgres(t, "the write-ahead log")
 	if testing.Short() {
 		t.Skip("sustained load")
 	}
@@ -23,7 +26,7 @@ func TestWALStaysBounded(t *testing.T) {
 		maxRun = 20 * time.Second // a slow machine (or -race) stops earlier and still checks
 	)
 	db, _ := MustOpenDB(t)
-	// A lower limit than WALLimit's, so that a few seconds of writes show the difference.
+	// A lower limit than sqlite.WALLimit's, so that a few seconds of writes show the difference.
 	if err := db.setWALLimit(2 << 20); err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +92,10 @@ func TestWALStaysBounded(t *testing.T) {
 	if peak > limit {
 		t.Fatalf("write-ahead log reached %.1f MiB under constant writes, want at most %d MiB", float64(peak)/(1<<20), limit>>20)
 	}
-	// Once the load stops, the file is at most WALLimit: journal_size_limit cut it back when
+	// Once the load stops, the file is at most sqlite.WALLimit: journal_size_limit cut it back when
 	// the log restarted.
-	if got := db.WALSize(); got > WALLimit {
-		t.Fatalf("write-ahead log is %d bytes after the load, want at most %d", got, WALLimit)
+	if got := db.WALSize(); got > sqlite.WALLimit {
+		t.Fatalf("write-ahead log is %d bytes after the load, want at most %d", got, sqlite.WALLimit)
 	}
 
 }
@@ -123,6 +126,7 @@ func (o *countingObserver) WALRestarted(ok bool, paused time.Duration) {
 // back-off, so the writer is paused a handful of times, not after every group commit, and
 // every write still succeeds.
 func TestWALRestartBacksOffForALongRead(t *testing.T) {
+	storagetest.SkipOnPostgres(t, "the write-ahead log")
 	if testing.Short() {
 		t.Skip("sustained load")
 	}
@@ -134,7 +138,8 @@ func TestWALRestartBacksOffForALongRead(t *testing.T) {
 	obs := &busyObserver{}
 	db.SetObserver(obs)
 	// The long read: a transaction on a snapshot taken now, held while the writes go on.
-	rtx, err := db.read.Begin()
+	_, read := sqliteConns(t, db)
+	rtx, err := read.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}

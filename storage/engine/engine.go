@@ -1,0 +1,98 @@
+// Package engine is what a database engine gives citycard's storage: transactions that are
+// durable when they return, reads, a read snapshot, and the few things that differ between
+// engines (error classes, row locks, whether other processes share the database).
+//
+// The business layer (package storage) writes every sequence once on top of this interface:
+// what a redemption, a void or a close does is not repeated per engine. Statements are written
+// in the dialect both engines run (placeholders as ?, which an engine rewrites if it needs to),
+// and an engine runs them; it never decides what a write means.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Querier runs statements. Placeholders are written ?; an engine that numbers them ($1, $2…)
+// rewrites the text before it runs it.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx is one write transaction. Its statements run in the engine's own context (a write that
+// has begun is finished, not torn by a caller that went away).
+type Tx interface {
+	Exec(query string, args ...any) (sql.Result, error)
+	Query(query string, args ...any) (*sql.Rows, error)
+	QueryRow(query string, args ...any) *sql.Row
+	// Savepoint runs fn so that if it fails only fn's statements are undone and the
+	// transaction goes on (on PostgreSQL a failed statement otherwise aborts the transaction).
+	Savepoint(fn func() error) error
+}
+
+// Snapshot is a read-only transaction: its queries all see one state of the database.
+type Snapshot interface {
+	Querier
+	Close() error
+}
+
+// Engine is a database engine.
+type Engine interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// Update runs fn in a write transaction and returns once it is committed and durable, or
+	// fn's error (nothing of fn kept). An engine may run fn more than once (after a
+	// serialization failure or a deadlock), so fn must leave nothing behind but its
+	// statements and the values it returns through its closure, which a new run overwrites.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Reads run on a pool, each statement on its own.
+	Querier
+	// Snapshot begins a read-only transaction.
+	Snapshot(ctx context.Context) (Snapshot, error)
+	// IsUnique reports whether err is a violation of a UNIQUE or PRIMARY KEY constraint.
+	IsUnique(err error) bool
+	// ForUpdate is the clause that locks the rows a SELECT reads until the transaction ends
+	// (" FOR UPDATE"), or "" where a transaction has the database to itself (SQLite's single
+	// writer).
+	ForUpdate() string
+	// Shared reports whether other processes may write the same database, so nothing read
+	// may be kept in memory past the request that read it unless it is invalidated across
+	// processes (see Invalidations).
+	Shared() bool
+	// Describe names the database for messages and logs, with no password.
+	Describe() string
+	// Close finishes the writes under way and closes every connection.
+	Close() error
+}
+
+// Notifier is an Engine that tells every process sharing the database about a change, after
+// it is committed (PostgreSQL: NOTIFY in the writing transaction, LISTEN in every process).
+type Notifier interface {
+	// Notify queues topic for delivery to every listener when tx commits.
+	Notify(tx Tx, topic string) error
+	// Listen calls fn with each topic notified by any process, and with "" when notifications
+	// may have been lost (a dropped connection): then every cache must be emptied. It returns
+	// when ctx is done.
+	Listen(ctx context.Context, fn func(topic string))
+}
+
+// ErrReadOnly is returned for a write to a database opened read-only.
+var ErrReadOnly = errors.New("database opened read-only")
+
+// ErrClosed is returned for writes begun after Close.
+var ErrClosed = errors.New("database closed")
+
+// Observer receives an engine's measurements, for metrics. Its methods
+// are called from the engine's goroutines, once per commit (or group commit) or checkpoint, and must not block.
+type Observer interface {
+	// BatchCommitted reports a group commit: how many writes it held and how long its
+	// transaction took from BEGIN to the end of COMMIT (the fsync included).
+	BatchCommitted(writes int, took time.Duration)
+	// WALRestarted reports a restarting checkpoint, whether it completed (the log starts
+	// over at the next write), and how long the writer was paused for it.
+	WALRestarted(ok bool, paused time.Duration)
+}
