@@ -2,11 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,9 +16,11 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3", to read the SQLite catalogue
 
 	"github.com/citycard/citycard/storage"
+	"github.com/citycard/citycard/storage/postgres"
+	"github.com/citycard/citycard/storage/storagetest"
 )
 
-// TestSchemaMatchesSQLite loads migrations/*.sql into a fresh PostgreSQL schema and compares
+// TestSchemaMatchesSQLite migrates a fresh PostgreSQL schema (migrations/*.sql) and compares
 // it with a fresh SQLite database made by the SQLite engine's migrations: the same tables, the
 // same columns in the same order with the same type family, nullability and default, the same
 // primary keys, unique constraints and foreign keys, the same named indexes (uniqueness,
@@ -112,59 +111,22 @@ func TestSchemaComparisonSeesDifferences(t *testing.T) {
 	}
 }
 
-// postgresSchema connects to CITYCARD_TEST_POSTGRES, creates a schema of its own (dropped at
-// the end), and loads every migrations/*.sql into it in name order, in one transaction.
+// postgresSchema opens a fresh schema on CITYCARD_TEST_POSTGRES through the engine, which
+// applies migrations/*.sql, and returns a connection to it (closed, and the schema dropped,
+// when the test ends).
 func postgresSchema(t *testing.T, ctx context.Context) *pgx.Conn {
 	t.Helper()
-	url := os.Getenv("CITYCARD_TEST_POSTGRES")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CITYCARD_TEST_POSTGRES is not set under CI: the PostgreSQL tests must run there (see .ci/run)")
-		}
-		t.Skip("CITYCARD_TEST_POSTGRES is not set: PostgreSQL tests skipped")
+	url := storagetest.Postgres(t)
+	eng, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	eng.Close()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		t.Fatalf("CITYCARD_TEST_POSTGRES: %v", err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "schema_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		conn.Close(ctx)
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if _, err := conn.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		conn.Close(context.Background())
-	})
-	if _, err := conn.Exec(ctx, `SET search_path = `+schema); err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob("migrations/*.sql")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no migrations/*.sql: %v", err)
-	}
-	sort.Strings(files)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, string(body)); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
 
@@ -394,7 +356,7 @@ func postgresCatalogue(ctx context.Context, conn *pgx.Conn) (map[string]table, e
 		}
 		c.dflt = pgCast.ReplaceAllString(c.dflt, "")
 		t := tables[tname]
-		if t.indexes == nil {
+		if t.indexes == nil { // the first column of the table
 			t.indexes = map[string]string{}
 		}
 		t.columns = append(t.columns, c)
@@ -424,7 +386,10 @@ func postgresCatalogue(ctx context.Context, conn *pgx.Conn) (map[string]table, e
 			rows.Close()
 			return nil, err
 		}
-		t := tables[tname]
+		t, ok := tables[tname]
+		if !ok { // schema_migrations
+			continue
+		}
 		switch kind {
 		case "p":
 			t.primary = strings.Join(cols, ",")
@@ -461,7 +426,10 @@ func postgresCatalogue(ctx context.Context, conn *pgx.Conn) (map[string]table, e
 			rows.Close()
 			return nil, err
 		}
-		t := tables[tname]
+		t, ok := tables[tname]
+		if !ok {
+			continue
+		}
 		t.indexes[iname] = describeIndex(unique, cols, partial)
 		tables[tname] = t
 	}
@@ -481,7 +449,10 @@ func postgresCatalogue(ctx context.Context, conn *pgx.Conn) (map[string]table, e
 			rows.Close()
 			return nil, err
 		}
-		t := tables[tname]
+		t, ok := tables[tname]
+		if !ok {
+			continue
+		}
 		t.trigger = append(t.trigger, name)
 		tables[tname] = t
 	}
