@@ -24,8 +24,8 @@ import (
 // it with a fresh SQLite database made by the SQLite engine's migrations: the same tables, the
 // same columns in the same order with the same type family, nullability and default, the same
 // primary keys, unique constraints and foreign keys, the same named indexes (uniqueness,
-// columns or expressions, partial or not) and the same triggers. CHECK constraints are not
-// compared (their text differs by dialect); the schema's own tests of each engine cover them.
+// columns or expressions, partial or not), as many CHECK constraints (their text differs by
+// dialect, so only their number per table is compared) and the same triggers.
 func TestSchemaMatchesSQLite(t *testing.T) {
 	ctx := context.Background()
 	conn := postgresSchema(t, ctx)
@@ -85,6 +85,7 @@ func TestSchemaComparisonSeesDifferences(t *testing.T) {
 			foreign: []string{"town -> towns(code)"},
 			indexes: map[string]string{"x_town": "town,seq"},
 			trigger: []string{"x_no_update"},
+			checks:  2,
 		}
 	}
 	if p := compareTables("x", base(), base()); len(p) != 0 {
@@ -102,6 +103,7 @@ func TestSchemaComparisonSeesDifferences(t *testing.T) {
 		"foreign":  func(x *table) { x.foreign = nil },
 		"trigger":  func(x *table) { x.trigger = nil },
 		"uniqueon": func(x *table) { x.unique = []string{"id", "town"} },
+		"check":    func(x *table) { x.checks-- },
 	} {
 		changed := base()
 		change(&changed)
@@ -138,6 +140,7 @@ type table struct {
 	foreign []string          // "col,col -> table(col,col)", sorted
 	indexes map[string]string // named indexes: ["unique "]columns or expressions[" partial"]
 	trigger []string          // trigger names, sorted
+	checks  int               // CHECK constraints
 }
 
 type column struct {
@@ -178,6 +181,9 @@ func compareTables(name string, want, have table) []string {
 	}
 	if !slices.Equal(want.unique, have.unique) {
 		add("unique constraints %v on SQLite, %v on PostgreSQL", want.unique, have.unique)
+	}
+	if want.checks != have.checks {
+		add("%d CHECK constraints on SQLite, %d on PostgreSQL", want.checks, have.checks)
 	}
 	if !slices.Equal(want.foreign, have.foreign) {
 		add("foreign keys %v on SQLite, %v on PostgreSQL", want.foreign, have.foreign)
@@ -319,10 +325,22 @@ func sqliteCatalogue(ctx context.Context, db *sql.DB) (map[string]table, error) 
 		if t.trigger, err = strings1(ctx, db, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name`, name); err != nil {
 			return nil, err
 		}
+		var create string
+		if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&create); err != nil {
+			return nil, err
+		}
+		t.checks = len(checkClause.FindAllString(sqlComment.ReplaceAllString(create, ""), -1))
 		tables[name] = t
 	}
 	return tables, nil
 }
+
+// checkClause finds the CHECK constraints in an SQLite CREATE TABLE, once its comments are
+// gone (sqlComment).
+var (
+	checkClause = regexp.MustCompile(`(?i)\bCHECK\s*\(`)
+	sqlComment  = regexp.MustCompile(`--[^\n]*`)
+)
 
 // pgFamily maps PostgreSQL's types to the SQLite declared type they translate.
 var pgFamily = map[string]string{"bigint": "integer", "double precision": "real", "text": "text", "bytea": "blob"}
@@ -455,6 +473,27 @@ func postgresCatalogue(ctx context.Context, conn *pgx.Conn) (map[string]table, e
 		}
 		t.trigger = append(t.trigger, name)
 		tables[tname] = t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = conn.Query(ctx, `SELECT c.relname, count(*) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+		WHERE c.relnamespace = current_schema()::regnamespace AND k.contype = 'c' GROUP BY c.relname`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var tname string
+		var n int
+		if err := rows.Scan(&tname, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if t, ok := tables[tname]; ok {
+			t.checks = n
+			tables[tname] = t
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
