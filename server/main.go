@@ -11,6 +11,8 @@
 //	citycard keys rotate      add a new card token signing key
 //	citycard ledger verify [--checkpoint FILE]
 //	                          verify the books in the database file (read-only)
+//	citycard migrate-db [--from FILE] --to postgres://…
+//	                          copy the SQLite database into an empty PostgreSQL one, checked
 package main
 
 import (
@@ -50,6 +52,7 @@ commands:
   backup        --to FILE: a consistent copy of the database, taken while the service runs
   keys rotate   add a new card token signing key (restart the service to sign with it)
   ledger verify verify the books in the database file, read-only: [--checkpoint FILE]
+  migrate-db    copy the SQLite database into an empty PostgreSQL one and check the copy: [--from FILE] --to postgres://…
 `
 
 // run is the whole program, with its environment passed in so tests can drive it.
@@ -89,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCommand(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		return ledgerCommand(ctx, rest, getenv, stdout, stderr)
+	case "migrate-db":
+		return migrateCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -319,6 +319,12 @@ func (db *DB) ClosedMonth(ctx context.Context, town string, m merchant.Month) (M
 	return monthCloseState(db.reader(ctx), town, m)
 }
 
+// MonthCloses returns town's closed months, oldest first (every town's, by month then town,
+// for ""). migrate-db compares each with its copy.
+func (db *DB) MonthCloses(ctx context.Context, town string) ([]MonthClose, error) {
+	return monthCloses(db.reader(ctx), town)
+}
+
 // monthCloseState is monthClose, refusing (merchant.ErrLedgerMismatch) a month whose close
 // is in the ledger but not in month_closes: deleting the row must not reopen the month.
 func monthCloseState(q querier, town string, m merchant.Month) (MonthClose, bool, error) {

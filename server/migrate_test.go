@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage"
+	"github.com/citycard/citycard/storage/postgres"
+	"github.com/citycard/citycard/storage/storagetest"
+)
+
+// migrate runs "citycard migrate-db --from from --to to" and returns its output.
+func migrate(t *testing.T, from, to string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"migrate-db", "--from", from, "--to", to},
+		func(string) string { return "" }, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+// TestMigrateDBDemo moves the demo database (two towns, September closed in both) to
+// PostgreSQL: every table is copied, each town's ledger and closed month is checked, and a
+// second run into the same target is refused, naming a table.
+func TestMigrateDBDemo(t *testing.T) {
+	to := storagetest.Postgres(t)
+	ctx := context.Background()
+	from := filepath.Join(t.TempDir(), "demo.db")
+	db, err := storage.Open(ctx, from, testLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := db.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.PublicURL, cfg.Loc, cfg.DB = testPublicURL, testLoc, from
+	s := newServer(cfg, db, keys, testAdminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := seedDemo(ctx, db, keys, testPublicURL, s.cardURL, testNow); err != nil {
+		t.Fatal(err)
+	}
+	db.SetClock(func() time.Time { return testNow })
+	september, _ := merchant.ParseMonth("2026-09")
+	for _, town := range db.TownCodes() {
+		if _, err := db.CloseMonth(ctx, town, september, encodeReport); err != nil {
+			t.Fatalf("close %s %s: %v", town, september, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := migrate(t, from, to)
+	if err != nil {
+		t.Fatalf("migrate-db: %v\n%s", err, out)
+	}
+	for _, want := range []string{"koper: ledger ok", "ptuj: ledger ok", "1 closed month identical", "migrate-db: done",
+		"  redemptions: 41 rows"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output has no %q:\n%s", want, out)
+		}
+	}
+	sameRows(t, from, to)
+
+	// The service opens the copy, and a new row gets the seq after the copied ones.
+	pg, err := storage.Open(ctx, to, testLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pg.TownCodes(); strings.Join(got, ",") != "koper,ptuj" {
+		t.Errorf("towns on PostgreSQL: %v", got)
+	}
+	tok, err := pg.CreateOfficeToken(ctx, "koper", "after the move", bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.Close()
+	var last, seq int64
+	if err := storagetest.Open(t, from).QueryRow(`SELECT max(seq) FROM office_tokens`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if err := storagetest.Open(t, to).QueryRow(`SELECT seq FROM office_tokens WHERE id = ?`, tok.ID).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if seq != last+1 {
+		t.Errorf("the first office token made on PostgreSQL has seq %d, want %d", seq, last+1)
+	}
+
+	out, err = migrate(t, from, to)
+	if err == nil || !strings.Contains(err.Error(), "not empty") || !strings.Contains(err.Error(), "in table signing_keys") {
+		t.Fatalf("a second migrate-db into the same target: %v\n%s", err, out)
+	}
+}
+
+// TestMigrateDBUpgradeFixture moves the database of the last release before towns, upgraded
+// by this build, to PostgreSQL: its two closed months (one with an adjustment after its
+// close) come out byte-identical.
+func TestMigrateDBUpgradeFixture(t *testing.T) {
+	to := storagetest.Postgres(t)
+	from := upgradedFixture(t)
+	out, err := migrate(t, from, to)
+	if err != nil {
+		t.Fatalf("migrate-db: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "piran: ledger ok") || !strings.Contains(out, "2 closed months identical") {
+		t.Errorf("output:\n%s", out)
+	}
+	sameRows(t, from, to)
+}
+
+// TestMigrateDBFailureLeavesTargetEmpty: a value PostgreSQL cannot hold, in a table copied
+// late, stops the copy naming it, and the target keeps no row of what was copied before.
+func TestMigrateDBFailureLeavesTargetEmpty(t *testing.T) {
+	to := storagetest.Postgres(t)
+	from := upgradedFixture(t)
+	raw := storagetest.Open(t, from)
+	raw.MustExec(`INSERT INTO audit (town, actor, action, target, created_at) VALUES ('piran', 'cli', 'test.nul', 'a' || char(0) || 'b', 1)`)
+	out, err := migrate(t, from, to)
+	if err == nil || !strings.Contains(err.Error(), "column target") || !strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("migrate-db of a NUL in audit.target: %v\n%s", err, out)
+	}
+	conn, err := pgx.Connect(context.Background(), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if table, n, err := postgres.Empty(context.Background(), conn); err != nil || table != "" {
+		t.Fatalf("after a failed migrate-db the target has %d rows in %q (%v)", n, table, err)
+	}
+}
+
+// TestMigrateDBChecks: the checks after the copy are real. A source whose ledger does not
+// verify is copied but reported, and a target whose product names differ from the source's
+// gives a different products CSV.
+func TestMigrateDBChecks(t *testing.T) {
+	from := upgradedFixture(t)
+	to := storagetest.Postgres(t)
+	if out, err := migrate(t, from, to); err != nil {
+		t.Fatalf("migrate-db: %v\n%s", err, out)
+	}
+	storagetest.Open(t, to).MustExec(`UPDATE products SET name_json = '{"sl":"Drugo ime"}'`)
+	cfg := defaultConfig()
+	cfg.Loc = testLoc
+	err := checkMigration(context.Background(), from, to, cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CSV table products differs") {
+		t.Fatalf("check of a target with other product names: %v", err)
+	}
+
+	from = upgradedFixture(t)
+	storagetest.Open(t, from).MustExec(`UPDATE ledger SET amount_cents = amount_cents + 1 WHERE seq = 3`)
+	out, err := migrate(t, from, storagetest.Postgres(t))
+	if err == nil || !strings.Contains(err.Error(), "its check failed: piran: the source's ledger does not verify (first bad 3") {
+		t.Fatalf("migrate-db of a source whose ledger does not verify: %v\n%s", err, out)
+	}
+}
+
+func TestMigrateDBRefusesWrongArguments(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", filepath.Join(dir, "x.db")}, "--to postgres://… is required"},
+		{[]string{"--from", filepath.Join(dir, "x.db"), "--to", filepath.Join(dir, "y.db")}, "--to must be a postgres://"},
+		{[]string{"--from", "postgres://a@b/c", "--to", "postgres://a@b/d"}, "is PostgreSQL"},
+		{[]string{"--from", filepath.Join(dir, "missing.db"), "--to", "postgres://a@127.0.0.1:1/d"}, "no such file"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"migrate-db"}, tc.args...), func(string) string { return "" }, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("migrate-db %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestCopyProgress: plain lines in a file or pipe, a bar redrawn with \r on a terminal.
+func TestCopyProgress(t *testing.T) {
+	var plain bytes.Buffer
+	p := newCopyProgress(&plain)
+	p.update("towns", 0, 2)
+	p.update("towns", 2, 2)
+	p.update("cards", 0, 0)
+	p.finish()
+	if got := plain.String(); !strings.Contains(got, "  towns: 2 rows, ") || !strings.Contains(got, "  cards: 0 rows, ") || strings.Contains(got, "\r") {
+		t.Errorf("plain progress:\n%q", got)
+	}
+	var term bytes.Buffer
+	p = &copyProgress{w: &term, terminal: true}
+	p.update("redemptions", 0, 10)
+	p.update("redemptions", 10, 10)
+	p.finish()
+	if got := term.String(); !strings.Contains(got, "\r  redemptions          [##############################] 10/10 rows") {
+		t.Errorf("terminal progress:\n%q", got)
+	}
+	if got := bar(1, 4, 8); got != "[##......]" {
+		t.Errorf("bar(1, 4, 8) = %s", got)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("a file is taken for a terminal")
+	}
+}
+
+// upgradedFixture is storage/testdata/upgrade-v1.db in a temporary directory, upgraded by
+// this build (its town piran).
+func upgradedFixture(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../storage/testdata/upgrade-v1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "city.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := storage.Open(context.Background(), path, testLoc, storage.WithTown(storage.DefaultTown("piran", testLoc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sameRows checks that every table has as many rows on PostgreSQL as in SQLite (their values
+// are compared by storage/postgres's TestCopyFromSQLite; the ledgers and closed months by
+// migrate-db itself).
+func sameRows(t *testing.T, from, to string) {
+	t.Helper()
+	lite := storagetest.Open(t, from)
+	pg := storagetest.Open(t, to)
+	for _, table := range postgres.Tables {
+		var a, b int64
+		if err := lite.QueryRow(`SELECT count(*) FROM ` + table).Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.QueryRow(`SELECT count(*) FROM ` + table).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		if a != b {
+			t.Errorf("%s: %d rows in SQLite, %d on PostgreSQL", table, a, b)
+		}
+	}
+}
