@@ -212,7 +212,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go s.checkpointLoop(cpCtx, cpDone)
 	defer func() { stopCheckpoints(); <-cpDone }()
 	app := s.app()
-	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
+	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), db.Describe(), cfg.TZ)
 	errc := make(chan error, 2)
 	go func() { errc <- app.Listener(lingering(ln)) }()
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
