@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,10 +24,15 @@ import (
 // throughput as a ratio of /healthz measured in the same run. It creates its own product,
 // merchant, unlimited offer and cards through the admin API, so point it at a scratch
 // database started with CITYCARD_RATE_LIMIT=0.
+//
+// --url may list several base URLs, comma-separated: instances of the service on one
+// (PostgreSQL) database. The setup goes through the first; till i sends its requests to URL
+// i mod n, so the load is spread evenly and a till keeps to one instance, as behind a load
+// balancer with sticky connections.
 func loadtest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service")
+	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service; several, comma-separated, for instances on one database (till i uses URL i mod n)")
 	admin := fs.String("admin-token", getenv("CITYCARD_ADMIN_TOKEN"), "admin token (CITYCARD_ADMIN_TOKEN)")
 	tills := fs.Int("tills", 64, "concurrent tills")
 	dur := fs.Duration("duration", 10*time.Second, "how long each phase runs")
@@ -40,7 +46,11 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 	if *tills < 1 || *tills > 4096 || *dur <= 0 || *dur > 10*time.Minute || *cards < 1 || *cards > 100000 {
 		return errors.New("loadtest: --tills 1..4096, --duration up to 10m, --cards 1..100000")
 	}
-	lt := &loadClient{base: strings.TrimRight(*base, "/"), http: newLoadHTTPClient(*tills * 2)}
+	bases, err := loadURLs(*base)
+	if err != nil {
+		return err
+	}
+	lt := &loadClient{bases: bases, http: newLoadHTTPClient(*tills * 2)}
 	setup, err := lt.setup(ctx, *admin, *cards)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
@@ -61,7 +71,7 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 				"Idempotency-Key": setup.run + "-" + strconv.FormatInt(i, 10)}
 		}},
 	}
-	fmt.Fprintf(stdout, "loadtest: %s, %d tills, %s per phase\n", lt.base, *tills, *dur)
+	fmt.Fprintf(stdout, "loadtest: %s, %d tills, %s per phase\n", strings.Join(lt.bases, " + "), *tills, *dur)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\trequests\terrors\treq/s\tp50 ms\tp99 ms\tvs healthz\t")
 	var floor float64
@@ -84,6 +94,21 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// loadURLs splits --url's comma-separated list into base URLs without a trailing slash, each
+// an http or https URL with a host.
+func loadURLs(list string) ([]string, error) {
+	var out []string
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimRight(strings.TrimSpace(raw), "/")
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("loadtest: --url %q: want http://host:port, or several separated by commas", raw)
+		}
+		out = append(out, raw)
+	}
+	return out, nil
+}
+
 // newLoadHTTPClient keeps up to conns connections open, one per till and some to spare.
 func newLoadHTTPClient(conns int) *http.Client {
 	return &http.Client{
@@ -92,9 +117,11 @@ func newLoadHTTPClient(conns int) *http.Client {
 	}
 }
 
+// loadClient sends requests to the service's instances: the setup and call to the first,
+// a phase's till i to bases[i mod n].
 type loadClient struct {
-	base string
-	http *http.Client
+	bases []string
+	http  *http.Client
 }
 
 type loadSetup struct {
@@ -102,8 +129,13 @@ type loadSetup struct {
 	cards           []string
 }
 
+// call sends one request to the first instance.
 func (l *loadClient) call(ctx context.Context, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, l.base+path, bytes.NewReader(body))
+	return l.callAt(ctx, l.bases[0], method, path, body, hdr)
+}
+
+func (l *loadClient) callAt(ctx context.Context, base, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -175,7 +207,8 @@ type phaseResult struct {
 	firstErr  string
 }
 
-// phase runs tills workers sending next() requests back to back for d.
+// phase runs tills workers sending next() requests back to back for d, worker i to
+// instance i mod n.
 func (l *loadClient) phase(ctx context.Context, tills int, d time.Duration, next func() (string, string, []byte, map[string]string)) phaseResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -186,6 +219,7 @@ func (l *loadClient) phase(ctx context.Context, tills int, d time.Duration, next
 	start := time.Now()
 	for w := 0; w < tills; w++ {
 		wg.Add(1)
+		base := l.bases[w%len(l.bases)]
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
@@ -193,7 +227,7 @@ func (l *loadClient) phase(ctx context.Context, tills int, d time.Duration, next
 			for ctx.Err() == nil {
 				method, path, body, hdr := next()
 				t0 := time.Now()
-				status, b, err := l.call(context.Background(), method, path, body, hdr)
+				status, b, err := l.callAt(context.Background(), base, method, path, body, hdr)
 				if ctx.Err() != nil && err != nil {
 					break
 				}

@@ -32,6 +32,14 @@ func startBenchServer(b testing.TB) (*loadClient, loadSetup) {
 // startLoadServer runs the real app on a loopback port with the admin token "bench-admin".
 func startLoadServer(b testing.TB) (*loadClient, string) {
 	b.Helper()
+	addrs, _ := startLoadServers(b, 1)
+	return &loadClient{bases: []string{"http://" + addrs[0]}, http: newLoadHTTPClient(128)}, addrs[0]
+}
+
+// startLoadServers runs n apps on one database, each on its own loopback port with the admin
+// token "bench-admin", and returns their addresses and how many connections each accepted.
+func startLoadServers(b testing.TB, n int) ([]string, []*atomic.Int64) {
+	b.Helper()
 	cfg := defaultConfig()
 	cfg.DB = storagetest.DSN(b)
 	cfg.RateLimit = 0
@@ -44,15 +52,37 @@ func startLoadServer(b testing.TB) (*loadClient, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := newServer(cfg, db, keys, "bench-admin", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	app := s.app()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
+	b.Cleanup(func() { db.Close() })
+	var addrs []string
+	var accepted []*atomic.Int64
+	for range n {
+		s := newServer(cfg, db, keys, "bench-admin", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		app := s.app()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		cl := &countingListener{Listener: ln}
+		go app.Listener(cl)
+		b.Cleanup(func() { app.Shutdown() })
+		addrs = append(addrs, ln.Addr().String())
+		accepted = append(accepted, &cl.n)
 	}
-	go app.Listener(ln)
-	b.Cleanup(func() { app.Shutdown(); db.Close() })
-	return &loadClient{base: "http://" + ln.Addr().String(), http: newLoadHTTPClient(128)}, ln.Addr().String()
+	return addrs, accepted
+}
+
+// countingListener counts the connections it accepted.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 // TestLoadtestCommand runs `citycard loadtest` briefly against a real server: every phase
@@ -80,6 +110,46 @@ func TestLoadtestCommand(t *testing.T) {
 		f := strings.Fields(line)
 		if len(f) > 3 && ((f[0] == "healthz" || f[0] == "redemption") && f[2] != "0" || f[0] == "till" && f[3] != "0") {
 			t.Fatalf("errors in %q", line)
+		}
+	}
+}
+
+// TestLoadtestSeveralURLs runs `citycard loadtest` against two instances on one database:
+// the header names both, the phases run without errors, and each instance takes tills' connections.
+func TestLoadtestSeveralURLs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives two servers for a second")
+	}
+	addrs, accepted := startLoadServers(t, 2)
+	list := "http://" + addrs[0] + ", http://" + addrs[1] + "/"
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"loadtest", "--url", list, "--admin-token", "bench-admin",
+		"--tills", "4", "--duration", "200ms", "--cards", "10"}, func(string) string { return "" }, &out, &errOut)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, errOut.String())
+	}
+	if errOut.Len() > 0 {
+		t.Fatalf("loadtest reported errors: %s", errOut.String())
+	}
+	if want := "loadtest: http://" + addrs[0] + " + http://" + addrs[1] + ", 4 tills"; !strings.Contains(out.String(), want) {
+		t.Fatalf("output lacks %q:\n%s", want, out.String())
+	}
+	// Each of the 4 tills holds its own connection: 2 tills per instance at least, plus the
+	// setup's on the first.
+	if a, b := accepted[0].Load(), accepted[1].Load(); a < 2 || b < 2 {
+		t.Fatalf("connections accepted: %d and %d, want both at least 2", a, b)
+	}
+}
+
+// TestLoadURLs: --url's list is split, trimmed and checked.
+func TestLoadURLs(t *testing.T) {
+	got, err := loadURLs("http://127.0.0.1:1/, https://b:2")
+	if err != nil || len(got) != 2 || got[0] != "http://127.0.0.1:1" || got[1] != "https://b:2" {
+		t.Fatalf("loadURLs = %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "127.0.0.1:8080", "http://a:1,", "ftp://a", "http://a:1,,http://b:2"} {
+		if got, err := loadURLs(bad); err == nil {
+			t.Errorf("loadURLs(%q) = %q, want an error", bad, got)
 		}
 	}
 }
