@@ -108,9 +108,9 @@ func (d benchDataSet) row(i int) (at int64, mer, offer, product, cardNo int, amo
 	return at, mer, offer, product, cardNo, amount, discount, share, i%53 == 0
 }
 
-// build writes the data set in bulk straight into the database file: products, merchants,
-// offers and cards, the redemptions by one INSERT … SELECT, and the rollups computed here
-// from the same formulas.
+// build writes the data set in bulk straight into the database file, all of it in the
+// database's one town: products, merchants, offers and cards, the redemptions by one
+// INSERT … SELECT, and the rollups computed here from the same formulas.
 func (d benchDataSet) build(path string) error {
 	raw, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=off&_busy_timeout=10000")
 	if err != nil {
@@ -118,6 +118,12 @@ func (d benchDataSet) build(path string) error {
 	}
 	defer raw.Close()
 	raw.SetMaxOpenConns(1)
+	var town string
+	if err := raw.QueryRow(`SELECT code FROM towns`).Scan(&town); err != nil {
+		return fmt.Errorf("the database's town: %w", err)
+	}
+	// Town codes are [a-z0-9-]: safe inside a quoted literal.
+	tq := "'" + town + "'"
 	cats := `'["shop","restaurant","bar","museum","attraction","tour","transport","accommodation","service"]'`
 	cat := func(expr string) string { return `json_extract(` + cats + `, '$[' || ((` + expr + `) % 9) || ']')` }
 	from, step := ms(d.from), d.step()
@@ -126,31 +132,32 @@ func (d benchDataSet) build(path string) error {
 		`PRAGMA cache_size = -1000000`,
 		`BEGIN`,
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-			INSERT INTO products (code, name_json, validity_hours, price_cents, audience, activation_deadline_days, created_at)
-			SELECT 'p' || i, '{"en":"Product"}', 72, 2500, 'tourist', 365, 0 FROM n`, d.products-1),
+			INSERT INTO products (code, name_json, validity_hours, price_cents, audience, activation_deadline_days, created_at, town)
+			SELECT 'p' || i, '{"en":"Product"}', 72, 2500, 'tourist', 365, 0, %s FROM n`, d.products-1, tq),
+		fmt.Sprintf(`INSERT INTO product_towns (product_code, town) SELECT code, %s FROM products`, tq),
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-			INSERT INTO merchants (id, name, category, status, key_hash, created_at, updated_at)
-			SELECT printf('mer_%%03d', i), printf('Trgovina Čevljarska %%03d', i), %s, 'active', randomblob(32), 0, 0 FROM n`,
-			d.merchants-1, cat("i")),
+			INSERT INTO merchants (id, name, category, status, key_hash, created_at, updated_at, town)
+			SELECT printf('mer_%%03d', i), printf('Trgovina Čevljarska %%03d', i), %s, 'active', randomblob(32), 0, 0, %s FROM n`,
+			d.merchants-1, cat("i"), tq),
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-			INSERT INTO offers (id, merchant_id, title_json, kind, value, limit_kind, municipal_share_bp, active, created_at, updated_at)
+			INSERT INTO offers (id, merchant_id, title_json, kind, value, limit_kind, municipal_share_bp, active, created_at, updated_at, town)
 			SELECT printf('off_%%03d_%%d', i / %d, i %% %d), printf('mer_%%03d', i / %d), '{"en":"10%%"}', 'percent', 1000,
-				'unlimited', 5000, 1, 0, 0 FROM n`, d.merchants*d.offers-1, d.offers, d.offers, d.offers),
+				'unlimited', 5000, 1, 0, 0, %s FROM n`, d.merchants*d.offers-1, d.offers, d.offers, d.offers, tq),
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-			INSERT INTO cards (id, number, token, product_code, issued_at, activate_by, activated_at, expires_at)
+			INSERT INTO cards (id, number, token, product_code, issued_at, activate_by, activated_at, expires_at, town)
 			SELECT printf('crd_%%07d', i), printf('%%012d', i), printf('tok_%%07d', i), 'p' || (i %% %d),
-				%d + i * %d, %d + i * %d + 31536000000, %d + i * %d + 3600000, %d + i * %d + 262800000 FROM n`,
+				%d + i * %d, %d + i * %d + 31536000000, %d + i * %d + 3600000, %d + i * %d + 262800000, %s FROM n`,
 			d.cards-1, d.products, from, (ms(d.to)-from)/int64(d.cards), from, (ms(d.to)-from)/int64(d.cards),
-			from, (ms(d.to)-from)/int64(d.cards), from, (ms(d.to)-from)/int64(d.cards)),
+			from, (ms(d.to)-from)/int64(d.cards), from, (ms(d.to)-from)/int64(d.cards), tq),
 		// The same formulas as row.
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
-			INSERT INTO redemptions (id, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+			INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
 				amount_cents, discount_cents, share_cents, created_at, voided_at, void_reason)
-			SELECT printf('red_%%08d', i), printf('crd_%%07d', i * 7919 %% %d), printf('%%012d', i * 7919 %% %d),
+			SELECT printf('red_%%08d', i), %s, %s, printf('crd_%%07d', i * 7919 %% %d), printf('%%012d', i * 7919 %% %d),
 				printf('mer_%%03d', i %% %d), printf('off_%%03d_%%d', i %% %d, (i / %d) %% %d), 'p' || ((i / 7) %% %d), %s, '',
 				500 + i %% 5000, (500 + i %% 5000) / 10, (500 + i %% 5000) / 20, %d + i * %d,
 				CASE WHEN i %% 53 = 0 THEN %d + i * %d + 60000 END, CASE WHEN i %% 53 = 0 THEN 'bench' ELSE '' END
-			FROM n`, d.n-1, d.cards, d.cards, d.merchants, d.merchants, d.merchants, d.offers, d.products,
+			FROM n`, d.n-1, tq, tq, d.cards, d.cards, d.merchants, d.merchants, d.merchants, d.offers, d.products,
 			cat(fmt.Sprintf("i %% %d", d.merchants)), from, step, from, step),
 	}
 	for _, s := range stmts {
@@ -160,7 +167,7 @@ func (d benchDataSet) build(path string) error {
 		}
 	}
 	if !d.noRollups {
-		if err := d.rollups(raw); err != nil {
+		if err := d.rollups(raw, town); err != nil {
 			raw.Exec(`ROLLBACK`)
 			return err
 		}
@@ -169,9 +176,9 @@ func (d benchDataSet) build(path string) error {
 	return err
 }
 
-// rollups computes and inserts rollup_days, rollup_months and rollup_cards for the data set
-// (not rollup_card_uses, which only writes read).
-func (d benchDataSet) rollups(raw *sql.DB) error {
+// rollups computes and inserts town's rollup_days, rollup_months and rollup_cards for the data
+// set (not rollup_card_uses, which only writes read).
+func (d benchDataSet) rollups(raw *sql.DB, town string) error {
 	type key struct {
 		date                string
 		mer, offer, product int
@@ -254,39 +261,40 @@ func (d benchDataSet) rollups(raw *sql.DB) error {
 		use("category", c, card)
 		use("product", "p"+strconv.Itoa(product), card)
 		use("day_category", merchant.OpenDataKey(date, c), card)
+		use("issuer", town, card)
 	}
 	flush()
-	ins, err := raw.Prepare(`INSERT INTO rollup_days (date, merchant_id, offer_id, product_code, category,
-		redemptions, voided, amount_cents, discount_cents, share_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := raw.Prepare(`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
+		redemptions, voided, amount_cents, discount_cents, share_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer ins.Close()
 	for k, a := range days {
-		if _, err := ins.Exec(k.date, fmt.Sprintf("mer_%03d", k.mer), fmt.Sprintf("off_%03d_%d", k.mer, k.offer),
+		if _, err := ins.Exec(town, k.date, fmt.Sprintf("mer_%03d", k.mer), fmt.Sprintf("off_%03d_%d", k.mer, k.offer),
 			"p"+strconv.Itoa(k.product), merchant.Categories[k.mer%9], a.redemptions, a.voided, a.amount, a.discount, a.share); err != nil {
 			return err
 		}
 	}
-	mi, err := raw.Prepare(`INSERT INTO rollup_months (month, merchant_id, category, product_code, last_date,
-		redemptions, voided, amount_cents, discount_cents, share_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	mi, err := raw.Prepare(`INSERT INTO rollup_months (town, month, merchant_id, category, product_code, card_town, last_date,
+		redemptions, voided, amount_cents, discount_cents, share_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer mi.Close()
 	for k, a := range months {
-		if _, err := mi.Exec(k.month, fmt.Sprintf("mer_%03d", k.mer), merchant.Categories[k.mer%9], "p"+strconv.Itoa(k.product),
-			lastDate[k], a.redemptions, a.voided, a.amount, a.discount, a.share); err != nil {
+		if _, err := mi.Exec(town, k.month, fmt.Sprintf("mer_%03d", k.mer), merchant.Categories[k.mer%9], "p"+strconv.Itoa(k.product),
+			town, lastDate[k], a.redemptions, a.voided, a.amount, a.discount, a.share); err != nil {
 			return err
 		}
 	}
-	cc, err := raw.Prepare(`INSERT INTO rollup_cards (month, scope, key, cards) VALUES (?, ?, ?, ?)`)
+	cc, err := raw.Prepare(`INSERT INTO rollup_cards (town, month, scope, key, cards) VALUES (?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
 	for _, c := range counts {
-		if _, err := cc.Exec(c.month, c.scope, c.key, c.cards); err != nil {
+		if _, err := cc.Exec(town, c.month, c.scope, c.key, c.cards); err != nil {
 			return err
 		}
 	}
