@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/bits"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/citycard/citycard/merchant"
 )
@@ -24,6 +28,10 @@ import (
 //
 // CITYCARD_BENCH_REDEMPTIONS sets another number of redemptions (a quick look: 100000);
 // CITYCARD_BENCH_DB=/some/file.db keeps the data set there and reuses it on the next run.
+//
+// CITYCARD_BENCH_PG=postgres://… (an empty database, or one that already holds this data set
+// from an earlier run) measures PostgreSQL too (sub-benchmark postgres): the data set is
+// copied there with MigrateDB, as `citycard migrate-db` would, then ANALYZEd.
 func BenchmarkMonthReport10M(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds 10 million redemptions")
@@ -44,7 +52,8 @@ func BenchmarkMonthReport10M(b *testing.B) {
 	} else if _, err := os.Stat(path); err == nil {
 		reuse = true
 	}
-	db, err := Open(context.Background(), path, testLoc)
+	ctx := context.Background()
+	db, err := Open(ctx, path, testLoc)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,28 +65,87 @@ func BenchmarkMonthReport10M(b *testing.B) {
 		}
 		b.Logf("built %d redemptions in %v", n, time.Since(start).Round(time.Second))
 	}
+	b.Run("sqlite", func(b *testing.B) { benchMonthReport(b, db, ds) })
 
+	pg := os.Getenv("CITYCARD_BENCH_PG")
+	if pg == "" {
+		return
+	}
+	if err := copyBenchDataSet(ctx, b, path, pg, n); err != nil {
+		b.Fatal(err)
+	}
+	pdb, err := Open(ctx, pg, testLoc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pdb.Close()
+	b.Run("postgres", func(b *testing.B) { benchMonthReport(b, pdb, ds) })
+}
+
+// copyBenchDataSet copies the data set in the SQLite file at path into the PostgreSQL database
+// at pg with MigrateDB and analyzes it, unless pg already holds its n redemptions.
+func copyBenchDataSet(ctx context.Context, b *testing.B, path, pg string, n int) error {
+	pool, err := pgxpool.New(ctx, pg)
+	if err != nil {
+		return fmt.Errorf("CITYCARD_BENCH_PG: %w", err)
+	}
+	defer pool.Close()
+	var have int64
+	err = pool.QueryRow(ctx, `SELECT count(*) FROM redemptions`).Scan(&have)
+	var pe *pgconn.PgError
+	switch {
+	case err == nil && have == int64(n):
+		b.Logf("PostgreSQL already holds the data set (%d redemptions)", have)
+		return nil
+	case err != nil && !(errors.As(err, &pe) && pe.Code == "42P01"): // 42P01: no such table yet
+		return fmt.Errorf("CITYCARD_BENCH_PG: %w", err)
+	}
+	// An empty target gets the copy; MigrateDB refuses one with other rows (another data set).
+	start := time.Now()
+	copies, err := MigrateDB(ctx, path, pg, nil)
+	if err != nil {
+		return fmt.Errorf("copy the data set into CITYCARD_BENCH_PG: %w", err)
+	}
+	var rows int64
+	for _, c := range copies {
+		rows += c.Rows
+	}
+	took := time.Since(start)
+	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("ANALYZE: %w", err)
+	}
+	b.Logf("copied %d rows into PostgreSQL in %v, analyzed in %v", rows, took.Round(time.Second), (time.Since(start) - took).Round(time.Second))
+	return nil
+}
+
+// benchMonthReport checks the report of 2025-10 against the redemptions (not timed) and
+// measures building it.
+func benchMonthReport(b *testing.B, db *DB, ds benchDataSet) {
 	ctx := context.Background()
 	month, _ := merchant.ParseMonth("2025-10") // with the end of summer time
 	rep, err := db.MonthReport(ctx, "koper", month)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The rollups were built apart from the redemptions: check they agree (not timed).
+	// The rollups were built apart from the redemptions: check they agree.
 	s, e := month.Range(testLoc)
 	var live, voided int
 	var share int64
-	db.reader(context.Background()).queryRow(`SELECT count(*), coalesce(sum(share_cents), 0) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NULL`,
-		ms(s), ms(e)).Scan(&live, &share)
-	db.reader(context.Background()).queryRow(`SELECT count(*) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NOT NULL`,
-		ms(s), ms(e)).Scan(&voided)
+	if err := db.reader(ctx).queryRow(`SELECT count(*), coalesce(sum(share_cents), 0) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NULL`,
+		ms(s), ms(e)).Scan(&live, &share); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.reader(ctx).queryRow(`SELECT count(*) FROM redemptions WHERE created_at >= ? AND created_at < ? AND voided_at IS NOT NULL`,
+		ms(s), ms(e)).Scan(&voided); err != nil {
+		b.Fatal(err)
+	}
 	if rep.Totals.Redemptions != live || rep.Totals.Voided != voided || rep.Totals.MunicipalShare != share {
 		b.Fatalf("report %+v disagrees with the redemptions: %d live, %d voided, share %d", rep.Totals, live, voided, share)
 	}
 	if len(rep.Merchants) != ds.merchants {
 		b.Fatalf("%d merchant lines, want %d", len(rep.Merchants), ds.merchants)
 	}
-	b.Logf("2025-10: %d redemptions, %d voided, %d cards used, %d merchants", live, voided, rep.Totals.CardsUsed, len(rep.Merchants))
+	b.Logf("%s, 2025-10: %d redemptions, %d voided, %d cards used, %d merchants", db.Engine(), live, voided, rep.Totals.CardsUsed, len(rep.Merchants))
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := db.MonthReport(ctx, "koper", month); err != nil {
