@@ -61,11 +61,22 @@ func BenchmarkMonthReport10M(b *testing.B) {
 	if !reuse {
 		start := time.Now()
 		if err := ds.build(path); err != nil {
+			db.Close()
+			for _, f := range []string{path, path + "-wal", path + "-shm"} {
+				os.Remove(f) // not a data set to reuse next time
+			}
 			b.Fatal(err)
 		}
 		b.Logf("built %d redemptions in %v", n, time.Since(start).Round(time.Second))
+	} else {
+		var have int
+		if err := db.reader(ctx).queryRow(`SELECT count(*) FROM redemptions`).Scan(&have); err != nil || have != n {
+			b.Fatalf("%s holds %d redemptions (%v), not the %d of this data set: remove it to build it again", path, have, err, n)
+		}
 	}
-	b.Run("sqlite", func(b *testing.B) { benchMonthReport(b, db, ds) })
+	if !b.Run("sqlite", func(b *testing.B) { benchMonthReport(b, db, ds) }) {
+		return
+	}
 
 	pg := os.Getenv("CITYCARD_BENCH_PG")
 	if pg == "" {
