@@ -23,11 +23,12 @@ type Config struct {
 	AdminToken string
 	TZ         string
 	RateLimit  int // requests per minute per merchant key or client address; 0 is off
-	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults).
-	PGMaxConns, PGMinConns int32
-	SigningKey             string
-	MetricsAddr            string // a separate listen address for GET /metrics; "" serves none
-	MetricsToken           string // bearer token for GET /metrics on the main address; "" answers 404 there
+	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults);
+	// PGMaxWrites bounds its write transactions at once (0: a quarter of the pool, at least 2).
+	PGMaxConns, PGMinConns, PGMaxWrites int32
+	SigningKey                          string
+	MetricsAddr                         string // a separate listen address for GET /metrics; "" serves none
+	MetricsToken                        string // bearer token for GET /metrics on the main address; "" answers 404 there
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (see clientip.go).
 	TrustedProxies trustedProxies
 	Demo           bool
@@ -126,7 +127,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	for _, p := range []struct {
 		key string
 		dst *int32
-	}{{"CITYCARD_PG_MAX_CONNS", &cfg.PGMaxConns}, {"CITYCARD_PG_MIN_CONNS", &cfg.PGMinConns}} {
+	}{{"CITYCARD_PG_MAX_CONNS", &cfg.PGMaxConns}, {"CITYCARD_PG_MIN_CONNS", &cfg.PGMinConns}, {"CITYCARD_PG_MAX_WRITES", &cfg.PGMaxWrites}} {
 		if v := getenv(p.key); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1000 {
@@ -198,5 +199,5 @@ func (cfg Config) storageOptions() []storage.Option {
 	if err != nil {
 		return nil // parseConfig refused it already; a Config built in a test keeps the default
 	}
-	return []storage.Option{storage.WithTown(t), storage.WithPostgres(postgres.Options{MaxConns: cfg.PGMaxConns, MinConns: cfg.PGMinConns})}
+	return []storage.Option{storage.WithTown(t), storage.WithPostgres(postgres.Options{MaxConns: cfg.PGMaxConns, MinConns: cfg.PGMinConns, MaxWrites: cfg.PGMaxWrites})}
 }

@@ -48,6 +48,11 @@ const MinServerVersion = 130000
 type Options struct {
 	// MaxConns and MinConns size the pool (defaults 16 and 2).
 	MaxConns, MinConns int32
+	// MaxWrites bounds the write transactions this instance runs at once (default a quarter
+	// of MaxConns, at least 2); more wait their turn in the instance. A town's writes take
+	// turns on its ledger head row anyway: fewer of them queued in PostgreSQL's lock manager
+	// leave the head's holder more of the machine (docs/postgres.md, "Performance").
+	MaxWrites int32
 	// Isolation is the write transactions' level: "read committed" (default), "repeatable
 	// read" or "serializable" (what CockroachDB runs; serialization failures are retried).
 	Isolation string
@@ -70,7 +75,8 @@ type Engine struct {
 	channel  string // the LISTEN/NOTIFY channel: one per schema
 	readOnly bool
 
-	rebound sync.Map // query text with ? -> with $n
+	rebound sync.Map      // query text with ? -> with $n
+	writes  chan struct{} // a slot per write transaction running (Options.MaxWrites)
 
 	retries  atomic.Uint64
 	observer atomic.Pointer[engine.Observer]
@@ -155,6 +161,10 @@ func connect(ctx context.Context, dsn string, o Options) (*Engine, error) {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
 	}
+	if o.MaxWrites <= 0 {
+		o.MaxWrites = max(2, o.MaxConns/4)
+	}
+	o.MaxWrites = min(o.MaxWrites, o.MaxConns)
 	cfg.MaxConns, cfg.MinConns = o.MaxConns, o.MinConns
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
@@ -177,7 +187,8 @@ func connect(ctx context.Context, dsn string, o Options) (*Engine, error) {
 		pool.Close()
 		return nil, connectError(describe, cfg.ConnConfig.User, err)
 	}
-	e := &Engine{pool: pool, db: stdlib.OpenDBFromPool(pool), opts: o, txOpts: &sql.TxOptions{Isolation: iso}, describe: describe}
+	e := &Engine{pool: pool, db: stdlib.OpenDBFromPool(pool), opts: o, txOpts: &sql.TxOptions{Isolation: iso}, describe: describe,
+		writes: make(chan struct{}, o.MaxWrites)}
 	var schema string
 	if err := e.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		e.Close()
@@ -382,6 +393,12 @@ func (e *Engine) Update(ctx context.Context, fn func(engine.Tx) error) error {
 }
 
 func (e *Engine) try(ctx context.Context, fn func(engine.Tx) error, attempt int) (err error) {
+	select {
+	case e.writes <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.writes }()
 	start := time.Now()
 	// The statements run in a context of their own: a write that has begun is finished, not
 	// torn by a client that went away (as on SQLite, whose writer does not watch callers).
