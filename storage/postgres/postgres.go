@@ -23,7 +23,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,11 +246,10 @@ func (e *Engine) migrate(ctx context.Context) error {
 		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil && !isCode(err, "23505", "42P07") {
 		return err
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := engine.Migrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -264,31 +262,22 @@ func (e *Engine) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
 		return err
 	}
-	if applied > len(names) {
-		return fmt.Errorf("the database was written by a newer citycard (schema %d, this build knows %d)", applied, len(names))
+	if applied > len(ms) {
+		return fmt.Errorf("the database was written by a newer citycard (schema %d, this build knows %d)", applied, len(ms))
 	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: the name must start with its number: %w", name, err)
-		}
+	for _, m := range ms {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			continue
 		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("%s: %w", base, err)
+		if _, err := tx.ExecContext(ctx, m.Body); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-			version, base, time.Now().UnixMilli()); err != nil {
+			m.Version, m.Name, time.Now().UnixMilli()); err != nil {
 			return err
 		}
 	}
