@@ -28,6 +28,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -624,9 +625,9 @@ func (e *Engine) listenOnce(ctx context.Context, fn func(string)) error {
 }
 
 // ints turns bool arguments into 0 and 1 (flags are INTEGER columns on both engines, as
-// SQLite's driver stores a bool) and NUL characters in strings into U+FFFD: PostgreSQL's text
-// cannot hold NUL, stored text never has one (card.CleanText), so a lookup with one finds
-// nothing, as on SQLite, instead of failing.
+// SQLite's driver stores a bool), and NUL characters and bytes that are not UTF-8 in strings
+// into U+FFFD: PostgreSQL's text cannot hold them, stored text never has them (card.CleanText),
+// so a lookup with one finds nothing, as on SQLite, instead of failing.
 func ints(args []any) []any {
 	var out []any
 	for i, a := range args {
@@ -635,10 +636,10 @@ func ints(args []any) []any {
 		case bool:
 			v = boolInt(a)
 		case string:
-			if !strings.ContainsRune(a, 0) {
+			if !strings.ContainsRune(a, 0) && utf8.ValidString(a) {
 				continue
 			}
-			v = strings.ReplaceAll(a, "\x00", "\uFFFD")
+			v = strings.ReplaceAll(strings.ToValidUTF8(a, "\uFFFD"), "\x00", "\uFFFD")
 		default:
 			continue
 		}
