@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,5 +248,107 @@ func TestInstancesRotatedKeyRefusedOnOthers(t *testing.T) {
 		if resp := f.redeemOnB(current, f.unlimited.ID); resp.status != 201 {
 			t.Fatalf("round %d: B with the new key: %d %s", round, resp.status, resp.body)
 		}
+	}
+}
+
+// testCrashSafetyInstances (run by TestBinary): two instances of the real binary on one
+// PostgreSQL database serve tills alternately; one is killed with SIGKILL under load. A till
+// whose request it left unanswered retries it with the same Idempotency-Key through the
+// survivor, as behind a load balancer, and the load goes on there. No acknowledged
+// redemption is lost, each key ends as exactly one redemption (a retry after a commit the
+// till never heard of is a replay), and the ledger verifies.
+func testCrashSafetyInstances(t *testing.T, bin string) {
+	dsn := storagetest.Postgres(t)
+	a := startBinary(t, bin, dsn)
+	f := setupBinary(t, a, 40)
+	b := startBinary(t, bin, dsn) // after a made the keyring
+	const workers, beforeKill, afterKill = 8, 150, 150
+	var acked idSet // Idempotency-Key -> redemption id
+	var seq, inFlight atomic.Int64
+	var aDead atomic.Bool
+	var failure atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := seq.Add(1)
+				key := fmt.Sprintf("instances-%d", n)
+				body := secRedeemBody(f.tokens[n%int64(len(f.tokens))], f.offer, fmt.Sprintf("%d.%02d", 5+n%50, n%100))
+				hdr := map[string]string{"Idempotency-Key": key}
+				p := b
+				if n%2 == 0 && !aDead.Load() {
+					p = a
+				}
+				var r redemptionJSON
+				status, err := p.call("POST", "/api/v1/pos/redemptions", f.key, body, hdr, &r)
+				if status == 0 && p == a { // a died with the request in flight: retry through b
+					inFlight.Add(1)
+					status, err = b.call("POST", "/api/v1/pos/redemptions", f.key, body, hdr, &r)
+				}
+				if status != 201 {
+					failure.Store(fmt.Errorf("%s: status %d: %v", key, status, err))
+					return
+				}
+				acked.put(key, r.ID)
+			}
+		}()
+	}
+	waitFor := func(n int) {
+		deadline := time.Now().Add(30 * time.Second)
+		for acked.len() < n && time.Now().Before(deadline) && failure.Load() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(beforeKill)
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	aDead.Store(true)
+	a.wait(t, 10*time.Second)
+	killedAt := acked.len()
+	waitFor(killedAt + afterKill)
+	close(stop)
+	wg.Wait()
+	if err := failure.Load(); err != nil {
+		t.Fatalf("a redemption under load failed: %v", err)
+	}
+	if acked.len() < killedAt+afterKill {
+		t.Fatalf("only %d redemptions acknowledged after the kill, want %d", acked.len()-killedAt, afterKill)
+	}
+	found := b.allRedemptionIDs(t)
+	missing := 0
+	for _, id := range acked.m {
+		if !found[id] {
+			missing++
+		}
+	}
+	t.Logf("a killed after %d acknowledged redemptions; %d requests in flight at the kill retried through b; %d acknowledged in all, %d rows",
+		killedAt, inFlight.Load(), acked.len(), len(found))
+	if missing > 0 {
+		t.Fatalf("%d acknowledged redemptions are missing after the kill", missing)
+	}
+	if len(found) != acked.len() {
+		t.Fatalf("%d redemptions stored for %d keys, want one per key", len(found), acked.len())
+	}
+	var chk ledgerCheckJSON
+	if _, err := b.call("GET", "/api/v1/ledger/verify", binAdminToken, "", map[string]string{"Citycard-Town": "koper"}, &chk); err != nil {
+		t.Fatal(err)
+	}
+	if !chk.OK || chk.Entries == nil || *chk.Entries != int64(len(found)) {
+		t.Fatalf("koper's ledger after the kill: ok=%v entries %v problem %v, want OK with %d entries", chk.OK, chk.Entries, chk.Problem, len(found))
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.stderr.String())
 	}
 }
