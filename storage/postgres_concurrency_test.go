@@ -428,8 +428,8 @@ func within(d time.Duration, cond func() bool) bool {
 // point 3). B's caches are warmed (a till check, the key lookup), then A suspends the
 // merchant, switches an offer off, blocks the card and rotates the key: B refuses the
 // redemption at once each time (Redeem reads the merchant, offer and card in its own
-// transaction), B's till view drops the switched-off offer within 2 s and the old key stops
-// resolving on B within 2 s (LISTEN/NOTIFY).
+// transaction), B's till view drops the switched-off offer within 2 s, and the old key and a
+// revoked office token stop resolving on B within 2 s (LISTEN/NOTIFY).
 func TestPostgresCachesAcrossInstances(t *testing.T) {
 	p := openPostgresInstances(t, 2)
 	a, b := p.dbs[0], p.dbs[1]
@@ -553,6 +553,26 @@ func TestPostgresCachesAcrossInstances(t *testing.T) {
 		t.Logf("B dropped the old key %v after the rotation", time.Since(start).Round(time.Millisecond))
 		if m, err := b.MerchantByKeyHash(ctx, newKey[:]); err != nil || m.ID != f.merchant.ID {
 			t.Fatalf("B with the new key: %+v %v", m, err)
+		}
+	})
+
+	t.Run("revoked office token", func(t *testing.T) {
+		sum := sha256.Sum256([]byte("office-token"))
+		tok, err := a.CreateOfficeToken(ctx, "koper", "front desk", sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.OfficeTokenByHash(ctx, sum[:]); err != nil || got.ID != tok.ID {
+			t.Fatalf("B's token lookup: %+v %v", got, err)
+		}
+		if err := a.RevokeOfficeToken(ctx, "koper", tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !within(2*time.Second, func() bool {
+			_, err := b.OfficeTokenByHash(ctx, sum[:])
+			return errors.Is(err, ErrTokenNotFound)
+		}) {
+			t.Fatal("B still accepts the office token 2 s after A revoked it")
 		}
 	})
 }
