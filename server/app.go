@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -144,8 +145,14 @@ func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyr
 	}
 	adminToken = newSecret("cca")
 	sum := sha256.Sum256([]byte(adminToken))
-	if err = db.SetAdminTokenHash(ctx, sum[:]); err != nil {
+	stored, err := db.InitAdminTokenHash(ctx, sum[:])
+	if err != nil {
 		return
+	}
+	if !bytes.Equal(stored, sum[:]) {
+		// Another instance on the same database set its token first: that one is printed
+		// there, and this instance checks against its hash.
+		return db, keys, "", false, nil
 	}
 	return db, keys, adminToken, true, nil
 }
@@ -212,7 +219,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go s.checkpointLoop(cpCtx, cpDone)
 	defer func() { stopCheckpoints(); <-cpDone }()
 	app := s.app()
-	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), cfg.DB, cfg.TZ)
+	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), db.Describe(), cfg.TZ)
 	errc := make(chan error, 2)
 	go func() { errc <- app.Listener(lingering(ln)) }()
 	metricsCtx, stopMetrics := context.WithCancel(ctx)

@@ -115,6 +115,8 @@ func (s *server) requireMerchant(c *fiber.Ctx) error {
 	if m.Status != merchant.StatusActive {
 		return merchant.ErrSuspended
 	}
+	sum := sha256.Sum256([]byte(secret))
+	c.SetUserContext(storage.WithMerchantKey(c.UserContext(), sum[:]))
 	if err := s.limitMerchant(c, m.ID); err != nil {
 		return err
 	}

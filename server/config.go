@@ -12,19 +12,22 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/storage"
+	"github.com/citycard/citycard/storage/postgres"
 )
 
 // Config is the service's configuration: defaults, then CITYCARD_* variables, then flags.
 type Config struct {
-	Addr         string
-	DB           string
-	PublicURL    string
-	AdminToken   string
-	TZ           string
-	RateLimit    int // requests per minute per merchant key or client address; 0 is off
-	SigningKey   string
-	MetricsAddr  string // a separate listen address for GET /metrics; "" serves none
-	MetricsToken string // bearer token for GET /metrics on the main address; "" answers 404 there
+	Addr       string
+	DB         string
+	PublicURL  string
+	AdminToken string
+	TZ         string
+	RateLimit  int // requests per minute per merchant key or client address; 0 is off
+	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults).
+	PGMaxConns, PGMinConns int32
+	SigningKey             string
+	MetricsAddr            string // a separate listen address for GET /metrics; "" serves none
+	MetricsToken           string // bearer token for GET /metrics on the main address; "" answers 404 there
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed (see clientip.go).
 	TrustedProxies trustedProxies
 	Demo           bool
@@ -120,11 +123,26 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		cfg.RateLimit = n
 	}
+	for _, p := range []struct {
+		key string
+		dst *int32
+	}{{"CITYCARD_PG_MAX_CONNS", &cfg.PGMaxConns}, {"CITYCARD_PG_MIN_CONNS", &cfg.PGMinConns}} {
+		if v := getenv(p.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return cfg, nil, fmt.Errorf("%s must be a whole number from 1 to 1000, got %q", p.key, v)
+			}
+			*p.dst = int32(n)
+		}
+	}
+	if cfg.PGMaxConns > 0 && cfg.PGMinConns > cfg.PGMaxConns {
+		return cfg, nil, fmt.Errorf("CITYCARD_PG_MIN_CONNS (%d) is more than CITYCARD_PG_MAX_CONNS (%d)", cfg.PGMinConns, cfg.PGMaxConns)
+	}
 	proxies := getenv("CITYCARD_TRUSTED_PROXIES")
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (CITYCARD_ADDR)")
-	dbFlag := fs.String("db", "", "SQLite file (CITYCARD_DB, default citycard.db)")
+	dbFlag := fs.String("db", "", "SQLite file or postgres:// URL (CITYCARD_DB, default citycard.db)")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base of the URL in every QR code (CITYCARD_PUBLIC_URL)")
 	fs.StringVar(&cfg.TZ, "tz", cfg.TZ, "the city's time zone (CITYCARD_TZ)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", cfg.RateLimit, "requests per minute per key or address, 0 is off (CITYCARD_RATE_LIMIT)")
@@ -180,5 +198,5 @@ func (cfg Config) storageOptions() []storage.Option {
 	if err != nil {
 		return nil // parseConfig refused it already; a Config built in a test keeps the default
 	}
-	return []storage.Option{storage.WithTown(t)}
+	return []storage.Option{storage.WithTown(t), storage.WithPostgres(postgres.Options{MaxConns: cfg.PGMaxConns, MinConns: cfg.PGMinConns})}
 }

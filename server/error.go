@@ -64,6 +64,7 @@ var errorTable = []struct {
 	{storage.ErrTownExists, 409, "already_exists"},
 	{storage.ErrTokenNotFound, 404, "not_found"},
 	{merchant.ErrPairingInvalid, 401, "pairing_invalid"},
+	{storage.ErrKeyRevoked, 401, "unauthorized"},
 	{merchant.ErrOccurredAtOutOfRange, 422, "occurred_at_out_of_range"},
 	{merchant.ErrAlreadyDecided, 409, "already_decided"},
 	{merchant.ErrNotConflict, 409, "not_a_conflict"},

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 )
@@ -100,4 +101,37 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})
+}
+
+type merchantKeyKey struct{}
+
+// WithMerchantKey returns a context whose writes act with the merchant key that hashes to sum
+// (a till's request): the writes a till makes (a redemption, a void) check inside their own
+// transaction that sum is still one of the merchant's keys, so a key rotated through another
+// service instance is refused even before that instance's cache hears of it.
+func WithMerchantKey(ctx context.Context, sum []byte) context.Context {
+	return context.WithValue(ctx, merchantKeyKey{}, sum)
+}
+
+// ErrKeyRevoked is a till's write made with a merchant key that was rotated or revoked
+// meanwhile (the till sees 401, as for any wrong key).
+var ErrKeyRevoked = errors.New("the merchant key was rotated or revoked")
+
+// checkMerchantKey refuses (ErrKeyRevoked) a write made with
+// a merchant key that is no longer merchantID's; a write with no key in its context (the
+// office's, a tool's) passes.
+func (t *Tx) checkMerchantKey(merchantID string) error {
+	sum, _ := t.ctx.Value(merchantKeyKey{}).([]byte)
+	if sum == nil {
+		return nil
+	}
+	var n int
+	if err := t.queryRow(`SELECT (SELECT count(*) FROM merchants WHERE id = ? AND key_hash = ?) +
+		(SELECT count(*) FROM merchant_keys WHERE merchant_id = ? AND key_hash = ?)`, merchantID, sum, merchantID, sum).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrKeyRevoked
+	}
+	return nil
 }

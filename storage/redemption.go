@@ -57,6 +57,18 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 		}
 		return tx.auditIn(out.Town, "redemption.create", out.ID)
 	})
+	if err != nil && (errors.Is(err, merchant.ErrLimitReached) || db.eng.IsUnique(err)) {
+		// A request with the same key may have won while this one ran (a till's retry
+		// through another instance): it lost on the limit's index or on the key itself, and
+		// its answer is the winner's redemption.
+		r, ok, rerr := replay(db.reader(ctx), req, fp)
+		if rerr != nil {
+			return merchant.Redemption{}, false, rerr // ErrIdempotencyMismatch: another body
+		}
+		if ok {
+			return r, true, nil
+		}
+	}
 	return out, replayed, err
 }
 
@@ -65,6 +77,9 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	at, offline := tx.Now, req.OccurredAt != nil
 	if offline {
 		at = *req.OccurredAt
+	}
+	if err := tx.checkMerchantKey(req.MerchantID); err != nil {
+		return merchant.Redemption{}, err
 	}
 	c, p, o, uses, m, err := tx.db.redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
 	if offline && errors.Is(err, card.ErrNotAccepted) {
@@ -375,6 +390,11 @@ func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (me
 	defer func() { db.cache.cards.invalidate(r.CardNumber, r.CardNumber == "") }()
 	err = db.update(ctx, func(tx *Tx) error {
 		var err error
+		if merchantID != "" {
+			if err := tx.checkMerchantKey(merchantID); err != nil {
+				return err
+			}
+		}
 		r, err = redemptionWhere(tx, `id = ?`, id)
 		if err != nil || (merchantID != "" && r.MerchantID != merchantID) || (town != "" && r.Town != town) {
 			return merchant.ErrNotFound

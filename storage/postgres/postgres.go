@@ -304,8 +304,10 @@ func (e *Engine) checkLevel(ctx context.Context) error {
 		}
 		return fmt.Errorf("PostgreSQL at %s: %w", e.describe, err)
 	}
-	if known := Migrations(); applied != known {
-		return fmt.Errorf("PostgreSQL at %s has citycard schema %d, this build knows %d: run the service of the matching version on it first", e.describe, applied, known)
+	if known := Migrations(); applied < known {
+		return fmt.Errorf("PostgreSQL at %s was written by an older citycard (schema %d of %d): start the service on it once to upgrade it, then retry", e.describe, applied, known)
+	} else if applied > known {
+		return fmt.Errorf("PostgreSQL at %s was written by a newer citycard (schema %d, this build knows %d)", e.describe, applied, known)
 	}
 	return nil
 }
