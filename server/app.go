@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -144,8 +145,14 @@ func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyr
 	}
 	adminToken = newSecret("cca")
 	sum := sha256.Sum256([]byte(adminToken))
-	if err = db.SetAdminTokenHash(ctx, sum[:]); err != nil {
+	stored, err := db.InitAdminTokenHash(ctx, sum[:])
+	if err != nil {
 		return
+	}
+	if !bytes.Equal(stored, sum[:]) {
+		// Another instance on the same database set its token first: that one is printed
+		// there, and this instance checks against its hash.
+		return db, keys, "", false, nil
 	}
 	return db, keys, adminToken, true, nil
 }

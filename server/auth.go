@@ -74,7 +74,7 @@ func (s *server) requireAdmin(c *fiber.Ctx) error {
 			return err
 		}
 		c.Locals("actor", tok.ID)
-		c.SetUserContext(storage.WithActor(c.UserContext(), tok.ID, requestID(c)))
+		c.SetUserContext(storage.WithOfficeToken(storage.WithActor(c.UserContext(), tok.ID, requestID(c)), tok.ID))
 		return c.Next()
 	}
 	_, ok, err = s.merchantBySecret(c, secret)

@@ -19,7 +19,8 @@ import (
 )
 
 // TestBinary builds the real binary once (go build into a temporary directory) and runs the
-// tests that start it as a process and stop it with signals: crash_test.go, shutdown_test.go.
+// tests that start it as a process and stop it with signals: crash_test.go, shutdown_test.go,
+// postgres_instances_test.go.
 // Run one with -run TestBinary/CrashSafety.
 func TestBinary(t *testing.T) {
 	if testing.Short() {
@@ -31,6 +32,8 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	t.Run("CrashSafety", func(t *testing.T) { testCrashSafety(t, bin) })
+	// PostgreSQL only: one of two instances killed (server/postgres_instances_test.go).
+	t.Run("CrashSafetyInstances", func(t *testing.T) { testCrashSafetyInstances(t, bin) })
 	t.Run("GracefulShutdown", func(t *testing.T) { testGracefulShutdown(t, bin) })
 	t.Run("BodyOverLimit", func(t *testing.T) {
 		// serve's own listener closes gracefully: the 413 reaches a client still writing.

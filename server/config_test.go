@@ -47,3 +47,24 @@ func TestShortAdminTokenRefused(t *testing.T) {
 		t.Fatalf("the database was created before the token was refused: %v", err)
 	}
 }
+
+// The PostgreSQL pool's size comes from CITYCARD_PG_MAX_CONNS and CITYCARD_PG_MIN_CONNS;
+// anything but a sensible whole number is refused, naming the variable.
+func TestPostgresPoolSettings(t *testing.T) {
+	parse := func(env map[string]string) (Config, error) {
+		cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+		return cfg, err
+	}
+	cfg, err := parse(map[string]string{"CITYCARD_PG_MAX_CONNS": "32", "CITYCARD_PG_MIN_CONNS": "4"})
+	if err != nil || cfg.PGMaxConns != 32 || cfg.PGMinConns != 4 {
+		t.Fatalf("32/4: %+v %v", cfg, err)
+	}
+	for _, env := range []map[string]string{
+		{"CITYCARD_PG_MAX_CONNS": "0"}, {"CITYCARD_PG_MAX_CONNS": "many"}, {"CITYCARD_PG_MIN_CONNS": "-1"},
+		{"CITYCARD_PG_MAX_CONNS": "100000"}, {"CITYCARD_PG_MAX_CONNS": "4", "CITYCARD_PG_MIN_CONNS": "8"},
+	} {
+		if _, err := parse(env); err == nil || !strings.Contains(err.Error(), "CITYCARD_PG_") {
+			t.Errorf("%v: %v, want refused naming the variable", env, err)
+		}
+	}
+}

@@ -255,9 +255,9 @@ func TestNoInputCausesServerError(t *testing.T) {
 		`{"validity_hours":0,"validity_days":0}`, `{"validity_hours":-1}`, `{"validity_hours":9999999999}`, `{"status":"suspended","name":""}`,
 		`{"products":["nope"]}`, `{"valid_from":"2026-02-30"}`, `{"valid_from":"2026-10-01","valid_until":"2026-09-01"}`,
 		strings.Repeat("[", 10000)}
-	params := []string{"x", "%00", strings.Repeat("a", 300), w.fresh.ID, w.a.ID, w.once.ID, w.redA.ID, w.fresh.Token}
+	params := []string{"x", "%00", "%FF%FE", strings.Repeat("a", 300), w.fresh.ID, w.a.ID, w.once.ID, w.redA.ID, w.fresh.Token}
 	queries := []string{"", "?limit=-1", "?limit=99999999999999999999", "?cursor=" + strings.Repeat("A", 200), "?month=0000-00",
-		"?from=2026-02-30", "?merchant=%00&card=%00", "?format=csv&month=2026-10", "?lang=xx"}
+		"?from=2026-02-30", "?merchant=%00&card=%00", "?merchant=%C3%28&batch=%FF&number=%ED%A0%80", "?format=csv&month=2026-10", "?lang=xx"}
 	// The secret each route expects, so the input reaches the handler.
 	secretFor := func(path string) hdr {
 		switch {

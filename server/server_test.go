@@ -56,8 +56,16 @@ var testNow = time.Date(2026, 10, 15, 12, 0, 0, 0, testLoc)
 // token testAdminToken, and builds the app.
 func newTestServer(t testing.TB) *testServer {
 	t.Helper()
+	return newTestServerOn(t, storagetest.DSN(t))
+}
+
+// newTestServerOn is newTestServer on the database dsn, which may already hold data: several
+// servers on one PostgreSQL URL are several service instances (each with its own pool, caches
+// and change listener), sharing the keyring the first one created.
+func newTestServerOn(t testing.TB, dsn string) *testServer {
+	t.Helper()
 	ctx := context.Background()
-	db, err := storage.Open(ctx, storagetest.DSN(t), testLoc)
+	db, err := storage.Open(ctx, dsn, testLoc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,18 @@ func (t *Tx) auditIn(town, action, target string) error {
 	if !ok || a.id == "" {
 		return nil
 	}
+	if tok, _ := t.ctx.Value(officeTokenKey{}).(string); tok != "" {
+		// Every office write is audited, so this is where each checks, inside its own
+		// transaction, that its token was not revoked meanwhile (through another instance,
+		// whose notification this one may not have had yet).
+		var live int
+		if err := t.queryRow(`SELECT count(*) FROM office_tokens WHERE id = ? AND revoked_at IS NULL`, tok).Scan(&live); err != nil {
+			return err
+		}
+		if live == 0 {
+			return ErrKeyRevoked
+		}
+	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
 	_, err := t.exec(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now))
@@ -103,6 +115,14 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry
 		})
 }
 
+type officeTokenKey struct{}
+
+// WithOfficeToken returns a context whose writes act with the office token id: each checks in
+// its transaction that the token is still live (see auditIn), ErrKeyRevoked if not.
+func WithOfficeToken(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, officeTokenKey{}, id)
+}
+
 type merchantKeyKey struct{}
 
 // WithMerchantKey returns a context whose writes act with the merchant key that hashes to sum
@@ -113,8 +133,8 @@ func WithMerchantKey(ctx context.Context, sum []byte) context.Context {
 	return context.WithValue(ctx, merchantKeyKey{}, sum)
 }
 
-// ErrKeyRevoked is a till's write made with a merchant key that was rotated or revoked
-// meanwhile (the till sees 401, as for any wrong key).
+// ErrKeyRevoked is a write made with a merchant key that was rotated or revoked meanwhile, or
+// with an office token revoked meanwhile (the client sees 401, as for any wrong secret).
 var ErrKeyRevoked = errors.New("the merchant key was rotated or revoked")
 
 // checkMerchantKey refuses (ErrKeyRevoked) a write made with

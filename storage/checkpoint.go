@@ -71,11 +71,13 @@ func (db *DB) CheckpointIfDue(ctx context.Context, reason string, ifMoved, atLea
 	err := db.update(ctx, func(tx *Tx) error {
 		signed = false
 		for _, town := range tx.db.TownCodes() {
-			last, ok, err := newestCheckpoint(tx, town)
+			// The head row first: instances checking at the same moment take turns, and the
+			// later one sees the checkpoint the earlier one signed instead of signing another.
+			n, head, err := lockHead(tx, town)
 			if err != nil {
 				return err
 			}
-			n, head, err := ledgerHead(tx, town)
+			last, ok, err := newestCheckpoint(tx, town)
 			if err != nil {
 				return err
 			}

@@ -212,6 +212,17 @@ func (db *DB) QueueDepth() int {
 	return 0
 }
 
+// EngineRetries is how many write transactions the engine ran again after a serialization
+// failure, a deadlock or a lost race on a unique key (PostgreSQL; see postgres.Engine.Update)
+// since the database was opened: 0 on SQLite, whose single writer never retries. For metrics
+// and the tests that check the retry records each write once.
+func (db *DB) EngineRetries() uint64 {
+	if e, ok := db.eng.(interface{ Retries() uint64 }); ok {
+		return e.Retries()
+	}
+	return 0
+}
+
 // SetObserver installs o (nil removes it). Safe while the database is in use.
 func (db *DB) SetObserver(o Observer) {
 	if e, ok := db.eng.(interface{ SetObserver(engine.Observer) }); ok {

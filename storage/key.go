@@ -36,11 +36,20 @@ func (db *DB) SigningKeys(ctx context.Context) ([]card.SigningKey, error) {
 // AddSigningKey stores a new signing key with the next key id. If seed is non-empty the key
 // is derived from it (CITYCARD_SIGNING_KEY), and nothing is added if that key is stored already.
 func (db *DB) AddSigningKey(ctx context.Context, seed string) (card.SigningKey, error) {
+	return db.addSigningKey(ctx, seed, false)
+}
+
+// addSigningKey is AddSigningKey; with first it adds nothing if any key is stored (instances
+// starting at once on a new database create one first key between them, not one each).
+func (db *DB) addSigningKey(ctx context.Context, seed string, first bool) (card.SigningKey, error) {
 	var k card.SigningKey
 	err := db.update(ctx, func(tx *Tx) error {
 		var maxID sql.NullInt64
 		if err := tx.queryRow(`SELECT max(kid) FROM signing_keys`).Scan(&maxID); err != nil {
 			return err
+		}
+		if first && maxID.Valid {
+			return nil
 		}
 		id := uint16(maxID.Int64 + 1)
 		if maxID.Int64 >= 65535 {
@@ -82,7 +91,7 @@ func (db *DB) Keyring(ctx context.Context, seed string) (*card.Keyring, error) {
 		return nil, err
 	}
 	if len(keys) == 0 || seed != "" {
-		if _, err := db.AddSigningKey(ctx, seed); err != nil {
+		if _, err := db.addSigningKey(ctx, seed, seed == ""); err != nil {
 			return nil, fmt.Errorf("signing key: %w", err)
 		}
 		if keys, err = db.SigningKeys(ctx); err != nil {
@@ -130,6 +139,24 @@ func (db *DB) AdminTokenHash(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return hex.DecodeString(v)
+}
+
+// InitAdminTokenHash stores sum as the admin token's SHA-256 unless one is stored already, and
+// returns the one stored: sum if this call set it, another if a service instance starting at
+// the same time set its own first (whose token is then the one to use).
+func (db *DB) InitAdminTokenHash(ctx context.Context, sum []byte) ([]byte, error) {
+	var stored string
+	err := db.update(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(`INSERT INTO settings (key, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (key) DO NOTHING`,
+			hex.EncodeToString(sum)); err != nil {
+			return err
+		}
+		return tx.queryRow(`SELECT value FROM settings WHERE key = 'admin_token_sha256'`).Scan(&stored)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(stored)
 }
 
 // SetAdminTokenHash stores the SHA-256 of the admin token.

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"github.com/citycard/citycard/merchant"
 	"testing"
 )
 
@@ -37,5 +38,31 @@ func TestTillWritesRecheckTheirKey(t *testing.T) {
 	}
 	if _, err := db.Void(newKey, "koper", r.ID, f.merchant.ID, "wrong amount"); err != nil {
 		t.Fatalf("void with the new key: %v", err)
+	}
+}
+
+// An office's write re-checks its token inside its transaction: after the token is revoked
+// (on PostgreSQL possibly through another instance), a write made with it is refused.
+func TestOfficeWritesRecheckTheirToken(t *testing.T) {
+	db, _ := MustOpenDB(t)
+	ctx := context.Background()
+	tok, err := db.CreateOfficeToken(ctx, "koper", "desk", mustKeyHash(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	office := WithOfficeToken(WithActor(ctx, tok.ID, "req-1"), tok.ID)
+	m := merchant.Merchant{Town: "koper", Name: "Kavarna", Category: "restaurant"}
+	if err := db.CreateMerchant(office, &m, mustKeyHash(8)); err != nil {
+		t.Fatalf("a write with a live token: %v", err)
+	}
+	if err := db.RevokeOfficeToken(ctx, "koper", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	m2 := merchant.Merchant{Town: "koper", Name: "Bar", Category: "bar"}
+	if err := db.CreateMerchant(office, &m2, mustKeyHash(9)); !errors.Is(err, ErrKeyRevoked) {
+		t.Fatalf("a write with a revoked token: %v, want ErrKeyRevoked", err)
+	}
+	if _, err := db.Merchant(ctx, "koper", m2.ID); err == nil {
+		t.Fatal("the refused write left its merchant")
 	}
 }

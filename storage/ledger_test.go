@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"github.com/citycard/citycard/storage/storagetest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ type ledgerCity struct {
 //	7  redemption rs[3]
 func mustLedgerCity(t *testing.T) *ledgerCity {
 	t.Helper()
-	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
+	c := mustCity(t, storagetest.DSN(t), testLoc)
 	l := &ledgerCity{city: c}
 	l.rs = append(l.rs, c.redeem(t, time.Date(2026, 9, 30, 18, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 2345))
 	c.clock.Set(time.Date(2026, 10, 1, 9, 0, 0, 0, testLoc))

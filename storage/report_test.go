@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"github.com/citycard/citycard/storage/storagetest"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"testing"
@@ -184,7 +183,7 @@ func mustReport(tb testing.TB, db *DB, month string) merchant.Report {
 }
 
 func TestRollupReportMatchesRedemptions(t *testing.T) {
-	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
+	c := mustCity(t, storagetest.DSN(t), testLoc)
 	rs := c.busyAutumn(t, 400, 1)
 	for _, month := range []string{"2026-09", "2026-10", "2026-11"} {
 		got := mustReport(t, c.db, month)
@@ -207,7 +206,7 @@ func TestRollupReportMatchesRedemptions(t *testing.T) {
 }
 
 func TestRollupsRebuiltForNewZone(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "city.db")
+	path := storagetest.DSN(t)
 	c := mustCity(t, path, testLoc)
 	c.busyAutumn(t, 150, 2)
 	before := map[string]merchant.Report{}
@@ -244,7 +243,7 @@ func TestRollupsRebuiltForNewZone(t *testing.T) {
 // when the zone changes to one where that instant is already 1 November: October counts and
 // lists it, November neither (before, October listed it and November counted it).
 func TestZoneChangeKeepsAdjustmentInItsMonth(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "city.db")
+	path := storagetest.DSN(t)
 	c := mustCity(t, path, testLoc)
 	ctx := context.Background()
 	r := c.redeem(t, time.Date(2026, 9, 20, 12, 0, 0, 0, testLoc), c.offers[0], c.cards[0], 1000)
@@ -278,7 +277,8 @@ func TestZoneChangeKeepsAdjustmentInItsMonth(t *testing.T) {
 }
 
 func TestLedgerBackfilledOnMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "city.db")
+	storagetest.SkipOnPostgres(t, "an upgrade from SQLite's version 1 schema; PostgreSQL starts at the finished one")
+	path := storagetest.DSN(t)
 	c := mustCity(t, path, testLoc)
 	rs := c.busyAutumn(t, 60, 3)
 	oct := mustReport(t, c.db, "2026-10")
@@ -324,7 +324,7 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 }
 
 func TestCloseMonth(t *testing.T) {
-	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
+	c := mustCity(t, storagetest.DSN(t), testLoc)
 	ctx := context.Background()
 	sep, _ := merchant.ParseMonth("2026-09")
 	r := c.redeem(t, time.Date(2026, 9, 30, 23, 59, 59, 0, testLoc), c.offers[0], c.cards[0], 1000)
@@ -371,7 +371,7 @@ func TestCloseMonth(t *testing.T) {
 }
 
 func TestOpenDataCells(t *testing.T) {
-	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
+	c := mustCity(t, storagetest.DSN(t), testLoc)
 	day := time.Date(2026, 10, 7, 12, 0, 0, 0, testLoc)
 	// Five cards at the shop (merchant 0): shown. At the restaurants (merchants 1 and 3, one
 	// category), three cards, one of them twice: suppressed.

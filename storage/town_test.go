@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"path/filepath"
+	"github.com/citycard/citycard/storage/storagetest"
 	"testing"
 	"time"
 
@@ -18,7 +18,7 @@ import (
 // rollup and the distinct cards carry the issuing town; no row is left without a town.
 func TestTwoTownsKeepApart(t *testing.T) {
 	ctx := context.Background()
-	c := mustCity(t, filepath.Join(t.TempDir(), "city.db"), testLoc)
+	c := mustCity(t, storagetest.DSN(t), testLoc)
 	db := c.db
 	ptuj := Town{Code: "ptuj", Name: map[string]string{"sl": "Ptuj"}, Timezone: "Europe/Ljubljana", Languages: []string{"sl"}}
 	if err := db.CreateTown(ctx, &ptuj); err != nil {

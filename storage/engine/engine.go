@@ -12,6 +12,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -95,4 +100,36 @@ type Observer interface {
 	// WALRestarted reports a restarting checkpoint, whether it completed (the log starts
 	// over at the next write), and how long the writer was paused for it.
 	WALRestarted(ok bool, paused time.Duration)
+}
+
+// Migration is one embedded schema migration file: NNNN_name.sql, version NNNN.
+type Migration struct {
+	Version int
+	Name    string // the file's name, e.g. 0016_ledger_heads.sql
+	Body    string
+}
+
+// Migrations reads the migrations/*.sql files of fsys in order of their names. The version is
+// the file's number, not its place in the list: migrations are numbered in advance, so a gap
+// (0005 merged before 0004) must not shift them.
+func Migrations(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := make([]Migration, 0, len(names))
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: the name must start with its number: %w", name, err)
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: version, Name: base, Body: string(body)})
+	}
+	return out, nil
 }

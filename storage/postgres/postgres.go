@@ -23,12 +23,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -258,11 +258,10 @@ func (e *Engine) migrate(ctx context.Context) error {
 		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil && !isCode(err, "23505", "42P07") {
 		return err
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := engine.Migrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -275,31 +274,22 @@ func (e *Engine) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
 		return err
 	}
-	if applied > len(names) {
-		return fmt.Errorf("the database was written by a newer citycard (schema %d, this build knows %d)", applied, len(names))
+	if applied > len(ms) {
+		return fmt.Errorf("the database was written by a newer citycard (schema %d, this build knows %d)", applied, len(ms))
 	}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: the name must start with its number: %w", name, err)
-		}
+	for _, m := range ms {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			continue
 		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("%s: %w", base, err)
+		if _, err := tx.ExecContext(ctx, m.Body); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-			version, base, time.Now().UnixMilli()); err != nil {
+			m.Version, m.Name, time.Now().UnixMilli()); err != nil {
 			return err
 		}
 	}
@@ -315,8 +305,10 @@ func (e *Engine) checkLevel(ctx context.Context) error {
 		}
 		return fmt.Errorf("PostgreSQL at %s: %w", e.describe, err)
 	}
-	if known := Migrations(); applied != known {
-		return fmt.Errorf("PostgreSQL at %s has citycard schema %d, this build knows %d: run the service of the matching version on it first", e.describe, applied, known)
+	if known := Migrations(); applied < known {
+		return fmt.Errorf("PostgreSQL at %s was written by an older citycard (schema %d of %d): start the service on it once to upgrade it, then retry", e.describe, applied, known)
+	} else if applied > known {
+		return fmt.Errorf("PostgreSQL at %s was written by a newer citycard (schema %d, this build knows %d)", e.describe, applied, known)
 	}
 	return nil
 }
@@ -650,9 +642,9 @@ func (e *Engine) listenOnce(ctx context.Context, fn func(string)) error {
 }
 
 // ints turns bool arguments into 0 and 1 (flags are INTEGER columns on both engines, as
-// SQLite's driver stores a bool) and NUL characters in strings into U+FFFD: PostgreSQL's text
-// cannot hold NUL, stored text never has one (card.CleanText), so a lookup with one finds
-// nothing, as on SQLite, instead of failing.
+// SQLite's driver stores a bool), and NUL characters and bytes that are not UTF-8 in strings
+// into U+FFFD: PostgreSQL's text cannot hold them, stored text never has them (card.CleanText),
+// so a lookup with one finds nothing, as on SQLite, instead of failing.
 func ints(args []any) []any {
 	var out []any
 	for i, a := range args {
@@ -661,10 +653,10 @@ func ints(args []any) []any {
 		case bool:
 			v = boolInt(a)
 		case string:
-			if !strings.ContainsRune(a, 0) {
+			if !strings.ContainsRune(a, 0) && utf8.ValidString(a) {
 				continue
 			}
-			v = strings.ReplaceAll(a, "\x00", "\uFFFD")
+			v = strings.ReplaceAll(strings.ToValidUTF8(a, "\uFFFD"), "\x00", "\uFFFD")
 		default:
 			continue
 		}

@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,28 +297,17 @@ func (e *Engine) migrate(ctx context.Context, before BeforeMigration) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return err
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := engine.Migrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		// The version is the file's number, not its place in the list: migrations are numbered
-		// in advance per branch, so a gap (0005 before 0004 is merged) must not shift them.
-		version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: the name must start with its number: %w", name, err)
-		}
+	for _, m := range ms {
 		var n int
-		if err := e.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		if err := e.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
 		}
 		tx, err := e.write.BeginTx(ctx, nil)
 		if err != nil {
@@ -330,17 +318,17 @@ func (e *Engine) migrate(ctx context.Context, before BeforeMigration) error {
 				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)`, k, v)
 				return err
 			}
-			if err := before(strings.TrimPrefix(name, "migrations/"), set); err != nil {
+			if err := before(m.Name, set); err != nil {
 				tx.Rollback()
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.Body); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			version, strings.TrimPrefix(name, "migrations/"), time.Now().UnixMilli()); err != nil {
+			m.Version, m.Name, time.Now().UnixMilli()); err != nil {
 			tx.Rollback()
 			return err
 		}
