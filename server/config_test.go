@@ -48,20 +48,22 @@ func TestShortAdminTokenRefused(t *testing.T) {
 	}
 }
 
-// The PostgreSQL pool's size comes from CITYCARD_PG_MAX_CONNS and CITYCARD_PG_MIN_CONNS;
-// anything but a sensible whole number is refused, naming the variable.
+// The PostgreSQL pool's size comes from CITYCARD_PG_MAX_CONNS and CITYCARD_PG_MIN_CONNS, its
+// writes at once from CITYCARD_PG_MAX_WRITES; anything but a sensible whole number is
+// refused, naming the variable.
 func TestPostgresPoolSettings(t *testing.T) {
 	parse := func(env map[string]string) (Config, error) {
 		cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
 		return cfg, err
 	}
-	cfg, err := parse(map[string]string{"CITYCARD_PG_MAX_CONNS": "32", "CITYCARD_PG_MIN_CONNS": "4"})
-	if err != nil || cfg.PGMaxConns != 32 || cfg.PGMinConns != 4 {
-		t.Fatalf("32/4: %+v %v", cfg, err)
+	cfg, err := parse(map[string]string{"CITYCARD_PG_MAX_CONNS": "32", "CITYCARD_PG_MIN_CONNS": "4", "CITYCARD_PG_MAX_WRITES": "6"})
+	if err != nil || cfg.PGMaxConns != 32 || cfg.PGMinConns != 4 || cfg.PGMaxWrites != 6 {
+		t.Fatalf("32/4/6: %+v %v", cfg, err)
 	}
 	for _, env := range []map[string]string{
 		{"CITYCARD_PG_MAX_CONNS": "0"}, {"CITYCARD_PG_MAX_CONNS": "many"}, {"CITYCARD_PG_MIN_CONNS": "-1"},
 		{"CITYCARD_PG_MAX_CONNS": "100000"}, {"CITYCARD_PG_MAX_CONNS": "4", "CITYCARD_PG_MIN_CONNS": "8"},
+		{"CITYCARD_PG_MAX_WRITES": "0"}, {"CITYCARD_PG_MAX_WRITES": "a few"},
 	} {
 		if _, err := parse(env); err == nil || !strings.Contains(err.Error(), "CITYCARD_PG_") {
 			t.Errorf("%v: %v, want refused naming the variable", env, err)
