@@ -102,6 +102,22 @@ func newMetrics(db *storage.DB) *metrics {
 			Name: "citycard_wal_size_bytes",
 			Help: "Size of the SQLite write-ahead log file.",
 		}, func() float64 { return float64(db.WALSize()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "citycard_db_retries_total",
+			Help: "Write transactions run again after a serialization failure, a deadlock or a lost unique race (PostgreSQL).",
+		}, func() float64 { return float64(db.EngineRetries()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "citycard_db_pool_connections_in_use",
+			Help: "Connections of the PostgreSQL pool in use now (0 on SQLite).",
+		}, func() float64 { _, inUse, _ := db.PoolStats(); return float64(inUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "citycard_db_pool_connections_max",
+			Help: "The PostgreSQL pool's size (CITYCARD_PG_MAX_CONNS; 0 on SQLite).",
+		}, func() float64 { max, _, _ := db.PoolStats(); return float64(max) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "citycard_db_pool_waits_total",
+			Help: "Times a request waited for a free connection of the PostgreSQL pool.",
+		}, func() float64 { _, _, waits := db.PoolStats(); return float64(waits) }),
 		cacheCollector{db},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

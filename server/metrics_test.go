@@ -131,7 +131,11 @@ func TestMetricsAfterRedemption(t *testing.T) {
 			t.Errorf("%s%v = %v (present %v), want > 0", tc.name, tc.labels, got, ok)
 		}
 	}
-	for _, name := range []string{"citycard_writer_queue_depth", "citycard_wal_restarts_total", "go_goroutines", "process_resident_memory_bytes"} {
+	if got, ok := metricValue(mfs, "citycard_db_pool_connections_max", nil); !ok || (got > 0) != storagetest.OnPostgres() {
+		t.Errorf("citycard_db_pool_connections_max = %v (present %v), want > 0 on PostgreSQL only", got, ok)
+	}
+	for _, name := range []string{"citycard_writer_queue_depth", "citycard_wal_restarts_total", "citycard_db_retries_total",
+		"citycard_db_pool_connections_in_use", "citycard_db_pool_waits_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if mfs[name] == nil {
 			t.Errorf("no %s in the scrape", name)
 		}

@@ -223,6 +223,16 @@ func (db *DB) EngineRetries() uint64 {
 	return 0
 }
 
+// PoolStats are the PostgreSQL pool's size, the connections in use and how often a request
+// waited for one; zeros on SQLite.
+func (db *DB) PoolStats() (max, inUse int32, waits int64) {
+	if e, ok := db.eng.(*postgres.Engine); ok {
+		s := e.Pool().Stat()
+		return s.MaxConns(), s.AcquiredConns(), s.EmptyAcquireCount()
+	}
+	return 0, 0, 0
+}
+
 // SetObserver installs o (nil removes it). Safe while the database is in use.
 func (db *DB) SetObserver(o Observer) {
 	if e, ok := db.eng.(interface{ SetObserver(engine.Observer) }); ok {
