@@ -73,9 +73,8 @@ func (t *Tx) auditIn(town, action, target string) error {
 		}
 	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
-	_, err := t.exec(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	return t.execDeferred(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now))
-	return err
 }
 
 // AuditEntry is one line of the audit log.

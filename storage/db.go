@@ -256,6 +256,11 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) { return t.tx.E
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row { return t.tx.QueryRow(query, args...) }
 
+// execDeferred runs a statement whose result the write does not look at (see
+// engine.Tx.ExecDeferred): on PostgreSQL it goes with the next statement or the commit in one
+// round trip, so a town's ledger head is held for fewer of them.
+func (t *Tx) execDeferred(query string, args ...any) error { return t.tx.ExecDeferred(query, args...) }
+
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Query(query, args...) }
 
 // savepoint runs fn so that its failure undoes only its statements (see engine.Tx).

@@ -32,14 +32,15 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 		e.Version = merchant.LedgerCurrent
 	}
 	h := e.Hash(prev)
-	_, err = tx.exec(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// Deferred: from here to the commit the town's head is held (on PostgreSQL, locked by
+	// lockHead), so what follows goes in as few round trips as it can (see execDeferred).
+	err = tx.execDeferred(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Town, e.Seq, e.Version, e.CardTown, e.Kind, e.RedemptionID, e.CardID, e.CardNumber, e.MerchantID, e.OfferID, e.Terminal,
 		e.Product, e.Category, e.Amount, e.Discount, e.Share, ms(e.CreatedAt), ms(e.At), e.Month.String(), e.Reason, h[:])
 	if err != nil {
 		return h, err
 	}
-	_, err = tx.exec(`UPDATE ledger_heads SET seq = ?, hash = ? WHERE town = ?`, e.Seq, h[:], e.Town)
-	return h, err
+	return h, tx.execDeferred(`UPDATE ledger_heads SET seq = ?, hash = ? WHERE town = ?`, e.Seq, h[:], e.Town)
 }
 
 // lockHead reads town's chain head from its ledger_heads row, locked until the write commits

@@ -50,7 +50,9 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(`INSERT INTO idempotency_keys (merchant_id, key, fingerprint, redemption_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		// A key claimed by a concurrent request fails here or at the commit (deferred): the
+		// write is refused and answered as a replay below.
+		err = tx.execDeferred(`INSERT INTO idempotency_keys (merchant_id, key, fingerprint, redemption_id, created_at) VALUES (?, ?, ?, ?, ?)`,
 			req.MerchantID, req.IdempotencyKey, fp, out.ID, ms(tx.Now))
 		if err != nil {
 			return err

@@ -130,7 +130,7 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 		adj_discount_cents = $.adj_discount_cents + excluded.adj_discount_cents,
 		adj_share_cents = $.adj_share_cents + excluded.adj_share_cents`)
 	}
-	if _, err := tx.exec(`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
+	if err := tx.execDeferred(`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
 			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -138,7 +138,7 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 		append([]any{e.Town, day, e.MerchantID, e.OfferID, e.Product, e.Category}, args...)...); err != nil {
 		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
 	}
-	if _, err := tx.exec(`INSERT INTO rollup_months (town, month, merchant_id, category, product_code, card_town, last_date,
+	if err := tx.execDeferred(`INSERT INTO rollup_months (town, month, merchant_id, category, product_code, card_town, last_date,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
 			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -176,10 +176,9 @@ func useCard(tx *Tx, month, day string, e merchant.LedgerEntry, delta int) error
 		for _, s := range scopes {
 			args = append(args, e.Town, month, s[0], s[1], e.CardID)
 		}
-		_, err := tx.exec(`INSERT INTO rollup_card_uses (town, month, scope, key, card_id, uses)
+		return tx.execDeferred(`INSERT INTO rollup_card_uses (town, month, scope, key, card_id, uses)
 			VALUES (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1)
 			ON CONFLICT (town, month, scope, key, card_id) DO UPDATE SET uses = rollup_card_uses.uses + 1`, args...)
-		return err
 	}
 	for _, s := range scopes {
 		res, err := tx.exec(`DELETE FROM rollup_card_uses WHERE town = ? AND month = ? AND scope = ? AND key = ? AND card_id = ? AND uses = 1`,

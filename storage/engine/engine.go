@@ -34,6 +34,10 @@ type Tx interface {
 	Exec(query string, args ...any) (sql.Result, error)
 	Query(query string, args ...any) (*sql.Rows, error)
 	QueryRow(query string, args ...any) *sql.Row
+	// ExecDeferred runs a statement whose result the write does not look at. An engine may
+	// keep it and send it with the next statement or the commit, in one round trip (its
+	// error is then that statement's, or the commit's); SQLite runs it at once.
+	ExecDeferred(query string, args ...any) error
 	// Savepoint runs fn so that if it fails only fn's statements are undone and the
 	// transaction goes on (on PostgreSQL a failed statement otherwise aborts the transaction).
 	Savepoint(fn func() error) error

@@ -70,7 +70,7 @@ type Engine struct {
 	pool     *pgxpool.Pool
 	db       *sql.DB
 	opts     Options
-	txOpts   *sql.TxOptions
+	begin    string // the write transactions' BEGIN, with their isolation level
 	describe string
 	channel  string // the LISTEN/NOTIFY channel: one per schema
 	readOnly bool
@@ -169,13 +169,13 @@ func connect(ctx context.Context, dsn string, o Options) (*Engine, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
-	iso := sql.LevelReadCommitted
+	begin := `BEGIN ISOLATION LEVEL READ COMMITTED`
 	switch strings.ToLower(o.Isolation) {
 	case "", "read committed":
 	case "repeatable read":
-		iso = sql.LevelRepeatableRead
+		begin = `BEGIN ISOLATION LEVEL REPEATABLE READ`
 	case "serializable":
-		iso = sql.LevelSerializable
+		begin = `BEGIN ISOLATION LEVEL SERIALIZABLE`
 	default:
 		return nil, fmt.Errorf("PostgreSQL isolation %q: use read committed, repeatable read or serializable", o.Isolation)
 	}
@@ -187,7 +187,7 @@ func connect(ctx context.Context, dsn string, o Options) (*Engine, error) {
 		pool.Close()
 		return nil, connectError(describe, cfg.ConnConfig.User, err)
 	}
-	e := &Engine{pool: pool, db: stdlib.OpenDBFromPool(pool), opts: o, txOpts: &sql.TxOptions{Isolation: iso}, describe: describe,
+	e := &Engine{pool: pool, db: stdlib.OpenDBFromPool(pool), opts: o, begin: begin, describe: describe,
 		writes: make(chan struct{}, o.MaxWrites)}
 	var schema string
 	if err := e.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
@@ -398,29 +398,45 @@ func (e *Engine) try(ctx context.Context, fn func(engine.Tx) error, attempt int)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stx, err := e.db.BeginTx(wctx, e.txOpts)
+	// A connection of its own with BEGIN and COMMIT sent as statements (not a database/sql
+	// transaction), so that the statements deferred by ExecDeferred can be sent to it as one
+	// pipeline with the COMMIT (see flush). A connection returned inside a transaction (a
+	// failed ROLLBACK) is closed by pgxpool, never reused.
+	conn, err := e.db.Conn(wctx)
 	if err != nil {
 		return err
 	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(wctx, e.begin); err != nil {
+		return err
+	}
+	t := &Tx{e: e, conn: conn, ctx: wctx}
+	rollback := func() {
+		t.pending = nil
+		conn.ExecContext(wctx, `ROLLBACK`)
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			stx.Rollback()
+			rollback()
 			err = fmt.Errorf("write panicked: %v", r)
 		}
 	}()
-	t := &Tx{e: e, tx: stx, ctx: wctx}
 	if err := fn(t); err != nil {
-		stx.Rollback()
+		rollback()
+		if t.err != nil {
+			return t.err
+		}
 		return err
 	}
 	if e.opts.BeforeCommit != nil {
 		if err := e.opts.BeforeCommit(attempt); err != nil {
-			stx.Rollback()
+			rollback()
 			return err
 		}
 	}
-	if err := stx.Commit(); err != nil {
-		return err
+	if err := t.flush(true); err != nil {
+		rollback()
+		return t.err
 	}
 	if o := e.observer.Load(); o != nil {
 		(*o).BatchCommitted(1, time.Since(start))
@@ -557,41 +573,125 @@ func (s snapshot) Close() error { return s.tx.Rollback() }
 
 // Tx is one write transaction (engine.Tx).
 type Tx struct {
-	e   *Engine
-	tx  *sql.Tx
-	ctx context.Context
-	sp  int
+	e       *Engine
+	conn    *sql.Conn
+	ctx     context.Context
+	sp      int
+	pending []deferred
+	err     error // the first deferred statement's error: the transaction's outcome
+}
+
+type deferred struct {
+	query string
+	args  []any
 }
 
 // Exec implements engine.Tx.
 func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, t.e.bind(q), ints(args)...)
+	if err := t.flush(false); err != nil {
+		return nil, err
+	}
+	return t.conn.ExecContext(t.ctx, t.e.bind(q), ints(args)...)
+}
+
+// ExecDeferred implements engine.Tx: the statement is kept and sent with the next one that
+// needs an answer, or with the COMMIT, in one round trip (a pipeline). Its error, if any, is
+// that statement's or the commit's.
+func (t *Tx) ExecDeferred(q string, args ...any) error {
+	t.pending = append(t.pending, deferred{t.e.bind(q), ints(args)})
+	return nil
+}
+
+// flush sends the deferred statements, and COMMIT if commit, as one pipeline on the
+// transaction's connection. A deferred statement's error is kept as the transaction's (try
+// returns it, so that a serialization failure or a lost unique race is retried as such) and
+// reported to the statement that flushed it as a plain error, which no caller mistakes for
+// its own statement's (a unique violation of its own insert, say).
+func (t *Tx) flush(commit bool) error {
+	if t.err != nil {
+		return fmt.Errorf("an earlier statement of this transaction failed: %v", t.err)
+	}
+	if len(t.pending) == 0 && !commit {
+		return nil
+	}
+	pending := t.pending
+	t.pending = nil
+	err := t.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: unexpected driver connection %T", dc)
+		}
+		var b pgx.Batch
+		for _, p := range pending {
+			b.Queue(p.query, p.args...)
+		}
+		if commit {
+			b.Queue(`COMMIT`)
+		}
+		br := c.Conn().SendBatch(t.ctx, &b)
+		for range b.Len() {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			if commit && tag.String() == "ROLLBACK" {
+				// PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
+				br.Close()
+				return errors.New("postgres: the transaction was rolled back at commit")
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		t.err = err
+		return fmt.Errorf("a deferred statement of this transaction failed: %v", err)
+	}
+	return nil
 }
 
 // Query implements engine.Tx.
 func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, t.e.bind(q), ints(args)...)
+	if err := t.flush(false); err != nil {
+		return nil, err
+	}
+	return t.conn.QueryContext(t.ctx, t.e.bind(q), ints(args)...)
 }
 
-// QueryRow implements engine.Tx.
+// QueryRow implements engine.Tx. A deferred statement's error is reported by the row.
 func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.e.bind(q), ints(args)...)
+	if err := t.flush(false); err != nil {
+		// A Row cannot be made with an error: run a statement that fails (the error the
+		// transaction ends with is the deferred statement's, kept in t.err).
+		return t.conn.QueryRowContext(t.ctx, `SELECT 1/0`)
+	}
+	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), ints(args)...)
 }
 
 // Savepoint implements engine.Tx.
 func (t *Tx) Savepoint(fn func() error) error {
-	t.sp++
-	name := "sp" + strconv.Itoa(t.sp)
-	if _, err := t.tx.ExecContext(t.ctx, `SAVEPOINT `+name); err != nil {
+	if err := t.flush(false); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
-		if _, e := t.tx.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
+	t.sp++
+	name := "sp" + strconv.Itoa(t.sp)
+	if _, err := t.conn.ExecContext(t.ctx, `SAVEPOINT `+name); err != nil {
+		return err
+	}
+	err := fn()
+	if err == nil {
+		if err = t.flush(false); err != nil {
+			err = t.err // fn's deferred statement failed: fn failed
+		}
+	}
+	if err != nil {
+		t.pending, t.err = nil, nil // fn's own statements, undone with it
+		if _, e := t.conn.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
 			return e
 		}
 		return err
 	}
-	_, err := t.tx.ExecContext(t.ctx, `RELEASE SAVEPOINT `+name)
+	_, err = t.conn.ExecContext(t.ctx, `RELEASE SAVEPOINT `+name)
 	return err
 }
 

@@ -372,6 +372,13 @@ func (c *stmtCache) close() {
 	c.m = map[string]*sql.Stmt{}
 }
 
+// ExecDeferred implements engine.Tx: the writer's statements cost no round trip, so it runs
+// at once.
+func (t *Tx) ExecDeferred(query string, args ...any) error {
+	_, err := t.Exec(query, args...)
+	return err
+}
+
 // Savepoint implements engine.Tx.
 func (t *Tx) Savepoint(fn func() error) error {
 	if _, err := t.tx.Exec(`SAVEPOINT step`); err != nil {
