@@ -52,13 +52,17 @@ func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, h
 		if c.Token, err = kr.Sign(c.Number); err != nil {
 			return nil, err
 		}
-		_, err = tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
-		if tx.isUnique(err) {
-			continue // a number drawn twice (1 in 9e10 a card): draw again
-		}
+		// ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL a failed
+		// statement would abort the whole batch's transaction.
+		res, err := tx.exec(`INSERT INTO cards (id, town, number, token, product_code, holder, lang, issued_at, activate_by, batch_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.ID, c.Town, c.Number, c.Token, c.Product, c.Holder, c.Lang, ms(c.IssuedAt), ms(c.ActivateBy), batch)
 		if err != nil {
 			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			continue // a number drawn twice (1 in 9e10 a card): draw again
 		}
 		if err := tx.auditIn(town, "card.create", c.ID); err != nil {
 			return nil, err
