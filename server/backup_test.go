@@ -95,7 +95,9 @@ func TestBackupWhileServing(t *testing.T) {
 	if reds != keys || reds != audits {
 		t.Fatalf("the copy has %d redemptions, %d idempotency keys and %d audit entries: a torn copy", reds, keys, audits)
 	}
-	if int64(reds) < before || int64(reds) > after {
+	// Each of the 4 tills may have one redemption committed but not yet counted as
+	// acknowledged when the backup ended (its answer was on its way).
+	if int64(reds) < before || int64(reds) > after+4 {
 		t.Fatalf("the copy has %d redemptions; %d were acknowledged before the backup began, %d when it ended", reds, before, after)
 	}
 	t.Logf("backup taken under load: %d redemptions in the copy (%d acknowledged when it began, %d when it ended)", reds, before, after)

@@ -254,8 +254,11 @@ func Migrations() int {
 // migration transaction locks schema_migrations, and the version's primary key is the
 // backstop.
 func (e *Engine) migrate(ctx context.Context) error {
+	// Instances creating the table at the same moment: IF NOT EXISTS does not stop the loser
+	// from failing on the catalogue's own unique indexes (23505, 42710 on its row type, 42P07);
+	// the table exists either way.
 	if _, err := e.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil && !isCode(err, "23505", "42P07") {
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil && !isCode(err, "23505", "42P07", "42710") {
 		return err
 	}
 	ms, err := engine.Migrations(migrations)
