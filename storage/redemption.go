@@ -116,7 +116,10 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	}
 	key := merchant.LimitKey(o, c.ID, at, loc)
 	if !offline {
-		_, err = tx.exec(`INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
+		// Deferred: on PostgreSQL a concurrent redemption of the same limit key fails it at
+		// the commit, and the write is run again, when the rule above sees that use (or, for
+		// the same Idempotency-Key, the replay does). SQLite runs it here and now.
+		err = tx.execDeferred(`INSERT INTO redemptions (id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
 			amount_cents, discount_cents, share_cents, limit_key, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Town, r.CardTown, r.CardID, r.CardNumber, r.MerchantID, r.OfferID, r.Product, r.Category, r.Terminal,
