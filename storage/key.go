@@ -158,8 +158,3 @@ func (db *DB) InitAdminTokenHash(ctx context.Context, sum []byte) ([]byte, error
 	}
 	return hex.DecodeString(stored)
 }
-
-// SetAdminTokenHash stores the SHA-256 of the admin token.
-func (db *DB) SetAdminTokenHash(ctx context.Context, sum []byte) error {
-	return db.SetSetting(ctx, "admin_token_sha256", hex.EncodeToString(sum))
-}

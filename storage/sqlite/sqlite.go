@@ -274,9 +274,6 @@ func (e *Engine) openError(err error) error {
 	return fmt.Errorf("open database %s: %w", e.path, err)
 }
 
-// OpenError is openError for the business layer's first reads.
-func (e *Engine) OpenError(err error) error { return e.openError(err) }
-
 // checkSettings checks what the writer connection reported: the SQLite version (as text and
 // as a number like 3051003), the journal mode and the synchronous level.
 func checkSettings(version string, vnum int, mode string, sync int) error {

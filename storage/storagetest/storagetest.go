@@ -184,8 +184,5 @@ func (r *Raw) Query(q string, args ...any) (*sql.Rows, error) {
 	return r.db.QueryContext(context.Background(), r.bind(q), args...)
 }
 
-// DB is the connection, for what the helpers above do not cover.
-func (r *Raw) DB() *sql.DB { return r.db }
-
 // Postgres reports whether the database is PostgreSQL.
 func (r *Raw) Postgres() bool { return r.pg }
