@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -575,4 +576,40 @@ func TestPostgresCachesAcrossInstances(t *testing.T) {
 			t.Fatal("B still accepts the office token 2 s after A revoked it")
 		}
 	})
+}
+
+// When an instance's LISTEN connection breaks, the notifications sent meanwhile are lost:
+// it empties every cache when it reconnects. Here a key is changed behind the service's back
+// (no notification at all), so only that emptying can make B forget the old key.
+func TestPostgresListenerBreakEmptiesCaches(t *testing.T) {
+	p := openPostgresInstances(t, 2)
+	a, b := p.dbs[0], p.dbs[1]
+	ctx := context.Background()
+	f := mustFixture(t, a)
+	oldKey := mustKeyHash(0)
+	if m, err := b.MerchantByKeyHash(ctx, oldKey); err != nil || m.ID != f.merchant.ID {
+		t.Fatalf("B's key lookup: %+v %v", m, err)
+	}
+	raw := storagetest.Open(t, p.dsn)
+	raw.MustExec(`UPDATE merchants SET key_hash = ? WHERE id = ?`, mustKeyHash(42), f.merchant.ID)
+	if _, err := b.MerchantByKeyHash(ctx, oldKey); err != nil {
+		t.Fatalf("B forgot the old key with no notification and no break: %v (the test shows nothing)", err)
+	}
+	u, _ := url.Parse(p.dsn)
+	var ended int
+	if err := raw.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = ?`,
+		`LISTEN "citycard_`+u.Query().Get("search_path")+`"`).Scan(&ended); err != nil || ended == 0 {
+		t.Fatalf("ended %d listening connections (%v), want the instances'", ended, err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, err := b.MerchantByKeyHash(ctx, oldKey)
+		if errors.Is(err, merchant.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 s after its listener broke, B still answers the old key from its cache: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
