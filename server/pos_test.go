@@ -191,20 +191,7 @@ func TestPosRedeemConcurrentOnce(t *testing.T) {
 	o := ts.mustOffer(m.ID, "Once", `"kind":"free","limit":"once"`)
 	c := ts.mustCard("koper-72h", "", "")
 
-	const n = 50
-	statuses := make([]response, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			statuses[i] = ts.redeem(key, c.Token, o.ID, "7.00", "key-"+strconv.Itoa(i))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	statuses := raceRedeemHTTP([]*testServer{ts}, 50, key, c.Token, o.ID, "7.00", func(i int) string { return "key-" + strconv.Itoa(i) })
 	created := 0
 	for _, resp := range statuses {
 		switch resp.status {
