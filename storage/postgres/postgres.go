@@ -541,12 +541,12 @@ func (e *Engine) Exec(ctx context.Context, q string, args ...any) (sql.Result, e
 
 // Query implements engine.Querier on the pool.
 func (e *Engine) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return e.db.QueryContext(ctx, e.bind(q), ints(args)...)
+	return e.db.QueryContext(ctx, e.bind(q), pgArgs(args)...)
 }
 
 // QueryRow implements engine.Querier on the pool.
 func (e *Engine) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return e.db.QueryRowContext(ctx, e.bind(q), ints(args)...)
+	return e.db.QueryRowContext(ctx, e.bind(q), pgArgs(args)...)
 }
 
 // Snapshot implements engine.Engine: a REPEATABLE READ, READ ONLY transaction.
@@ -567,10 +567,10 @@ func (s snapshot) Exec(ctx context.Context, q string, args ...any) (sql.Result, 
 	return nil, engine.ErrReadOnly
 }
 func (s snapshot) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.tx.QueryContext(ctx, s.e.bind(q), ints(args)...)
+	return s.tx.QueryContext(ctx, s.e.bind(q), pgArgs(args)...)
 }
 func (s snapshot) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.tx.QueryRowContext(ctx, s.e.bind(q), ints(args)...)
+	return s.tx.QueryRowContext(ctx, s.e.bind(q), pgArgs(args)...)
 }
 func (s snapshot) Close() error { return s.tx.Rollback() }
 
@@ -594,14 +594,14 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
-	return t.conn.ExecContext(t.ctx, t.e.bind(q), ints(args)...)
+	return t.conn.ExecContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
 // ExecDeferred implements engine.Tx: the statement is kept and sent with the next one that
 // needs an answer, or with the COMMIT, in one round trip (a pipeline). Its error, if any, is
 // that statement's or the commit's.
 func (t *Tx) ExecDeferred(q string, args ...any) error {
-	t.pending = append(t.pending, deferred{t.e.bind(q), ints(args)})
+	t.pending = append(t.pending, deferred{t.e.bind(q), pgArgs(args)})
 	return nil
 }
 
@@ -658,7 +658,7 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
-	return t.conn.QueryContext(t.ctx, t.e.bind(q), ints(args)...)
+	return t.conn.QueryContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
 // QueryRow implements engine.Tx. A deferred statement's error is reported by the row.
@@ -668,7 +668,7 @@ func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
 		// transaction ends with is the deferred statement's, kept in t.err).
 		return t.conn.QueryRowContext(t.ctx, `SELECT 1/0`)
 	}
-	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), ints(args)...)
+	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
 // Savepoint implements engine.Tx.
@@ -744,11 +744,11 @@ func (e *Engine) listenOnce(ctx context.Context, fn func(string)) error {
 	}
 }
 
-// ints turns bool arguments into 0 and 1 (flags are INTEGER columns on both engines, as
+// pgArgs turns bool arguments into 0 and 1 (flags are INTEGER columns on both engines, as
 // SQLite's driver stores a bool), and NUL characters and bytes that are not UTF-8 in strings
 // into U+FFFD: PostgreSQL's text cannot hold them, stored text never has them (card.CleanText),
 // so a lookup with one finds nothing, as on SQLite, instead of failing.
-func ints(args []any) []any {
+func pgArgs(args []any) []any {
 	var out []any
 	for i, a := range args {
 		var v any
