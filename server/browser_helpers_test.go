@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
@@ -367,5 +369,50 @@ func noSideScroll(t *testing.T, ctx context.Context, width int, page string) {
 		wide := eval[[]string](t, ctx, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > `+strconv.Itoa(width)+` + 0.5)
 			.slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && e.className.baseVal === undefined ? "." + e.className : "") + " right=" + Math.round(e.getBoundingClientRect().right))`)
 		t.Errorf("%s at %d px: the page scrolls sideways (scrollWidth %d, innerWidth %d); too wide: %v", page, width, got[0], got[1], wide)
+	}
+}
+
+// holdFirstRequest makes the next request of tab ctx whose URL matches pattern (a Fetch
+// pattern, * for any text) wait in the browser, unanswered, until release is called; later
+// requests of the pattern go through. For a tab that intercepts nothing else (the console's
+// tab has consoleTab.holdFirst).
+func holdFirstRequest(t *testing.T, ctx context.Context, pattern string) (release func()) {
+	t.Helper()
+	held := make(chan fetch.RequestID, 1)
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	go func() {
+		first := true
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			if first {
+				first = false
+				held <- ev.RequestID
+				continue
+			}
+			chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+		}
+	}()
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageRequest}}})
+		return err
+	}))
+	return releaser(t, ctx, held, pattern)
+}
+
+// releaser lets the request held on held go on; it fails the test if none was held.
+func releaser(t *testing.T, ctx context.Context, held <-chan fetch.RequestID, pattern string) func() {
+	return func() {
+		t.Helper()
+		select {
+		case id := <-held:
+			do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id})
+				return err
+			}))
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no request of %s was held", pattern)
+		}
 	}
 }

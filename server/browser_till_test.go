@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/citycard/citycard/card"
 )
 
 // Browser tests of the till at the counter: its four languages, one key stroke from the
@@ -212,5 +213,32 @@ func TestBrowserTillPairingCamera(t *testing.T) {
 	}
 	if !eval[bool](t, ctx, `document.getElementById("camera").hidden`) {
 		t.Error("the camera is still on after pairing")
+	}
+}
+
+// A card scanned while the answer about the card before is still on its way: the till shows
+// the card at hand when the late answer comes, never the customer before's offers.
+func TestBrowserTillLatestCard(t *testing.T) {
+	a := startLiveApp(t)
+	tabs := newBrowser(t)
+	_, key := a.merchantKey(t, "Pretorska palača")
+	second := a.demoCard(t, "koper-72h")
+	if strings.HasSuffix(a.demo.CardURL, second.Token) {
+		t.Fatal("the two cards are one")
+	}
+	ctx := newTab(t, tabs)
+	do(t, ctx, viewport(360, 740), chromedp.Navigate(a.URL+"/pos"),
+		chromedp.SendKeys(chromedp.ID("key"), key+"\r"), waitJS(`!document.getElementById("till").hidden`))
+	release := holdFirstRequest(t, ctx, "*/api/v1/pos/check*")
+	do(t, ctx, chromedp.KeyEvent(a.demo.CardURL+"\r"), chromedp.KeyEvent(a.srv.cardURL("koper", second.Token)+"\r"),
+		waitJS(`!document.getElementById("card-panel").hidden`))
+	want := card.FormatNumber(second.Number)
+	if got := jsText(t, ctx, "#card-number"); got != want {
+		t.Fatalf("the till shows card %q, want the card scanned last %q", got, want)
+	}
+	release()
+	do(t, ctx, waitJS(`Number(document.body.dataset.dropped || 0) >= 1 || document.getElementById("card-number").textContent !== `+jsString(want)))
+	if got := jsText(t, ctx, "#card-number"); got != want {
+		t.Fatalf("after the late answer about the first card the till shows card %q, want the second card %q", got, want)
 	}
 }

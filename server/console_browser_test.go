@@ -40,6 +40,31 @@ type consoleTab struct {
 	responses []apiResponse
 	used      int             // responses[:used] were returned by fetched
 	seen      map[string]bool // downloaded files already returned by nextDownload
+	holding   bool            // holdFirst: the next request of its pattern is held
+	held      chan fetch.RequestID
+}
+
+// downloadPatterns are the requests whose responses the tab records (the downloads).
+var downloadPatterns = []*fetch.RequestPattern{
+	{URLPattern: "*format=*", RequestStage: fetch.RequestStageResponse},
+	{URLPattern: "*sheet.pdf*", RequestStage: fetch.RequestStageResponse}}
+
+// holdFirst makes the next request whose URL matches pattern (a Fetch pattern, * for any
+// text) wait in the browser, unanswered, until release is called; later ones of the pattern
+// go through: a slow first answer that arrives after the page asked its next question.
+// release fails the test if no request was held.
+func (ct *consoleTab) holdFirst(t *testing.T, pattern string) (release func()) {
+	t.Helper()
+	ct.mu.Lock()
+	ct.holding, ct.held = true, make(chan fetch.RequestID, 1)
+	held := ct.held
+	ct.mu.Unlock()
+	patterns := append([]*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageRequest}}, downloadPatterns...)
+	do(t, ct.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: patterns})
+		return err
+	}))
+	return releaser(t, ct.ctx, held, pattern)
 }
 
 type apiResponse struct {
@@ -63,6 +88,18 @@ func openConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, wi
 		for ev, err := range paused {
 			if err != nil {
 				return
+			}
+			if ev.ResponseStatusCode == 0 && ev.ResponseErrorReason == "" { // paused before it was sent: holdFirst
+				ct.mu.Lock()
+				hold := ct.holding
+				ct.holding = false
+				ct.mu.Unlock()
+				if hold {
+					ct.held <- ev.RequestID
+				} else {
+					chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				}
+				continue
 			}
 			path := ev.Request.URL
 			if i := strings.Index(path, "/api/"); i >= 0 {
@@ -88,9 +125,7 @@ func openConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, wi
 		height = 760
 	}
 	do(t, ctx, viewport(int64(width), height), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
-			{URLPattern: "*format=*", RequestStage: fetch.RequestStageResponse},
-			{URLPattern: "*sheet.pdf*", RequestStage: fetch.RequestStageResponse}}}); err != nil {
+		if _, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: downloadPatterns}); err != nil {
 			return err
 		}
 		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{

@@ -129,6 +129,27 @@
     if (res.status === 0) return t("err.offline");
     return res.body && res.body.error ? res.body.error.message : t("err.unexpected", { status: res.status });
   }
+  // --- answers to the latest question only ---
+
+  // A view that loads data (a month, a town, a card, a search) may ask again before its first
+  // answer is back: the tab's first load of the default month, then the month the user picks.
+  // ask(view) starts a new question of that view and returns current(), true while that
+  // question is still the view's latest. A view drops an answer that is not (counted in the
+  // page's data-dropped, which the browser tests read), so it never shows an old answer, nor
+  // parts of two. Switching the town or signing out makes every question asked before old.
+  var asked = {}, epoch = 0;
+  function ask(view) {
+    var n = asked[view] = (asked[view] || 0) + 1, e = epoch, counted = false;
+    return function () {
+      if (asked[view] === n && epoch === e) return true;
+      if (!counted) {
+        counted = true;
+        document.body.dataset.dropped = String(Number(document.body.dataset.dropped || 0) + 1);
+      }
+      return false;
+    };
+  }
+
   // all pages through a list endpoint.
   function all(path) {
     var items = [];
@@ -199,6 +220,7 @@
 
   function signOut(msg) {
     sessionStorage.removeItem(KEY); localStorage.removeItem(KEY);
+    epoch++;
     state.token = ""; state.role = ""; state.towns = [];
     document.body.classList.remove("network", "office");
     document.querySelectorAll(".tab").forEach(function (tb) { tb.hidden = true; });
@@ -280,6 +302,7 @@
   $("town").addEventListener("change", function () {
     state.town = $("town").value;
     localStorage.setItem(TOWN_KEY, state.town);
+    epoch++; // what is on its way belongs to the other town
     var tw = currentTown();
     TZ = tw && tw.timezone || TZ_DEFAULT;
     // Everything shown so far belongs to the other town.
@@ -288,7 +311,9 @@
     ["card-panel", "batch-panel", "issued-panel", "merchant-panel", "key-panel", "report", "close-result"].forEach(function (id) { show(id, false); });
     $("report-month").value = lastFullMonth();
     fillTowns();
+    var current = ask("products");
     api("GET", "/api/v1/products?limit=500").then(function (res) {
+      if (!current()) return;
       if (res.ok) state.products = res.body.items;
       fillProducts();
       route();
@@ -338,7 +363,9 @@
     var digits = $("find-number").value.replace(/[\s-]+/g, "");
     $("find-error").textContent = "";
     if (!/^\d{4,20}$/.test(digits)) { $("find-error").textContent = t("desk.bad_number"); return; }
+    var current = ask("card");
     api("GET", "/api/v1/cards?limit=10&number=" + digits).then(function (res) {
+      if (!current()) return;
       if (res.status === 400) { $("find-error").textContent = t("desk.not_a_number", { number: formatNumber(digits) }); return; }
       if (!res.ok) { $("find-error").textContent = message(res); return; }
       // Only an exact match: a server that ignored the filter must not show another card.
@@ -351,7 +378,9 @@
   // lookups loads the merchants and offers once, to name them in a card's history.
   function lookups() {
     if (state.merchantsById && state.offersById) return Promise.resolve();
+    var e = epoch;
     return Promise.all([all("/api/v1/merchants"), all("/api/v1/offers")]).then(function (r) {
+      if (e !== epoch) return; // another town's
       state.merchantsById = {}; state.offersById = {};
       r[0].forEach(function (m) { state.merchantsById[m.id] = m; });
       r[1].forEach(function (o) { state.offersById[o.id] = o; });
@@ -370,10 +399,13 @@
 
   function showCard(id, scroll) {
     $("card-error").textContent = "";
+    var current = ask("card");
     return api("GET", "/api/v1/cards/" + encodeURIComponent(id)).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("find-error").textContent = message(res); return; }
       var c = res.body;
       return Promise.all([lookups().catch(function () {}), batchName(c.batch_id)]).then(function (r) {
+        if (!current()) return;
         state.card = c;
         renderCard(c, r[1]);
         if (scroll) $("card-panel").scrollIntoView({ block: "start" });
@@ -463,7 +495,9 @@
   function loadBatches(fresh) {
     var q = $("batch-q").value.trim(), cursor = fresh ? "" : state.batchesCursor;
     $("batch-error").textContent = "";
+    var current = ask("batches");
     return api("GET", "/api/v1/batches?limit=20" + (q ? "&q=" + encodeURIComponent(q) : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("batch-error").textContent = message(res); return; }
       if (fresh) { state.batches = []; $("batches").textContent = ""; }
       state.batches = state.batches.concat(res.body.items);
@@ -500,8 +534,9 @@
     if (scroll) $("batch-panel").scrollIntoView({ block: "start" });
   }
   function loadBatchCards(fresh) {
-    var b = state.batch, cursor = fresh ? "" : state.batchCardsCursor;
+    var b = state.batch, cursor = fresh ? "" : state.batchCardsCursor, current = ask("batch-cards");
     return api("GET", "/api/v1/cards?limit=100&batch=" + encodeURIComponent(b.id) + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("batch-error").textContent = message(res); return; }
       var tb = $("batch-cards");
       if (fresh) tb.textContent = "";
@@ -593,8 +628,9 @@
   }
 
   function loadCards(fresh) {
-    var cursor = fresh ? "" : state.cardsCursor;
+    var cursor = fresh ? "" : state.cardsCursor, current = ask("cards");
     return api("GET", "/api/v1/cards?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("cards-error").textContent = message(res); return; }
       if (fresh) { state.cards = []; $("cards").textContent = ""; $("select-all").checked = false; }
       state.cards = state.cards.concat(res.body.items);
@@ -636,7 +672,9 @@
   $("pos-url").textContent = location.origin + "/pos";
 
   function loadMerchants() {
+    var current = ask("merchants");
     return all("/api/v1/merchants").then(function (items) {
+      if (!current()) return;
       state.merchantsById = null; // names may have changed: the desk reloads them
       var tb = $("merchants");
       tb.textContent = "";
@@ -654,7 +692,7 @@
         var cur = items.filter(function (m) { return m.id === state.merchant.id; })[0];
         if (cur) editMerchant(cur, true);
       }
-    }, function (res) { $("merchant-error").textContent = message(res); });
+    }, function (res) { if (current()) $("merchant-error").textContent = message(res); });
   }
 
   $("merchant-new").addEventListener("click", function () { editMerchant(null); });
@@ -807,8 +845,9 @@
   }
 
   function loadOffers() {
-    var m = state.merchant;
+    var m = state.merchant, current = ask("offers");
     return all("/api/v1/offers?merchant=" + encodeURIComponent(m.id)).then(function (items) {
+      if (!current()) return;
       state.offers = items;
       state.offersById = null;
       var tb = $("offers");
@@ -894,17 +933,14 @@
 
   // loadReport shows the month's report; keepConflicts (after a decision, which reloads the
   // conflicts itself) leaves the conflict list as it is.
-  var reportSeq = 0;
   function loadReport(keepConflicts) {
     var month = reportMonth();
     $("report-error").textContent = "";
     var cf = keepConflicts ? Promise.resolve() : loadConflicts();
     if (!month) return;
-    // Only the latest request is shown: the tab's first load of the default month may answer
-    // after the month the user asked for next.
-    var seq = ++reportSeq;
+    var current = ask("report");
     return api("GET", "/api/v1/reports/monthly?month=" + encodeURIComponent(month)).then(function (res) {
-      if (seq !== reportSeq) return;
+      if (!current()) return;
       if (!res.ok) {
         $("report-error").textContent = message(res); show("report", false); $("report-state").textContent = ""; show("close-open", false);
         state.report = null; show("report-conflicts", false); return;
@@ -919,6 +955,7 @@
 
   function renderReport() {
     var r = state.report, tot = r.totals, month = r.month;
+    $("report").dataset.month = month; // the month shown, for the tests
     var over = month < thisMonth();
     $("report-state").textContent = state.reportClosed ? t("report.closed", { month: monthName(month), sha: state.reportClosed })
       : t(over ? "report.open" : "report.running", { month: monthName(month) });
@@ -948,7 +985,9 @@
   function loadStatements() {
     var month = reportMonth();
     $("st-error").textContent = "";
+    var current = ask("statements");
     return api("GET", "/api/v1/reports/statements?month=" + encodeURIComponent(month)).then(function (res) {
+      if (!current()) return;
       var tb = $("statements");
       tb.textContent = "";
       if (!res.ok) { $("st-error").textContent = message(res); $("st-total").textContent = ""; return; }
@@ -1005,7 +1044,9 @@
   function loadConflicts() {
     $("cf-error").textContent = "";
     cardIds = {};
+    var current = ask("conflicts");
     return Promise.all([all("/api/v1/redemptions?status=conflict"), lookups().catch(function () {})]).then(function (r) {
+      if (!current()) return;
       var items = r[0].filter(function (x) { return x.status === "conflict" || x.conflict_reason; });
       items.sort(function (a, b) {
         var oa = isOpenConflict(a) ? 0 : 1, ob = isOpenConflict(b) ? 0 : 1;
@@ -1013,11 +1054,12 @@
       });
       state.conflicts = items;
       return Promise.all(items.map(collidedWith)).then(function (others) {
+        if (!current()) return;
         state.conflictOthers = others;
         renderConflicts();
         renderConflictCount();
       });
-    }, function (res) { $("cf-error").textContent = message(res); });
+    }, function (res) { if (current()) $("cf-error").textContent = message(res); });
   }
 
   // cardIds caches card number → id for the card lookups of one listing.
@@ -1262,7 +1304,9 @@
 
   function loadTowns() {
     $("towns-error").textContent = "";
+    var current = ask("towns");
     return api("GET", "/api/v1/towns?limit=500", undefined, true).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("towns-error").textContent = message(res); return; }
       state.towns = res.body.items || res.body;
       fillTowns();
@@ -1346,7 +1390,9 @@
   function loadTokens() {
     var tw = state.tokensTown;
     $("tokens-error").textContent = "";
+    var current = ask("tokens");
     return api("GET", "/api/v1/towns/" + encodeURIComponent(tw.code) + "/tokens?limit=500", undefined, true).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("tokens-error").textContent = message(res); return; }
       var items = res.body.items || res.body, tb = $("tokens");
       tb.textContent = "";
@@ -1424,7 +1470,9 @@
     var month = $("net-month").value;
     $("net-error").textContent = "";
     if (!month) return;
+    var current = ask("network");
     return api("GET", "/api/v1/reports/network?month=" + encodeURIComponent(month), undefined, true).then(function (res) {
+      if (!current()) return;
       if (!res.ok) { $("net-error").textContent = message(res); show("net-report", false); return; }
       state.net = res.body;
       renderNetwork();
@@ -1443,6 +1491,7 @@
 
   function renderNetwork() {
     var r = state.net, tot = r.totals || {};
+    $("net-report").dataset.month = r.month; // the month shown, for the tests
     var tiles = $("net-tiles");
     tiles.textContent = "";
     [["tile.redemptions", count(tot.redemptions)], ["tile.cards_used", count(tot.cards_used)], ["tile.amount", money(tot.amount)],

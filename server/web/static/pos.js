@@ -110,6 +110,23 @@
       })
       .finally(function () { clearTimeout(timer); });
   }
+  // ask(view) starts a new question of a view (the checked card, today's list) and returns
+  // current(), true while it is still that view's latest: a card scanned after another, or a
+  // new sale begun, makes the answer about the first card old, and an old answer is dropped
+  // (counted in the page's data-dropped, for the tests), never shown for the card at hand.
+  var asked = {};
+  function ask(view) {
+    var n = asked[view] = (asked[view] || 0) + 1, counted = false;
+    return function () {
+      if (asked[view] === n) return true;
+      if (!counted) {
+        counted = true;
+        document.body.dataset.dropped = String(Number(document.body.dataset.dropped || 0) + 1);
+      }
+      return false;
+    };
+  }
+
   function errCode(res) { return res.body && res.body.error ? res.body.error.code : "http_" + res.status; }
   function errMessage(res) { return reason(errCode(res)); }
 
@@ -269,6 +286,7 @@
   // --- reading a card ---
 
   function resetSale() {
+    ask("check"); // an answer still on its way is about the customer before
     state.card = ""; state.check = null; state.offerId = ""; state.quoted = null; state.pending = null; state.confirming = false;
     $("scan").value = "";
     $("scan-error").textContent = "";
@@ -284,8 +302,10 @@
     text = text.trim();
     if (!text) return;
     $("scan-error").textContent = "";
-    if (state.offline) { checkOffline(text); return; }
+    var current = ask("check");
+    if (state.offline) { checkOffline(text, current); return; }
     api("POST", "/api/v1/pos/check", { card: text }).then(function (res) {
+      if (!current()) return;
       if (res.status !== 200) {
         show("card-panel", false);
         if (res.status !== 401) $("scan-error").textContent = reason(errCode(res)) + ".";
@@ -296,20 +316,21 @@
       $("scan").value = "";
       renderCard(false);
     }, function () {
-      checkOffline(text); // the till has just gone offline: decide with the pack
+      if (current()) checkOffline(text, current); // the till has just gone offline: decide with the pack
     });
   }
 
   // checkOffline decides on a scanned card with the pack: a genuine token (Ed25519 against the
   // pack's keys), not blocked, and the offers this card may still use (the pack's uses and
   // the queue's). A typed number cannot be verified offline, so it is refused.
-  function checkOffline(text) {
+  function checkOffline(text, current) {
     var why = OFF.stop(state.pack && state.pack.body, state.queue.length, Date.now());
     if (why) { $("scan-error").textContent = reason(why) + "."; return; }
     var token = OFF.tokenOf(text);
     if (!token) { $("scan-error").textContent = t("offline.typed"); $("scan").select(); return; }
     var pack = state.pack.body;
     OFF.verify(token, pack.keys).then(function (number) {
+      if (!current()) return;
       if (!number) { show("card-panel", false); $("scan-error").textContent = reason("card_invalid") + "."; $("scan").select(); return; }
       var blocked = (pack.blocked || []).indexOf(number) >= 0;
       state.card = text; state.offerId = ""; state.quoted = null; state.pending = null;
@@ -808,9 +829,9 @@
     if (!state.merchant) return Promise.resolve();
     showNotes();
     if (state.offline) { renderToday(); return Promise.resolve(); }
-    var today = cityDate(new Date());
+    var today = cityDate(new Date()), current = ask("today");
     return api("GET", "/api/v1/pos/redemptions?from=" + today + "&to=" + today + "&limit=500").then(function (res) {
-      if (res.status !== 200) return;
+      if (!current() || res.status !== 200) return;
       state.rows = res.body.items;
       renderToday();
     }, function () { renderToday(); });
