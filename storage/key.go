@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/citycard/citycard/card"
@@ -55,6 +56,7 @@ type keyrings struct {
 	tokens  float64   // reloads an unknown key id may cause now (keyMissBurst at most)
 	refill  time.Time // when tokens was last topped up
 	every   time.Duration
+	loads   atomic.Uint64      // reads of the keys into the keyrings, for tests
 	stop    context.CancelFunc // the periodic reload
 	running sync.WaitGroup
 }
@@ -265,6 +267,7 @@ func (db *DB) reloadKeysLocked(ctx context.Context) error {
 	if len(db.keys.uses) == 0 {
 		return nil
 	}
+	db.keys.loads.Add(1)
 	keys, err := db.SigningKeys(ctx)
 	if err != nil {
 		return err
@@ -347,7 +350,8 @@ func (db *DB) stopKeyReload() {
 }
 
 // WithKeyReload sets how often a running process reads the token signing keys again, to learn
-// of a rotation no change notification told it of (default a minute; see KeyGrace).
+// of a rotation no change notification told it of (default a minute; see KeyGrace; below zero
+// never).
 func WithKeyReload(every time.Duration) Option { return func(o *options) { o.keyReload = every } }
 
 // Setting returns a stored setting, or "" if it is not set.

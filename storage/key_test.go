@@ -12,6 +12,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/storagetest"
 )
 
 // openProcess opens db's database once more, as another process would (the CLI, or an
@@ -140,5 +141,97 @@ func TestRaceRotateRedeem(t *testing.T) {
 	}
 	if stored != acked || !chk.OK || chk.Entries != int64(acked) {
 		t.Fatalf("%d redemptions acknowledged, %d stored, ledger ok=%v with %d entries (%s)", acked, stored, chk.OK, chk.Entries, chk.Problem)
+	}
+}
+
+// A key rotated in by another process verifies at once at a running process, on the first
+// token of it (before any reload or notification), while tokens of key ids that were never
+// stored cost at most keyMissBurst reads of the keys at once and one a second after: a flood
+// of forged key ids does not reach the database.
+func TestUnknownKeyIDReadsKeysBounded(t *testing.T) {
+	db, err := Open(context.Background(), storagetest.DSN(t), testLoc, WithKeyReload(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clock := &fixedClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)}
+	db.SetClock(clock.Now)
+	ctx := context.Background()
+	kr, err := db.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process rotates and signs at once; no notification reaches this one in time
+	// (none exists on SQLite), yet the card verifies here.
+	cli := openProcess(t, db, clock)
+	if _, err := cli.AddSigningKey(ctx, "", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ckr, err := cli.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, _ := card.NewNumber()
+	tok, err := ckr.Sign(num)
+	if err != nil || tokenKID(t, tok) != 2 {
+		t.Fatalf("the other process signs with key %d (%v), want 2", tokenKID(t, tok), err)
+	}
+	if got, err := kr.Verify(tok); err != nil || got != num {
+		t.Fatalf("a card of the key another process just rotated in: %q, %v", got, err)
+	}
+
+	// Forged key ids: above the highest stored, and below it (never stored: ids only grow).
+	forge := func(kid uint16) string {
+		raw, _ := base64.RawURLEncoding.DecodeString(tok)
+		binary.BigEndian.PutUint16(raw[1:3], kid)
+		return base64.RawURLEncoding.EncodeToString(raw)
+	}
+	before, began := db.keys.loads.Load(), time.Now()
+	for i := range 500 {
+		for _, kid := range []uint16{uint16(3 + i%100), 0} {
+			if _, err := kr.Verify(forge(kid)); !errors.Is(err, card.ErrInvalid) {
+				t.Fatalf("forged key id %d: %v", kid, err)
+			}
+		}
+	}
+	loads := db.keys.loads.Load() - before
+	if limit := uint64(keyMissBurst) + uint64(time.Since(began)/keyMissEvery) + 1; loads > limit {
+		t.Fatalf("1000 tokens of forged key ids read the keys %d times, want at most %d", loads, limit)
+	}
+}
+
+// ActivateSigningKey makes a rotated key sign at once, in this process without waiting; an
+// unknown or already active key is refused.
+func TestActivateSigningKey(t *testing.T) {
+	db, clock := MustOpenDB(t)
+	ctx := context.Background()
+	kr, err := db.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := db.AddSigningKey(ctx, "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Now().Add(KeyGrace); k.ID != 2 || !k.ActivatesAt.Equal(want) {
+		t.Fatalf("rotated key %d activates at %s, want key 2 at %s", k.ID, k.ActivatesAt, want)
+	}
+	if kr.CurrentID() != 1 || !kr.Has(2) {
+		t.Fatalf("after the rotation: signs with %d, holds key 2 %v; want 1 and true", kr.CurrentID(), kr.Has(2))
+	}
+	if _, err := db.ActivateSigningKey(ctx, 1); !errors.Is(err, ErrSigningKeyActive) {
+		t.Fatalf("activate the first key: %v, want ErrSigningKeyActive", err)
+	}
+	if _, err := db.ActivateSigningKey(ctx, 9); !errors.Is(err, ErrSigningKeyNotFound) {
+		t.Fatalf("activate key 9: %v, want ErrSigningKeyNotFound", err)
+	}
+	if _, err := db.ActivateSigningKey(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if kr.CurrentID() != 2 {
+		t.Fatalf("after keys activate 2 the keyring signs with %d", kr.CurrentID())
+	}
+	if _, err := db.ActivateSigningKey(ctx, 2); !errors.Is(err, ErrSigningKeyActive) {
+		t.Fatalf("activate key 2 again: %v, want ErrSigningKeyActive", err)
 	}
 }
