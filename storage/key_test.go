@@ -235,3 +235,35 @@ func TestActivateSigningKey(t *testing.T) {
 		t.Fatalf("activate key 2 again: %v, want ErrSigningKeyActive", err)
 	}
 }
+
+// CITYCARD_SIGNING_KEY: the key named signs on the instance configured with it whatever else
+// is stored or active; stored on a database that had keys, it is a rotated key to the other
+// instances, signing there only after KeyGrace.
+func TestSeededKeyring(t *testing.T) {
+	db, clock := MustOpenDB(t)
+	ctx := context.Background()
+	kr, err := db.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	seeded := openProcess(t, db, clock)
+	skr, err := seeded.Keyring(ctx, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skr.CurrentID() != 2 {
+		t.Fatalf("the configured key is %d, want 2", skr.CurrentID())
+	}
+	db.reloadKeys(ctx)
+	if kr.CurrentID() != 1 || !kr.Has(2) {
+		t.Fatalf("another instance signs with %d and holds the configured key %v; want 1 and true", kr.CurrentID(), kr.Has(2))
+	}
+	if _, err := db.AddSigningKey(ctx, "", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	seeded.reloadKeys(ctx)
+	if kr.CurrentID() != 3 || skr.CurrentID() != 2 {
+		t.Fatalf("after key 3 signs: the other instance signs with %d (want 3), the configured one with %d (want 2)", kr.CurrentID(), skr.CurrentID())
+	}
+}
