@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,12 +36,15 @@ var tokenContext = []byte("citycard card token v1\x00")
 var b64 = base64.RawURLEncoding.Strict()
 
 // SigningKey is one Ed25519 key that signs card tokens. Private is nil for a key that only
-// verifies.
+// verifies. A key signs new tokens from ActivatesAt on (zero: from the start); before that it
+// only verifies, so it can be published (public keys, offline packs) to every verifier ahead
+// of the first token it signs.
 type SigningKey struct {
-	ID        uint16
-	Private   ed25519.PrivateKey
-	Public    ed25519.PublicKey
-	CreatedAt time.Time
+	ID          uint16
+	Private     ed25519.PrivateKey
+	Public      ed25519.PublicKey
+	CreatedAt   time.Time
+	ActivatesAt time.Time
 }
 
 // NewSigningKey generates a key with the given id.
@@ -87,11 +91,13 @@ type PublicKey struct {
 	Public ed25519.PublicKey
 }
 
-// Keyring signs new tokens with its newest private key and verifies tokens of every key it
-// holds, so cards issued before a key rotation keep working.
+// Keyring signs new tokens with its newest active private key and verifies tokens of every
+// key it holds, so cards issued before a key rotation keep working. Its keys can be replaced
+// while it is in use (Replace), when another process rotated them.
 type Keyring struct {
-	current SigningKey
-	public  map[uint16]ed25519.PublicKey
+	set     atomic.Pointer[keySet]
+	now     func() time.Time // the clock that says which key is active (SetClock)
+	unknown func(kid uint16) // asked about a kid it does not hold (OnUnknownKey)
 
 	// verified remembers tokens that verified, so a card scanned again costs a map lookup
 	// instead of an Ed25519 verification. Only valid tokens enter; it is bounded.
@@ -102,48 +108,123 @@ type Keyring struct {
 // maxVerified bounds the verified-token memo (about 200 bytes an entry).
 const maxVerified = 50_000
 
-// NewKeyring builds a keyring; the key with the highest id that has a private half signs.
-func NewKeyring(keys []SigningKey) (*Keyring, error) {
-	k := &Keyring{public: make(map[uint16]ed25519.PublicKey, len(keys)), verified: map[string]string{}}
+// keySet is one generation of a keyring's keys.
+type keySet struct {
+	signers []SigningKey // the keys with a private half, by id
+	public  map[uint16]ed25519.PublicKey
+}
+
+func newKeySet(keys []SigningKey) (*keySet, error) {
+	set := &keySet{public: make(map[uint16]ed25519.PublicKey, len(keys))}
 	for _, sk := range keys {
 		if len(sk.Public) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("signing key %d: bad public key", sk.ID)
 		}
-		k.public[sk.ID] = sk.Public
-		if sk.Private != nil && (k.current.Private == nil || sk.ID > k.current.ID) {
-			k.current = sk
+		set.public[sk.ID] = sk.Public
+		if sk.Private != nil {
+			set.signers = append(set.signers, sk)
 		}
 	}
-	if k.current.Private == nil {
+	if len(set.signers) == 0 {
 		return nil, errors.New("no signing key with a private half")
 	}
+	sort.Slice(set.signers, func(i, j int) bool { return set.signers[i].ID < set.signers[j].ID })
+	return set, nil
+}
+
+// signerAt is the key that signs at t: the one with the highest id among those with a private
+// half that are active at t, or, if none is yet, the one with the lowest id.
+func (s *keySet) signerAt(t time.Time) SigningKey {
+	for i := len(s.signers) - 1; i >= 0; i-- {
+		if !s.signers[i].ActivatesAt.After(t) {
+			return s.signers[i]
+		}
+	}
+	return s.signers[0]
+}
+
+// NewKeyring builds a keyring of keys, at least one with a private half (see SignAt for which
+// one signs). Its clock is time.Now until SetClock.
+func NewKeyring(keys []SigningKey) (*Keyring, error) {
+	set, err := newKeySet(keys)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyring{now: time.Now, verified: map[string]string{}}
+	k.set.Store(set)
 	return k, nil
 }
 
-// CurrentID is the id of the key that signs new tokens.
-func (k *Keyring) CurrentID() uint16 { return k.current.ID }
+// SetClock sets the clock Sign and CurrentID go by. Call it before the keyring is shared.
+func (k *Keyring) SetClock(now func() time.Time) { k.now = now }
 
-// PublicKeys lists every verifying key, by id.
+// OnUnknownKey sets f, which Verify calls with the key id of a token whose key the keyring
+// does not hold, before refusing it; f may Replace the keys (it is how a keyring learns of a
+// rotation made by another process). f must bound its own cost: any client can send a token
+// with an unknown key id. Call it before the keyring is shared.
+func (k *Keyring) OnUnknownKey(f func(kid uint16)) { k.unknown = f }
+
+// Replace makes keys the keyring's keys, at once for every caller; keys must hold one with a
+// private half. Tokens that verified keep verifying without a new check only if every key
+// the keyring held is still among keys.
+func (k *Keyring) Replace(keys []SigningKey) error {
+	set, err := newKeySet(keys)
+	if err != nil {
+		return err
+	}
+	old := k.set.Swap(set)
+	for id, pub := range old.public {
+		if !pub.Equal(set.public[id]) {
+			k.mu.Lock()
+			k.verified = map[string]string{}
+			k.mu.Unlock()
+			break
+		}
+	}
+	return nil
+}
+
+// CurrentID is the id of the key that signs new tokens now (by the keyring's clock).
+func (k *Keyring) CurrentID() uint16 { return k.SignerAt(k.now()) }
+
+// SignerAt is the id of the key that signs new tokens at t (see SignAt).
+func (k *Keyring) SignerAt(t time.Time) uint16 { return k.set.Load().signerAt(t).ID }
+
+// Has reports whether the keyring holds the key with this id.
+func (k *Keyring) Has(kid uint16) bool {
+	_, ok := k.set.Load().public[kid]
+	return ok
+}
+
+// PublicKeys lists every verifying key, by id: the active ones and those still to come.
 func (k *Keyring) PublicKeys() []PublicKey {
-	out := make([]PublicKey, 0, len(k.public))
-	for id, pub := range k.public {
+	set := k.set.Load()
+	out := make([]PublicKey, 0, len(set.public))
+	for id, pub := range set.public {
 		out = append(out, PublicKey{ID: id, Public: pub})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-// Sign returns the token naming the card with this number.
-func (k *Keyring) Sign(number string) (string, error) {
+// Sign returns the token naming the card with this number, signed by the key active now (by
+// the keyring's clock): see SignAt.
+func (k *Keyring) Sign(number string) (string, error) { return k.SignAt(number, k.now()) }
+
+// SignAt returns the token naming the card with this number, signed by the key active at t:
+// the newest (highest id) key with a private half whose ActivatesAt is not after t, or, if
+// no such key is active yet, the oldest one.
+func (k *Keyring) SignAt(number string, t time.Time) (string, error) {
 	n, err := strconv.ParseUint(number, 10, 64)
 	if err != nil || !ValidNumber(number) {
 		return "", ErrInvalid
 	}
+	key := k.set.Load().signerAt(t)
 	buf := make([]byte, tokenBytes)
 	buf[0] = tokenVersion
-	binary.BigEndian.PutUint16(buf[1:3], k.current.ID)
+	binary.BigEndian.PutUint16(buf[1:3], key.ID)
 	binary.BigEndian.PutUint64(buf[3:11], n)
-	sig := ed25519.Sign(k.current.Private, signed(buf[:tokenPayload]))
+	sig := ed25519.Sign(key.Private, signed(buf[:tokenPayload]))
 	copy(buf[tokenPayload:], sig)
 	return b64.EncodeToString(buf), nil
 }
@@ -187,7 +268,12 @@ func (k *Keyring) verify(token string) (string, error) {
 	if err != nil || len(buf) != tokenBytes || buf[0] != tokenVersion {
 		return "", ErrInvalid
 	}
-	pub, ok := k.public[binary.BigEndian.Uint16(buf[1:3])]
+	kid := binary.BigEndian.Uint16(buf[1:3])
+	pub, ok := k.set.Load().public[kid]
+	if !ok && k.unknown != nil {
+		k.unknown(kid) // perhaps rotated by another process: it may load the key
+		pub, ok = k.set.Load().public[kid]
+	}
 	if !ok || !ed25519.Verify(pub, signed(buf[:tokenPayload]), buf[tokenPayload:]) {
 		return "", ErrInvalid
 	}

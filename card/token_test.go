@@ -102,6 +102,60 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// A key with an activation time only verifies before it and signs from it on; a keyring
+// whose keys are replaced while in use verifies and signs with the new ones at once, and asks
+// OnUnknownKey about a key id it does not hold before it refuses the token.
+func TestKeyActivationAndReplace(t *testing.T) {
+	t0 := time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)
+	k1, _ := NewSigningKey(1, t0)
+	k2, _ := NewSigningKey(2, t0)
+	k2.ActivatesAt = t0.Add(time.Hour)
+	num, _ := NewNumber()
+
+	other, _ := NewKeyring([]SigningKey{k1, k2})
+	if got := other.SignerAt(t0.Add(time.Hour - time.Millisecond)); got != 1 {
+		t.Fatalf("signer just before key 2's time: %d, want 1", got)
+	}
+	if got := other.SignerAt(t0.Add(time.Hour)); got != 2 {
+		t.Fatalf("signer at key 2's time: %d, want 2", got)
+	}
+	tok2, _ := other.SignAt(num, t0.Add(2*time.Hour))
+	if len(other.PublicKeys()) != 2 {
+		t.Fatal("a key not yet active is not published")
+	}
+	early := k2
+	early.ActivatesAt = t0.Add(24 * time.Hour)
+	if kr, _ := NewKeyring([]SigningKey{early}); kr.SignerAt(t0) != 2 {
+		t.Fatal("a keyring whose only key is not active yet does not sign with it")
+	}
+
+	kr, _ := NewKeyring([]SigningKey{k1})
+	asked := 0
+	kr.OnUnknownKey(func(kid uint16) {
+		asked++
+		if kid != 2 {
+			t.Errorf("asked about key %d, want 2", kid)
+		}
+	})
+	if _, err := kr.Verify(tok2); err != ErrInvalid || asked != 1 {
+		t.Fatalf("token of an unknown key: %v, asked %d times; want ErrInvalid after one question", err, asked)
+	}
+	kr.OnUnknownKey(func(uint16) { kr.Replace([]SigningKey{k1, k2}) })
+	if got, err := kr.Verify(tok2); err != nil || got != num {
+		t.Fatalf("token of a key loaded on the question: %q, %v", got, err)
+	}
+	kr.SetClock(func() time.Time { return t0.Add(2 * time.Hour) })
+	if kr.CurrentID() != 2 {
+		t.Fatalf("after Replace and key 2's time the keyring signs with %d", kr.CurrentID())
+	}
+	if err := kr.Replace([]SigningKey{{ID: 3, Public: k2.Public}}); err == nil {
+		t.Fatal("Replace took keys without a private half")
+	}
+	if kr.CurrentID() != 2 {
+		t.Fatal("a refused Replace changed the keys")
+	}
+}
+
 func TestSigningKeyFromSeed(t *testing.T) {
 	seed := make([]byte, ed25519.SeedSize)
 	for i := range seed {

@@ -106,6 +106,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_TOWN_NAME", &cfg.TownName)
 	env("CITYCARD_METRICS_ADDR", &cfg.MetricsAddr)
 	env("CITYCARD_METRICS_TOKEN", &cfg.MetricsToken)
+	// A bearer secret never carries surrounding white space (bearer trims what a client sends),
+	// so a token pasted with a space or a newline around it, or quoted as " cca_… " in an env
+	// file, would start a service nobody can sign in to: it is trimmed instead.
+	cfg.AdminToken = strings.TrimSpace(cfg.AdminToken)
+	cfg.MetricsToken = strings.TrimSpace(cfg.MetricsToken)
 	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 32 {
 		return cfg, nil, fmt.Errorf("CITYCARD_METRICS_TOKEN must be at least 32 characters (it guards the metrics on the public port), got %d", len(cfg.MetricsToken))
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/citycard/citycard/storage/storagetest"
 )
 
 // An admin token shorter than 32 characters is refused at start-up, before the database is
@@ -67,6 +70,32 @@ func TestPostgresPoolSettings(t *testing.T) {
 	} {
 		if _, err := parse(env); err == nil || !strings.Contains(err.Error(), "CITYCARD_PG_") {
 			t.Errorf("%v: %v, want refused naming the variable", env, err)
+		}
+	}
+}
+
+// An admin token configured with white space around it (CITYCARD_ADMIN_TOKEN=" cca_… " in an
+// env file, or a pasted newline) is trimmed: the service starts and the token signs in, since
+// a client's bearer secret never carries that white space.
+func TestPaddedAdminTokenSignsIn(t *testing.T) {
+	for _, pad := range []string{" ", "\n", " \t"} {
+		env := map[string]string{"CITYCARD_ADMIN_TOKEN": pad + testAdminToken + pad, "CITYCARD_DB": storagetest.DSN(t)}
+		cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.AdminToken != testAdminToken {
+			t.Fatalf("admin token %q configured, want it trimmed to %q", env["CITYCARD_ADMIN_TOKEN"], testAdminToken)
+		}
+		db, keys, token, _, err := openStore(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s := newServer(cfg, db, keys, token, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ts := &testServer{t: t, s: s, app: s.app(), db: db, clock: &testClock{t: testNow}}
+		if r := ts.do("GET", "/api/v1/merchants", "", asAdmin); r.status != 200 {
+			t.Fatalf("sign-in with the admin token configured as %q: %d %s, want 200", env["CITYCARD_ADMIN_TOKEN"], r.status, r.body)
 		}
 	}
 }

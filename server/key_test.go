@@ -7,10 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/citycard/citycard/storage"
 )
 
 type publicKeys struct {
@@ -49,10 +50,41 @@ func (e *secEnv) publicKeys() publicKeys {
 	return k
 }
 
-// After "citycard keys rotate" and a restart, new cards are signed with the new key, cards
-// issued before still work at the till and on their page, and both keys are published.
+// keysCLI runs "citycard keys …" on e's database, as a process of its own, and returns what
+// it printed.
+func (e *secEnv) keysCLI(args ...string) string {
+	e.t.Helper()
+	env := map[string]string{"CITYCARD_DB": e.dbPath}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), append([]string{"keys"}, args...), func(k string) string { return env[k] }, &out, &errOut); err != nil {
+		e.t.Fatalf("keys %v: %v\n%s", args, err, errOut.String())
+	}
+	return out.String()
+}
+
+// offlinePackKIDs is the key ids of the offline pack a till of merchant A gets.
+func (e *secEnv) offlinePackKIDs() []uint16 {
+	e.t.Helper()
+	resp, body := e.do(secReq{method: "GET", path: "/api/v1/pos/offline-pack", secret: e.keyA})
+	var pack publicKeys
+	if err := json.Unmarshal(body, &pack); err != nil || resp.StatusCode != 200 {
+		e.t.Fatalf("GET /api/v1/pos/offline-pack: %d %s", resp.StatusCode, body)
+	}
+	var kids []uint16
+	for _, k := range pack.Keys {
+		kids = append(kids, k.KID)
+	}
+	return kids
+}
+
+// "citycard keys rotate" while the service runs, never restarted: the service publishes the
+// new key (public keys, offline pack) at once and goes on signing with the old one until the
+// new key's time; from then on it signs new cards with the new key. Cards of both keys work at
+// the till and on their page, and "keys activate" makes a later key sign at once. On SQLite the
+// service learns of the rotation (made by another process) from its periodic reload of the
+// keys, shortened here; on PostgreSQL from the change notification.
 func TestKeyRotation(t *testing.T) {
-	e := newSecEnv(t, 0)
+	e := newSecEnv(t, 0, storage.WithKeyReload(20*time.Millisecond))
 	keys := e.publicKeys()
 	if len(keys.Keys) != 1 || keys.Keys[0].KID != 1 {
 		t.Fatalf("keys before rotation: %+v", keys)
@@ -66,39 +98,35 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("a token with one character changed verifies offline")
 	}
 
-	// Rotate with the service running.
-	env := map[string]string{"CITYCARD_DB": e.dbPath}
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"keys", "rotate"}, func(k string) string { return env[k] }, &out, &errOut); err != nil {
-		t.Fatalf("keys rotate: %v\n%s", err, errOut.String())
+	// Rotate with the service running; the new key signs from an hour after the service's now.
+	now := time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)
+	if out := e.keysCLI("rotate", "--activate-at", now.Add(time.Hour).Format(time.RFC3339)); !strings.Contains(out, "added signing key 2") ||
+		!strings.Contains(out, "2026-10-15T11:00:00Z") {
+		t.Fatalf("keys rotate said %q", out)
 	}
-	if !strings.Contains(out.String(), "added signing key 2") {
-		t.Fatalf("keys rotate said %q", out.String())
+	if !within(5*time.Second*raceSlowdown, func() bool { return len(e.publicKeys().Keys) == 2 }) {
+		t.Fatalf("the running service does not publish the rotated key: %+v", e.publicKeys())
 	}
-
-	// Restart on the same database.
-	e.db.Close()
-	cfg := e.s.cfg
-	db, keyring, _, _, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	if kids := e.offlinePackKIDs(); len(kids) != 2 || kids[1] != 2 {
+		t.Fatalf("the offline pack's keys after the rotation: %v, want 1 and 2", kids)
 	}
-	defer db.Close()
-	if keyring.CurrentID() != 2 {
-		t.Fatalf("after rotation the service signs with key %d, want 2", keyring.CurrentID())
-	}
-	e.db, e.s = db, newServer(cfg, db, keyring, e.admin, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.app = e.s.app()
-
-	resp, body := e.do(secReq{method: "POST", path: "/api/v1/cards", secret: e.admin, body: `{"product":"koper-72h"}`})
-	var fresh cardJSON
-	if err := json.Unmarshal(body, &fresh); err != nil || resp.StatusCode != 201 {
-		t.Fatalf("issue a card after rotation: %d %s", resp.StatusCode, body)
+	issue := func() cardJSON {
+		t.Helper()
+		resp, body := e.do(secReq{method: "POST", path: "/api/v1/cards", secret: e.admin, body: `{"product":"koper-72h"}`})
+		var c cardJSON
+		if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 201 {
+			t.Fatalf("issue a card: %d %s", resp.StatusCode, body)
+		}
+		return c
 	}
 	keys = e.publicKeys()
-	if len(keys.Keys) != 2 || keys.Keys[0].KID != 1 || keys.Keys[1].KID != 2 {
-		t.Fatalf("keys after rotation: %+v", keys)
+	if kid, _ := verifyOffline(t, keys, issue().Token); kid != 1 {
+		t.Fatalf("before its time the new key signs already (a card of key %d)", kid)
 	}
+
+	// Its time comes: the service signs with it, no restart.
+	e.db.SetClock(func() time.Time { return now.Add(time.Hour) })
+	fresh := issue()
 	for _, c := range []struct {
 		token string
 		kid   uint16
@@ -117,8 +145,28 @@ func TestKeyRotation(t *testing.T) {
 			}
 		}
 	}
+
+	// A later rotation, made to sign at once with "keys activate" (the command goes by the
+	// real clock: so does the service from here on).
+	e.db.SetClock(nil)
+	e.keysCLI("rotate")
+	if out := e.keysCLI("activate", "3"); !strings.Contains(out, "signing key 3 signs new cards from now on") {
+		t.Fatalf("keys activate said %q", out)
+	}
+	if !within(5*time.Second*raceSlowdown, func() bool { return e.s.keys.CurrentID() == 3 }) {
+		t.Fatalf("after keys activate 3 the running service signs with key %d", e.s.keys.CurrentID())
+	}
+	if kid, ok := verifyOffline(t, e.publicKeys(), issue().Token); !ok || kid != 3 {
+		t.Fatalf("a card issued after keys activate 3: key %d, verifies offline %v", kid, ok)
+	}
+	if out := e.keysCLI("list"); !strings.Contains(out, "1\tadded") || !strings.Contains(out, "3\tadded 2026-") || !strings.Contains(out, "\tsigns\n") {
+		t.Fatalf("keys list said %q", out)
+	}
 	l := e.audit("?action=signing_key.add")
-	if len(l.Items) != 1 || l.Items[0].Actor != "cli" || l.Items[0].Target != "2" {
-		t.Fatalf("audit of the rotation: %+v", l.Items)
+	if len(l.Items) != 2 || l.Items[0].Actor != "cli" || l.Items[1].Target != "2" {
+		t.Fatalf("audit of the rotations: %+v", l.Items)
+	}
+	if l := e.audit("?action=signing_key.activate"); len(l.Items) != 1 || l.Items[0].Actor != "cli" || l.Items[0].Target != "3" {
+		t.Fatalf("audit of the activation: %+v", l.Items)
 	}
 }

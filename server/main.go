@@ -8,7 +8,9 @@
 //	                          exit 0 if the service on CITYCARD_ADDR answers /healthz (/readyz)
 //	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
 //	citycard backup --to FILE a consistent copy of the database, taken while the service runs
-//	citycard keys rotate      add a new card token signing key
+//	citycard keys rotate|activate|list
+//	                          add a card token signing key (published now, signing after a
+//	                          grace period), make it sign now, list the keys
 //	citycard ledger verify [--checkpoint FILE]
 //	                          verify the books in the database file (read-only)
 //	citycard migrate-db [--from FILE] --to postgres://…
@@ -50,7 +52,8 @@ commands:
   healthcheck   exit 0 if the local service answers /healthz (--ready: /readyz, the database takes writes)
   loadtest      drive a running service with concurrent tills and print throughput and latency
   backup        --to FILE: a consistent copy of the database, taken while the service runs
-  keys rotate   add a new card token signing key (restart the service to sign with it)
+  keys          rotate [--activate-in DURATION | --activate-at TIME]: add a card token signing key, published
+                at once, signing after the grace (no restart); activate KID: sign with it now; list: the keys
   ledger verify verify the books in the database file, read-only: [--checkpoint FILE]
   migrate-db    copy the SQLite database into an empty PostgreSQL one and check the copy: [--from FILE] --to postgres://…
 `

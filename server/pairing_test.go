@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
-	"github.com/citycard/citycard/storage/storagetest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/citycard/citycard/storage/storagetest"
 
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
@@ -177,4 +180,48 @@ func TestPairingWrongCodesLimited(t *testing.T) {
 	if a.APIKey == "" {
 		t.Fatal("a right code after the limit got no key")
 	}
+}
+
+// pair×pair over HTTP: eight tills send one pairing code at the same moment. One gets 201 and
+// a key that signs in; the seven others get the contract's 401 pairing_invalid and no key.
+func TestRacePairPairHTTP(t *testing.T) {
+	ts := newTestServer(t)
+	m, _ := ts.mustMerchant("Kavarna Loggia", "bar")
+	var p pairingJSON
+	ts.must(201, "POST", "/api/v1/merchants/"+m.ID+"/pairings", "", asAdmin, &p)
+	const n = 8
+	resps := make([]response, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resps[i] = ts.do("POST", "/api/v1/pos/pair", fmt.Sprintf(`{"code":%q}`, p.Code), nil)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var keys []string
+	lost := 0
+	for _, r := range resps {
+		switch r.status {
+		case 201:
+			var a pairingAnswer
+			if err := json.Unmarshal(r.body, &a); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, a.APIKey)
+		case 401:
+			wantError(t, r, 401, "pairing_invalid")
+			lost++
+		default:
+			t.Fatalf("pair: %d %s", r.status, r.body)
+		}
+	}
+	if len(keys) != 1 || lost != n-1 {
+		t.Fatalf("%d tills paired with one code and %d got pairing_invalid, want 1 and %d", len(keys), lost, n-1)
+	}
+	ts.must(200, "GET", "/api/v1/pos/me", "", asKey(keys[0]), nil)
 }

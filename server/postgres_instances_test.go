@@ -5,6 +5,10 @@ package main
 // (issue 13). Skipped without CITYCARD_TEST_POSTGRES, failed under CI.
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -351,4 +355,69 @@ func testCrashSafetyInstances(t *testing.T, bin string) {
 	if err := b.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, b.stderr.String())
 	}
+}
+
+// kidsOf is the key ids of what ts serves at path (public keys, or an offline pack with key).
+func kidsOf(ts *testServer, path string, h hdr) map[uint16]bool {
+	var body publicKeys
+	ts.must(200, "GET", path, "", h, &body)
+	kids := map[uint16]bool{}
+	for _, k := range body.Keys {
+		kids[k.KID] = true
+	}
+	return kids
+}
+
+// Rolling key rotation (issue 17, obs. 8): "citycard keys rotate" runs beside two instances
+// that are never restarted. Within 2 s both publish the new key (public keys and offline
+// pack: the change notification) while both still sign with the old one; when the key's
+// time comes, a card A issues is signed by it and B takes it at once (till check, redemption,
+// card page).
+func TestInstancesKeyRotation(t *testing.T) {
+	servers := newInstances(t, 2)
+	a, b := servers[0], servers[1]
+	a.mustProduct("koper-72h", 72, "tourist")
+	m, key := a.mustMerchant("Kavarna", "bar")
+	o := a.mustOffer(m.ID, "Unlimited", `"kind":"percent","value":"10","limit":"unlimited"`)
+	old := a.mustCard("koper-72h", "", "")
+	env := map[string]string{"CITYCARD_DB": a.db.Path()}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "rotate", "--activate-at", testNow.Add(time.Hour).Format(time.RFC3339)},
+		func(k string) string { return env[k] }, &out, &errOut); err != nil {
+		t.Fatalf("keys rotate: %v\n%s", err, errOut.String())
+	}
+	for i, ts := range servers {
+		if !within(2*time.Second*raceSlowdown, func() bool {
+			return kidsOf(ts, "/api/v1/public/keys", nil)[2] && kidsOf(ts, "/api/v1/pos/offline-pack", asKey(key))[2]
+		}) {
+			t.Fatalf("instance %d does not publish the rotated key 2 s after the rotation", i)
+		}
+		if kid := tokenKeyID(t, ts.mustCard("koper-72h", "", "").Token); kid != 1 {
+			t.Fatalf("instance %d signs with key %d before the new key's time", i, kid)
+		}
+	}
+	for _, ts := range servers {
+		ts.clock.Set(testNow.Add(time.Hour))
+	}
+	fresh := a.mustCard("koper-72h", "", "")
+	if kid := tokenKeyID(t, fresh.Token); kid != 2 {
+		t.Fatalf("at the new key's time A signs with key %d", kid)
+	}
+	for _, c := range []cardJSON{old, fresh} {
+		b.must(200, "POST", "/api/v1/pos/check", fmt.Sprintf(`{"card":%q}`, c.Token), asKey(key), nil)
+		if r := b.redeem(key, c.Token, o.ID, "10.00", "k-"+c.ID); r.status != 201 {
+			t.Fatalf("B redeems a card of key %d: %d %s", tokenKeyID(t, c.Token), r.status, r.body)
+		}
+		b.must(200, "GET", "/c/"+c.Token, "", nil, nil)
+	}
+}
+
+// tokenKeyID is the id of the key that signed token.
+func tokenKeyID(t *testing.T, token string) uint16 {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) != 75 {
+		t.Fatalf("token %q does not decode to 75 bytes", token)
+	}
+	return binary.BigEndian.Uint16(raw[1:3])
 }

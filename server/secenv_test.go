@@ -61,7 +61,7 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func newSecEnv(t testing.TB, rateLimit int) *secEnv {
+func newSecEnv(t testing.TB, rateLimit int, opts ...storage.Option) *secEnv {
 	t.Helper()
 	ctx := context.Background()
 	loc, err := time.LoadLocation("Europe/Ljubljana")
@@ -69,7 +69,7 @@ func newSecEnv(t testing.TB, rateLimit int) *secEnv {
 		t.Fatal(err)
 	}
 	e := &secEnv{t: t, dbPath: storagetest.DSN(t), logs: &lockedBuffer{}}
-	if e.db, err = storage.Open(ctx, e.dbPath, loc); err != nil {
+	if e.db, err = storage.Open(ctx, e.dbPath, loc, opts...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.db.Close() })

@@ -48,7 +48,7 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 	if v, err := db.MonthView(ctx, "koper", oct, true, ""); err != nil || v.Report.Totals.Redemptions != 2 || len(v.Items) != 2 {
 		t.Fatalf("October read-only = %+v, %v", v, err)
 	}
-	if _, err := db.AddSigningKey(ctx, ""); !errors.Is(err, ErrReadOnly) {
+	if _, err := db.AddSigningKey(ctx, "", time.Time{}); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("a write read-only: %v, want ErrReadOnly", err)
 	}
 	if err := db.Close(); err != nil {

@@ -160,12 +160,15 @@ func (db *DB) listen() {
 				db.cache.officeTokens.invalidate("", true)
 			case topicTowns:
 				db.reloadTowns(ctx)
+			case topicKeys:
+				db.reloadKeys(ctx)
 			default:
 				db.cache.merchantsChanged()
 				db.cache.offers.invalidate("", true)
 				db.cache.officeTokens.invalidate("", true)
 				db.cache.cards.invalidate("", true)
 				db.reloadTowns(ctx)
+				db.reloadKeys(ctx)
 			}
 		})
 	}()

@@ -49,7 +49,7 @@ func insertCards(tx *Tx, town string, kr *card.Keyring, product string, n int, h
 			return nil, err
 		}
 		c.ID, c.BatchID, c.Town = newID("crd"), batchID, town
-		if c.Token, err = kr.Sign(c.Number); err != nil {
+		if c.Token, err = kr.SignAt(c.Number, tx.Now); err != nil {
 			return nil, err
 		}
 		// ON CONFLICT DO NOTHING rather than catching the violation: on PostgreSQL a failed

@@ -52,7 +52,8 @@ type DB struct {
 	clock   func() time.Time
 
 	cache    caches
-	readOnly bool // OpenReadOnly: no writes
+	keys     keyrings // the token signing keys' keyrings handed out (Keyring)
+	readOnly bool     // OpenReadOnly: no writes
 
 	stopListen context.CancelFunc // the engine's change notifications (a shared engine)
 	listening  sync.WaitGroup
@@ -93,6 +94,7 @@ func Open(ctx context.Context, dsn string, loc *time.Location, opts ...Option) (
 		return nil, fmt.Errorf("the deployment's town: %w", err)
 	}
 	db := &DB{Loc: loc, path: dsn, town: town, clock: time.Now}
+	db.keys.every = o.keyReload
 	var err error
 	if IsPostgres(dsn) {
 		db.eng, err = postgres.Open(ctx, dsn, o.pg)
@@ -189,6 +191,7 @@ func (db *DB) Describe() string { return db.eng.Describe() }
 
 // Close stops taking writes, finishes the queued ones and closes the engine.
 func (db *DB) Close() error {
+	db.stopKeyReload()
 	if db.stopListen != nil {
 		db.stopListen()
 		db.listening.Wait()

@@ -2,8 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
@@ -37,29 +35,34 @@ func (db *DB) CreatePairing(ctx context.Context, town, merchantID string, codeHa
 
 // UsePairing spends a pairing code: if codeHash names a code that is unused and not expired,
 // it marks the code used and adds keyHash as a key of the code's merchant, in one
-// transaction, and returns the merchant. Errors: merchant.ErrPairingInvalid (unknown, used or
-// expired: the caller cannot tell which), merchant.ErrSuspended.
+// transaction, and returns the merchant. Of tills using one code at once exactly one pairs.
+// Errors: merchant.ErrPairingInvalid (unknown, used or expired: the caller cannot tell which;
+// also every till but one of those racing for a code), merchant.ErrSuspended (the code stays
+// unused).
 func (db *DB) UsePairing(ctx context.Context, codeHash, keyHash []byte) (merchant.Merchant, error) {
 	var m merchant.Merchant
 	err := db.update(ctx, func(tx *Tx) error {
-		var merchantID string
-		var expires int64
-		var used sql.NullInt64
-		err := tx.queryRow(`SELECT merchant_id, expires_at, used_at FROM pairings WHERE code_hash = ?`, codeHash).Scan(&merchantID, &expires, &used)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && (used.Valid || ms(tx.Now) >= expires)) {
+		// Spending the code is the conditional write that decides the race: it locks the row,
+		// and of the transactions that waited for that lock none finds it unused any more.
+		res, err := tx.exec(`UPDATE pairings SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?`,
+			ms(tx.Now), codeHash, ms(tx.Now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
 			return merchant.ErrPairingInvalid
 		}
-		if err != nil {
+		var merchantID string
+		if err := tx.queryRow(`SELECT merchant_id FROM pairings WHERE code_hash = ?`, codeHash).Scan(&merchantID); err != nil {
 			return err
 		}
 		if m, err = merchantWhere(tx, `id = ?`, merchantID); err != nil {
 			return err
 		}
 		if m.Status != merchant.StatusActive {
-			return merchant.ErrSuspended
-		}
-		if _, err := tx.exec(`UPDATE pairings SET used_at = ? WHERE code_hash = ? AND used_at IS NULL`, ms(tx.Now), codeHash); err != nil {
-			return err
+			return merchant.ErrSuspended // rolls the use back: the code pairs once reactivated
 		}
 		if _, err := tx.exec(`INSERT INTO merchant_keys (key_hash, merchant_id, created_at) VALUES (?, ?, ?)`, keyHash, merchantID, ms(tx.Now)); err != nil {
 			return err

@@ -97,8 +97,9 @@ func DefaultTown(code string, loc *time.Location) Town {
 type Option func(*options)
 
 type options struct {
-	town *Town
-	pg   postgres.Options
+	town      *Town
+	pg        postgres.Options
+	keyReload time.Duration
 }
 
 // WithTown sets the town a fresh database starts with and an older one is upgraded into
