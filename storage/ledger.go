@@ -370,16 +370,18 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 // redemptions, with a look-up in the ledger's unique index for those that need an entry.
 func unbookedRow(q querier, town string, n int64) (*LedgerCheck, error) {
 	var id string
-	// A redemption of no known town is every town's problem: no chain could hold it.
+	// A redemption of no known town is every town's problem: no chain could hold it. The
+	// entries are looked up by redemption_id (l.town || '' keeps SQLite, which has no
+	// statistics, from searching the town's whole chain by the primary key instead).
 	err := q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns)) AND (
 			(r.conflict_reason IS NULL AND (r.decision IS NOT NULL OR r.decided_at IS NOT NULL))
 			OR (r.decision IS NOT NULL AND r.decision NOT IN ('accepted', 'rejected'))
 			OR ((r.decision IS NULL) <> (r.decided_at IS NULL))
 			OR (r.conflict_reason IS NOT NULL AND r.voided_at IS NOT NULL)
 			OR ((r.conflict_reason IS NULL OR r.decision = 'accepted') AND NOT EXISTS
-				(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.town = r.town))
+				(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.town || '' = r.town))
 			OR (r.voided_at IS NOT NULL AND NOT EXISTS
-				(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind <> 'redemption' AND l.town = r.town)))
+				(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind <> 'redemption' AND l.town || '' = r.town)))
 		ORDER BY r.seq LIMIT 1`, town).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
