@@ -96,11 +96,11 @@ func (db *DB) OfflineUsed(ctx context.Context, merchantID string, now time.Time)
 
 // liveUseWindows is, for every product, since when a live limited use of merchantID by one of
 // its cards still live at now can have happened, as an SQL condition on redemptions r (each
-// term a range of the partial index) and its arguments: a card
-// expires at most its product's validity after its activation (a calendar day's validity
-// ends at a local midnight, hence the hour of a summer-time change), and it is activated no
-// later than its first use is recorded, at most an offline till's window after the sale.
-// Products never change, so this holds for every card of theirs.
+// term a range of the partial index) and its arguments: a card expires at most its product's
+// validity after its activation (a calendar day's validity ends at a local midnight, hence
+// the hour of a summer-time change), and it is activated no later than its first use is
+// recorded, at most an offline till's window after the sale. Products never change, so this
+// holds for every card of theirs.
 func liveUseWindows(q querier, merchantID string, now time.Time) (string, []any, error) {
 	rows, err := q.query(`SELECT code, coalesce(validity_hours, validity_days * 24 + 1) FROM products ORDER BY code`)
 	if err != nil {
