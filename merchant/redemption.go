@@ -98,6 +98,31 @@ func (r Redemption) Counts() bool {
 	return r.VoidedAt == nil && (r.ConflictReason == "" || r.Decision == DecisionAccepted)
 }
 
+// Booked reports whether r has a redemption entry in the ledger: a sale completed when it
+// was recorded (voided later or not: a void is an entry of its own), or a conflict the office
+// accepted. A rejected conflict and one waiting for the decision have none.
+func (r Redemption) Booked() bool {
+	return r.ConflictReason == "" || r.Decision == DecisionAccepted
+}
+
+// Impossible names what no write of the service leaves in a redemption: a decision (or its
+// time) on a sale that is no conflict, an unknown decision, a decision without its time or
+// the reverse, a voided conflict (the office's decision is final); "" when r is one of the
+// states a redemption can be in.
+func (r Redemption) Impossible() string {
+	switch {
+	case r.ConflictReason == "" && (r.Decision != "" || r.DecidedAt != nil):
+		return "it has a decision but no conflict reason"
+	case r.Decision != "" && r.Decision != DecisionAccepted && r.Decision != DecisionRejected:
+		return "its decision " + r.Decision + " is neither accepted nor rejected"
+	case (r.Decision == "") != (r.DecidedAt == nil):
+		return "it has a decision without the time of it, or a time without a decision"
+	case r.ConflictReason != "" && r.VoidedAt != nil:
+		return "it is a voided conflict, and a conflict cannot be voided"
+	}
+	return ""
+}
+
 // Total is what the card holder pays.
 func (r Redemption) Total() int64 { return r.Amount - r.Discount }
 

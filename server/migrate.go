@@ -21,11 +21,12 @@ const migrateUsage = `usage: citycard migrate-db [--from FILE] --to postgres://U
 
 Copies a whole SQLite database (--from, default CITYCARD_DB) into an empty PostgreSQL
 database (--to): every town, every table, the ledger. It refuses a target that holds any row,
-naming the table. The copy is one PostgreSQL transaction: a run that fails leaves the target
-empty, and can be run again. Then it opens both databases and checks that every town's ledger
-verifies on the target with the source's head, and that every closed month's report (JSON and
-every CSV table) is byte-identical. Stop the service first: the copy is of one moment of the
-file. Exit status 0 when the copy is checked; otherwise 1, with a line saying what is wrong.
+naming the table. The copy is one PostgreSQL transaction of one moment of the file (a
+service still writing it goes on, and what it writes later is not copied). Then it checks
+that every town's ledger verifies on the target with the head the source had at that moment,
+and that every closed month's report (JSON and every CSV table) is byte-identical. A run
+that fails, in the copy or in its check, leaves the target empty, and can be run again.
+Exit status 0 when the copy is checked; otherwise 1, with a line saying what is wrong.
 See docs/migrate-db.md.
 `
 
@@ -62,28 +63,36 @@ func migrateCommand(ctx context.Context, args []string, getenv func(string) stri
 	fmt.Fprintf(stdout, "migrate-db: copying %s into %s\n", from, postgres.Redact(to))
 	start := time.Now()
 	p := newCopyProgress(stdout)
-	copies, err := storage.MigrateDB(ctx, from, to, p.update)
+	m, err := storage.MigrateDB(ctx, from, to, p.update)
 	p.finish()
 	if err != nil {
 		return fmt.Errorf("migrate-db: %w", err)
 	}
 	var rows int64
-	for _, c := range copies {
+	for _, c := range m.Tables {
 		rows += c.Rows
 	}
-	fmt.Fprintf(stdout, "migrate-db: copied %d rows in %d tables in %s\n", rows, len(copies), time.Since(start).Round(time.Millisecond))
-	if err := checkMigration(ctx, from, to, cfg, stdout); err != nil {
-		return fmt.Errorf("migrate-db: the copy was committed to %s, but its check failed: %w", postgres.Redact(to), err)
+	fmt.Fprintf(stdout, "migrate-db: copied %d rows in %d tables in %s\n", rows, len(m.Tables), time.Since(start).Round(time.Millisecond))
+	if err := checkMigration(ctx, from, to, m, cfg, stdout); err != nil {
+		// Never a half-checked target: it is emptied, and a run once the cause is fixed
+		// finds it empty.
+		if eerr := storage.EmptyTarget(context.WithoutCancel(ctx), to); eerr != nil {
+			return fmt.Errorf("migrate-db: the copy was committed to %s, but its check failed: %w; emptying it failed too (%v): drop its tables before running migrate-db again", postgres.Redact(to), err, eerr)
+		}
+		return fmt.Errorf("migrate-db: the copy into %s was emptied again because its check failed: %w", postgres.Redact(to), err)
 	}
 	fmt.Fprintln(stdout, "migrate-db: done: the ledgers verify and the closed months are identical; point CITYCARD_DB at the PostgreSQL URL")
 	return nil
 }
 
-// checkMigration opens both databases read-only and checks the copy as the service would
-// serve it: the same towns; every town's ledger verifies on both, to the same head and length;
-// every closed month's frozen report is the same, and renders the same JSON and CSV bytes
-// (every CSV table) through the functions the report endpoint uses.
-func checkMigration(ctx context.Context, from, to string, cfg Config, stdout io.Writer) error {
+// checkMigration checks the copy m of from in to as the service would serve it, against the
+// source as it was at the moment copied (m): the same towns; every town's ledger verifies on
+// the target, to the length and head the source had then; every month closed on the target is
+// the same in the source (a frozen report never changes), and renders the same JSON and CSV
+// bytes (every CSV table) through the functions the report endpoint uses. A source a service
+// kept writing meanwhile has moved on, and that is no failure. When a target's ledger does
+// not verify, the source's is verified too, to tell a bad source from a bad copy.
+func checkMigration(ctx context.Context, from, to string, m storage.Migration, cfg Config, stdout io.Writer) error {
 	src, err := storage.OpenReadOnly(ctx, from, cfg.Loc)
 	if err != nil {
 		return err
@@ -94,29 +103,29 @@ func checkMigration(ctx context.Context, from, to string, cfg Config, stdout io.
 		return err
 	}
 	defer dst.Close()
-	towns := src.TownCodes()
-	if have := dst.TownCodes(); !slices.Equal(towns, have) {
+	towns := slices.Sorted(slices.Values(m.Towns))
+	if have := slices.Sorted(slices.Values(dst.TownCodes())); !slices.Equal(towns, have) {
 		return fmt.Errorf("the towns are %s on the target, %s in the source", strings.Join(have, ", "), strings.Join(towns, ", "))
 	}
 	for _, town := range towns {
-		want, err := src.VerifyLedger(ctx, town)
-		if err != nil {
-			return fmt.Errorf("%s: the source's ledger: %w", town, err)
-		}
-		if !want.OK {
-			return fmt.Errorf("%s: the source's ledger does not verify (first bad %s: %s), so neither does its copy: see citycard ledger verify --db %s", town, want.FirstBad, want.Problem, from)
-		}
 		have, err := dst.VerifyLedger(ctx, town)
 		if err != nil {
 			return fmt.Errorf("%s: the target's ledger: %w", town, err)
 		}
 		if !have.OK {
+			want, err := src.VerifyLedger(ctx, town)
+			if err != nil {
+				return fmt.Errorf("%s: the source's ledger: %w", town, err)
+			}
+			if !want.OK {
+				return fmt.Errorf("%s: the source's ledger does not verify (first bad %s: %s), so neither does its copy: see citycard ledger verify --db %s", town, want.FirstBad, want.Problem, from)
+			}
 			return fmt.Errorf("%s: the target's ledger does not verify: first bad %s: %s", town, have.FirstBad, have.Problem)
 		}
-		if have.Entries != want.Entries || have.Head != want.Head {
-			return fmt.Errorf("%s: the target's ledger has %d entries, head %x; the source's %d, head %x", town, have.Entries, have.Head, want.Entries, want.Head)
+		if want := m.Heads[town]; have.Entries != want.Entries || have.Head != want.Head {
+			return fmt.Errorf("%s: the target's ledger has %d entries, head %x; the source had %d, head %x, when copied", town, have.Entries, have.Head, want.Entries, want.Head)
 		}
-		closes, err := src.MonthCloses(ctx, town)
+		closes, err := dst.MonthCloses(ctx, town)
 		if err != nil {
 			return err
 		}
@@ -147,6 +156,9 @@ func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchan
 	}
 	if b.closed == nil {
 		return errors.New("closed in the source, open on the target")
+	}
+	if a.closed == nil {
+		return errors.New("closed on the target, open in the source")
 	}
 	if a.closed.SHA256 != b.closed.SHA256 || a.closed.LedgerHead != b.closed.LedgerHead ||
 		a.closed.LedgerEntries != b.closed.LedgerEntries || !a.closed.ClosedAt.Equal(b.closed.ClosedAt) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 	"github.com/citycard/citycard/storage/postgres"
@@ -145,13 +147,14 @@ func TestMigrateDBFailureLeavesTargetEmpty(t *testing.T) {
 func TestMigrateDBChecks(t *testing.T) {
 	from := upgradedFixture(t)
 	to := storagetest.Postgres(t)
-	if out, err := migrate(t, from, to); err != nil {
-		t.Fatalf("migrate-db: %v\n%s", err, out)
+	m, err := storage.MigrateDB(context.Background(), from, to, nil)
+	if err != nil {
+		t.Fatalf("migrate-db: %v", err)
 	}
 	storagetest.Open(t, to).MustExec(`UPDATE products SET name_json = '{"sl":"Drugo ime"}'`)
 	cfg := defaultConfig()
 	cfg.Loc = testLoc
-	err := checkMigration(context.Background(), from, to, cfg, io.Discard)
+	err = checkMigration(context.Background(), from, to, m, cfg, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "CSV table products differs") {
 		t.Fatalf("check of a target with other product names: %v", err)
 	}
@@ -256,4 +259,180 @@ func sameRows(t *testing.T, from, to string) {
 			t.Errorf("%s: %d rows in SQLite, %d on PostgreSQL", table, a, b)
 		}
 	}
+}
+
+// TestMigrateDBLiveSource copies a source that a service keeps writing, before, during and
+// after the copy: the copy is the snapshot of one moment (its row counts and ledger heads
+// are the snapshot's), it verifies, and its check does not fail because the source moved on.
+func TestMigrateDBLiveSource(t *testing.T) {
+	to := storagetest.Postgres(t)
+	ctx := context.Background()
+	from := filepath.Join(t.TempDir(), "live.db")
+	db, err := storage.Open(ctx, from, testLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := db.Keyring(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.PublicURL, cfg.Loc, cfg.DB = testPublicURL, testLoc, from
+	s := newServer(cfg, db, keys, testAdminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := seedDemo(ctx, db, keys, testPublicURL, s.cardURL, testNow); err != nil {
+		t.Fatal(err)
+	}
+	db.SetClock(func() time.Time { return testNow })
+	redeem := liveRedeemer(t, db)
+
+	// The writer redeems until told to stop, and says after each commit that it made one.
+	wrote, stop, failed := make(chan struct{}, 1<<16), make(chan struct{}), make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := redeem(i); err != nil {
+				failed <- err
+				return
+			}
+			select {
+			case wrote <- struct{}{}:
+			default: // as many are waiting to be counted as the buffer holds
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	// Three more redemptions commit on the source while the copy is at its redemptions:
+	// after its snapshot was taken, before it ends.
+	waitWrites := func(n int) {
+		for range n {
+			select {
+			case <-wrote:
+			case err := <-failed:
+				t.Errorf("the writer: %v", err)
+				return
+			}
+		}
+	}
+	waitWrites(1)
+	progress := func(table string, done, total int64) {
+		if table == "redemptions" && done == 0 {
+			for len(wrote) > 0 {
+				<-wrote
+			}
+			waitWrites(3)
+		}
+	}
+	m, err := storage.MigrateDB(ctx, from, to, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := checkMigration(ctx, from, to, m, cfg, &out); err != nil {
+		t.Fatalf("the check of a copy of a live source: %v\n%s", err, out.String())
+	}
+	waitWrites(1) // the source goes on after the check too
+
+	// The target is the snapshot: its redemptions are as many as the copy counted, fewer
+	// than the source has now, and its ledger ends at the head the snapshot had.
+	var copied int64
+	for _, c := range m.Tables {
+		if c.Table == "redemptions" {
+			copied = c.Rows
+		}
+	}
+	var onTarget, inSource int64
+	if err := storagetest.Open(t, to).QueryRow(`SELECT count(*) FROM redemptions`).Scan(&onTarget); err != nil {
+		t.Fatal(err)
+	}
+	if err := storagetest.Open(t, from).QueryRow(`SELECT count(*) FROM redemptions`).Scan(&inSource); err != nil {
+		t.Fatal(err)
+	}
+	if onTarget != copied || inSource < copied+4 {
+		t.Fatalf("redemptions: %d copied, %d on the target, %d in the source now (want 4 or more written since the snapshot)", copied, onTarget, inSource)
+	}
+	pg, err := storage.OpenReadOnly(ctx, to, testLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	for _, town := range m.Towns {
+		chk, err := pg.VerifyLedger(ctx, town)
+		if want := m.Heads[town]; err != nil || !chk.OK || chk.Entries != want.Entries || chk.Head != want.Head {
+			t.Fatalf("%s on the target: %+v, %v; the snapshot's ledger: %d entries", town, chk, err, want.Entries)
+		}
+	}
+}
+
+// liveRedeemer returns a function that makes redemption i at a demo merchant of koper with
+// one of its cards, by an offer any number of uses allows.
+func liveRedeemer(t *testing.T, db *storage.DB) func(i int) error {
+	t.Helper()
+	ctx := context.Background()
+	merchants, _, err := db.Merchants(ctx, "koper", storage.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cards, _, err := db.Cards(ctx, storage.CardFilter{Town: "koper"}, storage.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mer := range merchants {
+		offers, _, err := db.Offers(ctx, "koper", mer.ID, storage.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range offers {
+			if o.Limit != merchant.LimitUnlimited || !o.Active {
+				continue
+			}
+			for _, c := range cards {
+				redeem := func(i int) error {
+					_, _, err := db.Redeem(ctx, merchant.RedeemRequest{MerchantID: mer.ID, CardInput: c.Token, OfferID: o.ID,
+						Amount: 5000, IdempotencyKey: fmt.Sprintf("live-%d", i)}, card.Ref{Number: c.Number, FromToken: true})
+					return err
+				}
+				if redeem(-1) == nil {
+					return redeem
+				}
+			}
+		}
+	}
+	t.Fatal("no demo card and offer of koper to redeem with")
+	return nil
+}
+
+// TestMigrateDBFailedCheckEmptiesTarget: a copy whose check fails is emptied again, so a run
+// once the cause is fixed finds the target empty and succeeds.
+func TestMigrateDBFailedCheckEmptiesTarget(t *testing.T) {
+	to := storagetest.Postgres(t)
+	from := upgradedFixture(t)
+	raw := storagetest.Open(t, from)
+	raw.MustExec(`UPDATE ledger SET amount_cents = amount_cents + 1 WHERE seq = 3`)
+	out, merr := migrate(t, from, to)
+	if merr == nil || !strings.Contains(merr.Error(), "the source's ledger does not verify (first bad 3") {
+		t.Fatalf("migrate-db of a source whose ledger does not verify: %v\n%s", merr, out)
+	}
+	conn, err := pgx.Connect(context.Background(), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if table, n, err := postgres.Empty(context.Background(), conn); err != nil || table != "" {
+		t.Fatalf("after a failed check the target has %d rows in %q (%v); migrate-db said %v\n%s", n, table, err, merr, out)
+	}
+	raw.MustExec(`UPDATE ledger SET amount_cents = amount_cents - 1 WHERE seq = 3`)
+	if out, err := migrate(t, from, to); err != nil || !strings.Contains(out, "migrate-db: done") {
+		t.Fatalf("migrate-db again once the source is mended: %v\n%s", err, out)
+	}
+	sameRows(t, from, to)
 }

@@ -90,18 +90,24 @@ type usedJSON struct {
 }
 
 // handleOfflinePack is everything a till needs to decide offline (API.md). Its ETag is a hash
-// of the body without generated_at and valid_until, so a till polling an unchanged pack gets
-// 304 and keeps the one it has.
+// of the body without generated_at, valid_until and used, and of the version of used
+// (storage.DB.OfflineUsedVersion), so a till polling an unchanged pack gets 304 and keeps the
+// one it has, and the server never reads the uses for a 304.
 func (s *server) handleOfflinePack(c *fiber.Ctx) error {
 	m := currentMerchant(c)
 	now := s.db.Now()
+	// The version first: the list read after it is never older than the version.
+	version, err := s.db.OfflineUsedVersion(c.UserContext(), m.ID, now)
+	if err != nil {
+		return err
+	}
 	keys := s.keys.PublicKeys()
 	kout := make([]publicKeyJSON, len(keys))
 	for i, k := range keys {
 		kout[i] = publicKeyJSON{KID: k.ID, Alg: "Ed25519", PublicKey: base64.RawURLEncoding.EncodeToString(k.Public)}
 	}
 	offers := []offerJSON{}
-	err := eachPage(func(p storage.Page) (string, error) {
+	err = eachPage(func(p storage.Page) (string, error) {
 		items, next, err := s.db.Offers(c.UserContext(), m.Town, m.ID, p)
 		for _, o := range items {
 			offers = append(offers, toOfferJSON(o))
@@ -111,7 +117,26 @@ func (s *server) handleOfflinePack(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	blocked, used, err := s.db.OfflinePack(c.UserContext(), m.ID, now)
+	blocked, err := s.db.OfflineBlocked(c.UserContext(), now)
+	if err != nil {
+		return err
+	}
+	content := fiber.Map{
+		"keys": kout, "offers": offers, "blocked": blocked,
+		"limits": fiber.Map{"max_hours": merchant.OfflineMaxHours, "max_redemptions": merchant.OfflineMaxRedemptions},
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(append(append(b, 0), version...))
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	c.Set(fiber.HeaderETag, etag)
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && strings.Contains(inm, etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	used, err := s.db.OfflineUsed(c.UserContext(), m.ID, now)
 	if err != nil {
 		return err
 	}
@@ -119,21 +144,7 @@ func (s *server) handleOfflinePack(c *fiber.Ctx) error {
 	for i, u := range used {
 		uout[i] = usedJSON(u)
 	}
-	content := fiber.Map{
-		"keys": kout, "offers": offers, "blocked": blocked, "used": uout,
-		"limits": fiber.Map{"max_hours": merchant.OfflineMaxHours, "max_redemptions": merchant.OfflineMaxRedemptions},
-	}
-	b, err := json.Marshal(content)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(b)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
-	c.Set(fiber.HeaderETag, etag)
-	c.Set(fiber.HeaderCacheControl, "private, no-cache")
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && strings.Contains(inm, etag) {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
+	content["used"] = uout
 	content["generated_at"] = timeJSON(now)
 	content["valid_until"] = timeJSON(now.Add(merchant.OfflineMaxHours * time.Hour))
 	return c.JSON(content)

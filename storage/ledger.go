@@ -281,6 +281,15 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 			if !found {
 				return bad(e.Seq, e.RedemptionID, "redemption %s is not in the redemptions table", e.RedemptionID), nil
 			}
+			// The entry is paid in the statements: its row must say it counts. A decision
+			// flipped, a conflict field removed or a status edited in the row shows here.
+			if p := r.Impossible(); p != "" {
+				return bad(e.Seq, e.RedemptionID, "redemption %s cannot be as stored: %s", e.RedemptionID, p), nil
+			}
+			if e.Kind == merchant.LedgerRedemption && !r.Booked() {
+				return bad(e.Seq, e.RedemptionID, "redemption %s is %s, which counts nowhere, yet the ledger books it",
+					e.RedemptionID, conflictState(r)), nil
+			}
 			if p := entryMismatch(e, r); p != "" {
 				return bad(e.Seq, e.RedemptionID, "redemption %s differs from its ledger entry: %s", e.RedemptionID, p), nil
 			}
@@ -298,22 +307,11 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 	if len(anchors) > 0 {
 		return bad(n+1, "", "entry %d is missing: %s saw %d entries, the ledger has %d", n+1, anchors[0].name, anchors[0].entries, n), nil
 	}
-	var id string
-	// A redemption of no known town is every town's problem: no chain could hold it.
-	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns))
-		AND (r.conflict_reason IS NULL OR r.decision = 'accepted') AND NOT EXISTS
-		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND (l.kind = 'redemption' OR r.conflict_reason IS NOT NULL) AND l.town = r.town) ORDER BY r.seq LIMIT 1`, town).Scan(&id)
-	if err == nil {
-		return bad(n+1, id, "redemption %s has no ledger entry", id), nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return LedgerCheck{}, err
-	}
-	err = q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns)) AND r.voided_at IS NOT NULL AND NOT EXISTS
-		(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind <> 'redemption' AND l.town = r.town) ORDER BY r.seq LIMIT 1`, town).Scan(&id)
-	if err == nil {
-		return bad(n+1, id, "the void of redemption %s has no ledger entry", id), nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return LedgerCheck{}, err
+	if c, err := unbookedRow(q, town, n); err != nil || c != nil {
+		if err != nil {
+			return LedgerCheck{}, err
+		}
+		return *c, nil
 	}
 	var pending int
 	if err := q.queryRow(`SELECT count(*) FROM settings WHERE key = 'ledger_close_backfill'`).Scan(&pending); err != nil {
@@ -362,6 +360,61 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 		return bad(headSeq, "", "ledger_heads (entry %d) is not where the chain ends (entry %d)", headSeq, n), nil
 	}
 	return LedgerCheck{OK: true, Entries: n, Head: head}, nil
+}
+
+// unbookedRow names the first redemption of town (by seq) that the walk of a ledger of n
+// entries cannot have seen right: one that counts (merchant.Redemption.Booked) without its
+// redemption entry, a voided one without its void's entry, or one whose fields no write
+// leaves (merchant.Redemption.Impossible; with an entry the walk named it already). Its
+// first_bad is n+1, the entry it would need; nil if there is none. One pass over the town's
+// redemptions, with a look-up in the ledger's unique index for those that need an entry.
+func unbookedRow(q querier, town string, n int64) (*LedgerCheck, error) {
+	var id string
+	// A redemption of no known town is every town's problem: no chain could hold it. The
+	// entries are looked up by redemption_id (l.town || '' keeps SQLite, which has no
+	// statistics, from searching the town's whole chain by the primary key instead).
+	err := q.queryRow(`SELECT r.id FROM redemptions r WHERE (r.town = ? OR r.town NOT IN (SELECT code FROM towns)) AND (
+			(r.conflict_reason IS NULL AND (r.decision IS NOT NULL OR r.decided_at IS NOT NULL))
+			OR (r.decision IS NOT NULL AND r.decision NOT IN ('accepted', 'rejected'))
+			OR ((r.decision IS NULL) <> (r.decided_at IS NULL))
+			OR (r.conflict_reason IS NOT NULL AND r.voided_at IS NOT NULL)
+			OR ((r.conflict_reason IS NULL OR r.decision = 'accepted') AND NOT EXISTS
+				(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind = 'redemption' AND l.town || '' = r.town))
+			OR (r.voided_at IS NOT NULL AND NOT EXISTS
+				(SELECT 1 FROM ledger l WHERE l.redemption_id = r.id AND l.kind <> 'redemption' AND l.town || '' = r.town)))
+		ORDER BY r.seq LIMIT 1`, town).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	// Only on this failure path: which of the above it is.
+	r, err := redemptionWhere(q, `id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	c := LedgerCheck{FirstBad: strconv.FormatInt(n+1, 10), RedemptionID: id}
+	var booked int
+	if err := q.queryRow(`SELECT count(*) FROM ledger WHERE redemption_id = ? AND kind = 'redemption' AND town = ?`, id, r.Town).Scan(&booked); err != nil {
+		return nil, err
+	}
+	switch p := r.Impossible(); {
+	case p != "":
+		c.Problem = fmt.Sprintf("redemption %s cannot be as stored: %s", id, p)
+	case r.Booked() && booked == 0:
+		c.Problem = fmt.Sprintf("redemption %s has no ledger entry", id)
+	default:
+		c.Problem = fmt.Sprintf("the void of redemption %s has no ledger entry", id)
+	}
+	return &c, nil
+}
+
+// conflictState says what r, a conflict, is for a problem's text.
+func conflictState(r merchant.Redemption) string {
+	if r.Decision == merchant.DecisionRejected {
+		return "a rejected conflict"
+	}
+	return "a conflict waiting for the office's decision"
 }
 
 // entryMismatch names the first field in which the redemption r (as stored now) differs

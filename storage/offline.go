@@ -2,6 +2,10 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,47 +20,70 @@ type OfflineUse struct {
 }
 
 // OfflinePack returns what a till of merchantID needs besides its offers to decide offline:
-// the numbers of blocked cards that are not expired at now, and the merchant's live once-uses
-// and today's daily uses (by the local day of the merchant's town). Conflicts hold no limit
-// key, so they are never listed.
+// OfflineBlocked and OfflineUsed at now.
 func (db *DB) OfflinePack(ctx context.Context, merchantID string, now time.Time) (blocked []string, used []OfflineUse, err error) {
-	q := db.reader(ctx)
-	m, err := merchantWhere(q, `id = ?`, merchantID)
-	if err != nil {
+	if blocked, err = db.OfflineBlocked(ctx, now); err != nil {
 		return nil, nil, err
 	}
-	today := now.In(db.TownLoc(m.Town)).Format(dateLayout)
-	rows, err := q.query(`SELECT number FROM cards WHERE blocked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY number`, ms(now))
+	used, err = db.OfflineUsed(ctx, merchantID, now)
+	return blocked, used, err
+}
+
+// OfflineBlocked returns the numbers of blocked cards that are not expired at now, sorted.
+func (db *DB) OfflineBlocked(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := db.reader(ctx).query(`SELECT number FROM cards WHERE blocked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)`, ms(now))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	blocked = []string{}
+	defer rows.Close()
+	blocked := []string{}
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		blocked = append(blocked, n)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	rows, err = q.query(`SELECT card_number, offer_id, limit_key, created_at FROM redemptions
-		WHERE merchant_id = ? AND limit_key IS NOT NULL AND voided_at IS NULL ORDER BY seq`, merchantID)
+	// Sorted here, not by ORDER BY: that would read every card by the numbers' index.
+	slices.Sort(blocked)
+	return blocked, rows.Err()
+}
+
+// OfflineUsed returns the uses of merchantID's offers that can still matter to a till at now:
+// live once-uses of cards not expired at now, and today's daily uses (by the local day of
+// the merchant's town). A card that expires before now cannot be redeemed validly, offline
+// or not (a sale of it is a conflict card_expired, whatever the pack says), so its uses are
+// left out, and the list is as long as the live cards' uses, not every use ever made.
+// Conflicts hold no limit key, so they are never listed.
+func (db *DB) OfflineUsed(ctx context.Context, merchantID string, now time.Time) ([]OfflineUse, error) {
+	q := db.reader(ctx)
+	m, err := merchantWhere(q, `id = ?`, merchantID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	loc := db.TownLoc(m.Town)
+	l := now.In(loc)
+	today, dayStart := l.Format(dateLayout), time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	windows, args, err := liveUseWindows(q, merchantID, now)
+	if err != nil {
+		return nil, err
+	}
+	// By the index redemptions_merchant_limit_product, a range for each product: only the
+	// windows are read.
+	rows, err := q.query(`SELECT r.card_number, r.offer_id, r.limit_key, r.created_at FROM redemptions r JOIN cards c ON c.id = r.card_id
+		WHERE (`+windows+`) AND (r.limit_key LIKE 'once:%' OR r.created_at >= ?) AND (c.expires_at IS NULL OR c.expires_at > ?)
+		ORDER BY r.seq`, append(args, ms(dayStart), ms(now))...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
-	used = []OfflineUse{}
-	loc := db.TownLoc(m.Town)
+	used := []OfflineUse{}
 	for rows.Next() {
 		var u OfflineUse
 		var key string
 		var at int64
 		if err := rows.Scan(&u.CardNumber, &u.OfferID, &key, &at); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		u.Date = fromMS(at).In(loc).Format(dateLayout)
 		if strings.HasPrefix(key, "daily:") && !strings.HasSuffix(key, ":"+today) {
@@ -64,7 +91,60 @@ func (db *DB) OfflinePack(ctx context.Context, merchantID string, now time.Time)
 		}
 		used = append(used, u)
 	}
-	return blocked, used, rows.Err()
+	return used, rows.Err()
+}
+
+// liveUseWindows is, for every product, since when a live limited use of merchantID by one of
+// its cards still live at now can have happened, as an SQL condition on redemptions r (each
+// term a range of the partial index) and its arguments: a card expires at most its product's
+// validity after its activation (a calendar day's validity ends at a local midnight, hence
+// the hour of a summer-time change), and it is activated no later than its first use is
+// recorded, at most an offline till's window after the sale. Products never change, so this
+// holds for every card of theirs.
+func liveUseWindows(q querier, merchantID string, now time.Time) (string, []any, error) {
+	rows, err := q.query(`SELECT code, coalesce(validity_hours, validity_days * 24 + 1) FROM products ORDER BY code`)
+	if err != nil {
+		return "", nil, err
+	}
+	defer rows.Close()
+	var terms []string
+	var args []any
+	for rows.Next() {
+		var code string
+		var hours int64
+		if err := rows.Scan(&code, &hours); err != nil {
+			return "", nil, err
+		}
+		span := time.Duration(hours)*time.Hour + merchant.OfflineMaxHours*time.Hour + merchant.OfflineMaxFuture + 24*time.Hour // a day to spare
+		terms = append(terms, `(r.merchant_id = ? AND r.product_code = ? AND r.created_at >= ? AND r.limit_key IS NOT NULL AND r.voided_at IS NULL)`)
+		args = append(args, merchantID, code, ms(now.Add(-span)))
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, err
+	}
+	if len(terms) == 0 {
+		return "1 = 0", nil, nil // no product, no card, no use
+	}
+	return strings.Join(terms, " OR "), args, nil
+}
+
+// OfflineUsedVersion names what OfflineUsed(merchantID, now) returns, without reading it: the
+// length of the merchant's town's ledger and the town's local date. Every use and void of a
+// merchant (and the activation a void undoes) is an entry of its town's chain, appended in
+// commit order under the chain's head, so while the version stays the same so does the list,
+// but for uses of cards that expired meanwhile, which a till may keep (they limit nothing).
+// Read it before the list, so that a list is never older than the version sent with it.
+func (db *DB) OfflineUsedVersion(ctx context.Context, merchantID string, now time.Time) (string, error) {
+	q := db.reader(ctx)
+	m, err := merchantWhere(q, `id = ?`, merchantID)
+	if err != nil {
+		return "", err
+	}
+	var seq int64
+	if err := q.queryRow(`SELECT seq FROM ledger_heads WHERE town = ?`, m.Town).Scan(&seq); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	return m.Town + ":" + strconv.FormatInt(seq, 10) + ":" + now.In(db.TownLoc(m.Town)).Format(dateLayout), nil
 }
 
 // DecideConflict records the office's decision (merchant.DecisionAccepted or

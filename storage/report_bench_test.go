@@ -113,12 +113,12 @@ func copyBenchDataSet(ctx context.Context, b *testing.B, path, pg string, n int)
 	}
 	// An empty target gets the copy; MigrateDB refuses one with other rows (another data set).
 	start := time.Now()
-	copies, err := MigrateDB(ctx, path, pg, nil)
+	m, err := MigrateDB(ctx, path, pg, nil)
 	if err != nil {
 		return fmt.Errorf("copy the data set into CITYCARD_BENCH_PG: %w", err)
 	}
 	var rows int64
-	for _, c := range copies {
+	for _, c := range m.Tables {
 		rows += c.Rows
 	}
 	took := time.Since(start)

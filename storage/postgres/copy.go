@@ -129,6 +129,33 @@ func Empty(ctx context.Context, c Conn) (table string, rows int64, err error) {
 	return "", 0, nil
 }
 
+// Truncate deletes every row of every table of the current schema but schema_migrations, in
+// one statement (so foreign keys between them hold), and restarts their identities. It takes
+// a transaction because the tables' own triggers (audit's append-only one among them) are
+// turned off for it, as Import does, and on again before the commit.
+func Truncate(ctx context.Context, tx pgx.Tx) error {
+	names, err := schemaTables(ctx, tx)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	ids := make([]string, len(names))
+	for i, n := range names {
+		ids[i] = pgx.Identifier{n}.Sanitize()
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+ids[i]+` DISABLE TRIGGER USER`); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `TRUNCATE `+strings.Join(ids, ", ")+` RESTART IDENTITY`); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.Exec(ctx, `ALTER TABLE `+id+` ENABLE TRIGGER USER`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // schemaTables lists the ordinary tables of the current schema but schema_migrations, those of
 // Tables first in its order.
 func schemaTables(ctx context.Context, c Conn) ([]string, error) {
