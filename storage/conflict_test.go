@@ -10,6 +10,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/postgres"
 )
 
 // offlineReq is an offline till's sale of o on the fixture's card, made at at on terminal.
@@ -99,14 +100,32 @@ func TestConflictCap(t *testing.T) {
 // (the office rejects the K between rounds). The count and the insert must be one step.
 func TestRaceConflictCap(t *testing.T) {
 	db, clock := MustOpenDB(t)
+	raceConflictCap(t, []*DB{db}, clock)
+}
+
+// TestPostgresRaceConflictCapInstances is TestRaceConflictCap through two service instances
+// at each isolation level PostgreSQL writes may run at (postgres.Options.Isolation).
+func TestPostgresRaceConflictCapInstances(t *testing.T) {
+	for _, iso := range []string{"read committed", "repeatable read", "serializable"} {
+		t.Run(iso, func(t *testing.T) {
+			p := openPostgresInstances(t, 2, WithPostgres(postgres.Options{Isolation: iso}))
+			raceConflictCap(t, p.dbs, p.clock)
+		})
+	}
+}
+
+func raceConflictCap(t *testing.T, dbs []*DB, clock *fixedClock) {
+	db := dbs[0]
 	f := mustConflictFixture(t, db)
 	ctx := context.Background()
 	const k, n, rounds = 5, 24, 6
-	db.SetMaxOpenConflicts(k)
+	for _, d := range dbs {
+		d.SetMaxOpenConflicts(k)
+	}
 	at := clock.Now().Add(-time.Hour)
 	over := 0
 	for round := range rounds {
-		rs, _, errs := raceRedeem([]*DB{db}, n, func(i int) (merchant.RedeemRequest, card.Ref) {
+		rs, _, errs := raceRedeem(dbs, n, func(i int) (merchant.RedeemRequest, card.Ref) {
 			return f.offlineReq(f.once, fmt.Sprintf("r%d-%d", round, i), fmt.Sprintf("till-%d", i%3), at)
 		})
 		recorded, refused := 0, 0
