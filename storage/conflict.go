@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/citycard/citycard/card"
@@ -45,7 +47,7 @@ func (db *DB) MaxOpenConflicts() int {
 // one step, and a merchant never has more than the cap open, however many tills sync at once.
 // (A decision only lowers the count, so it needs no turn here.) On SQLite the single writer
 // gives the same turn.
-func capConflicts(tx *Tx, merchantID string) error {
+func capConflicts(tx *Tx, town, merchantID string) error {
 	max := tx.db.MaxOpenConflicts()
 	if max == 0 {
 		return nil
@@ -61,8 +63,9 @@ func capConflicts(tx *Tx, merchantID string) error {
 	}
 	var open int
 	// At most max rows are counted: the answer is only "below the cap or not".
+	// (The partial index of open conflicts, migration 0018, holds just these rows.)
 	if err := tx.queryRow(`SELECT count(*) FROM (SELECT 1 FROM redemptions
-		WHERE merchant_id = ? AND conflict_reason IS NOT NULL AND decision IS NULL LIMIT ?) AS open_conflicts`, merchantID, max).Scan(&open); err != nil {
+		WHERE town = ? AND merchant_id = ? AND conflict_reason IS NOT NULL AND decision IS NULL LIMIT ?) AS open_conflicts`, town, merchantID, max).Scan(&open); err != nil {
 		return err
 	}
 	if open >= max {
@@ -105,26 +108,36 @@ func (db *DB) OpenConflictIDs(ctx context.Context, town string, f ConflictFilter
 	if town == "" {
 		return nil, 0, errNoTown
 	}
-	q := db.reader(ctx)
 	where, args := f.where(town, db.TownLoc(town))
-	var total int
-	if err := q.queryRow(`SELECT count(*) FROM redemptions WHERE `+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := q.query(`SELECT id FROM redemptions WHERE `+where+` ORDER BY seq LIMIT ?`, append(args, limit)...)
+	// Without ORDER BY, so that the planner reads the index of open conflicts (migration
+	// 0018) rather than walk the town's redemptions in seq order: the open ones are few
+	// (the cap bounds each merchant's), so they are sorted here.
+	rows, err := db.reader(ctx).query(`SELECT id, seq FROM redemptions WHERE `+where, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
-	ids := []string{}
+	type open struct {
+		id  string
+		seq int64
+	}
+	var all []open
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var o open
+		if err := rows.Scan(&o.id, &o.seq); err != nil {
 			return nil, 0, err
 		}
-		ids = append(ids, id)
+		all = append(all, o)
 	}
-	return ids, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	slices.SortFunc(all, func(a, b open) int { return cmp.Compare(a.seq, b.seq) })
+	ids := []string{}
+	for _, o := range all[:min(limit, len(all))] {
+		ids = append(ids, o.id)
+	}
+	return ids, len(all), nil
 }
 
 // ConflictGroup is a number of a town's open conflicts of one merchant's till (terminal)

@@ -170,7 +170,7 @@ func recordConflict(tx *Tx, req merchant.RedeemRequest, c card.Card, o merchant.
 	}
 	// One till must not flood the office: past the cap the sale is refused, not lost (the
 	// till keeps it and sends it again; see capConflicts).
-	if err := capConflicts(tx, m.ID); err != nil {
+	if err := capConflicts(tx, m.Town, m.ID); err != nil {
 		return merchant.Redemption{}, err
 	}
 	return r, insertOffline(tx, r, "")
