@@ -124,6 +124,7 @@ func openStore(ctx context.Context, cfg Config) (db *storage.DB, keys *card.Keyr
 	if err != nil {
 		return nil, nil, "", false, err
 	}
+	db.SetMaxOpenConflicts(cfg.MaxOpenConflicts)
 	defer func() {
 		if err != nil {
 			db.Close()

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage"
 	"github.com/citycard/citycard/storage/postgres"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	AdminToken string
 	TZ         string
 	RateLimit  int // requests per minute per merchant key or client address; 0 is off
+	// MaxOpenConflicts is how many undecided conflicts one merchant may have before its
+	// tills' further conflicts are refused for now (CITYCARD_MAX_OPEN_CONFLICTS; 0 is no cap).
+	MaxOpenConflicts int
 	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults);
 	// PGMaxWrites bounds its write transactions at once (0: a quarter of the pool, at least 2).
 	PGMaxConns, PGMinConns, PGMaxWrites int32
@@ -67,6 +71,8 @@ func defaultConfig() Config {
 		Town:      "koper",
 		RateLimit: 600,
 		Languages: []string{"sl", "it"},
+
+		MaxOpenConflicts: merchant.DefaultMaxOpenConflicts,
 	}
 }
 
@@ -128,6 +134,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return cfg, nil, fmt.Errorf("CITYCARD_RATE_LIMIT must be a whole number >= 0, got %q", v)
 		}
 		cfg.RateLimit = n
+	}
+	if v := getenv("CITYCARD_MAX_OPEN_CONFLICTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100000 {
+			return cfg, nil, fmt.Errorf("CITYCARD_MAX_OPEN_CONFLICTS must be a whole number from 0 (no cap) to 100000, got %q", v)
+		}
+		cfg.MaxOpenConflicts = n
 	}
 	for _, p := range []struct {
 		key string

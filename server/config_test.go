@@ -99,3 +99,36 @@ func TestPaddedAdminTokenSignsIn(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxOpenConflictsSetting: CITYCARD_MAX_OPEN_CONFLICTS defaults to 200, takes 0 (no cap)
+// to 100000 and refuses anything else; the service's store gets it (openStore).
+func TestMaxOpenConflictsSetting(t *testing.T) {
+	parse := func(env map[string]string) (Config, error) {
+		cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+		return cfg, err
+	}
+	for v, want := range map[string]int{"": 200, "0": 0, "7": 7, "100000": 100000} {
+		cfg, err := parse(map[string]string{"CITYCARD_MAX_OPEN_CONFLICTS": v})
+		if err != nil || cfg.MaxOpenConflicts != want {
+			t.Errorf("%q: %d, %v; want %d", v, cfg.MaxOpenConflicts, err, want)
+		}
+	}
+	for _, v := range []string{"-1", "many", "100001"} {
+		if _, err := parse(map[string]string{"CITYCARD_MAX_OPEN_CONFLICTS": v}); err == nil || !strings.Contains(err.Error(), "CITYCARD_MAX_OPEN_CONFLICTS") {
+			t.Errorf("%q: %v, want refused naming the variable", v, err)
+		}
+	}
+	cfg, err := parse(map[string]string{"CITYCARD_MAX_OPEN_CONFLICTS": "7", "CITYCARD_DB": filepath.Join(t.TempDir(), "c.db"),
+		"CITYCARD_ADMIN_TOKEN": strings.Repeat("a", 40)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _, _, _, err := openStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := db.MaxOpenConflicts(); got != 7 {
+		t.Fatalf("the store's cap is %d, want 7", got)
+	}
+}

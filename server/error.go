@@ -70,6 +70,7 @@ var errorTable = []struct {
 	{merchant.ErrNotConflict, 409, "not_a_conflict"},
 	{merchant.ErrConflictNotVoidable, 409, "conflict_not_voidable"},
 	{merchant.ErrConflictsOpen, 409, "conflicts_open"},
+	{merchant.ErrTooManyConflicts, 429, "too_many_conflicts"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -180,3 +180,121 @@ func (s *server) handleConflictAccept(c *fiber.Ctx) error {
 func (s *server) handleConflictReject(c *fiber.Ctx) error {
 	return s.handleConflictDecide(merchant.DecisionRejected)(c)
 }
+
+// Conflicts in bulk (docs/offline.md "Deciding conflicts in bulk"; routes in routes.go):
+//   GET  /api/v1/redemptions/conflicts/groups  the town's open conflicts by till and reason
+//   POST /api/v1/redemptions/conflicts/decide  one decision on many of them
+
+type conflictGroupJSON struct {
+	MerchantID      string `json:"merchant_id"`
+	Terminal        string `json:"terminal"`
+	Reason          string `json:"reason"`
+	Open            int    `json:"open"`
+	FirstOccurredAt string `json:"first_occurred_at"`
+	LastOccurredAt  string `json:"last_occurred_at"`
+}
+
+// handleConflictGroups answers the town's open conflicts grouped by merchant, terminal and
+// reason, the largest group first, and how many are open in all.
+func (s *server) handleConflictGroups(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	groups, err := s.db.ConflictGroups(c.UserContext(), town)
+	if err != nil {
+		return err
+	}
+	out, total := make([]conflictGroupJSON, len(groups)), 0
+	for i, g := range groups {
+		out[i] = conflictGroupJSON{g.MerchantID, g.Terminal, g.Reason, g.Open, timeJSON(g.First), timeJSON(g.Last)}
+		total += g.Open
+	}
+	return c.JSON(fiber.Map{"items": out, "open": total})
+}
+
+type conflictFilterJSON struct {
+	MerchantID string  `json:"merchant_id"`
+	Terminal   *string `json:"terminal"` // "" is a till without a name; absent, any till
+	Reason     string  `json:"reason"`
+	Month      string  `json:"month"`
+}
+
+type bulkDecideRequest struct {
+	Decision string              `json:"decision"`
+	Note     string              `json:"note"`
+	IDs      []string            `json:"ids"`
+	Filter   *conflictFilterJSON `json:"filter"`
+}
+
+type bulkDecideResult struct {
+	ID         string          `json:"id"`
+	Status     int             `json:"status"`
+	Redemption *redemptionJSON `json:"redemption,omitempty"`
+	Error      *errorDetail    `json:"error,omitempty"`
+}
+
+// handleConflictDecideBulk records one decision ("accepted" or "rejected", with a note) on
+// the town's conflicts named by ids, or on the open ones a filter selects (the oldest first),
+// at most merchant.MaxBulkDecisions per request. Each is decided as
+// POST /redemptions/{id}/accept or /reject decides it, and answered on its own (200, or 409
+// already_decided, 409 not_a_conflict, 404 not_found); remaining is how many the filter
+// still selects, so the console repeats the request until it is 0.
+func (s *server) handleConflictDecideBulk(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	var req bulkDecideRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	if req.Decision != merchant.DecisionAccepted && req.Decision != merchant.DecisionRejected {
+		return badRequest("decision must be %q or %q", merchant.DecisionAccepted, merchant.DecisionRejected)
+	}
+	if (req.IDs == nil) == (req.Filter == nil) {
+		return badRequest("give either ids or a filter")
+	}
+	ctx := c.UserContext()
+	ids := req.IDs
+	var f storage.ConflictFilter
+	if req.Filter != nil {
+		f = storage.ConflictFilter{MerchantID: req.Filter.MerchantID, Reason: req.Filter.Reason}
+		if req.Filter.Terminal != nil {
+			f.Terminal, f.HasTerminal = *req.Filter.Terminal, true
+		}
+		if req.Filter.Month != "" {
+			if f.Month, err = merchant.ParseMonth(req.Filter.Month); err != nil {
+				return err
+			}
+		}
+		if ids, _, err = s.db.OpenConflictIDs(ctx, town, f, merchant.MaxBulkDecisions); err != nil {
+			return err
+		}
+	} else if len(ids) < 1 || len(ids) > merchant.MaxBulkDecisions {
+		return badRequest("ids must name 1 to %d conflicts", merchant.MaxBulkDecisions)
+	}
+	decided, err := s.db.DecideConflicts(ctx, town, ids, req.Decision, req.Note)
+	if err != nil {
+		return err
+	}
+	out, n := make([]bulkDecideResult, len(decided)), 0
+	for i, d := range decided {
+		out[i] = bulkDecideResult{ID: d.ID}
+		if d.Err != nil {
+			status, code, msg := classify(d.Err)
+			out[i].Status, out[i].Error = status, &errorDetail{code, msg}
+			continue
+		}
+		j := toRedemptionJSON(d.Redemption)
+		out[i].Status, out[i].Redemption = fiber.StatusOK, &j
+		n++
+	}
+	remaining := 0
+	if req.Filter != nil {
+		if _, remaining, err = s.db.OpenConflictIDs(ctx, town, f, 0); err != nil {
+			return err
+		}
+	}
+	return c.JSON(fiber.Map{"decision": req.Decision, "decided": n, "items": out, "remaining": remaining})
+}

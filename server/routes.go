@@ -60,6 +60,8 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/redemptions/:id/void", s.handleRedemptionVoid)
 	admin.Post("/redemptions/:id/accept", s.handleConflictAccept) // offline conflicts
 	admin.Post("/redemptions/:id/reject", s.handleConflictReject)
+	admin.Get("/redemptions/conflicts/groups", s.handleConflictGroups) // in bulk (docs/offline.md)
+	admin.Post("/redemptions/conflicts/decide", s.handleConflictDecideBulk)
 	admin.Get("/reports/monthly", s.handleReportMonthly)
 	admin.Get("/reports/network", s.handleReportNetwork)
 	admin.Get("/audit", s.handleAuditList)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/citycard/citycard/storage/engine"
@@ -54,6 +55,8 @@ type DB struct {
 	cache    caches
 	keys     keyrings // the token signing keys' keyrings handed out (Keyring)
 	readOnly bool     // OpenReadOnly: no writes
+
+	conflictCap atomic.Int64 // a merchant's open conflicts: 0 the default, < 0 none (conflict.go)
 
 	stopListen context.CancelFunc // the engine's change notifications (a shared engine)
 	listening  sync.WaitGroup

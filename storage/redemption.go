@@ -155,7 +155,8 @@ func insertOffline(tx *Tx, r merchant.Redemption, key string) error {
 
 // recordConflict records an offline sale that broke rule (an error merchant.ConflictReason
 // accepts) as a conflict: no limit key, no activation, no ledger entry until the office
-// accepts it. The offer's minimum amount still applies: a till knows it offline.
+// accepts it. The offer's minimum amount still applies: a till knows it offline. A merchant
+// with as many open conflicts as the cap gets merchant.ErrTooManyConflicts instead.
 func recordConflict(tx *Tx, req merchant.RedeemRequest, c card.Card, o merchant.Offer, m merchant.Merchant, at time.Time, rule error) (merchant.Redemption, error) {
 	q, err := merchant.ConflictQuote(o, req.Amount)
 	if err != nil {
@@ -166,6 +167,11 @@ func recordConflict(tx *Tx, req merchant.RedeemRequest, c card.Card, o merchant.
 		Product: c.Product, Category: m.Category, Terminal: req.Terminal,
 		Amount: q.Amount, Discount: q.Discount, MunicipalShare: q.MunicipalShare, CreatedAt: at, RecordedAt: tx.Now, Offline: true,
 		ConflictReason: conflictCode(rule),
+	}
+	// One till must not flood the office: past the cap the sale is refused, not lost (the
+	// till keeps it and sends it again; see capConflicts).
+	if err := capConflicts(tx, m.Town, m.ID); err != nil {
+		return merchant.Redemption{}, err
 	}
 	return r, insertOffline(tx, r, "")
 }

@@ -1045,7 +1045,9 @@
     $("cf-error").textContent = "";
     cardIds = {};
     var current = ask("conflicts");
-    return Promise.all([all("/api/v1/redemptions?status=conflict"), lookups().catch(function () {})]).then(function (r) {
+    var looked = lookups().catch(function () {});
+    looked.then(function () { if (current()) loadConflictGroups(); });
+    return Promise.all([all("/api/v1/redemptions?status=conflict"), looked]).then(function (r) {
       if (!current()) return;
       var items = r[0].filter(function (x) { return x.status === "conflict" || x.conflict_reason; });
       items.sort(function (a, b) {
@@ -1145,6 +1147,83 @@
       if (state.report) loadReport(true);
     });
   }
+
+  // --- conflicts in bulk: the open ones by till and reason, a group decided at once ---
+
+  function loadConflictGroups() {
+    var current = ask("conflict-groups");
+    return api("GET", "/api/v1/redemptions/conflicts/groups").then(function (res) {
+      if (!current()) return;
+      if (!res.ok) { $("cf-error").textContent = message(res); return; }
+      state.conflictGroups = res.body.items || [];
+      renderConflictGroups();
+    });
+  }
+  function tillName(g) { return g.terminal || t("cf.no_till"); }
+  function groupMerchant(g) {
+    var m = state.merchantsById && state.merchantsById[g.merchant_id];
+    return m ? m.name : g.merchant_id;
+  }
+  function renderConflictGroups() {
+    var tb = $("cf-groups"), gs = state.conflictGroups || [];
+    tb.textContent = "";
+    gs.forEach(function (g) {
+      tb.appendChild(el("tr", { "data-merchant": g.merchant_id, "data-terminal": g.terminal, "data-reason": g.reason }, [
+        el("td", { class: "main", text: groupMerchant(g) }),
+        el("td", { class: "cf-till", text: tillName(g) }),
+        el("td", {}, [badge("conflict", reasonText(g.reason))]),
+        el("td", { class: "num cf-count", text: count(g.open) }),
+        el("td", { class: "keep" }, [el("div", { class: "decide" }, [
+          el("button", { type: "button", class: "primary cf-accept-all", text: t("cf.accept_all"), onclick: function () { openBulk(g, "accepted"); } }),
+          el("button", { type: "button", class: "danger cf-reject-all", text: t("cf.reject_all"), onclick: function () { openBulk(g, "rejected"); } })])])]));
+    });
+    labelCells(tb);
+    show("cf-groups-box", gs.length > 0);
+  }
+
+  // The confirmation of a group's decision names what is decided and asks for the note.
+  var bulkDialog = $("cf-bulk-dialog"), bulk = null;
+  function openBulk(g, decision) {
+    var acc = decision === "accepted";
+    bulk = { group: g, decision: decision };
+    $("cf-bulk-title").textContent = t(acc ? "cf.accept_all_title" : "cf.reject_all_title", { n: count(g.open) });
+    $("cf-bulk-what").textContent = t(acc ? "cf.accept_all_what" : "cf.reject_all_what",
+      { n: count(g.open), merchant: groupMerchant(g), till: tillName(g), reason: reasonText(g.reason) });
+    $("cf-bulk-note").value = "";
+    $("cf-bulk-error").textContent = "";
+    $("cf-bulk-confirm").textContent = t(acc ? "cf.accept_all" : "cf.reject_all");
+    $("cf-bulk-confirm").className = acc ? "primary" : "danger";
+    $("cf-bulk-confirm").disabled = false;
+    bulkDialog.showModal();
+    $("cf-bulk-note").focus();
+  }
+  $("cf-bulk-cancel").addEventListener("click", function () { bulkDialog.close(); });
+  $("cf-bulk-form").addEventListener("submit", function (e) { e.preventDefault(); $("cf-bulk-confirm").click(); });
+  // Deciding a group asks the server for up to 500 at a time, until none of the group is left
+  // open (or a round decides none: someone else decided the rest meanwhile).
+  $("cf-bulk-confirm").addEventListener("click", function () {
+    var button = $("cf-bulk-confirm");
+    if (!bulk || button.disabled) return;
+    var note = $("cf-bulk-note").value.trim();
+    if (!note) { $("cf-bulk-error").textContent = t("cf.note_required"); $("cf-bulk-note").focus(); return; }
+    var g = bulk.group, decision = bulk.decision, decided = 0, skipped = 0;
+    var body = { decision: decision, note: note, filter: { merchant_id: g.merchant_id, terminal: g.terminal, reason: g.reason } };
+    button.disabled = true;
+    (function round() {
+      return api("POST", "/api/v1/redemptions/conflicts/decide", body).then(function (res) {
+        if (!res.ok) { $("cf-bulk-error").textContent = message(res); button.disabled = false; return; }
+        decided += res.body.decided;
+        skipped += res.body.items.length - res.body.decided;
+        if (res.body.remaining > 0 && res.body.decided > 0) return round();
+        bulkDialog.close();
+        $("cf-error").textContent = "";
+        $("cf-ok").textContent = t(decision === "accepted" ? "cf.accepted_all_ok" : "cf.rejected_all_ok", { n: count(decided) }) +
+          (skipped ? " " + t("cf.bulk_skipped", { n: count(skipped) }) : "");
+        loadConflicts();
+        if (state.report) loadReport(true);
+      });
+    })();
+  });
 
   // openConflicts is the number of undecided conflicts of the shown month: the report's
   // open_conflicts, or counted from the list where the report does not give it.

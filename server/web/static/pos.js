@@ -28,7 +28,8 @@
     pack: null,      // the offline pack: {etag, body, fetched}
     queue: [],       // this merchant's offline sales not yet answered by the server, oldest first
     rows: [],        // today's redemptions as the server last listed them
-    syncing: false
+    syncing: false,
+    held: 0 // queued sales the last upload was told to keep (too_many_conflicts)
   };
 
   // --- words ---
@@ -669,6 +670,8 @@
     }, function () { state.queue = []; });
   }
 
+  // heldTimer sends the queue again while the server holds sales back (too_many_conflicts).
+  var heldTimer = null, HELD_RETRY = 60000;
   // sync uploads the queue in order, in batches of up to 500. An item leaves the queue only
   // when the server answered for it; without an answer it stays and goes again with the same
   // Idempotency-Key, so the server replays what it had recorded. Conflicts and refusals are
@@ -688,10 +691,13 @@
         if (res.status !== 200 || !res.body || !Array.isArray(res.body.items)) return;
         var byKey = {};
         batch.forEach(function (i) { byKey[i.key] = i; });
-        var done = [], notes = [];
+        var done = [], notes = [], held = 0;
         res.body.items.forEach(function (a) {
           var i = byKey[a.idempotency_key];
           if (!i) return;
+          // Held, not refused: the shop has as many conflicts waiting for the office as it
+          // may. The sale stays queued and goes again, with the same key, a little later.
+          if (a.status === 429 && a.error && a.error.code === "too_many_conflicts") { held++; return; }
           done.push(i.seq);
           var r = a.redemption;
           if (a.status === 201 && r && r.status === "conflict") {
@@ -700,6 +706,9 @@
             notes.push({ idempotency_key: i.key, kind: "refused", code: a.error && a.error.code || "http_" + a.status, item: i });
           }
         });
+        state.held = held;
+        clearTimeout(heldTimer);
+        if (held) heldTimer = setTimeout(sync, HELD_RETRY);
         return Promise.all(notes.map(OFF.note)).then(function () { return OFF.dequeue(done); }).then(loadQueue).then(function () {
           showBanner();
           return showNotes();
@@ -742,7 +751,8 @@
     b.className = state.offline ? "banner offline" : "banner syncing";
     b.textContent = state.offline
       ? (state.pack ? t("offline.banner", { n: n, age: age }) : t("offline.banner_nopack", { n: n }))
-      : t("offline.pending", { n: n });
+      : state.held ? t("offline.held", { n: n }) : t("offline.pending", { n: n });
+    if (!state.offline && state.held) b.className = "banner held";
     b.hidden = false;
   }
   setInterval(showBanner, 30000);
