@@ -322,9 +322,10 @@ func TestRaceVoidVoid(t *testing.T) {
 // closeRace runs, for each of months, one close of the month at once with n other calls
 // (call(month, i), i ≥ 1), on the first morning of the next month; prepare runs before
 // each month's race, with the clock in that month. The close must succeed, or fail with
-// merchant.ErrConflictsOpen and then succeed when run again after the race. Returns the
-// errors of the other calls, by month.
-func closeRace(t *testing.T, c *city, dbs []*DB, months []merchant.Month, n int, prepare func(m merchant.Month), call func(m merchant.Month, i int) error) {
+// merchant.ErrConflictsOpen and then succeed when run again after the race; every other call
+// must succeed. With afterCheck the other calls start when the close has made its checks in
+// a read snapshot and begins its write (closeAfterCheck), so that they overlap the write.
+func closeRace(t *testing.T, c *city, dbs []*DB, months []merchant.Month, n int, afterCheck bool, prepare func(m merchant.Month), call func(m merchant.Month, i int) error) {
 	t.Helper()
 	ctx := context.Background()
 	for _, m := range months {
@@ -335,13 +336,24 @@ func closeRace(t *testing.T, c *city, dbs []*DB, months []merchant.Month, n int,
 		}
 		_, end := m.Range(testLoc)
 		c.clock.Set(end.Add(9 * time.Hour))
+		writing := make(chan struct{})
+		var once sync.Once
+		begin := func() { once.Do(func() { close(writing) }) }
+		if afterCheck {
+			closeAfterCheck = begin
+		} else {
+			begin()
+		}
 		errs := raceN(n+1, func(i int) error {
 			if i == 0 {
+				defer begin() // a close that failed before its write releases the others too
 				_, err := dbs[0].CloseMonth(ctx, "koper", m, jsonReport)
 				return err
 			}
+			<-writing
 			return call(m, i)
 		})
+		closeAfterCheck = nil
 		if errors.Is(errs[0], merchant.ErrConflictsOpen) {
 			_, errs[0] = c.db.CloseMonth(ctx, "koper", m, jsonReport)
 		}
@@ -372,7 +384,7 @@ func TestRaceVoidClose(t *testing.T) {
 	const n = 40
 	rs := map[merchant.Month][]merchant.Redemption{}
 	months := []merchant.Month{mustMonth("2026-10"), mustMonth("2026-11"), mustMonth("2026-12")}
-	closeRace(t, c, dbs, months, n, func(m merchant.Month) {
+	closeRace(t, c, dbs, months, n, false, func(m merchant.Month) {
 		at := c.clock.Now()
 		for i := range n {
 			r := c.redeem(t, at.Add(time.Duration(i)*time.Minute), c.offers[i%len(c.offers)], c.cards[i%len(c.cards)], 500+int64(i))
@@ -400,7 +412,7 @@ func TestRaceAcceptClose(t *testing.T) {
 	a := newAcked()
 	const n = 30
 	months := []merchant.Month{mustMonth("2026-10"), mustMonth("2026-11"), mustMonth("2026-12")}
-	closeRace(t, c, dbs, months, n, nil, func(m merchant.Month, i int) error {
+	closeRace(t, c, dbs, months, n, true, nil, func(m merchant.Month, i int) error {
 		db := dbs[i%len(dbs)]
 		_, end := m.Range(testLoc)
 		r, err := offlineSale(db, c.offers[i%len(c.offers)], c.cards[0], 700+int64(i), end.Add(-time.Duration(i)*time.Minute))
@@ -426,7 +438,7 @@ func TestRaceOfflineSaleClose(t *testing.T) {
 	a := newAcked()
 	const n = 40
 	months := []merchant.Month{mustMonth("2026-10"), mustMonth("2026-11"), mustMonth("2026-12")}
-	closeRace(t, c, dbs, months, n, nil, func(m merchant.Month, i int) error {
+	closeRace(t, c, dbs, months, n, false, nil, func(m merchant.Month, i int) error {
 		_, end := m.Range(testLoc)
 		r, err := offlineSale(dbs[i%len(dbs)], c.offers[i%len(c.offers)], c.cards[1+i%(len(c.cards)-1)], 900+int64(i), end.Add(-time.Duration(i)*time.Minute))
 		if err != nil {
