@@ -214,7 +214,8 @@ func scanCard(s scanner) (card.Card, int64, error) {
 //
 // The audit entry is town's: the town of the void.
 func undoActivation(tx *Tx, town, cardID string, usedAt time.Time) error {
-	c, err := cardWhere(tx, `id = ?`, cardID)
+	// Locked: a first use activating the card at the same time waits for this write.
+	c, err := cardWhere(tx, `id = ?`+tx.forUpdate(), cardID)
 	if err != nil {
 		return err
 	}

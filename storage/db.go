@@ -4,6 +4,28 @@
 // the embedded default) and PostgreSQL (storage/postgres, for a network of towns and several
 // service instances), own the connections, transactions, migrations and what differs between
 // them. The tests of this package run against both (see docs/postgres.md).
+//
+// # Every state change exactly once
+//
+// No engine gives a single writer to rely on (PostgreSQL runs many writes at once, in many
+// processes), so every write here keeps one rule:
+//
+//   - Every transition of a row (decide a conflict, void, accept, close a month, pair, block,
+//     cancel, rotate, use a code, …) is a conditional write, UPDATE … WHERE <the state it
+//     leaves>, whose affected-row count is checked: 0 rows means another write won, answered
+//     as the contract says (merchant.ErrAlreadyDecided, merchant.ErrAlreadyVoided, …). Or it
+//     runs after the row is locked: SELECT … FOR UPDATE (tx.forUpdate()) and then the check.
+//     A state read without either is a guess.
+//   - Whatever must see a month's close state (booking a redemption, a void, an accepted
+//     conflict, the close itself) takes the town's ledger head lock (lockHead, or lockMonth,
+//     which takes it and then reads the close) FIRST, and reads the close state after it, in
+//     the same write. Closes take the same lock first, so a booking either commits before a
+//     close begins and is in its frozen report, or sees the month closed and books in a later
+//     month (lateMonth): never into a month already frozen.
+//   - Unique indexes, foreign keys and CHECKs hold the invariants on both engines as a last
+//     line of defence; a lost race on one is retried or answered, never ignored.
+//
+// Each such change has a race test that runs on both engines (race_test.go and its kin).
 package storage
 
 import (
@@ -69,6 +91,11 @@ type Tx struct {
 	Now time.Time
 	db  *DB
 	ctx context.Context // the caller's, for who to audit (see audit.go)
+
+	// heads are the towns' ledger heads this write holds (lockHead), as its own appends
+	// left them: a write that locks a head to read the close state appends without
+	// another round trip.
+	heads map[string]ledgerHeadState
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than an SQLite file.
@@ -270,7 +297,15 @@ func (t *Tx) execDeferred(query string, args ...any) error { return t.tx.ExecDef
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Query(query, args...) }
 
 // savepoint runs fn so that its failure undoes only its statements (see engine.Tx).
-func (t *Tx) savepoint(fn func() error) error { return t.tx.Savepoint(fn) }
+// A failed savepoint forgets the heads read since: its appends were undone (and, on
+// PostgreSQL, the locks it took released), so the next lockHead reads and locks again.
+func (t *Tx) savepoint(fn func() error) error {
+	err := t.tx.Savepoint(fn)
+	if err != nil {
+		t.heads = nil
+	}
+	return err
+}
 
 // forUpdate is the engine's row-locking clause for a SELECT in a write (see engine.Engine).
 func (t *Tx) forUpdate() string { return t.db.eng.ForUpdate() }

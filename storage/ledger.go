@@ -32,6 +32,7 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 		e.Version = merchant.LedgerCurrent
 	}
 	h := e.Hash(prev)
+	tx.heads[e.Town] = ledgerHeadState{e.Seq, h}
 	// Deferred: from here to the commit the town's head is held (on PostgreSQL, locked by
 	// lockHead), so what follows goes in as few round trips as it can (see execDeferred).
 	err = tx.execDeferred(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -43,18 +44,34 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 	return h, tx.execDeferred(`UPDATE ledger_heads SET seq = ?, hash = ? WHERE town = ?`, e.Seq, h[:], e.Town)
 }
 
+// ledgerHeadState is a town's chain head as a write holds it: the last entry's seq and hash.
+type ledgerHeadState struct {
+	seq  int64
+	hash [32]byte
+}
+
 // lockHead reads town's chain head from its ledger_heads row, locked until the write commits
 // (on an engine with row locks), creating the row for a town's first entry. Writers of one
 // town take turns here, whichever process they run in, so each appends after the entry the
-// one before it appended: the chain stays gap-free and strictly ordered.
+// one before it appended: the chain stays gap-free and strictly ordered. It is also the
+// town's lock for everything that must see a month's close state (see the package comment):
+// take it first, read the close after. A write that holds it already gets its head as its
+// own appends left it, without asking the engine again.
 func lockHead(tx *Tx, town string) (int64, [32]byte, error) {
 	var head [32]byte
+	if h, ok := tx.heads[town]; ok {
+		return h.seq, h.hash, nil
+	}
+	if tx.heads == nil {
+		tx.heads = map[string]ledgerHeadState{}
+	}
 	for range 2 {
 		var seq int64
 		var hash []byte
 		err := tx.queryRow(`SELECT seq, hash FROM ledger_heads WHERE town = ?`+tx.forUpdate(), town).Scan(&seq, &hash)
 		if err == nil {
 			copy(head[:], hash)
+			tx.heads[town] = ledgerHeadState{seq, head}
 			return seq, head, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -240,7 +257,7 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 			coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0), coalesce(r.share_cents, 0), coalesce(r.created_at, 0),
 			r.voided_at, coalesce(r.void_reason, '')
 			, coalesce(r.town, ''), coalesce(r.card_town, ''),
-			coalesce(r.conflict_reason, ''), coalesce(r.decision, ''), r.decided_at
+			coalesce(r.conflict_reason, ''), coalesce(r.decision, ''), r.decided_at, r.recorded_at, coalesce(r.offline, 0)
 		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id WHERE l.town = ? ORDER BY l.seq`, town)
 	if err != nil {
 		return LedgerCheck{}, err
@@ -252,15 +269,15 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 		var r merchant.Redemption
 		var found bool
 		var created int64
-		var voided, decided sql.NullInt64
+		var voided, decided, recorded sql.NullInt64
 		if err := scanLedgerEntry(rows, &e, &stored, &found, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID, &r.Terminal,
 			&r.Product, &r.Category, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason,
-			&r.Town, &r.CardTown, &r.ConflictReason, &r.Decision, &decided); err != nil {
+			&r.Town, &r.CardTown, &r.ConflictReason, &r.Decision, &decided, &recorded, &r.Offline); err != nil {
 			// A month or value that does not parse is an edit too.
 			return bad(n+1, "", "entry cannot be read: %v", err), nil
 		}
 		r.ID, r.CreatedAt, r.VoidedAt = e.RedemptionID, fromMS(created), fromNullMS(voided)
-		r.DecidedAt = fromNullMS(decided)
+		r.DecidedAt, r.RecordedAt = fromNullMS(decided), recordedAt(r.CreatedAt, recorded)
 		if e.Seq != n+1 {
 			return bad(n+1, "", "entry %d is missing", n+1), nil
 		}
@@ -453,7 +470,7 @@ func entryMismatch(e merchant.LedgerEntry, r merchant.Redemption) string {
 		return "municipal share"
 	case !r.CreatedAt.Equal(e.CreatedAt):
 		return "created_at"
-	case e.Kind == merchant.LedgerRedemption && !e.At.Equal(e.CreatedAt) && !acceptedLate(r, e):
+	case e.Kind == merchant.LedgerRedemption && !e.At.Equal(e.CreatedAt) && !bookedLate(r, e):
 		return "time of the entry"
 	case e.Kind != merchant.LedgerRedemption && (r.VoidedAt == nil || !r.VoidedAt.Equal(e.At)):
 		return "voided_at"
@@ -510,15 +527,33 @@ func backfillLedger(tx *Tx) error {
 	return nil
 }
 
+// bookedLate reports whether e books r after r's own month was closed: a conflict accepted
+// then (acceptedLate), or a completed offline sale recorded then, whose entry's time is when
+// the server recorded it (recorded_at). Either counts in the month of that time (or, if that
+// was closed too, the next open one: lateMonth).
+func bookedLate(r merchant.Redemption, e merchant.LedgerEntry) bool {
+	return acceptedLate(r, e) || (r.Offline && r.ConflictReason == "" && e.At.Equal(r.RecordedAt))
+}
+
 // acceptedLate reports whether e books r as a conflict accepted after its month was closed:
 // then the entry's time is the decision's, and it counts in the month of the decision.
 func acceptedLate(r merchant.Redemption, e merchant.LedgerEntry) bool {
 	return r.ConflictReason != "" && r.Decision == merchant.DecisionAccepted && r.DecidedAt != nil && e.At.Equal(*r.DecidedAt)
 }
 
+// recordedAt is a redemption's recorded_at as scanRedemption reads it: created_at where none
+// is stored (an online redemption).
+func recordedAt(created time.Time, recorded sql.NullInt64) time.Time {
+	if recorded.Valid {
+		return fromMS(recorded.Int64)
+	}
+	return created
+}
+
 // resyncHeads sets every town's ledger_heads row from its chain as stored, before an upgrade
 // books into the ledger what an older version stored outside it.
 func resyncHeads(tx *Tx) error {
+	tx.heads = nil
 	if _, err := tx.exec(`DELETE FROM ledger_heads`); err != nil {
 		return err
 	}

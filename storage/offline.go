@@ -161,7 +161,9 @@ func (db *DB) DecideConflict(ctx context.Context, town, id, decision, note strin
 	var r merchant.Redemption
 	err = db.update(ctx, func(tx *Tx) error {
 		var err error
-		r, err = redemptionWhere(tx, `id = ?`, id)
+		// Locked: of decisions racing on one conflict, the later ones wait here and then
+		// read the first one's decision.
+		r, err = redemptionWhere(tx, `id = ?`+tx.forUpdate(), id)
 		if err != nil || (town != "" && r.Town != town) {
 			return merchant.ErrNotFound
 		}
@@ -172,9 +174,15 @@ func (db *DB) DecideConflict(ctx context.Context, town, id, decision, note strin
 			return merchant.ErrAlreadyDecided
 		}
 		now := tx.Now
-		if _, err := tx.exec(`UPDATE redemptions SET decided_at = ?, decision = ?, decision_note = ? WHERE id = ? AND decision IS NULL`,
-			ms(now), decision, note, id); err != nil {
+		res, err := tx.exec(`UPDATE redemptions SET decided_at = ?, decision = ?, decision_note = ? WHERE id = ? AND decision IS NULL`,
+			ms(now), decision, note, id)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return merchant.ErrAlreadyDecided // another decision won
 		}
 		r.DecidedAt, r.Decision, r.DecisionNote = &now, decision, note
 		if decision == merchant.DecisionAccepted {
@@ -189,18 +197,21 @@ func (db *DB) DecideConflict(ctx context.Context, town, id, decision, note strin
 
 // bookAccept books an accepted conflict: a redemption entry in the month it happened while
 // that month is open; once that month is closed (its report frozen), a redemption entry of
-// the month of the decision, like a late void's adjustment, so the frozen report never
+// the month of the decision (lateMonth), like a late void's adjustment, so the frozen report never
 // changes. (It is a redemption, not an adjustment: adjustments are the negative sums of
 // voids, which the rollups' CHECKs hold them to.)
 func bookAccept(tx *Tx, r merchant.Redemption) error {
 	loc := tx.db.TownLoc(r.Town)
-	_, closed, err := monthCloseState(tx, r.Town, merchant.MonthOf(r.CreatedAt, loc))
+	e := redemptionEntry(r, loc)
+	closed, err := lockMonth(tx, r.Town, e.Month)
 	if err != nil {
 		return err
 	}
-	e := redemptionEntry(r, loc)
 	if closed {
-		e.At, e.Month = *r.DecidedAt, merchant.MonthOf(*r.DecidedAt, loc)
+		e.At = *r.DecidedAt
+		if e.Month, err = lateMonth(tx, r.Town, e.At, loc); err != nil {
+			return err
+		}
 	}
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err

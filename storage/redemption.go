@@ -410,7 +410,9 @@ func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (me
 				return err
 			}
 		}
-		r, err = redemptionWhere(tx, `id = ?`, id)
+		// Locked: of voids racing on one redemption, the later ones wait here and then read
+		// it voided.
+		r, err = redemptionWhere(tx, `id = ?`+tx.forUpdate(), id)
 		if err != nil || (merchantID != "" && r.MerchantID != merchantID) || (town != "" && r.Town != town) {
 			return merchant.ErrNotFound
 		}
@@ -420,9 +422,15 @@ func (db *DB) Void(ctx context.Context, town, id, merchantID, reason string) (me
 		if r.ConflictReason != "" {
 			return merchant.ErrConflictNotVoidable // the office's decision is final
 		}
-		if _, err := tx.exec(`UPDATE redemptions SET voided_at = ?, void_reason = ? WHERE id = ? AND voided_at IS NULL`,
-			ms(tx.Now), reason, id); err != nil {
+		res, err := tx.exec(`UPDATE redemptions SET voided_at = ?, void_reason = ? WHERE id = ? AND voided_at IS NULL`,
+			ms(tx.Now), reason, id)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return merchant.ErrAlreadyVoided // another void won
 		}
 		now := tx.Now
 		r.VoidedAt, r.VoidReason = &now, reason

@@ -195,6 +195,13 @@ func (db *DB) CloseMonth(ctx context.Context, town string, m merchant.Month, ren
 		if _, end := m.Range(loc); tx.Now.Before(end) {
 			return merchant.ErrMonthOpen
 		}
+		// The head first (see the package comment): every write that books into the month
+		// either committed before this point, and is read below, or waits here and then
+		// sees the month closed.
+		head, hash, err := lockHead(tx, town)
+		if err != nil {
+			return err
+		}
 		if _, ok, err := monthCloseState(tx, town, m); err != nil {
 			return err
 		} else if ok {
@@ -223,10 +230,7 @@ func (db *DB) CloseMonth(ctx context.Context, town string, m merchant.Month, ren
 		if err != nil {
 			return err
 		}
-		c = MonthClose{Town: town, Month: m, ClosedAt: tx.Now, Report: body, SHA256: sha256.Sum256(body)}
-		if c.LedgerEntries, c.LedgerHead, err = ledgerHead(tx, town); err != nil {
-			return err
-		}
+		c = MonthClose{Town: town, Month: m, ClosedAt: tx.Now, Report: body, SHA256: sha256.Sum256(body), LedgerEntries: head, LedgerHead: hash}
 		_, err = tx.exec(`INSERT INTO month_closes (town, month, closed_at, report, sha256, ledger_head, ledger_entries)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, town, m.String(), ms(c.ClosedAt), c.Report, c.SHA256[:], c.LedgerHead[:], c.LedgerEntries)
 		if tx.isUnique(err) {
@@ -340,6 +344,48 @@ func monthCloseState(q querier, town string, m merchant.Month) (MonthClose, bool
 		return c, false, fmt.Errorf("%w: the ledger records the close of %s, but its frozen report is missing", merchant.ErrLedgerMismatch, m)
 	}
 	return c, false, nil
+}
+
+// monthClosed reports whether town's month m is closed, refusing (merchant.ErrLedgerMismatch)
+// a close the ledger records without its month_closes row, as monthCloseState does, without
+// reading the frozen report. A write calls it through lockMonth.
+func monthClosed(q querier, town string, m merchant.Month) (bool, error) {
+	var rows, entries int
+	if err := q.queryRow(`SELECT (SELECT count(*) FROM month_closes WHERE town = ? AND month = ?),
+			(SELECT count(*) FROM ledger WHERE town = ? AND month = ? AND kind = 'close')`,
+		town, m.String(), town, m.String()).Scan(&rows, &entries); err != nil {
+		return false, err
+	}
+	if rows == 0 && entries > 0 {
+		return false, fmt.Errorf("%w: the ledger records the close of %s, but its frozen report is missing", merchant.ErrLedgerMismatch, m)
+	}
+	return rows > 0, nil
+}
+
+// lockMonth takes town's ledger head lock and then reads whether month m is closed there:
+// the order every write that books into a month keeps (see the package comment), so that
+// no close commits between the read and the booking.
+func lockMonth(tx *Tx, town string, m merchant.Month) (bool, error) {
+	if _, _, err := lockHead(tx, town); err != nil {
+		return false, err
+	}
+	return monthClosed(tx, town, m)
+}
+
+// lateMonth is the month in which an entry is booked whose own month was closed when it was
+// booked (a void's adjustment, a conflict accepted or a sale recorded after the close): the
+// month of at (the void, the decision, the recording), or, should that be closed too (an
+// instance whose clock lags the one that closed it), the first open month after it. It is
+// called with town's head locked (lockMonth).
+func lateMonth(tx *Tx, town string, at time.Time, loc *time.Location) (merchant.Month, error) {
+	m := merchant.MonthOf(at, loc)
+	for {
+		closed, err := monthClosed(tx, town, m)
+		if err != nil || !closed {
+			return m, err
+		}
+		m = m.Next()
+	}
 }
 
 // MonthView is what a month's report and statements are built from, read in one snapshot:

@@ -15,9 +15,23 @@ import (
 )
 
 // bookRedemption appends the ledger entry of a new redemption and adds it to the rollups,
-// in the redemption's own write.
+// in the redemption's own write: in the month it happened while that month is open; once it
+// is closed (an offline sale synced after the close, or a sale racing the close), in the
+// month it was recorded in (lateMonth), with the entry's time the recording's, so the frozen
+// report never changes and the sale is counted in a month's figures all the same.
 func bookRedemption(tx *Tx, r merchant.Redemption) error {
-	e := redemptionEntry(r, tx.db.TownLoc(r.Town))
+	loc := tx.db.TownLoc(r.Town)
+	e := redemptionEntry(r, loc)
+	closed, err := lockMonth(tx, r.Town, e.Month)
+	if err != nil {
+		return err
+	}
+	if closed {
+		e.At = r.RecordedAt
+		if e.Month, err = lateMonth(tx, r.Town, e.At, loc); err != nil {
+			return err
+		}
+	}
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err
 	}
@@ -42,11 +56,17 @@ func bookVoid(tx *Tx, r merchant.Redemption) error {
 	if err != nil {
 		return err
 	}
-	_, closed, err := monthCloseState(tx, r.Town, m)
+	closed, err := lockMonth(tx, r.Town, m)
 	if err != nil {
 		return err
 	}
-	e := voidEntry(r, m, closed, tx.db.TownLoc(r.Town))
+	loc := tx.db.TownLoc(r.Town)
+	e := voidEntry(r, m, closed, loc)
+	if closed {
+		if e.Month, err = lateMonth(tx, r.Town, e.At, loc); err != nil {
+			return err
+		}
+	}
 	if _, err := appendLedger(tx, &e); err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func statementItems(q querier, town string, m merchant.Month, merchantID string,
 			coalesce(r.category, ''), coalesce(r.terminal, ''), coalesce(r.amount_cents, 0), coalesce(r.discount_cents, 0),
 			coalesce(r.share_cents, 0), coalesce(r.created_at, 0), r.voided_at, coalesce(r.void_reason, ''),
 			coalesce(r.town, ''), coalesce(r.card_town, ''),
-			coalesce(r.conflict_reason, ''), coalesce(r.decision, ''), r.decided_at
+			coalesce(r.conflict_reason, ''), coalesce(r.decision, ''), r.decided_at, r.recorded_at, coalesce(r.offline, 0)
 		FROM ledger l LEFT JOIN redemptions r ON r.id = l.redemption_id
 		WHERE l.town = ? AND l.month = ? AND l.kind = 'redemption' AND l.seq <= ? AND (? = '' OR l.merchant_id = ?)
 			AND NOT EXISTS (SELECT 1 FROM ledger v WHERE v.redemption_id = l.redemption_id AND v.kind = 'void' AND v.town = l.town AND v.seq <= ?)
@@ -50,14 +50,14 @@ func statementItems(q querier, town string, m merchant.Month, merchantID string,
 		var hash []byte
 		var found bool
 		var seq, created int64
-		var voided, decided sql.NullInt64
+		var voided, decided, recorded sql.NullInt64
 		var r merchant.Redemption
 		if err := scanLedgerEntry(rows, &e, &hash, &found, &seq, &r.ID, &r.CardID, &r.CardNumber, &r.MerchantID, &r.OfferID,
-			&r.Product, &r.Category, &r.Terminal, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason, &r.Town, &r.CardTown, &r.ConflictReason, &r.Decision, &decided); err != nil {
+			&r.Product, &r.Category, &r.Terminal, &r.Amount, &r.Discount, &r.MunicipalShare, &created, &voided, &r.VoidReason, &r.Town, &r.CardTown, &r.ConflictReason, &r.Decision, &decided, &recorded, &r.Offline); err != nil {
 			return nil, err
 		}
 		r.CreatedAt, r.VoidedAt = fromMS(created), fromNullMS(voided)
-		r.DecidedAt = fromNullMS(decided)
+		r.DecidedAt, r.RecordedAt = fromNullMS(decided), recordedAt(r.CreatedAt, recorded)
 		if !found {
 			return nil, fmt.Errorf("%w: redemption %s of ledger entry %d is missing", merchant.ErrLedgerMismatch, e.RedemptionID, e.Seq)
 		}
