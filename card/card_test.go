@@ -176,3 +176,39 @@ func TestVoidUndoesActivation(t *testing.T) {
 		t.Fatalf("after Deactivate: %+v, status %s", c, c.Status(act))
 	}
 }
+
+// TestTimeCannotRunBackwards: a sale dated before the card's issue is ErrNotYetIssued, at the
+// issue itself it is fine, and activation never precedes issue (a 72-hour card activated by a
+// sale dated 71 hours before its issue would otherwise expire an hour after it).
+func TestTimeCannotRunBackwards(t *testing.T) {
+	loc := time.UTC
+	issued := time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)
+	p := Product{Code: "p72", ValidityHours: 72, ActivationDeadlineDays: 365}
+	for _, tc := range []struct {
+		name       string
+		at         time.Time
+		wantUsable error
+		wantActAt  time.Time
+	}{
+		{"at issue", issued, nil, issued},
+		{"1 ms before issue", issued.Add(-time.Millisecond), ErrNotYetIssued, issued},
+		{"71 h before issue", issued.Add(-71 * time.Hour), ErrNotYetIssued, issued},
+		{"1 ms after issue", issued.Add(time.Millisecond), nil, issued.Add(time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Card{IssuedAt: issued, ActivateBy: p.ActivateBy(issued, loc)}
+			if err := c.Usable(tc.at); !errors.Is(err, tc.wantUsable) || (tc.wantUsable == nil && err != nil) {
+				t.Fatalf("Usable(%v) = %v, want %v", tc.at, err, tc.wantUsable)
+			}
+			if !c.Activate(p, tc.at, loc) {
+				t.Fatal("Activate did not activate a fresh card")
+			}
+			if got := *c.ActivatedAt; !got.Equal(tc.wantActAt) {
+				t.Fatalf("activated_at = %v, want %v", got, tc.wantActAt)
+			}
+			if got, want := *c.ExpiresAt, tc.wantActAt.Add(72*time.Hour); !got.Equal(want) {
+				t.Fatalf("expires_at = %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -175,6 +175,8 @@ func conflictCode(err error) string {
 	switch {
 	case errors.Is(err, merchant.ErrLimitReached):
 		return "limit_reached"
+	case errors.Is(err, card.ErrNotYetIssued):
+		return "card_not_yet_issued"
 	case errors.Is(err, card.ErrExpired):
 		return "card_expired"
 	case errors.Is(err, card.ErrBlocked):
