@@ -192,7 +192,10 @@ func conflictCode(err error) string {
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
 // most useful error first: the card, the merchant's offer, the card's product (with the towns
 // that accept it, in the same query: card.ErrNotAccepted if the merchant's town is not one)
-// and its uses of the offer.
+// and its uses of the offer. In a write (q a *Tx) the card is read locked for update and the
+// offer locked against changes, until the write commits: a block or an offer change that
+// commits first is seen, and one that comes later waits for the redemption to commit, so no
+// redemption completes on a card blocked or an offer changed before it (issue 17).
 func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
 	var (
 		c    card.Card
@@ -202,16 +205,20 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 		uses []merchant.Use
 		err  error
 	)
+	lockCard, lockOffer := "", ""
+	if tx, ok := q.(*Tx); ok {
+		lockCard, lockOffer = tx.forUpdate(), tx.forShare()
+	}
 	if m, err = merchantWhere(q, `id = ?`, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if needActive && m.Status != merchant.StatusActive {
 		return c, p, o, uses, m, merchant.ErrSuspended
 	}
-	if c, err = cardWhere(q, `number = ?`, ref.Number); err != nil {
+	if c, err = cardWhere(q, `number = ?`+lockCard, ref.Number); err != nil {
 		return c, p, o, uses, m, err
 	}
-	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`, offerID, merchantID); err != nil {
+	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`+lockOffer, offerID, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if p, err = db.productByCode(q, c.Product); err != nil {
