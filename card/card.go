@@ -78,17 +78,23 @@ func (c Card) Status(now time.Time) Status {
 	}
 }
 
-// Usable returns nil if the card may be used at now, else ErrNotYetIssued (now is before the
-// card's issue: only an offline sale's occurred_at can be), ErrBlocked or ErrExpired.
+// Usable returns nil if the card may be used at now, else ErrBlocked or ErrExpired.
 func (c Card) Usable(now time.Time) error {
-	if now.Before(c.IssuedAt) {
-		return ErrNotYetIssued
-	}
 	switch c.Status(now) {
 	case StatusBlocked:
 		return ErrBlocked
 	case StatusExpired:
 		return ErrExpired
+	}
+	return nil
+}
+
+// CheckSaleTime returns ErrNotYetIssued if a sale at at (an offline till's occurred_at) is
+// dated before the card was issued: time cannot run backwards, whatever a till's clock says.
+// A sale at IssuedAt itself is fine.
+func (c Card) CheckSaleTime(at time.Time) error {
+	if at.Before(c.IssuedAt) {
+		return ErrNotYetIssued
 	}
 	return nil
 }

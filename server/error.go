@@ -61,6 +61,7 @@ var errorTable = []struct {
 	{merchant.ErrAlreadyClosed, 409, "already_closed"},
 	{merchant.ErrLedgerMismatch, 409, "ledger_mismatch"},
 	{card.ErrNotAccepted, 422, "card_not_accepted"},
+	{card.ErrOtherTowns, 403, "forbidden"},
 	{storage.ErrTownNotFound, 404, "town_not_found"},
 	{storage.ErrTownExists, 409, "already_exists"},
 	{storage.ErrTokenNotFound, 404, "not_found"},

@@ -94,6 +94,13 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
+	if offline {
+		// Only a till's occurred_at can precede the card's issue; the server's own clock is
+		// taken as it is (a clock set back in a test, another instance a moment behind).
+		if err := c.CheckSaleTime(at); err != nil {
+			return recordConflict(tx, req, c, o, m, at, err)
+		}
+	}
 	loc := tx.db.TownLoc(m.Town)
 	q, err := merchant.QuoteFor(c, o, uses, req.Amount, at, loc)
 	if offline && merchant.ConflictReason(err) {
