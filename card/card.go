@@ -14,6 +14,7 @@ var (
 	ErrNotFound      = errors.New("card not found")         // well-formed but unknown
 	ErrBlocked       = errors.New("card blocked")           // blocked by the office
 	ErrExpired       = errors.New("card expired")           // validity or activation deadline passed
+	ErrNotYetIssued  = errors.New("card not yet issued")    // a sale dated before the card's issue
 	ErrProductExists = errors.New("product already exists") // duplicate product code
 	ErrNoProduct     = errors.New("product not found")      // unknown product code
 	ErrInvalidInput  = errors.New("invalid request")        // a field fails validation
@@ -88,13 +89,28 @@ func (c Card) Usable(now time.Time) error {
 	return nil
 }
 
+// CheckSaleTime returns ErrNotYetIssued if a sale at at (an offline till's occurred_at) is
+// dated before the card was issued: time cannot run backwards, whatever a till's clock says.
+// A sale at IssuedAt itself is fine.
+func (c Card) CheckSaleTime(at time.Time) error {
+	if at.Before(c.IssuedAt) {
+		return ErrNotYetIssued
+	}
+	return nil
+}
+
 // Activate marks the card as activated at now, if it is not yet, with the expiry the product
-// gives. It reports whether it changed the card.
+// gives. It reports whether it changed the card. Activation never precedes issue: a now
+// before IssuedAt (a till's clock, another instance's clock) activates at IssuedAt, so the
+// card's validity is never shortened by time before it existed.
 func (c *Card) Activate(p Product, now time.Time, loc *time.Location) bool {
 	if c.ActivatedAt != nil {
 		return false
 	}
 	at := now.UTC()
+	if at.Before(c.IssuedAt) {
+		at = c.IssuedAt.UTC()
+	}
 	exp := p.ExpiresAt(at, loc)
 	c.ActivatedAt, c.ExpiresAt = &at, &exp
 	return true

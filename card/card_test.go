@@ -2,6 +2,7 @@ package card
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -174,5 +175,72 @@ func TestVoidUndoesActivation(t *testing.T) {
 	c.Deactivate()
 	if c.ActivatedAt != nil || c.ExpiresAt != nil || c.Status(act) != StatusIssued {
 		t.Fatalf("after Deactivate: %+v, status %s", c, c.Status(act))
+	}
+}
+
+// TestTimeCannotRunBackwards: a sale dated before the card's issue is ErrNotYetIssued
+// (CheckSaleTime), at the issue itself it is fine, and activation never precedes issue (a 72-hour card activated by a
+// sale dated 71 hours before its issue would otherwise expire an hour after it).
+func TestTimeCannotRunBackwards(t *testing.T) {
+	loc := time.UTC
+	issued := time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)
+	p := Product{Code: "p72", ValidityHours: 72, ActivationDeadlineDays: 365}
+	for _, tc := range []struct {
+		name       string
+		at         time.Time
+		wantUsable error
+		wantActAt  time.Time
+	}{
+		{"at issue", issued, nil, issued},
+		{"1 ms before issue", issued.Add(-time.Millisecond), ErrNotYetIssued, issued},
+		{"71 h before issue", issued.Add(-71 * time.Hour), ErrNotYetIssued, issued},
+		{"1 ms after issue", issued.Add(time.Millisecond), nil, issued.Add(time.Millisecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Card{IssuedAt: issued, ActivateBy: p.ActivateBy(issued, loc)}
+			if err := c.CheckSaleTime(tc.at); !errors.Is(err, tc.wantUsable) || (tc.wantUsable == nil && err != nil) {
+				t.Fatalf("CheckSaleTime(%v) = %v, want %v", tc.at, err, tc.wantUsable)
+			}
+			if !c.Activate(p, tc.at, loc) {
+				t.Fatal("Activate did not activate a fresh card")
+			}
+			if got := *c.ActivatedAt; !got.Equal(tc.wantActAt) {
+				t.Fatalf("activated_at = %v, want %v", got, tc.wantActAt)
+			}
+			if got, want := *c.ExpiresAt, tc.wantActAt.Add(72*time.Hour); !got.Equal(want) {
+				t.Fatalf("expires_at = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestProductCheckTowns: a town's product is accepted in its own town only; a product for
+// several towns is a network product, which must list them (issue 17, observation 4).
+func TestProductCheckTowns(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		town      string
+		towns     []string
+		want      error
+		wantTowns []string
+	}{
+		{"town, omitted", "koper", nil, nil, []string{"koper"}},
+		{"town, its own", "koper", []string{"koper"}, nil, []string{"koper"}},
+		{"town, another", "koper", []string{"ptuj"}, ErrOtherTowns, nil},
+		{"town, its own and another", "koper", []string{"koper", "ptuj"}, ErrOtherTowns, nil},
+		{"town, its own twice", "koper", []string{"koper", "koper"}, ErrOtherTowns, nil},
+		{"network, several", "", []string{"ptuj", "koper"}, nil, []string{"koper", "ptuj"}},
+		{"network, none", "", nil, ErrInvalidInput, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Product{Town: tc.town, Towns: tc.towns}
+			err := p.CheckTowns()
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("CheckTowns = %v, want %v", err, tc.want)
+			}
+			if tc.want == nil && !slices.Equal(p.Towns, tc.wantTowns) {
+				t.Fatalf("towns = %v, want %v", p.Towns, tc.wantTowns)
+			}
+		})
 	}
 }

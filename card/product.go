@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"time"
 )
 
@@ -33,6 +34,31 @@ type Product struct {
 }
 
 var codeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// ErrOtherTowns is a town's product listing towns other than its own: a town may not make
+// another town pay for its cards. A product for several towns is a network product.
+var ErrOtherTowns = errors.New("a town's product is accepted in its own town only; a product for several towns is a network product, made by the network admin without Citycard-Town")
+
+// CheckTowns applies the rule of where a product's cards are accepted: a town's product in
+// its own town only (Towns omitted, or exactly [Town]; anything else is ErrOtherTowns), a
+// network product (Town "") in the towns it lists (none: ErrInvalidInput). It fills Towns
+// of a town's product and sorts them.
+func (p *Product) CheckTowns() error {
+	if p.Town != "" {
+		if len(p.Towns) == 0 {
+			p.Towns = []string{p.Town}
+		}
+		if len(p.Towns) != 1 || p.Towns[0] != p.Town {
+			return ErrOtherTowns
+		}
+		return nil
+	}
+	if len(p.Towns) == 0 {
+		return fmt.Errorf("%w: a network product must list towns", ErrInvalidInput)
+	}
+	sort.Strings(p.Towns)
+	return nil
+}
 
 // Validate checks the product's fields and fills defaults. Errors wrap ErrInvalidInput.
 func (p *Product) Validate() error {

@@ -32,7 +32,7 @@ func TestConflictReason(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{ErrLimitReached, true}, {card.ErrExpired, true}, {card.ErrBlocked, true}, {card.ErrNotAccepted, true},
+		{ErrLimitReached, true}, {card.ErrNotYetIssued, true}, {card.ErrExpired, true}, {card.ErrBlocked, true}, {card.ErrNotAccepted, true},
 		{fmt.Errorf("wrapped: %w", ErrLimitReached), true},
 		{ErrOfferInactive, true}, {ErrOfferNotEligible, true}, {ErrAmountTooLow, false}, {ErrOfferNotFound, false}, {card.ErrInvalid, false}, {nil, false},
 	} {

@@ -38,14 +38,15 @@ func CheckOccurredAt(at, now time.Time) error {
 }
 
 // ConflictReason reports whether err is a rule an offline till could not know for sure:
-// another till used the limit; the card expired, was blocked or is not accepted here; the
+// another till used the limit; the sale is dated before the card's issue (a till's clock
+// wrong, or a card number mistyped); the card expired, was blocked or is not accepted here; the
 // offer was switched off since the till's pack; or the offer is not for the card's product
 // (the product is in neither the token nor the pack). Such a sale happened, so it is recorded
 // as a conflict for the office to decide, never refused. Any other error stays an error: a
 // forged card, an unknown offer, a malformed body, an amount below the offer's minimum (the
 // pack holds it) are no genuine sale of this offer.
 func ConflictReason(err error) bool {
-	return errors.Is(err, ErrLimitReached) || errors.Is(err, card.ErrExpired) ||
+	return errors.Is(err, ErrLimitReached) || errors.Is(err, card.ErrNotYetIssued) || errors.Is(err, card.ErrExpired) ||
 		errors.Is(err, card.ErrBlocked) || errors.Is(err, card.ErrNotAccepted) ||
 		errors.Is(err, ErrOfferInactive) || errors.Is(err, ErrOfferNotEligible)
 }

@@ -320,3 +320,47 @@ func auditCount(t *testing.T, db *storage.DB) int {
 	}
 	return len(l)
 }
+
+// TestProductTownsMatrix: towns cannot spend each other's money (issue 17, observation 4). An
+// office creates products of its own town only (another town in towns: 403 forbidden, as for
+// the network admin acting in a town); a product for several towns is a network product. An
+// office's offers and cards may name its own products and the network products accepting it.
+func TestProductTownsMatrix(t *testing.T) {
+	e := newTownsEnv(t)
+	product := func(code, towns string) string {
+		b := `{"code":"` + code + `","name":{"en":"P"},"validity_hours":24,"price":"10.00","audience":"tourist"`
+		if towns != "" {
+			b += `,"towns":` + towns
+		}
+		return b + `}`
+	}
+	offer := func(products string) string {
+		return `{"title":{"en":"10%"},"kind":"percent","value":"10","limit":"unlimited","products":` + products + `}`
+	}
+	// Network products: one accepted in koper and ptuj, one in ptuj only.
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, body: product("net-kp", `["koper","ptuj"]`)}, nil)
+	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, body: product("net-p", `["ptuj"]`)}, nil)
+	offers := "/api/v1/merchants/" + e.merchA.ID + "/offers"
+	for _, tc := range []struct {
+		name       string
+		r          secReq
+		wantStatus int
+		wantCode   string
+	}{
+		{"office: product for another town", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("k-ptuj", `["ptuj"]`)}, 403, "forbidden"},
+		{"office: product for its town and another", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("k-both", `["koper","ptuj"]`)}, 403, "forbidden"},
+		{"network admin in a town: product for another town", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, header: e.koper, body: product("k-ptuj", `["ptuj"]`)}, 403, "forbidden"},
+		{"office: product for its own town", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("k-own", `["koper"]`)}, 201, ""},
+		{"office: product, towns omitted", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("k-own2", "")}, 201, ""},
+		{"office: offer naming a network product not accepting it", secReq{method: "POST", path: offers, secret: e.officeK, body: offer(`["net-p"]`)}, 400, "invalid_request"},
+		{"office: offer naming another town's product", secReq{method: "POST", path: offers, secret: e.officeK, body: offer(`["ptuj-24h"]`)}, 400, "invalid_request"},
+		{"office: offer naming its own and a network product", secReq{method: "POST", path: offers, secret: e.officeK, body: offer(`["k-own","net-kp"]`)}, 201, ""},
+		{"office: offer changed to another town's product", secReq{method: "PATCH", path: "/api/v1/offers/" + e.offerA.ID, secret: e.officeK, body: `{"products":["ptuj-24h"]}`}, 400, "invalid_request"},
+		{"office: card of a network product not accepting it", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeK, body: `{"product":"net-p"}`}, 404, "product_not_found"},
+		{"office: card of another town's product", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeK, body: `{"product":"ptuj-24h"}`}, 404, "product_not_found"},
+		{"office: card of a network product accepting it", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeK, body: `{"product":"net-kp"}`}, 201, ""},
+		{"other office: card of koper's product", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeP, body: `{"product":"k-own"}`}, 404, "product_not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { e.call(t, tc.wantStatus, tc.wantCode, tc.r, nil) })
+	}
+}

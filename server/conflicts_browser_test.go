@@ -24,10 +24,16 @@ func (a *liveApp) offlineConflict(t *testing.T, key, offerID, tag string) (numbe
 	if code := a.apiJSON(t, "POST", "/api/v1/cards", a.adminToken, "koper", map[string]string{"product": "koper-72h"}, &c); code != 201 {
 		t.Fatalf("issuing a card: %d", code)
 	}
-	now := time.Now().UTC()
-	item := func(n int, terminal string, ago time.Duration) map[string]string {
+	// The sales happened at the till after the card was issued (a sale dated before the
+	// issue would be a card_not_yet_issued conflict), a moment apart; issued_at is shown to
+	// the second, so a second later is after it (and within the 5 minutes a till may be ahead).
+	issued, err := time.Parse(time.RFC3339Nano, c.IssuedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := func(n int, terminal string, after time.Duration) map[string]string {
 		return map[string]string{"idempotency_key": fmt.Sprintf("conflict-%s-%d", tag, n), "card": c.Token, "offer_id": offerID,
-			"amount": "20.00", "terminal": terminal, "occurred_at": now.Add(-ago).Format(time.RFC3339)}
+			"amount": "20.00", "terminal": terminal, "occurred_at": issued.Add(after).Format(time.RFC3339Nano)}
 	}
 	var out struct {
 		Items []struct {
@@ -39,7 +45,7 @@ func (a *liveApp) offlineConflict(t *testing.T, key, offerID, tag string) (numbe
 			} `json:"redemption"`
 		} `json:"items"`
 	}
-	body := map[string]any{"items": []map[string]string{item(1, "bar-1", 10*time.Minute), item(2, "bar-2", 5*time.Minute)}}
+	body := map[string]any{"items": []map[string]string{item(1, "bar-1", time.Second), item(2, "bar-2", time.Second+time.Millisecond)}}
 	if code := a.apiJSON(t, "POST", "/api/v1/pos/redemptions/sync", key, "", body, &out); code != 200 || len(out.Items) != 2 {
 		t.Fatalf("sync: %d, %+v", code, out)
 	}
@@ -83,8 +89,8 @@ func TestBrowserConflicts(t *testing.T) {
 		t.Run(run.lang+"-"+strconv.Itoa(run.width), func(t *testing.T) {
 			accNumber, accID := a.offlineConflict(t, key, menu, run.lang+"-a")
 			_, rejID := a.offlineConflict(t, key, menu, run.lang+"-r")
-			// Both offline sales happened minutes ago: this month, unless the month just began.
-			month := time.Now().In(loc).Add(-10 * time.Minute).Format("2006-01")
+			// Both offline sales happened a moment ago: this month, unless it just began.
+			month := time.Now().In(loc).Add(-time.Minute).Format("2006-01")
 			before, discBefore := a.monthTotals(t, month)
 
 			ct := openConsole(t, a, tabs, run.lang, run.width, "#report")

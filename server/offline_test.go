@@ -54,8 +54,10 @@ func TestOfflineOccurredAtBounds(t *testing.T) {
 		asKey(w.keyA).with("Idempotency-Key", "bad-time"))
 	wantError(t, resp, 400, "invalid_request")
 	// The edges are inside; occurred_at and recorded_at tell the two times apart. (A year
-	// card: a 72-hour card first used 72 hours ago has just expired.)
+	// card: a 72-hour card first used 72 hours ago has just expired. It was issued before.)
+	ts.clock.Set(testNow.Add(-73 * time.Hour))
 	year := ts.mustCard("koper-resident", "", "")
+	ts.clock.Set(testNow)
 	old := ts.mustOffline(w.keyA, year.Token, w.unlimited.ID, "5.00", "edge-past", testNow.Add(-72*time.Hour))
 	wantCompleted(t, old)
 	if !old.Offline || old.OccurredAt != timeJSON(testNow.Add(-72*time.Hour)) || old.RecordedAt != timeJSON(testNow) {

@@ -310,6 +310,10 @@ func (t *Tx) savepoint(fn func() error) error {
 // forUpdate is the engine's row-locking clause for a SELECT in a write (see engine.Engine).
 func (t *Tx) forUpdate() string { return t.db.eng.ForUpdate() }
 
+// forShare is the engine's clause that locks the rows a SELECT in a write reads against
+// changes by other writes, which may lock them too (see engine.Engine).
+func (t *Tx) forShare() string { return t.db.eng.ForShare() }
+
 // querier is what both a Tx and a reader can do, so one helper serves both.
 type querier interface {
 	queryRow(query string, args ...any) *sql.Row

@@ -24,18 +24,16 @@ const productVisible = `(? = '' OR town = ? OR (town IS NULL AND EXISTS
 	(SELECT 1 FROM product_towns pt WHERE pt.product_code = products.code AND pt.town = ?)))`
 
 // CreateProduct validates and stores p, setting CreatedAt. p.Town is the town creating it,
-// "" for a network product (which must list Towns); Towns defaults to [Town] and must name
-// existing towns. It returns card.ErrProductExists for a taken code, or a validation error
-// wrapping card.ErrInvalidInput.
+// "" for a network product (which must list Towns); a town's product is accepted in that
+// town only (card.Product.CheckTowns: Towns defaults to [Town], anything else is
+// card.ErrOtherTowns), and Towns must name existing towns. It returns card.ErrProductExists
+// for a taken code, or a validation error wrapping card.ErrInvalidInput.
 func (db *DB) CreateProduct(ctx context.Context, p *card.Product) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if len(p.Towns) == 0 && p.Town != "" {
-		p.Towns = []string{p.Town}
-	}
-	if len(p.Towns) == 0 {
-		return fmt.Errorf("%w: a network product must list towns", card.ErrInvalidInput)
+	if err := p.CheckTowns(); err != nil {
+		return err
 	}
 	if len(p.Towns) > 1000 {
 		return fmt.Errorf("%w: towns must list at most 1000 towns", card.ErrInvalidInput)

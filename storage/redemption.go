@@ -94,6 +94,13 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	if err != nil {
 		return merchant.Redemption{}, err
 	}
+	if offline {
+		// Only a till's occurred_at can precede the card's issue; the server's own clock is
+		// taken as it is (a clock set back in a test, another instance a moment behind).
+		if err := c.CheckSaleTime(at); err != nil {
+			return recordConflict(tx, req, c, o, m, at, err)
+		}
+	}
 	loc := tx.db.TownLoc(m.Town)
 	q, err := merchant.QuoteFor(c, o, uses, req.Amount, at, loc)
 	if offline && merchant.ConflictReason(err) {
@@ -181,6 +188,8 @@ func conflictCode(err error) string {
 	switch {
 	case errors.Is(err, merchant.ErrLimitReached):
 		return "limit_reached"
+	case errors.Is(err, card.ErrNotYetIssued):
+		return "card_not_yet_issued"
 	case errors.Is(err, card.ErrExpired):
 		return "card_expired"
 	case errors.Is(err, card.ErrBlocked):
@@ -196,7 +205,10 @@ func conflictCode(err error) string {
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
 // most useful error first: the card, the merchant's offer, the card's product (with the towns
 // that accept it, in the same query: card.ErrNotAccepted if the merchant's town is not one)
-// and its uses of the offer.
+// and its uses of the offer. In a write (q a *Tx) the card is read locked for update and the
+// offer locked against changes, until the write commits: a block or an offer change that
+// commits first is seen, and one that comes later waits for the redemption to commit, so no
+// redemption completes on a card blocked or an offer changed before it (issue 17).
 func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
 	var (
 		c    card.Card
@@ -206,16 +218,20 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 		uses []merchant.Use
 		err  error
 	)
+	lockCard, lockOffer := "", ""
+	if tx, ok := q.(*Tx); ok {
+		lockCard, lockOffer = tx.forUpdate(), tx.forShare()
+	}
 	if m, err = merchantWhere(q, `id = ?`, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if needActive && m.Status != merchant.StatusActive {
 		return c, p, o, uses, m, merchant.ErrSuspended
 	}
-	if c, err = cardWhere(q, `number = ?`, ref.Number); err != nil {
+	if c, err = cardWhere(q, `number = ?`+lockCard, ref.Number); err != nil {
 		return c, p, o, uses, m, err
 	}
-	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`, offerID, merchantID); err != nil {
+	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`+lockOffer, offerID, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if p, err = db.productByCode(q, c.Product); err != nil {

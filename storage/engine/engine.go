@@ -68,6 +68,10 @@ type Engine interface {
 	// (" FOR UPDATE"), or "" where a transaction has the database to itself (SQLite's single
 	// writer).
 	ForUpdate() string
+	// ForShare is the clause that locks the rows a SELECT reads against changes until the
+	// transaction ends while other readers may lock them too (" FOR SHARE"), or "" as for
+	// ForUpdate.
+	ForShare() string
 	// Shared reports whether other processes may write the same database, so nothing read
 	// may be kept in memory past the request that read it unless it is invalidated across
 	// processes (see Invalidations).

@@ -325,6 +325,9 @@ func (e *Engine) Describe() string { return e.describe }
 // ForUpdate implements engine.Engine.
 func (e *Engine) ForUpdate() string { return " FOR UPDATE" }
 
+// ForShare implements engine.Engine.
+func (e *Engine) ForShare() string { return " FOR SHARE" }
+
 // Shared implements engine.Engine: other service instances may write the same database.
 func (e *Engine) Shared() bool { return true }
 

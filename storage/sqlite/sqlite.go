@@ -214,6 +214,9 @@ func (e *Engine) Path() string { return e.path }
 // ForUpdate implements engine.Engine: one writer has the database to itself, no row locks.
 func (e *Engine) ForUpdate() string { return "" }
 
+// ForShare implements engine.Engine, as ForUpdate.
+func (e *Engine) ForShare() string { return "" }
+
 // Shared implements engine.Engine: the file belongs to this process (see docs/operations.md).
 func (e *Engine) Shared() bool { return false }
 
