@@ -198,9 +198,9 @@ func (h *ledgerHolder) race(n int, redeem func(i int) (merchant.Redemption, erro
 	return out, errs, early
 }
 
-// checkBooks checks that every acknowledged redemption is stored as it was answered and has
+// checkStored checks that every acknowledged redemption is stored as it was answered and has
 // its ledger entry, and that town's ledger verifies with want entries.
-func checkBooks(t *testing.T, db *DB, town string, acked []merchant.Redemption, want int64) {
+func checkStored(t *testing.T, db *DB, town string, acked []merchant.Redemption, want int64) {
 	t.Helper()
 	ctx := context.Background()
 	for _, r := range acked {
@@ -276,7 +276,7 @@ func TestRaceRedeemBlock(t *testing.T) {
 	if late > 0 {
 		t.Errorf("%d of %d acknowledged redemptions completed after the block committed", late, len(acked))
 	}
-	checkBooks(t, db, "koper", acked, int64(1+len(acked)))
+	checkStored(t, db, "koper", acked, int64(1+len(acked)))
 	t.Logf("%s: %d of %d redemptions acknowledged, %d refused as blocked; the block returned before the redemptions were let go: %v",
 		db.Engine(), len(acked), raceCardN, raceCardN-len(acked), early)
 }
@@ -356,7 +356,7 @@ func TestRaceRedeemOfferChange(t *testing.T) {
 			if wrong > 0 {
 				t.Errorf("%d of %d acknowledged redemptions do not match the offer as it was when they completed (%d completed after the change)", wrong, len(acked), late)
 			}
-			checkBooks(t, db, "koper", list, int64(1+len(list)))
+			checkStored(t, db, "koper", list, int64(1+len(list)))
 			t.Logf("%s: %d of %d redemptions acknowledged, %d after the change; the change returned before the redemptions were let go: %v",
 				db.Engine(), len(acked), raceCardN, late, early)
 		})
