@@ -108,8 +108,7 @@ func TestCardBlockUnblock(t *testing.T) {
 		t.Fatalf("blocked card %+v", got)
 	}
 	wantError(t, ts.redeem(key, c.Token, o.ID, "2.00", "k1"), 422, "card_blocked")
-	var page string
-	page = string(ts.must(200, "GET", "/c/"+c.Token+"?lang=en", "", nil, nil).body)
+	page := string(ts.must(200, "GET", "/c/"+c.Token+"?lang=en", "", nil, nil).body)
 	if !strings.Contains(page, "The card is blocked") && !strings.Contains(page, "Blocked") {
 		t.Fatalf("card page of a blocked card does not say so")
 	}

@@ -337,10 +337,6 @@ func (s *server) handleServiceWorker(c *fiber.Ctx) error {
 	return c.Send(bytes.ReplaceAll(b, []byte("__VERSION__"), []byte(assetVersion)))
 }
 
-// consolePage is what the till's and the office's pages need: they are static shells whose
-// scripts talk to the API.
-type consolePage struct{ V string }
-
 // posPage is the till's shell with its message catalogue in all four languages: the till's
 // language is the clerk's choice, kept in the browser, so the script picks it.
 type posPage struct {

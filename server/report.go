@@ -227,12 +227,6 @@ func (p *centsParser) time(s string) time.Time {
 	return t
 }
 
-// reportCSV is the report as RFC 4180 CSV (CRLF line ends, UTF-8): one row per merchant and a
-// final TOTAL row, the contract's CSV.
-func reportCSV(r merchant.Report) []byte {
-	return reportCSVTable(r, csvOpts{table: "merchants"}, paperNames{})
-}
-
 // csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection): a cell that
 // starts with = + - @ (or their full-width forms) or with any control character gets a
 // leading apostrophe. Control characters count because spreadsheets skip some of them (a

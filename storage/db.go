@@ -371,13 +371,6 @@ func fromNullMS(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-func nullMS(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: ms(*t), Valid: true}
-}
-
 // townUpgradeSettings hands the deployment's town to migration 0010 in its own transaction
 // (see the migration's comment).
 func (db *DB) townUpgradeSettings(name string, set func(k, v string) error) error {

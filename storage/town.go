@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/citycard/citycard/card"
@@ -113,13 +112,6 @@ func WithPostgres(p postgres.Options) Option { return func(o *options) { o.pg = 
 type townInfo struct {
 	Town
 	loc *time.Location
-}
-
-// townCache keeps the towns in memory: few, read on every calendar decision, written only
-// through this process (each write reloads it).
-type townCache struct {
-	mu    sync.RWMutex
-	towns map[string]townInfo
 }
 
 // loadTowns reads the towns into memory. A read-only database reads each town's days in the

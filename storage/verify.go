@@ -86,9 +86,8 @@ type rollupAcc struct {
 	uses   map[cardGroup]*[2]uint64
 	seeds  [2]maphash.Seed
 	// exact, when set, collects the card uses of one group row by row (exactCardUses).
-	exact      *cardGroup
-	exactUses  map[[2]string]int64
-	cardCounts map[cardKey]int64 // filled from the stored card uses (compare)
+	exact     *cardGroup
+	exactUses map[[2]string]int64
 }
 
 func newRollupAcc(town string, loc *time.Location, only *merchant.Month) *rollupAcc {
