@@ -24,7 +24,9 @@ func (a *liveApp) offlineFlood(t *testing.T, key, offerID, terminal string, n in
 	if code := a.apiJSON(t, "POST", "/api/v1/cards", a.adminToken, "koper", map[string]string{"product": "koper-72h"}, &c); code != 201 {
 		t.Fatalf("issuing a card: %d", code)
 	}
-	at := time.Now().UTC().Add(-5 * time.Minute).Format(time.RFC3339)
+	// After the card's issue (a sale dated before it is the conflict card_not_yet_issued):
+	// RFC 3339 to the second, so a second later than now.
+	at := time.Now().UTC().Add(time.Second).Format(time.RFC3339)
 	items := make([]map[string]string, n+1)
 	for i := range items {
 		items[i] = map[string]string{"idempotency_key": fmt.Sprintf("flood-%s-%d", terminal, i), "card": c.Token, "offer_id": offerID,

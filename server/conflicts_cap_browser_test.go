@@ -36,7 +36,7 @@ func TestBrowserTillConflictCap(t *testing.T) {
 	url, cardID := a.newCardURL(t, "koper-72h")
 	token := url[strings.LastIndex(url, "/c/")+3:]
 	item := map[string]string{"idempotency_key": "cap-other-till", "card": token, "offer_id": tour, "amount": "8.00",
-		"terminal": "other", "occurred_at": time.Now().UTC().Format(time.RFC3339)}
+		"terminal": "other", "occurred_at": time.Now().UTC().Add(time.Second).Format(time.RFC3339)} // after the issue, to the second
 	if code := a.apiJSON(t, "POST", "/api/v1/pos/redemptions/sync", key, "", map[string]any{"items": []any{item}}, nil); code != 200 {
 		t.Fatalf("the other till's sale: %d", code)
 	}

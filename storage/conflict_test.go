@@ -21,9 +21,14 @@ func (f fixture) offlineReq(o merchant.Offer, key, terminal string, at time.Time
 }
 
 // mustConflictFixture is the fixture with its card's once offer used online, so that every
-// offline sale of it after that is a limit_reached conflict.
-func mustConflictFixture(t *testing.T, db *DB) fixture {
+// offline sale of it after that is a limit_reached conflict. The card is issued and used a
+// day before the clock's time, so offline sales dated up to a day back come after its issue
+// (an earlier one would be the conflict card_not_yet_issued).
+func mustConflictFixture(t *testing.T, db *DB, clock *fixedClock) fixture {
 	t.Helper()
+	now := clock.Now()
+	clock.Set(now.Add(-24 * time.Hour))
+	defer clock.Set(now)
 	f := mustFixture(t, db)
 	if _, _, err := f.redeem(db, f.once, "online-once", 1000); err != nil {
 		t.Fatal(err)
@@ -41,7 +46,7 @@ func openConflictCount(t *testing.T, db *DB, merchantID string) int64 {
 // again after a decision is recorded; replays and completed sales are not affected.
 func TestConflictCap(t *testing.T) {
 	db, clock := MustOpenDB(t)
-	f := mustConflictFixture(t, db)
+	f := mustConflictFixture(t, db, clock)
 	ctx := context.Background()
 	db.SetMaxOpenConflicts(3)
 	at := clock.Now().Add(-time.Hour)
@@ -116,7 +121,7 @@ func TestPostgresRaceConflictCapInstances(t *testing.T) {
 
 func raceConflictCap(t *testing.T, dbs []*DB, clock *fixedClock) {
 	db := dbs[0]
-	f := mustConflictFixture(t, db)
+	f := mustConflictFixture(t, db, clock)
 	ctx := context.Background()
 	const k, n, rounds = 5, 24, 6
 	for _, d := range dbs {
@@ -187,7 +192,7 @@ func mustConflictSpread(t *testing.T, db *DB, clock *fixedClock, f fixture) {
 // another town's or no such id); the ledger verifies.
 func TestDecideConflictsBulk(t *testing.T) {
 	db, clock := MustOpenDB(t)
-	f := mustConflictFixture(t, db)
+	f := mustConflictFixture(t, db, clock)
 	ctx := context.Background()
 	mustConflictSpread(t, db, clock, f)
 
@@ -295,7 +300,7 @@ func TestDecideConflictsBulk(t *testing.T) {
 // exactly-once write.)
 func TestRaceDecideConflictsBulk(t *testing.T) {
 	db, clock := MustOpenDB(t)
-	f := mustConflictFixture(t, db)
+	f := mustConflictFixture(t, db, clock)
 	ctx := context.Background()
 	mustConflictSpread(t, db, clock, f)
 	ids, _, err := db.OpenConflictIDs(ctx, "koper", ConflictFilter{}, 10)
