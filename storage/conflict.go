@@ -46,7 +46,9 @@ func (db *DB) MaxOpenConflicts() int {
 // again (REPEATABLE READ, SERIALIZABLE). The count and the insert that follows are therefore
 // one step, and a merchant never has more than the cap open, however many tills sync at once.
 // (A decision only lowers the count, so it needs no turn here.) On SQLite the single writer
-// gives the same turn.
+// gives the same turn. The offline sale that records a conflict already holds the row FOR
+// UPDATE (redemptionContext): never FOR SHARE, which this write would have to upgrade, and
+// two transactions upgrading at once deadlock.
 func capConflicts(tx *Tx, town, merchantID string) error {
 	max := tx.db.MaxOpenConflicts()
 	if max == 0 {

@@ -34,11 +34,13 @@ func (db *DB) CreateMerchant(ctx context.Context, m *merchant.Merchant, keyHash 
 
 // Merchant returns town's merchant with this id ("" for any town), or merchant.ErrNotFound.
 func (db *DB) Merchant(ctx context.Context, town, id string) (merchant.Merchant, error) {
-	return townMerchant(db.reader(ctx), town, id)
+	return townMerchant(db.reader(ctx), town, id, "")
 }
 
-func townMerchant(q querier, town, id string) (merchant.Merchant, error) {
-	m, err := merchantWhere(q, `id = ?`, id)
+// townMerchant reads town's merchant ("" for any town); lock is "" or a row-locking clause
+// of a write (tx.forUpdate(), tx.forShare()).
+func townMerchant(q querier, town, id, lock string) (merchant.Merchant, error) {
+	m, err := merchantWhere(q, `id = ?`+lock, id)
 	if err == nil && town != "" && m.Town != town {
 		return merchant.Merchant{}, merchant.ErrNotFound
 	}
@@ -68,12 +70,16 @@ func (db *DB) Merchants(ctx context.Context, town string, page Page) ([]merchant
 }
 
 // UpdateMerchant applies change to town's stored merchant, validates and stores the result.
+// The merchant is read locked (FOR UPDATE) in the write: of PATCHes racing on one merchant
+// each applies its change to what the one before it stored, and a suspension waits for the
+// redemptions in flight at the merchant (which hold its row locked against changes, see
+// redemptionContext) while those after it see the merchant suspended (issue 17).
 func (db *DB) UpdateMerchant(ctx context.Context, town, id string, change func(*merchant.Merchant) error) (merchant.Merchant, error) {
 	var m merchant.Merchant
 	defer db.cache.merchantsChanged()
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		if m, err = townMerchant(tx, town, id); err != nil {
+		if m, err = townMerchant(tx, town, id, tx.forUpdate()); err != nil {
 			return err
 		}
 		if err := change(&m); err != nil {

@@ -22,7 +22,7 @@ func (db *DB) CreateOffer(ctx context.Context, town string, o *merchant.Offer) e
 	}
 	defer db.cache.offers.invalidate(o.MerchantID, false)
 	return db.update(ctx, func(tx *Tx) error {
-		m, err := townMerchant(tx, town, o.MerchantID)
+		m, err := townMerchant(tx, town, o.MerchantID, "")
 		if err != nil {
 			return err
 		}
@@ -69,14 +69,18 @@ func (db *DB) Offers(ctx context.Context, town, merchantID string, page Page) ([
 		[]any{town, merchantID, merchantID}, page, false, func(r *sql.Rows) (merchant.Offer, int64, error) { return scanOffer(r) })
 }
 
-// UpdateOffer applies change to town's stored offer, validates and stores the result.
+// UpdateOffer applies change to town's stored offer, validates and stores the result. The
+// offer is read locked (FOR UPDATE) in the write, so of PATCHes racing on one offer each
+// applies its change to what the one before it stored: none is lost (issue 17). A
+// redemption checking the offer holds it locked against changes (redemptionContext), so the
+// change waits for redemptions in flight, and those after it see it.
 func (db *DB) UpdateOffer(ctx context.Context, town, id string, change func(*merchant.Offer) error) (merchant.Offer, error) {
 	var o merchant.Offer
 	// Any merchant's list may hold this offer: the id alone does not say whose it is.
 	defer db.cache.offers.invalidate("", true)
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		if o, err = offerWhere(tx, `o.id = ? AND (? = '' OR o.town = ?)`, id, town, town); err != nil {
+		if o, err = offerWhere(tx, `o.id = ? AND (? = '' OR o.town = ?)`+tx.forUpdate(), id, town, town); err != nil {
 			return err
 		}
 		if err := change(&o); err != nil {

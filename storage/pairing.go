@@ -13,7 +13,9 @@ import (
 func (db *DB) CreatePairing(ctx context.Context, town, merchantID string, codeHash []byte, ttl time.Duration) (time.Time, error) {
 	var expires time.Time
 	err := db.update(ctx, func(tx *Tx) error {
-		m, err := townMerchant(tx, town, merchantID)
+		// Locked against changes (FOR SHARE): a suspension committing meanwhile waits for
+		// this write, or this write sees it.
+		m, err := townMerchant(tx, town, merchantID, tx.forShare())
 		if err != nil {
 			return err
 		}
@@ -58,7 +60,10 @@ func (db *DB) UsePairing(ctx context.Context, codeHash, keyHash []byte) (merchan
 		if err := tx.queryRow(`SELECT merchant_id FROM pairings WHERE code_hash = ?`, codeHash).Scan(&merchantID); err != nil {
 			return err
 		}
-		if m, err = merchantWhere(tx, `id = ?`, merchantID); err != nil {
+		// Locked against changes (FOR SHARE): a suspension or a key rotation committing
+		// meanwhile waits for this write (and the rotation then removes its key), or this
+		// write sees it.
+		if m, err = merchantWhere(tx, `id = ?`+tx.forShare(), merchantID); err != nil {
 			return err
 		}
 		if m.Status != merchant.StatusActive {

@@ -362,3 +362,179 @@ func TestRaceRedeemOfferChange(t *testing.T) {
 		})
 	}
 }
+
+// lockWaiters is the number of backends of db's PostgreSQL database waiting for a lock, seen
+// from a connection of the test's own; on SQLite it is always 0 (one writer, no row locks).
+func lockWaiters(t *testing.T, db *DB) func() int {
+	t.Helper()
+	if !storagetest.OnPostgres() {
+		return func() int { return 0 }
+	}
+	conn, err := sql.Open("pgx", db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h := &ledgerHolder{t: t, conn: conn}
+	return h.waiting
+}
+
+// TestRaceOfferPatchPatch: N PATCHes of one offer at once, each changing another field. Every
+// change must be in the stored offer at the end: none is lost to a write that read the offer
+// before it committed.
+//
+// On PostgreSQL the test forces the worst interleaving: each change function (called inside
+// UpdateOffer's write, after it has read the offer) waits until every other PATCH has either
+// read the offer too, returned, or waits for a lock. Reading unlocked, all N read the same
+// version and each write undoes the others'; reading the row locked, one at a time reads it,
+// the others wait for the lock and then read what it wrote. On SQLite the writes run one
+// after another anyway.
+func TestRaceOfferPatchPatch(t *testing.T) {
+	db := openRaceDB(t)
+	f := mustFixture(t, db)
+	ctx := WithActor(context.Background(), "admin", "")
+	maxD, minA := int64(500), int64(200)
+	changes := []struct {
+		name  string
+		apply func(o *merchant.Offer)
+		has   func(o merchant.Offer) bool
+	}{
+		{"title", func(o *merchant.Offer) { o.Title = map[string]string{"en": o.Title["en"], "sl": "neomejeno"} },
+			func(o merchant.Offer) bool { return o.Title["sl"] == "neomejeno" }},
+		{"value", func(o *merchant.Offer) { o.Value = 1500 }, func(o merchant.Offer) bool { return o.Value == 1500 }},
+		{"max_discount", func(o *merchant.Offer) { o.MaxDiscount = &maxD },
+			func(o merchant.Offer) bool { return o.MaxDiscount != nil && *o.MaxDiscount == maxD }},
+		{"min_amount", func(o *merchant.Offer) { o.MinAmount = &minA },
+			func(o merchant.Offer) bool { return o.MinAmount != nil && *o.MinAmount == minA }},
+		{"valid_from", func(o *merchant.Offer) { o.ValidFrom = "2026-01-01" }, func(o merchant.Offer) bool { return o.ValidFrom == "2026-01-01" }},
+		{"valid_until", func(o *merchant.Offer) { o.ValidUntil = "2027-12-31" }, func(o merchant.Offer) bool { return o.ValidUntil == "2027-12-31" }},
+		{"municipal_share", func(o *merchant.Offer) { o.MunicipalShare = 4000 }, func(o merchant.Offer) bool { return o.MunicipalShare == 4000 }},
+		{"products", func(o *merchant.Offer) { o.Products = []string{"koper-72h"} },
+			func(o merchant.Offer) bool { return len(o.Products) == 1 && o.Products[0] == "koper-72h" }},
+	}
+	n := len(changes)
+	waiters := lockWaiters(t, db)
+	var mu sync.Mutex
+	inside, done := 0, 0
+	// ready: every PATCH has read the offer, returned, or waits for a lock (PostgreSQL).
+	ready := func() bool {
+		mu.Lock()
+		in, d := inside, done
+		mu.Unlock()
+		return in+d+waiters() >= n
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i, c := range changes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = db.UpdateOffer(ctx, "koper", f.unlimited.ID, func(o *merchant.Offer) error {
+				mu.Lock()
+				inside++
+				mu.Unlock()
+				defer func() {
+					mu.Lock()
+					inside--
+					done++
+					mu.Unlock()
+				}()
+				if storagetest.OnPostgres() {
+					deadline := time.Now().Add(time.Minute)
+					for !ready() {
+						if time.Now().After(deadline) {
+							return errors.New("waited a minute for the other PATCHes")
+						}
+						time.Sleep(2 * time.Millisecond)
+					}
+				}
+				c.apply(o)
+				return nil
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("PATCH %s: %v", changes[i].name, err)
+		}
+	}
+	o, err := db.Offer(ctx, "koper", f.unlimited.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost []string
+	for _, c := range changes {
+		if !c.has(o) {
+			lost = append(lost, c.name)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d of %d concurrent PATCHes lost: %v", len(lost), n, lost)
+	}
+	t.Logf("%s: %d of %d concurrent PATCHes kept", db.Engine(), n-len(lost), n)
+}
+
+// TestRaceRedeemSuspend: N redemptions at one merchant while the office suspends it. None
+// may complete after the suspension committed; every acknowledged one is in the books.
+func TestRaceRedeemSuspend(t *testing.T) {
+	db := openRaceDB(t)
+	f := mustFixture(t, db)
+	ctx := WithActor(context.Background(), "admin", "")
+	warm, ref := f.req(f.unlimited, "warm", 1000)
+	if _, _, err := db.Redeem(ctx, warm, ref); err != nil {
+		t.Fatal(err)
+	}
+	cards, err := db.CreateCards(ctx, "koper", f.kr, f.card.Product, raceCardN, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := holdLedger(t, db, "koper")
+	out, errs, early := h.race(raceCardN, func(i int) (merchant.Redemption, error) {
+		c := cards[i]
+		req := merchant.RedeemRequest{MerchantID: f.merchant.ID, CardInput: c.Token, OfferID: f.unlimited.ID,
+			Amount: 1000, Terminal: "till-1", IdempotencyKey: "race-" + strconv.Itoa(i)}
+		r, _, err := db.Redeem(ctx, req, card.Ref{Number: c.Number, FromToken: true})
+		return r, err
+	}, func() error {
+		_, err := db.UpdateMerchant(ctx, "koper", f.merchant.ID, func(m *merchant.Merchant) error {
+			m.Status = merchant.StatusSuspended
+			return nil
+		})
+		return err
+	})
+	var acked []merchant.Redemption
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			acked = append(acked, out[i])
+		case errors.Is(err, merchant.ErrSuspended):
+		default:
+			t.Fatalf("redemption %d: %v", i, err)
+		}
+	}
+	if early && len(acked) > 0 {
+		t.Errorf("the suspension committed while all %d redemptions waited, and %d of them completed after it", raceCardN, len(acked))
+	}
+	suspendSeq, late := int64(0), 0
+	for _, a := range auditOrder(t, db, "merchant.update", "redemption.create") {
+		switch {
+		case a.action == "merchant.update":
+			suspendSeq = a.seq
+		case suspendSeq != 0:
+			late++
+		}
+	}
+	if suspendSeq == 0 {
+		t.Fatal("no merchant.update in the audit log")
+	}
+	if late > 0 {
+		t.Errorf("%d of %d acknowledged redemptions completed after the suspension committed", late, len(acked))
+	}
+	checkStored(t, db, "koper", acked, int64(1+len(acked)))
+	t.Logf("%s: %d of %d redemptions acknowledged, %d refused as suspended; the suspension returned before the redemptions were let go: %v",
+		db.Engine(), len(acked), raceCardN, raceCardN-len(acked), early)
+}

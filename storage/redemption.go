@@ -87,7 +87,7 @@ func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redempti
 	if err := tx.checkMerchantKey(req.MerchantID); err != nil {
 		return merchant.Redemption{}, err
 	}
-	c, p, o, uses, m, err := tx.db.redemptionContext(tx, req.MerchantID, ref, req.OfferID, true)
+	c, p, o, uses, m, err := tx.db.redemptionContext(tx, req.MerchantID, ref, req.OfferID, true, offline)
 	if offline && errors.Is(err, card.ErrNotAccepted) {
 		return recordConflict(tx, req, c, o, m, at, err)
 	}
@@ -205,11 +205,22 @@ func conflictCode(err error) string {
 // redemptionContext loads what a redemption rule needs, in the order that gives a till the
 // most useful error first: the card, the merchant's offer, the card's product (with the towns
 // that accept it, in the same query: card.ErrNotAccepted if the merchant's town is not one)
-// and its uses of the offer. In a write (q a *Tx) the card is read locked for update and the
-// offer locked against changes, until the write commits: a block or an offer change that
-// commits first is seen, and one that comes later waits for the redemption to commit, so no
-// redemption completes on a card blocked or an offer changed before it (issue 17).
-func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
+// and its uses of the offer. In a write (q a *Tx) the merchant and the offer are read locked
+// against changes and the card locked for update, until the write commits: a suspension, a
+// block or an offer change that commits first is seen, and one that comes later waits for
+// the redemption to commit, so no redemption completes at a merchant suspended, on a card
+// blocked or with an offer changed before it (issue 17).
+//
+// An offline sale (offline) may become a conflict, and recording one writes the merchant's
+// row (capConflicts). Two such writes that had both read the row FOR SHARE would each wait
+// for the other's share lock to upgrade it: a deadlock (PostgreSQL 40P01, retried, but a
+// wasted round each time), and so would one holding the card that an online redemption of
+// the same merchant, holding its share, waits for. So an offline sale takes the merchant's
+// row FOR UPDATE up front, before anything else: the upgrade never happens, and offline
+// sales of one merchant take their turns (as the cap already made its conflicts do), while
+// online redemptions keep sharing the row. Every redemption locks in the same order,
+// merchant, card, offer, then the town's ledger head, so none waits for another in a cycle.
+func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offerID string, needActive, offline bool) (card.Card, card.Product, merchant.Offer, []merchant.Use, merchant.Merchant, error) {
 	var (
 		c    card.Card
 		p    card.Product
@@ -218,11 +229,14 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 		uses []merchant.Use
 		err  error
 	)
-	lockCard, lockOffer := "", ""
+	lockMerchant, lockCard, lockOffer := "", "", ""
 	if tx, ok := q.(*Tx); ok {
-		lockCard, lockOffer = tx.forUpdate(), tx.forShare()
+		lockMerchant, lockCard, lockOffer = tx.forShare(), tx.forUpdate(), tx.forShare()
+		if offline {
+			lockMerchant = tx.forUpdate()
+		}
 	}
-	if m, err = merchantWhere(q, `id = ?`, merchantID); err != nil {
+	if m, err = merchantWhere(q, `id = ?`+lockMerchant, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if needActive && m.Status != merchant.StatusActive {
@@ -320,7 +334,7 @@ func (db *DB) Quote(ctx context.Context, req merchant.RedeemRequest, ref card.Re
 	if err := req.Validate(false); err != nil {
 		return merchant.Quote{}, err
 	}
-	c, _, o, uses, m, err := db.redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true)
+	c, _, o, uses, m, err := db.redemptionContext(db.reader(ctx), req.MerchantID, ref, req.OfferID, true, false)
 	if err != nil {
 		return merchant.Quote{}, err
 	}

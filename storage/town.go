@@ -259,7 +259,8 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 	var t Town
 	err := db.update(ctx, func(tx *Tx) error {
 		var err error
-		t, err = scanTown(tx.queryRow(`SELECT `+townColumns+` FROM towns WHERE code = ?`, code))
+		// Locked: of changes racing on one town each applies to what the one before stored.
+		t, err = scanTown(tx.queryRow(`SELECT `+townColumns+` FROM towns WHERE code = ?`+tx.forUpdate(), code))
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrTownNotFound
 		}
