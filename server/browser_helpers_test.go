@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/tools"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
@@ -36,7 +37,7 @@ type liveApp struct {
 	db         *storage.DB
 	srv        *server
 	adminToken string
-	demo       demoResult
+	demo       tools.DemoResult
 
 	app      *fiber.App
 	stopOnce sync.Once

@@ -14,15 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard/server/tools"
 	"github.com/citycard/citycard/storage"
 )
 
 // startBenchServer runs the real app on a loopback port for HTTP benchmarks and returns a
 // load client set up with a merchant, an unlimited offer and cards.
-func startBenchServer(b testing.TB) (*loadClient, loadSetup) {
+func startBenchServer(b testing.TB) (*tools.LoadClient, tools.LoadSetup) {
 	b.Helper()
 	lc, _ := startLoadServer(b)
-	setup, err := lc.setup(context.Background(), "bench-admin", 500)
+	setup, err := lc.Setup(context.Background(), "bench-admin", 500)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -30,10 +31,10 @@ func startBenchServer(b testing.TB) (*loadClient, loadSetup) {
 }
 
 // startLoadServer runs the real app on a loopback port with the admin token "bench-admin".
-func startLoadServer(b testing.TB) (*loadClient, string) {
+func startLoadServer(b testing.TB) (*tools.LoadClient, string) {
 	b.Helper()
 	addrs, _ := startLoadServers(b, 1)
-	return &loadClient{bases: []string{"http://" + addrs[0]}, http: newLoadHTTPClient(128)}, addrs[0]
+	return tools.NewLoadClient([]string{"http://" + addrs[0]}, 128), addrs[0]
 }
 
 // startLoadServers runs n apps on one database, each on its own loopback port with the admin
@@ -141,42 +142,29 @@ func TestLoadtestSeveralURLs(t *testing.T) {
 	}
 }
 
-// TestLoadURLs: --url's list is split, trimmed and checked.
-func TestLoadURLs(t *testing.T) {
-	got, err := loadURLs("http://127.0.0.1:1/, https://b:2")
-	if err != nil || len(got) != 2 || got[0] != "http://127.0.0.1:1" || got[1] != "https://b:2" {
-		t.Fatalf("loadURLs = %q, %v", got, err)
-	}
-	for _, bad := range []string{"", "127.0.0.1:8080", "http://a:1,", "ftp://a", "http://a:1,,http://b:2"} {
-		if got, err := loadURLs(bad); err == nil {
-			t.Errorf("loadURLs(%q) = %q, want an error", bad, got)
-		}
-	}
-}
-
 // BenchmarkHTTP measures whole requests over loopback, client included, with 64 concurrent
 // tills (b.SetParallelism): the same paths as `citycard loadtest`, in-process so that
 // -cpuprofile sees the server.
 func BenchmarkHTTP(b *testing.B) {
 	lc, setup := startBenchServer(b)
-	auth := map[string]string{"Authorization": "Bearer " + setup.key}
+	auth := map[string]string{"Authorization": "Bearer " + setup.Key}
 	var seq atomic.Int64
 	cases := []struct {
 		name string
 		do   func(i int64) (int, error)
 	}{
 		{"healthz", func(int64) (int, error) {
-			st, _, err := lc.call(context.Background(), "GET", "/healthz", nil, nil)
+			st, _, err := lc.Call(context.Background(), "GET", "/healthz", nil, nil)
 			return st, err
 		}},
 		{"check", func(i int64) (int, error) {
-			body, _ := json.Marshal(map[string]string{"card": setup.cards[i%int64(len(setup.cards))]})
-			st, _, err := lc.call(context.Background(), "POST", "/api/v1/pos/check", body, auth)
+			body, _ := json.Marshal(map[string]string{"card": setup.Cards[i%int64(len(setup.Cards))]})
+			st, _, err := lc.Call(context.Background(), "POST", "/api/v1/pos/check", body, auth)
 			return st, err
 		}},
 		{"redeem", func(i int64) (int, error) {
-			body, _ := json.Marshal(map[string]string{"card": setup.cards[i%int64(len(setup.cards))], "offer_id": setup.offer, "amount": "12.30"})
-			st, _, err := lc.call(context.Background(), "POST", "/api/v1/pos/redemptions", body,
+			body, _ := json.Marshal(map[string]string{"card": setup.Cards[i%int64(len(setup.Cards))], "offer_id": setup.Offer, "amount": "12.30"})
+			st, _, err := lc.Call(context.Background(), "POST", "/api/v1/pos/redemptions", body,
 				map[string]string{"Authorization": auth["Authorization"], "Idempotency-Key": "b" + strconv.FormatInt(i, 10)})
 			return st, err
 		}},

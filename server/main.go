@@ -6,7 +6,7 @@
 //	                          a month's report from the database file
 //	citycard healthcheck [--ready]
 //	                          exit 0 if the service on CITYCARD_ADDR answers /healthz (/readyz)
-//	citycard loadtest         drive a running service with concurrent tills (see loadtest.go)
+//	citycard loadtest         drive a running service with concurrent tills (see tools/loadtest.go)
 //	citycard backup --to FILE a consistent copy of the database, taken while the service runs
 //	citycard keys rotate|activate|list
 //	                          add a card token signing key (published now, signing after a
@@ -27,6 +27,8 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // the city's zone must load on images without /usr/share/zoneinfo
+
+	"github.com/citycard/citycard/server/tools"
 )
 
 func main() {
@@ -88,19 +90,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return healthcheck(ctx, cfg, path)
 	case "loadtest":
-		return loadtest(ctx, rest, getenv, stdout, stderr)
+		return tools.Loadtest(ctx, rest, getenv, stdout, stderr)
 	case "backup":
-		return backupCommand(ctx, rest, getenv, stdout, stderr)
+		return tools.Backup(ctx, rest, toolConfig(getenv, stderr), stdout)
 	case "keys":
 		return keysCommand(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		return ledgerCommand(ctx, rest, getenv, stdout, stderr)
 	case "migrate-db":
-		return migrateCommand(ctx, rest, getenv, stdout, stderr)
+		return tools.MigrateDB(ctx, rest, toolConfig(getenv, stderr), compareMonth, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// toolConfig is the tools' reading of the configuration: the service's own (parseConfig).
+func toolConfig(getenv func(string) string, stderr io.Writer) tools.ParseConfig {
+	return func(name string, args []string, extra func(*flag.FlagSet)) (tools.Config, *flag.FlagSet, error) {
+		cfg, fs, err := parseConfig(name, args, getenv, stderr, extra)
+		return cfg.forTools(), fs, err
+	}
+}
+
+// forTools is what the tools need of the configuration.
+func (cfg Config) forTools() tools.Config {
+	return tools.Config{DB: cfg.DB, Loc: cfg.Loc, Languages: cfg.Languages}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/tools"
 	"github.com/citycard/citycard/storage"
 	"github.com/citycard/citycard/storage/postgres"
 	"github.com/citycard/citycard/storage/storagetest"
@@ -154,7 +155,7 @@ func TestMigrateDBChecks(t *testing.T) {
 	storagetest.Open(t, to).MustExec(`UPDATE products SET name_json = '{"sl":"Drugo ime"}'`)
 	cfg := defaultConfig()
 	cfg.Loc = testLoc
-	err = checkMigration(context.Background(), from, to, m, cfg, io.Discard)
+	err = tools.CheckMigration(context.Background(), from, to, m, cfg.forTools(), compareMonth, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "CSV table products differs") {
 		t.Fatalf("check of a target with other product names: %v", err)
 	}
@@ -183,38 +184,6 @@ func TestMigrateDBRefusesWrongArguments(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("migrate-db %v: %v, want %q", tc.args, err, tc.want)
 		}
-	}
-}
-
-// TestCopyProgress: plain lines in a file or pipe, a bar redrawn with \r on a terminal.
-func TestCopyProgress(t *testing.T) {
-	var plain bytes.Buffer
-	p := newCopyProgress(&plain)
-	p.update("towns", 0, 2)
-	p.update("towns", 2, 2)
-	p.update("cards", 0, 0)
-	p.finish()
-	if got := plain.String(); !strings.Contains(got, "  towns: 2 rows, ") || !strings.Contains(got, "  cards: 0 rows, ") || strings.Contains(got, "\r") {
-		t.Errorf("plain progress:\n%q", got)
-	}
-	var term bytes.Buffer
-	p = &copyProgress{w: &term, terminal: true}
-	p.update("redemptions", 0, 10)
-	p.update("redemptions", 10, 10)
-	p.finish()
-	if got := term.String(); !strings.Contains(got, "\r  redemptions          [##############################] 10/10 rows") {
-		t.Errorf("terminal progress:\n%q", got)
-	}
-	if got := bar(1, 4, 8); got != "[##......]" {
-		t.Errorf("bar(1, 4, 8) = %s", got)
-	}
-	f, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if isTerminal(f) {
-		t.Error("a file is taken for a terminal")
 	}
 }
 
@@ -337,7 +306,7 @@ func TestMigrateDBLiveSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := checkMigration(ctx, from, to, m, cfg, &out); err != nil {
+	if err := tools.CheckMigration(ctx, from, to, m, cfg.forTools(), compareMonth, &out); err != nil {
 		t.Fatalf("the check of a copy of a live source: %v\n%s", err, out.String())
 	}
 	waitWrites(1) // the source goes on after the check too

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/citycard/citycard/server/tools"
 )
 
 // signInConsole opens the console in a new tab, in lang at width px, signed in with token.
@@ -78,7 +79,7 @@ func names(t *testing.T, ctx context.Context, tbody string) []string {
 func TestBrowserTowns(t *testing.T) {
 	a := startLiveApp(t)
 	tabs := newBrowser(t)
-	var ptuj, koper demoTownResult
+	var ptuj, koper tools.DemoTown
 	for _, tr := range a.demo.Towns {
 		switch tr.Code {
 		case "ptuj":

@@ -1,4 +1,4 @@
-package main
+package tools
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"github.com/citycard/citycard/storage"
 )
 
-// backupCommand is "citycard backup --to FILE": a consistent copy of the database
-// (CITYCARD_DB or --db) taken while the service runs, checked before it is kept. See
-// docs/operations.md for restoring one.
-func backupCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Backup is "citycard backup --to FILE": a consistent copy of the database (CITYCARD_DB or
+// --db) taken while the service runs, checked before it is kept. See docs/operations.md for
+// restoring one. It fails without --to, on a file that exists, and on a copy whose
+// integrity_check fails (storage.Backup).
+func Backup(ctx context.Context, args []string, parse ParseConfig, stdout io.Writer) error {
 	var to string
-	cfg, fs, err := parseConfig("backup", args, getenv, stderr, func(fs *flag.FlagSet) {
+	cfg, fs, err := parse("backup", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&to, "to", "", "the new file to write the copy to (required)")
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package tools
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// loadtest drives a running citycard over HTTP with N concurrent tills and prints, for
+// Loadtest is "citycard loadtest": it drives a running citycard over HTTP with N concurrent tills and prints, for
 // /healthz, the till check and redemption, requests per second, p50 and p99, and each one's
 // throughput as a ratio of /healthz measured in the same run. It creates its own product,
 // merchant, unlimited offer and cards through the admin API, so point it at a scratch
@@ -29,7 +29,7 @@ import (
 // (PostgreSQL) database. The setup goes through the first; till i sends its requests to URL
 // i mod n, so the load is spread evenly and a till keeps to one instance, as behind a load
 // balancer with sticky connections.
-func loadtest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func Loadtest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("url", "http://127.0.0.1:8080", "base URL of the running service; several, comma-separated, for instances on one database (till i uses URL i mod n)")
@@ -50,8 +50,8 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	lt := &loadClient{bases: bases, http: newLoadHTTPClient(*tills * 2)}
-	setup, err := lt.setup(ctx, *admin, *cards)
+	lt := NewLoadClient(bases, *tills*2)
+	setup, err := lt.Setup(ctx, *admin, *cards)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
@@ -62,13 +62,13 @@ func loadtest(ctx context.Context, args []string, getenv func(string) string, st
 	}{
 		{"healthz", func(int64) (string, string, []byte, map[string]string) { return "GET", "/healthz", nil, nil }},
 		{"till check", func(i int64) (string, string, []byte, map[string]string) {
-			body, _ := json.Marshal(map[string]string{"card": setup.cards[i%int64(len(setup.cards))]})
-			return "POST", "/api/v1/pos/check", body, map[string]string{"Authorization": "Bearer " + setup.key}
+			body, _ := json.Marshal(map[string]string{"card": setup.Cards[i%int64(len(setup.Cards))]})
+			return "POST", "/api/v1/pos/check", body, map[string]string{"Authorization": "Bearer " + setup.Key}
 		}},
 		{"redemption", func(i int64) (string, string, []byte, map[string]string) {
-			body, _ := json.Marshal(map[string]string{"card": setup.cards[i%int64(len(setup.cards))], "offer_id": setup.offer, "amount": "12.30", "terminal": "load"})
-			return "POST", "/api/v1/pos/redemptions", body, map[string]string{"Authorization": "Bearer " + setup.key,
-				"Idempotency-Key": setup.run + "-" + strconv.FormatInt(i, 10)}
+			body, _ := json.Marshal(map[string]string{"card": setup.Cards[i%int64(len(setup.Cards))], "offer_id": setup.Offer, "amount": "12.30", "terminal": "load"})
+			return "POST", "/api/v1/pos/redemptions", body, map[string]string{"Authorization": "Bearer " + setup.Key,
+				"Idempotency-Key": setup.Run + "-" + strconv.FormatInt(i, 10)}
 		}},
 	}
 	fmt.Fprintf(stdout, "loadtest: %s, %d tills, %s per phase\n", strings.Join(lt.bases, " + "), *tills, *dur)
@@ -109,32 +109,36 @@ func loadURLs(list string) ([]string, error) {
 	return out, nil
 }
 
-// newLoadHTTPClient keeps up to conns connections open, one per till and some to spare.
-func newLoadHTTPClient(conns int) *http.Client {
-	return &http.Client{
+// NewLoadClient is a client of the service's instances at bases (URLs without a trailing
+// slash) keeping up to conns connections open: one per till and some to spare.
+func NewLoadClient(bases []string, conns int) *LoadClient {
+	return &LoadClient{bases: bases, http: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
-	}
+	}}
 }
 
-// loadClient sends requests to the service's instances: the setup and call to the first,
+// LoadClient sends requests to the service's instances: the setup and Call to the first,
 // a phase's till i to bases[i mod n].
-type loadClient struct {
+type LoadClient struct {
 	bases []string
 	http  *http.Client
 }
 
-type loadSetup struct {
-	key, offer, run string
-	cards           []string
+// LoadSetup is what Setup made: a merchant's API key (Key), its unlimited offer (Offer), the
+// run's id (Run, unique per setup, for idempotency keys) and the cards' tokens.
+type LoadSetup struct {
+	Key, Offer, Run string
+	Cards           []string
 }
 
-// call sends one request to the first instance.
-func (l *loadClient) call(ctx context.Context, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
+// Call sends one request to the first instance with a JSON body and the headers hdr, and
+// returns the status and body of the answer, or the error of a request that got none.
+func (l *LoadClient) Call(ctx context.Context, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
 	return l.callAt(ctx, l.bases[0], method, path, body, hdr)
 }
 
-func (l *loadClient) callAt(ctx context.Context, base, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
+func (l *LoadClient) callAt(ctx context.Context, base, method, path string, body []byte, hdr map[string]string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
@@ -152,13 +156,14 @@ func (l *loadClient) callAt(ctx context.Context, base, method, path string, body
 	return resp.StatusCode, b, err
 }
 
-// setup creates the merchant, offer and cards the phases use.
-func (l *loadClient) setup(ctx context.Context, admin string, n int) (loadSetup, error) {
+// Setup creates, with the admin token admin, the product, merchant, unlimited offer and n
+// cards the phases use; an error is the first request that did not answer as expected.
+func (l *LoadClient) Setup(ctx context.Context, admin string, n int) (LoadSetup, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	auth := map[string]string{"Authorization": "Bearer " + admin}
 	post := func(path string, v any, want int, out any) error {
 		body, _ := json.Marshal(v)
-		status, b, err := l.call(ctx, "POST", path, body, auth)
+		status, b, err := l.Call(ctx, "POST", path, body, auth)
 		if err != nil {
 			return err
 		}
@@ -167,8 +172,8 @@ func (l *loadClient) setup(ctx context.Context, admin string, n int) (loadSetup,
 		}
 		return json.Unmarshal(b, out)
 	}
-	var s loadSetup
-	s.run = run
+	var s LoadSetup
+	s.Run = run
 	product := "load-" + run
 	if err := post("/api/v1/products", map[string]any{"code": product, "name": map[string]string{"en": "Load test"},
 		"validity_days": 3660, "price": "0", "audience": "tourist"}, 201, &struct{}{}); err != nil {
@@ -181,20 +186,20 @@ func (l *loadClient) setup(ctx context.Context, admin string, n int) (loadSetup,
 	if err := post("/api/v1/merchants", map[string]any{"name": "Load " + run, "category": "shop"}, 201, &m); err != nil {
 		return s, err
 	}
-	s.key = m.APIKey
+	s.Key = m.APIKey
 	var o struct{ ID string }
 	if err := post("/api/v1/merchants/"+m.Merchant.ID+"/offers", map[string]any{"title": map[string]string{"en": "10 %"},
 		"kind": "percent", "value": "10", "limit": "unlimited", "municipal_share": "50"}, 201, &o); err != nil {
 		return s, err
 	}
-	s.offer = o.ID
-	for len(s.cards) < n {
+	s.Offer = o.ID
+	for len(s.Cards) < n {
 		var batch struct{ Cards []struct{ Token string } }
-		if err := post("/api/v1/cards/batch", map[string]any{"product": product, "count": min(1000, n-len(s.cards))}, 201, &batch); err != nil {
+		if err := post("/api/v1/cards/batch", map[string]any{"product": product, "count": min(1000, n-len(s.Cards))}, 201, &batch); err != nil {
 			return s, err
 		}
 		for _, c := range batch.Cards {
-			s.cards = append(s.cards, c.Token)
+			s.Cards = append(s.Cards, c.Token)
 		}
 	}
 	return s, nil
@@ -209,7 +214,7 @@ type phaseResult struct {
 
 // phase runs tills workers sending next() requests back to back for d, worker i to
 // instance i mod n.
-func (l *loadClient) phase(ctx context.Context, tills int, d time.Duration, next func() (string, string, []byte, map[string]string)) phaseResult {
+func (l *LoadClient) phase(ctx context.Context, tills int, d time.Duration, next func() (string, string, []byte, map[string]string)) phaseResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var mu sync.Mutex
