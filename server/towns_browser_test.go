@@ -164,6 +164,8 @@ func TestBrowserTowns(t *testing.T) {
 			do(t, ctx, chromedp.SendKeys(chromedp.ID("token-label"), "TIC "+Name), chromedp.Click(chromedp.ID("token-create")),
 				waitJS(`document.getElementById("token-value").textContent.startsWith("cco_")`))
 			token := jsText(t, ctx, "#token-value")
+			// The list is asked for again after the token is shown: wait for that answer.
+			do(t, ctx, waitJS(`[...document.querySelectorAll("#tokens td.main")].some(td => td.textContent === `+jsString("TIC "+Name)+`)`))
 			if got := names(t, ctx, "#tokens"); !contains(got, "TIC "+Name) {
 				t.Errorf("tokens listed: %v", got)
 			}
