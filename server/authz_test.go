@@ -360,6 +360,18 @@ func TestProductTownsMatrix(t *testing.T) {
 		{"office: card of another town's product", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeK, body: `{"product":"ptuj-24h"}`}, 404, "product_not_found"},
 		{"office: card of a network product accepting it", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeK, body: `{"product":"net-kp"}`}, 201, ""},
 		{"other office: card of koper's product", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeP, body: `{"product":"k-own"}`}, 404, "product_not_found"},
+		// Product codes are unique per town: among a town's own products and the network
+		// products accepting it.
+		{"office: a code its town has", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("k-own", "")}, 409, "already_exists"},
+		{"office: a code of a network product accepting it", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("net-kp", "")}, 409, "already_exists"},
+		{"office: a code of a network product not accepting it", secReq{method: "POST", path: "/api/v1/products", secret: e.officeK, body: product("net-p", "")}, 201, ""},
+		{"other office: a code only another town has", secReq{method: "POST", path: "/api/v1/products", secret: e.officeP, body: product("k-own", "")}, 201, ""},
+		{"other office: card of its own product of that code", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeP, body: `{"product":"k-own"}`}, 201, ""},
+		{"network admin in a town: a code the town has", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, header: e.koper, body: product("k-own2", "")}, 409, "already_exists"},
+		{"network admin: network product, a code of a town it accepts", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, body: product("k-own2", `["koper","ptuj"]`)}, 409, "already_exists"},
+		{"network admin: network product, a code of a network product in a town it accepts", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, body: product("net-p", `["ptuj"]`)}, 409, "already_exists"},
+		{"network admin: network product, a code only towns it does not accept have", secReq{method: "POST", path: "/api/v1/products", secret: e.admin, body: product("k-own2", `["ptuj"]`)}, 201, ""},
+		{"other office: a code of a network product now accepting it", secReq{method: "POST", path: "/api/v1/products", secret: e.officeP, body: product("k-own2", "")}, 409, "already_exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { e.call(t, tc.wantStatus, tc.wantCode, tc.r, nil) })
 	}

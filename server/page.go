@@ -130,9 +130,10 @@ func (b benefitItem) rank() int {
 	return 2
 }
 
-// productNames are the names of the products the offers of states are limited to, by code;
-// nil, without a query, when no offer is limited.
-func (s *server) productNames(c *fiber.Ctx, states []storage.OfferState) (map[string]map[string]string, error) {
+// productNames are the names of the products the offers of states are limited to, by town
+// and code (codes are unique per town: an offer names the products its town sees, its own
+// and the network products accepting it); nil, without a query, when no offer is limited.
+func (s *server) productNames(c *fiber.Ctx, states []storage.OfferState) (map[string]map[string]map[string]string, error) {
 	limited := false
 	for _, st := range states {
 		limited = limited || len(st.Offer.Products) > 0
@@ -140,14 +141,19 @@ func (s *server) productNames(c *fiber.Ctx, states []storage.OfferState) (map[st
 	if !limited {
 		return nil, nil
 	}
-	names := map[string]map[string]string{}
+	names := map[string]map[string]map[string]string{}
 	for page := (storage.Page{Limit: 500}); ; {
 		ps, next, err := s.db.Products(c.UserContext(), "", page) // offers of every town that accepts the card
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range ps {
-			names[p.Code] = p.Name
+			for _, t := range append([]string{p.Town}, p.Towns...) {
+				if names[t] == nil {
+					names[t] = map[string]map[string]string{}
+				}
+				names[t][p.Code] = p.Name
+			}
 		}
 		if next == "" {
 			return names, nil
@@ -172,7 +178,7 @@ func (s *server) cardLanguages(town string) []string {
 // groupByTown sorts benefits by the town of their merchant, the card's own town first and the
 // others by name, each town's by category. In a network (several towns) a town's heading and
 // each offer's title are also shown in the town's own languages (a bilingual town in both).
-func groupByTown(states []storage.OfferState, lang, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location, productNames map[string]map[string]string) []townGroup {
+func groupByTown(states []storage.OfferState, lang, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location, productNames map[string]map[string]map[string]string) []townGroup {
 	byTown := map[string][]storage.OfferState{}
 	var codes []string
 	for _, st := range states {
@@ -190,7 +196,7 @@ func groupByTown(states []storage.OfferState, lang, cardTown string, network boo
 			local = t.Languages
 		}
 		g := townGroup{Code: code, Name: townName(t, lang), Lang: lang,
-			Groups: groupBenefits(byTown[code], lang, local, loc(code), productNames)}
+			Groups: groupBenefits(byTown[code], lang, local, loc(code), productNames[code])}
 		if len(t.Languages) > 0 {
 			g.Lang = t.Languages[0]
 		}

@@ -200,18 +200,20 @@ func validityText(l locale, p card.Product) string {
 	return l.tf("sheet.validity_days", strconv.Itoa(p.ValidityDays))
 }
 
-// loadSheet gathers the products of cards and builds what sheetPDF prints.
-func (s *server) loadSheet(ctx context.Context, town string, cards []card.Card) ([]sheetCard, error) {
-	products := map[string]card.Product{}
+// loadSheet gathers the products of cards and builds what sheetPDF prints. A card's product
+// is the one its town sees by the card's product code (codes are unique per town).
+func (s *server) loadSheet(ctx context.Context, cards []card.Card) ([]sheetCard, error) {
+	products := map[[2]string]card.Product{}
 	out := make([]sheetCard, len(cards))
 	for i, c := range cards {
-		p, ok := products[c.Product]
+		key := [2]string{c.Town, c.Product}
+		p, ok := products[key]
 		if !ok {
 			var err error
-			if p, err = s.db.Product(ctx, town, c.Product); err != nil {
+			if p, err = s.db.Product(ctx, c.Town, c.Product); err != nil {
 				return nil, err
 			}
-			products[c.Product] = p
+			products[key] = p
 		}
 		out[i] = sheetCard{card: c, product: p, url: s.cardURL(c.Town, c.Token)}
 	}
@@ -228,7 +230,7 @@ func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Ca
 	if err != nil {
 		return err
 	}
-	sheet, err := s.loadSheet(c.UserContext(), town, cards)
+	sheet, err := s.loadSheet(c.UserContext(), cards)
 	if err != nil {
 		return err
 	}

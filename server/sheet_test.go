@@ -277,7 +277,7 @@ func BenchmarkSheetPDF1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sheet, err := ts.s.loadSheet(context.Background(), "koper", cards)
+	sheet, err := ts.s.loadSheet(context.Background(), cards)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -99,7 +99,7 @@ type caches struct {
 	offers        *readCache[string, []merchant.Offer] // a merchant's active offers
 	cards         *readCache[string, cardEntry]        // by number
 	officeTokens  *readCache[string, OfficeToken]      // by token hash
-	products      *readCache[string, card.Product]     // by code; products never change
+	products      *readCache[string, card.Product]     // by town and code; products never change
 }
 
 // newCaches makes the caches. On a database other processes write too (shared), the cards
@@ -198,7 +198,7 @@ func (db *DB) cardEntry(q querier, number string) (cardEntry, error) {
 		if err != nil {
 			return cardEntry{}, err
 		}
-		p, err := db.productByCode(q, c.Product)
+		p, err := db.productByCode(q, c.Town, c.Product)
 		return cardEntry{c, uses, p}, err
 	})
 }

@@ -100,9 +100,10 @@ func (db *DB) OfflineUsed(ctx context.Context, merchantID string, now time.Time)
 // validity after its activation (a calendar day's validity ends at a local midnight, hence
 // the hour of a summer-time change), and it is activated no later than its first use is
 // recorded, at most an offline till's window after the sale. Products never change, so this
-// holds for every card of theirs.
+// holds for every card of theirs. Codes are unique per town, not in the network: a code
+// several towns use gets the longest of their validities.
 func liveUseWindows(q querier, merchantID string, now time.Time) (string, []any, error) {
-	rows, err := q.query(`SELECT code, coalesce(validity_hours, validity_days * 24 + 1) FROM products ORDER BY code`)
+	rows, err := q.query(`SELECT code, max(coalesce(validity_hours, validity_days * 24 + 1)) FROM products GROUP BY code ORDER BY code`)
 	if err != nil {
 		return "", nil, err
 	}

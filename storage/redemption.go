@@ -248,7 +248,7 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`+lockOffer, offerID, merchantID); err != nil {
 		return c, p, o, uses, m, err
 	}
-	if p, err = db.productByCode(q, c.Product); err != nil {
+	if p, err = db.productByCode(q, c.Town, c.Product); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if !p.Accepts(m.Town) {

@@ -213,7 +213,8 @@ func (d benchDataSet) build(path string) error {
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
 			INSERT INTO products (code, name_json, validity_hours, price_cents, audience, activation_deadline_days, created_at, town)
 			SELECT 'p' || i, '{"en":"Product"}', 72, 2500, 'tourist', 365, 0, %s FROM n`, d.products-1, tq),
-		fmt.Sprintf(`INSERT INTO product_towns (product_code, town) SELECT code, %s FROM products`, tq),
+		fmt.Sprintf(`INSERT INTO product_towns (product_seq, town) SELECT seq, %s FROM products`, tq),
+		fmt.Sprintf(`INSERT INTO product_codes (town, code, product_seq) SELECT %s, code, seq FROM products`, tq),
 		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
 			INSERT INTO merchants (id, name, category, status, key_hash, created_at, updated_at, town)
 			SELECT printf('mer_%%03d', i), printf('Trgovina Čevljarska %%03d', i), %s, 'active', randomblob(32), 0, 0, %s FROM n`,

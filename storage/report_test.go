@@ -294,7 +294,7 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 		// Only the migrations whose tables were dropped or changed run again (the others, such
 		// as 0007's column of audit, which is kept, stay applied); by name, as their numbers
 		// depend on which migrations the build has.
-		`DELETE FROM schema_migrations WHERE name IN ('0003_ledger.sql', '0004_books.sql', '0010_towns.sql', '0019_open_conflicts.sql')`}, undoTowns...) {
+		`DELETE FROM schema_migrations WHERE name IN ('0003_ledger.sql', '0004_books.sql', '0010_towns.sql', '0019_open_conflicts.sql', '0020_product_codes.sql')`}, undoTowns...) {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -405,6 +405,21 @@ func TestOpenDataCells(t *testing.T) {
 // undoTowns turns a database's town columns and tables back into what the migrations before
 // 0010 left (run with foreign keys off, after the ledger, rollup and close tables are gone).
 var undoTowns = []string{
+	// 0020 first: a card's and a batch's product back to products (code).
+	`DROP TABLE product_codes`,
+	`CREATE TABLE cards_v1 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, number TEXT NOT NULL UNIQUE, token TEXT NOT NULL UNIQUE,
+		product_code TEXT NOT NULL REFERENCES products (code), holder TEXT NOT NULL DEFAULT '', lang TEXT NOT NULL DEFAULT '',
+		issued_at INTEGER NOT NULL, activate_by INTEGER NOT NULL, activated_at INTEGER, expires_at INTEGER, blocked_at INTEGER,
+		block_reason TEXT NOT NULL DEFAULT '', batch_id TEXT REFERENCES batches (id), town TEXT NOT NULL DEFAULT '')`,
+	`INSERT INTO cards_v1 SELECT * FROM cards`, `DROP TABLE cards`, `ALTER TABLE cards_v1 RENAME TO cards`,
+	`CREATE TABLE batches_v1 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '',
+		name_key TEXT NOT NULL DEFAULT '', product_code TEXT NOT NULL REFERENCES products (code), count INTEGER NOT NULL,
+		lang TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, town TEXT NOT NULL DEFAULT '')`,
+	`INSERT INTO batches_v1 SELECT * FROM batches`, `DROP TABLE batches`, `ALTER TABLE batches_v1 RENAME TO batches`,
+	`CREATE INDEX batches_town ON batches (town, seq)`, `CREATE INDEX cards_batch ON cards (batch_id, seq)`,
+	`CREATE INDEX cards_town ON cards (town, seq)`, `CREATE INDEX cards_town_issued ON cards (town, issued_at)`,
+	`CREATE INDEX cards_town_activated ON cards (town, activated_at)`,
+	`CREATE INDEX cards_blocked ON cards (blocked_at) WHERE blocked_at IS NOT NULL`,
 	`DROP TABLE product_towns`, `DROP TABLE office_tokens`, `DROP TABLE towns`,
 	`DROP INDEX merchants_town`, `DROP INDEX offers_town`, `DROP INDEX cards_town`, `DROP INDEX cards_town_issued`,
 	`DROP INDEX cards_town_activated`, `DROP INDEX redemptions_town`, `DROP INDEX audit_town`, `DROP INDEX redemptions_open_conflicts`,

@@ -152,7 +152,7 @@ func TestTwoTownsKeepApart(t *testing.T) {
 	}
 	// Every row of every town-owned table names an existing town.
 	for _, table := range []string{"merchants", "offers", "cards", "redemptions", "ledger", "rollup_days", "rollup_months",
-		"rollup_card_uses", "rollup_cards", "month_closes", "ledger_checkpoints", "office_tokens", "product_towns"} {
+		"rollup_card_uses", "rollup_cards", "month_closes", "ledger_checkpoints", "office_tokens", "product_towns", "product_codes"} {
 		var n int
 		if err := db.reader(context.Background()).queryRow(`SELECT count(*) FROM ` + table + ` WHERE town NOT IN (SELECT code FROM towns)`).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d rows of no town (%v)", table, n, err)

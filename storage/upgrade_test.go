@@ -138,4 +138,36 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 	if chk, err := db.VerifyLedger(ctx, "piran"); err != nil || !chk.OK {
 		t.Fatalf("verify after a new redemption = %+v, %v", chk, err)
 	}
+	// Product codes are per town (0020): every product is piran's by its code, every
+	// foreign key holds, and a second town may take an upgraded product's code.
+	var codes, bad int
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM product_codes pc JOIN products p ON p.seq = pc.product_seq
+		WHERE pc.town = 'piran' AND pc.code = p.code`).Scan(&codes)
+	if codes != counts["products"] {
+		t.Errorf("%d of %d products have their code in piran", codes, counts["products"])
+	}
+	db.reader(context.Background()).queryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&bad)
+	if bad != 0 {
+		t.Errorf("%d rows break a foreign key after the upgrade", bad)
+	}
+	ptuj := Town{Code: "ptuj", Name: map[string]string{"sl": "Ptuj"}, Timezone: "Europe/Ljubljana", Languages: []string{"sl"}}
+	if err := db.CreateTown(ctx, &ptuj); err != nil {
+		t.Fatal(err)
+	}
+	same := card.Product{Town: "ptuj", Code: product, Name: map[string]string{"sl": "Ptuj"}, ValidityDays: 1, PriceCents: 100, Audience: "tourist"}
+	if err := db.CreateProduct(ctx, &same); err != nil {
+		t.Fatalf("ptuj's product %s: %v", product, err)
+	}
+	if _, err := db.CreateCards(ctx, "ptuj", kr, product, 1, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := db.Product(ctx, "piran", product); err != nil || p.Town != "piran" || p.ValidityHours == 0 {
+		t.Errorf("piran's %s after ptuj's: %+v, %v", product, p, err)
+	}
+	for month, report := range frozen {
+		m, _ := merchant.ParseMonth(month)
+		if cl, _, err := db.ClosedMonth(ctx, "piran", m); err != nil || !bytes.Equal(cl.Report, report) {
+			t.Errorf("%s after ptuj's product: %v, same bytes %v", month, err, bytes.Equal(cl.Report, report))
+		}
+	}
 }

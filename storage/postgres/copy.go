@@ -30,6 +30,7 @@ var Tables = []string{
 	"checkpoint_keys",
 	"towns",
 	"products",
+	"product_codes",
 	"product_towns",
 	"batches",
 	"cards",

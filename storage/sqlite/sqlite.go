@@ -309,7 +309,40 @@ func (e *Engine) migrate(ctx context.Context, before BeforeMigration) error {
 		if n > 0 {
 			continue
 		}
-		tx, err := e.write.BeginTx(ctx, nil)
+		if err := e.apply(ctx, m, before); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// foreignKeysOff is the first line of a migration that rebuilds tables other tables refer to
+// (SQLite cannot change a foreign key in place): it runs with foreign keys off, as SQLite's
+// documented procedure for such changes does, and PRAGMA foreign_key_check must find nothing
+// before it commits.
+const foreignKeysOff = "-- foreign_keys: off\n"
+
+// apply runs one migration in its own transaction on the writer's one connection.
+func (e *Engine) apply(ctx context.Context, m engine.Migration, before BeforeMigration) (err error) {
+	conn, err := e.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fkOff := strings.HasPrefix(m.Body, foreignKeysOff)
+	if fkOff {
+		// PRAGMA foreign_keys is a no-op inside a transaction: it is set before BEGIN.
+		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+			return err
+		}
+		defer func() {
+			if _, on := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); err == nil {
+				err = on
+			}
+		}()
+	}
+	{
+		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -326,6 +359,17 @@ func (e *Engine) migrate(ctx context.Context, before BeforeMigration) error {
 		if _, err := tx.ExecContext(ctx, m.Body); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("%s: %w", m.Name, err)
+		}
+		if fkOff {
+			var bad int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_check`).Scan(&bad); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", m.Name, err)
+			}
+			if bad > 0 {
+				tx.Rollback()
+				return fmt.Errorf("%s: %d rows break a foreign key", m.Name, bad)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.Version, m.Name, time.Now().UnixMilli()); err != nil {
