@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/citycard/citycard/storage"
 	"github.com/citycard/citycard/storage/postgres"
 )
@@ -130,7 +131,7 @@ func checkMigration(ctx context.Context, from, to string, m storage.Migration, c
 			return err
 		}
 		for _, cl := range closes {
-			if err := sameMonth(ctx, src, dst, town, cl.Month, newLocale(cfg.Languages[0])); err != nil {
+			if err := sameMonth(ctx, src, dst, town, cl.Month, i18n.NewLocale(cfg.Languages[0])); err != nil {
 				return fmt.Errorf("%s %s: %w", town, cl.Month, err)
 			}
 		}
@@ -145,7 +146,7 @@ func checkMigration(ctx context.Context, from, to string, m storage.Migration, c
 
 // sameMonth compares a closed month's report in both databases, byte for byte, in JSON and
 // in every CSV table (with the names each database holds, for the products table).
-func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchant.Month, lang locale) error {
+func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchant.Month, lang i18n.Locale) error {
 	a, err := loadReport(ctx, src, town, m)
 	if err != nil {
 		return fmt.Errorf("the source's report: %w", err)

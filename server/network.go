@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -68,7 +69,7 @@ func (s *server) handleReportNetwork(c *fiber.Ctx) error {
 // networkReport composes month m's network report from every town's report as the town
 // serves it (its frozen report once it closed the month), with the towns' names in l's
 // language.
-func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l locale) (merchant.NetworkReport, map[string]string, error) {
+func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l i18n.Locale) (merchant.NetworkReport, map[string]string, error) {
 	towns, err := s.db.Towns(c.UserContext())
 	if err != nil {
 		return merchant.NetworkReport{}, nil, err
@@ -81,7 +82,7 @@ func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l locale) (mercha
 			return merchant.NetworkReport{}, nil, err
 		}
 		reports = append(reports, merchant.TownReport{Town: t.Code, Closed: doc.closed != nil, Report: doc.report})
-		names[t.Code] = l.productName(t.Code, t.Name)
+		names[t.Code] = l.ProductName(t.Code, t.Name)
 	}
 	return merchant.BuildNetworkReport(m, reports), names, nil
 }
@@ -169,8 +170,8 @@ func networkCSV(n merchant.NetworkReport, o csvOpts) []byte {
 
 // nt is the network report's text of key in l's language (the "network" catalogue), with
 // {0}, {1}… replaced by args.
-func nt(l locale, key string, args ...string) string {
-	return locale{lang: l.lang, msgs: catalogues["network"][l.lang]}.tf(key, args...)
+func nt(l i18n.Locale, key string, args ...string) string {
+	return l.Area("network").Tf(key, args...)
 }
 
 // networkMatrixColumns is how many towns of redemption one matrix table shows side by side;
@@ -182,7 +183,7 @@ const networkMatrixColumns = 6
 // redemptions) of issuing town × town of redemption with their row and column sums. Towns
 // are printed by name (names: code → name in l's language; a code without one prints itself);
 // the footer's time is in loc.
-func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[string]string, loc *time.Location) ([]byte, error) {
+func networkPDF(n merchant.NetworkReport, meta pdfMeta, l i18n.Locale, names map[string]string, loc *time.Location) ([]byte, error) {
 	title := nt(l, "title", n.Month.String())
 	d := newPDF(title, loc, meta, l)
 	d.AddPage()
@@ -195,10 +196,10 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 	}
 	t := n.Totals
 	d.keyValues([][2]string{
-		{l.t("redemptions"), l.count(t.Redemptions)}, {l.t("amount"), l.money(t.Amount)},
-		{l.t("voided"), l.count(t.Voided)}, {l.t("discount"), l.money(t.Discount)},
-		{l.t("cards_used"), l.count(t.CardsUsed)}, {l.t("municipal_share"), l.money(t.MunicipalShare)},
-		{l.t("cards_issued"), l.count(t.CardsIssued)}, {l.t("cards_activated"), l.count(t.CardsActivated)},
+		{l.T("redemptions"), l.Count(t.Redemptions)}, {l.T("amount"), l.Money(t.Amount)},
+		{l.T("voided"), l.Count(t.Voided)}, {l.T("discount"), l.Money(t.Discount)},
+		{l.T("cards_used"), l.Count(t.CardsUsed)}, {l.T("municipal_share"), l.Money(t.MunicipalShare)},
+		{l.T("cards_issued"), l.Count(t.CardsIssued)}, {l.T("cards_activated"), l.Count(t.CardsActivated)},
 	})
 	d.SetFont(pdfFont, "", 8)
 	d.MultiCell(pdfWidth, 4, nt(l, "cards_note"), "", "L", false)
@@ -211,12 +212,12 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 			state = nt(l, "closed")
 		}
 		c := tt.Totals
-		rows = append(rows, []string{name(tt.Town), state, l.count(c.Redemptions), l.count(c.CardsUsed),
-			l.money(c.Amount), l.money(c.Discount), l.money(c.MunicipalShare)})
+		rows = append(rows, []string{name(tt.Town), state, l.Count(c.Redemptions), l.Count(c.CardsUsed),
+			l.Money(c.Amount), l.Money(c.Discount), l.Money(c.MunicipalShare)})
 	}
-	d.table([]pdfCol{{nt(l, "town"), 36, "L", true}, {nt(l, "month_state"), 20, "L", false}, {l.t("redemptions"), 26, "R", false},
-		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 30, "R", false}},
-		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
+	d.table([]pdfCol{{nt(l, "town"), 36, "L", true}, {nt(l, "month_state"), 20, "L", false}, {l.T("redemptions"), 26, "R", false},
+		{l.T("cards"), 14, "R", false}, {l.T("amount"), 28, "R", false}, {l.T("discount"), 26, "R", false}, {l.T("municipal_share"), 30, "R", false}},
+		rows, []string{l.T("total"), "", l.Count(t.Redemptions), l.Count(t.CardsUsed), l.Money(t.Amount), l.Money(t.Discount), l.Money(t.MunicipalShare)})
 
 	d.heading(nt(l, "clearing"))
 	d.SetFont(pdfFont, "", 8)
@@ -229,12 +230,12 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 	}
 	rows = rows[:0]
 	for _, c := range n.Clearing {
-		rows = append(rows, []string{name(c.Issuer), name(c.Acceptor), l.count(c.Redemptions), l.count(c.CardsUsed),
-			l.money(c.Amount), l.money(c.Discount), l.money(c.MunicipalShare)})
+		rows = append(rows, []string{name(c.Issuer), name(c.Acceptor), l.Count(c.Redemptions), l.Count(c.CardsUsed),
+			l.Money(c.Amount), l.Money(c.Discount), l.Money(c.MunicipalShare)})
 	}
-	d.table([]pdfCol{{nt(l, "issuer"), 30, "L", true}, {nt(l, "acceptor"), 30, "L", true}, {l.t("redemptions"), 26, "R", false},
-		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 26, "R", false}},
-		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
+	d.table([]pdfCol{{nt(l, "issuer"), 30, "L", true}, {nt(l, "acceptor"), 30, "L", true}, {l.T("redemptions"), 26, "R", false},
+		{l.T("cards"), 14, "R", false}, {l.T("amount"), 28, "R", false}, {l.T("discount"), 26, "R", false}, {l.T("municipal_share"), 26, "R", false}},
+		rows, []string{l.T("total"), "", l.Count(t.Redemptions), l.Count(t.CardsUsed), l.Money(t.Amount), l.Money(t.Discount), l.Money(t.MunicipalShare)})
 
 	// The matrices list every town, as issuer and as acceptor, so a town with nothing to
 	// clear shows its empty row and column rather than vanishing.
@@ -259,9 +260,9 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 		title string
 		value func(merchant.Counters) string
 	}{
-		{l.t("municipal_share"), func(c merchant.Counters) string { return l.money(c.MunicipalShare) }},
-		{l.t("discount"), func(c merchant.Counters) string { return l.money(c.Discount) }},
-		{l.t("redemptions"), func(c merchant.Counters) string { return l.count(c.Redemptions) }},
+		{l.T("municipal_share"), func(c merchant.Counters) string { return l.Money(c.MunicipalShare) }},
+		{l.T("discount"), func(c merchant.Counters) string { return l.Money(c.Discount) }},
+		{l.T("redemptions"), func(c merchant.Counters) string { return l.Count(c.Redemptions) }},
 	} {
 		d.need(40) // the heading and the start of its table on one page
 		d.heading(nt(l, "matrix", mx.title))
@@ -278,7 +279,7 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 				pc = append(pc, pdfCol{name(a), w, "R", false})
 			}
 			if last {
-				pc = append(pc, pdfCol{l.t("total"), w, "R", false})
+				pc = append(pc, pdfCol{l.T("total"), w, "R", false})
 			}
 			var rows [][]string
 			for _, i := range codes {
@@ -291,7 +292,7 @@ func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[stri
 				}
 				rows = append(rows, row)
 			}
-			total := []string{l.t("total")}
+			total := []string{l.T("total")}
 			for _, a := range cols {
 				total = append(total, mx.value(byAcceptor[a]))
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 )
 
 // pdfAmounts are the euro amounts of a line of an English PDF's text, in cents.
@@ -159,7 +160,7 @@ func testNetworkReport() merchant.NetworkReport {
 func TestNetworkPDFAddsUp(t *testing.T) {
 	n := testNetworkReport()
 	names := map[string]string{"koper": "Koper", "ptuj": "Ptuj", "kranj": "Kranj"}
-	pdf, err := networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, newLocale("en"), names, time.UTC)
+	pdf, err := networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, i18n.NewLocale("en"), names, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestNetworkPDFAddsUp(t *testing.T) {
 	checkNetworkPDF(t, text, n, names)
 
 	// Slovene: names of the texts in the language.
-	pdf, err = networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, newLocale("sl"), names, time.UTC)
+	pdf, err = networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, i18n.NewLocale("sl"), names, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestNetworkPDFManyTowns(t *testing.T) {
 		towns = append(towns, merchant.TownReport{Town: code, Report: r})
 	}
 	n := merchant.BuildNetworkReport(m, towns)
-	pdf, err := networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, newLocale("en"), names, time.UTC)
+	pdf, err := networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, i18n.NewLocale("en"), names, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func TestNetworkCSVAddsUp(t *testing.T) {
 		moneyCol int
 	}{
 		{csvOpts{table: "clearing"}, ',', ".", "issuer", 5, 5},
-		{csvOpts{table: "towns", semicolon: true, bom: true, lang: newLocale("sl")}, ';', ",", "town", 3, 5},
+		{csvOpts{table: "towns", semicolon: true, bom: true, lang: i18n.NewLocale("sl")}, ';', ",", "town", 3, 5},
 	} {
 		recs := readCSV(t, networkCSV(n, tc.opts), tc.opts.bom, tc.sep)
 		if recs[0][1] != tc.first || len(recs) != tc.rows+2 {

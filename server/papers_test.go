@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/shopspring/decimal"
 )
 
@@ -276,13 +277,13 @@ func longReport(n, rows int) merchant.Report {
 func TestPDFLongTextIsBounded(t *testing.T) {
 	r := longReport(250_000, 3)
 	start := time.Now()
-	pdf, err := reportPDF(r, pdfMeta{generated: time.Now()}, newLocale("sl"), paperNames{})
+	pdf, err := reportPDF(r, pdfMeta{generated: time.Now()}, i18n.NewLocale("sl"), paperNames{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := statementSet{doc: reportDoc{report: r}, loc: time.UTC, statements: []merchant.Statement{{MerchantID: "mer_1", Name: r.Merchants[0].Name,
 		MunicipalShare: -15, Adjustments: r.Adjustments.Items}}}
-	if _, err := statementsPDF(st, pdfMeta{generated: time.Now()}, newLocale("en"), paperNames{}, false); err != nil {
+	if _, err := statementsPDF(st, pdfMeta{generated: time.Now()}, i18n.NewLocale("en"), paperNames{}, false); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > 5*time.Second*raceSlowdown {
@@ -300,7 +301,7 @@ func BenchmarkReportPDFLongText(b *testing.B) {
 		b.Run(fmt.Sprintf("chars=%d/rows=%d", tc.chars, tc.rows), func(b *testing.B) {
 			r := longReport(tc.chars, tc.rows)
 			for i := 0; i < b.N; i++ {
-				if _, err := reportPDF(r, pdfMeta{generated: time.Now()}, newLocale("sl"), paperNames{}); err != nil {
+				if _, err := reportPDF(r, pdfMeta{generated: time.Now()}, i18n.NewLocale("sl"), paperNames{}); err != nil {
 					b.Fatal(err)
 				}
 			}

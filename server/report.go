@@ -19,6 +19,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 	"github.com/shopspring/decimal"
@@ -273,7 +274,7 @@ func reportDocOf(m merchant.Month, v storage.MonthView) (reportDoc, error) {
 // paperOpts say how a paper is rendered: its language, the CSV's options and the names it
 // prints instead of codes.
 type paperOpts struct {
-	lang  locale
+	lang  i18n.Locale
 	csv   csvOpts
 	names paperNames
 }
@@ -509,12 +510,12 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	o := paperOpts{lang: newLocale(cfg.Languages[0])}
+	o := paperOpts{lang: i18n.NewLocale(cfg.Languages[0])}
 	if lang != "" {
 		if !card.ValidLang(lang) {
 			return errors.New("--lang must be sl, it, en or de")
 		}
-		o.lang = newLocale(lang)
+		o.lang = i18n.NewLocale(lang)
 	}
 	o.csv = csvOpts{table: "merchants", lang: o.lang, town: town}
 	if format == "pdf" {

@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/gofiber/fiber/v2"
 )
 
 // csvOpts are the report CSV's options for spreadsheets. Their zero value is the contract's
 // CSV: the merchants table, comma-separated, UTF-8 without a byte-order mark.
 type csvOpts struct {
-	table     string // merchants (default), categories, products, days, adjustments or issuers
-	town      string // the report's town: the issuer of a month frozen before the network
-	semicolon bool   // ';' between fields, and the language's decimal separator
-	bom       bool   // a UTF-8 byte-order mark first, so Excel reads UTF-8 (not Windows-1250)
-	lang      locale // names of categories and products; decimal separator with semicolon
+	table     string      // merchants (default), categories, products, days, adjustments or issuers
+	town      string      // the report's town: the issuer of a month frozen before the network
+	semicolon bool        // ';' between fields, and the language's decimal separator
+	bom       bool        // a UTF-8 byte-order mark first, so Excel reads UTF-8 (not Windows-1250)
+	lang      i18n.Locale // names of categories and products; decimal separator with semicolon
 }
 
 // reportTables are the tables of the report the CSV gives.
@@ -26,12 +27,12 @@ var reportTables = []string{"merchants", "categories", "products", "days", "adju
 
 // parseCSVOpts reads ?table=, ?sep=, ?bom= (and takes the paper's language). Bad values are
 // 400 invalid_request.
-func parseCSVOpts(c *fiber.Ctx, l locale) (csvOpts, error) {
+func parseCSVOpts(c *fiber.Ctx, l i18n.Locale) (csvOpts, error) {
 	return parseCSVOptsOf(c, l, reportTables)
 }
 
 // parseCSVOptsOf is parseCSVOpts for a paper whose tables are tables, the first the default.
-func parseCSVOptsOf(c *fiber.Ctx, l locale, tables []string) (csvOpts, error) {
+func parseCSVOptsOf(c *fiber.Ctx, l i18n.Locale, tables []string) (csvOpts, error) {
 	o := csvOpts{table: c.Query("table", tables[0]), lang: l}
 	valid := false
 	for _, t := range tables {
@@ -68,7 +69,7 @@ func (o csvOpts) writer(buf *bytes.Buffer) (*csv.Writer, func(cents int64) strin
 	w.UseCRLF = true
 	if o.semicolon {
 		w.Comma = ';'
-		return w, o.lang.decimal
+		return w, o.lang.Decimal
 	}
 	return w, formatMoney
 }
@@ -95,10 +96,10 @@ func reportCSVTable(r merchant.Report, o csvOpts, names paperNames) []byte {
 		w.Write(append([]string{month, "TOTAL", "", ""}, counters(t)...))
 	case "categories", "products":
 		key, lines := "category", r.Categories
-		name := o.lang.category
+		name := o.lang.Category
 		if o.table == "products" {
 			key, lines = "product", r.Products
-			name = func(code string) string { return o.lang.productName(code, names.products[code]) }
+			name = func(code string) string { return o.lang.ProductName(code, names.products[code]) }
 		}
 		w.Write(append([]string{"month", key, "name"}, head...))
 		for _, k := range lines {

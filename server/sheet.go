@@ -12,6 +12,7 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/gofiber/fiber/v2"
 	"github.com/skip2/go-qrcode"
 )
@@ -52,7 +53,7 @@ type sheetCard struct {
 // fours, its product's name, validity and activation deadline in the card's language (or
 // lang's, for a card without one), and a line of instructions in that language and in each
 // of the town's languages.
-func sheetPDF(title string, cards []sheetCard, l locale, town []string, loc *time.Location, meta pdfMeta) ([]byte, error) {
+func sheetPDF(title string, cards []sheetCard, l i18n.Locale, town []string, loc *time.Location, meta pdfMeta) ([]byte, error) {
 	d := newPDF(title, loc, meta, l)
 	d.SetFooterFunc(nil)
 	d.SetAutoPageBreak(false, 0)
@@ -65,7 +66,7 @@ func sheetPDF(title string, cards []sheetCard, l locale, town []string, loc *tim
 			d.cropMarks(min(sheetPerPage, len(cards)-i))
 			d.SetFont(pdfFont, "", 6)
 			d.SetTextColor(120, 120, 120)
-			d.Text(sheetX0, 297-3, l.tf("sheet.page", title, strconv.Itoa(i/sheetPerPage+1), strconv.Itoa(pages)))
+			d.Text(sheetX0, 297-3, l.Tf("sheet.page", title, strconv.Itoa(i/sheetPerPage+1), strconv.Itoa(pages)))
 			d.SetTextColor(0, 0, 0)
 		}
 		if err := d.sheetCard(i%sheetPerPage, sc, l, town, enc); err != nil {
@@ -126,12 +127,12 @@ func (d *pdfDoc) cropMarks(n int) {
 }
 
 // sheetCard draws one card in slot i of the page.
-func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string, enc *png.Encoder) error {
+func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang i18n.Locale, town []string, enc *png.Encoder) error {
 	x, y, w, _ := sheetCardRect(i)
 	c, p := sc.card, sc.product
 	l := sheetLang
 	if card.ValidLang(c.Lang) {
-		l = newLocale(c.Lang)
+		l = i18n.NewLocale(c.Lang)
 	}
 	q, err := qrcode.New(sc.url, qrcode.Medium)
 	if err != nil {
@@ -153,7 +154,7 @@ func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string,
 	tw := x + w - sheetPad - tx
 	d.SetXY(tx, y+sheetPad)
 	d.SetFont(pdfFont, "B", 9.5)
-	for _, line := range d.wrap(l.productName(p.Code, p.Name), tw, 2) {
+	for _, line := range d.wrap(l.ProductName(p.Code, p.Name), tw, 2) {
 		d.SetX(tx)
 		d.CellFormat(tw, 4.3, line, "", 1, "L", false, 0, "")
 	}
@@ -161,23 +162,23 @@ func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string,
 	d.SetX(tx)
 	d.CellFormat(tw, 3.6, validityText(l, p), "", 1, "L", false, 0, "")
 	d.SetX(tx)
-	d.CellFormat(tw, 3.6, d.fit(l.tf("sheet.activate_by", l.date(c.ActivateBy.In(d.loc))), tw), "", 1, "L", false, 0, "")
+	d.CellFormat(tw, 3.6, d.fit(l.Tf("sheet.activate_by", l.Date(c.ActivateBy.In(d.loc))), tw), "", 1, "L", false, 0, "")
 	d.SetFont(pdfFont, "B", 12.5)
 	d.SetXY(tx, y+sheetPad+sheetQR-6)
 	d.CellFormat(tw, 6, card.FormatNumber(c.Number), "", 0, "L", false, 0, "")
 
 	// Under it: a line in the card's language and one in each other language of the town.
-	langs := []string{l.lang}
+	langs := []string{l.Lang()}
 	for _, t := range town {
-		if t != l.lang {
+		if t != l.Lang() {
 			langs = append(langs, t)
 		}
 	}
 	iy := y + sheetPad + sheetQR + 3
 	iw := w - 2*sheetPad
 	for _, lang := range langs {
-		ll := newLocale(lang)
-		text := strings.ToUpper(lang) + " · " + validityText(ll, p) + ". " + ll.t("sheet.instructions")
+		ll := i18n.NewLocale(lang)
+		text := strings.ToUpper(lang) + " · " + validityText(ll, p) + ". " + ll.T("sheet.instructions")
 		d.SetFont(pdfFont, "", 5.6)
 		for _, line := range d.wrap(text, iw, 2) {
 			if iy > y+sheetCardH-sheetPad+0.5 {
@@ -193,11 +194,11 @@ func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string,
 }
 
 // validityText is how long a card of p lasts once used: "72 hours from first use".
-func validityText(l locale, p card.Product) string {
+func validityText(l i18n.Locale, p card.Product) string {
 	if p.ValidityHours > 0 {
-		return l.tf("sheet.validity_hours", strconv.Itoa(p.ValidityHours))
+		return l.Tf("sheet.validity_hours", strconv.Itoa(p.ValidityHours))
 	}
-	return l.tf("sheet.validity_days", strconv.Itoa(p.ValidityDays))
+	return l.Tf("sheet.validity_days", strconv.Itoa(p.ValidityDays))
 }
 
 // loadSheet gathers the products of cards and builds what sheetPDF prints.
@@ -304,9 +305,9 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	title := newLocale(s.townLanguages(town)[0]).t("sheet.title")
+	title := i18n.NewLocale(s.townLanguages(town)[0]).T("sheet.title")
 	if l, err := s.paperLangIn(town, c.Query("lang")); err == nil {
-		title = l.t("sheet.title")
+		title = l.T("sheet.title")
 	}
 	return s.sendSheet(c, title, "citycard-cards.pdf", cards)
 }

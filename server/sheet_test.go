@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 )
@@ -284,7 +285,7 @@ func BenchmarkSheetPDF1000(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pdf, err := sheetPDF("Hotel Histria", sheet, newLocale("sl"), []string{"sl", "it"}, testLoc, pdfMeta{generated: testNow})
+		pdf, err := sheetPDF("Hotel Histria", sheet, i18n.NewLocale("sl"), []string{"sl", "it"}, testLoc, pdfMeta{generated: testNow})
 		if err != nil {
 			b.Fatal(err)
 		}
