@@ -14,6 +14,7 @@ import (
 
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/citycard/citycard/storage"
 	"github.com/citycard/citycard/storage/postgres"
 )
@@ -173,12 +174,12 @@ func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchan
 	if err != nil {
 		return err
 	}
-	for _, table := range append([]string{""}, reportTables...) {
+	for _, table := range append([]string{""}, papers.ReportTables...) {
 		format, what := "csv", "CSV table "+table
 		if table == "" {
 			format, what = "json", "JSON"
 		}
-		o := paperOpts{lang: lang, csv: csvOpts{table: table, town: town, lang: lang}}
+		o := paperOpts{lang: lang, csv: papers.CSVOpts{Table: table, Town: town, Lang: lang}}
 		o.names = namesA
 		x, _, _, err := a.render(format, time.Time{}, o)
 		if err != nil {

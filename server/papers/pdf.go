@@ -1,8 +1,9 @@
-package main
+// Package papers makes every document the service hands out: report, statement, network and
+// print-sheet PDFs and CSV tables, as bytes from domain values and a locale; no HTTP, no storage.
+package papers
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"sort"
 	"strconv"
@@ -12,7 +13,6 @@ import (
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/server/i18n"
-	"github.com/citycard/citycard/storage"
 )
 
 // The PDFs print with DejaVu Sans Condensed, embedded (license in fonts/LICENSE), so € and
@@ -26,19 +26,19 @@ var (
 
 const pdfFont = "dejavu"
 
-// pdfMeta is what a PDF says about where it comes from. A closed month's PDF is dated at its
+// Meta is what a PDF says about where it comes from. A closed month's PDF is dated at its
 // close and names its frozen report's SHA-256, so it is the same bytes every time.
-type pdfMeta struct {
-	generated time.Time
-	closed    bool
-	sha256    string
+type Meta struct {
+	Generated time.Time // when the paper was made: now, or the month's close
+	Closed    bool      // a closed month's paper: its footer says so and names SHA256
+	SHA256    string    // the frozen report's SHA-256, in hex
 }
 
 // pdfDoc wraps fpdf with the layout helpers the papers share, writing in one language.
 type pdfDoc struct {
 	*fpdf.Fpdf
 	loc  *time.Location
-	meta pdfMeta
+	meta Meta
 	l    i18n.Locale
 }
 
@@ -50,13 +50,13 @@ const (
 	pdfWrap   = 8                 // the most lines a wrapped cell prints: a 200-character name in full
 )
 
-func newPDF(title string, loc *time.Location, meta pdfMeta, l i18n.Locale) *pdfDoc {
+func newPDF(title string, loc *time.Location, meta Meta, l i18n.Locale) *pdfDoc {
 	title = pdfClean(title, 200)
 	f := fpdf.New("P", "mm", "A4", "")
 	// Fixed dates and a sorted catalog: the same input gives the same bytes.
 	f.SetCatalogSort(true)
-	f.SetCreationDate(meta.generated)
-	f.SetModificationDate(meta.generated)
+	f.SetCreationDate(meta.Generated)
+	f.SetModificationDate(meta.Generated)
 	f.SetTitle(title, true)
 	f.SetCreator("citycard", true)
 	f.AddUTF8FontFromBytes(pdfFont, "", fontRegular)
@@ -69,9 +69,9 @@ func newPDF(title string, loc *time.Location, meta pdfMeta, l i18n.Locale) *pdfD
 		d.SetY(-11)
 		d.SetFont(pdfFont, "", 7)
 		d.SetTextColor(110, 110, 110)
-		left := title + " · " + l.Tf("generated", d.localTime(meta.generated))
-		if meta.closed {
-			left = title + " · " + l.Tf("closed_footer", d.localTime(meta.generated), meta.sha256)
+		left := title + " · " + l.Tf("generated", d.localTime(meta.Generated))
+		if meta.Closed {
+			left = title + " · " + l.Tf("closed_footer", d.localTime(meta.Generated), meta.SHA256)
 		}
 		d.CellFormat(pdfWidth-20, 4, d.fit(left, pdfWidth-22), "", 0, "L", false, 0, "")
 		d.CellFormat(20, 4, l.Tf("page", strconv.Itoa(f.PageNo()), "{nb}"), "", 0, "R", false, 0, "")
@@ -320,76 +320,26 @@ func zone(name string) *time.Location {
 	return loc
 }
 
-// paperNames are the names a paper prints instead of codes and ids: products and offers
+// Names are the names a paper prints instead of codes and ids: products and offers
 // by language, merchants with their address and payment details. They are read as they
 // are now, also for a closed month (whose figures are frozen).
-type paperNames struct {
-	products  map[string]map[string]string // by product code
-	offers    map[string]map[string]string // by offer id
-	merchants map[string]merchant.Merchant
-	town      string                       // the paper's town (code)
-	towns     map[string]map[string]string // town names by code, by language
+type Names struct {
+	Products  map[string]map[string]string // by product code
+	Offers    map[string]map[string]string // by offer id
+	Merchants map[string]merchant.Merchant // by merchant id
+	Town      string                       // the paper's town (code)
+	Towns     map[string]map[string]string // town names by code, by language
 }
 
-// loadPaperNames reads every product (the town's and the network's it may use), offer and
-// merchant of town, and the names of every town.
-func loadPaperNames(ctx context.Context, db *storage.DB, town string) (paperNames, error) {
-	n := paperNames{products: map[string]map[string]string{}, offers: map[string]map[string]string{},
-		merchants: map[string]merchant.Merchant{}, town: town, towns: map[string]map[string]string{}}
-	for _, code := range db.TownCodes() {
-		if t, ok := db.CachedTown(code); ok {
-			n.towns[code] = t.Name
-		}
-	}
-	err := eachPage(func(p storage.Page) (string, error) {
-		items, next, err := db.Products(ctx, town, p)
-		for _, it := range items {
-			n.products[it.Code] = it.Name
-		}
-		return next, err
-	})
-	if err == nil {
-		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Offers(ctx, town, "", p)
-			for _, it := range items {
-				n.offers[it.ID] = it.Title
-			}
-			return next, err
-		})
-	}
-	if err == nil {
-		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Merchants(ctx, town, p)
-			for _, it := range items {
-				n.merchants[it.ID] = it
-			}
-			return next, err
-		})
-	}
-	return n, err
-}
-
-// eachPage calls fetch with every page of a list until its next cursor is empty.
-func eachPage(fetch func(storage.Page) (string, error)) error {
-	p := storage.Page{Limit: 500}
-	for {
-		next, err := fetch(p)
-		if err != nil || next == "" {
-			return err
-		}
-		p.Cursor = next
-	}
-}
-
-// reportPDF is the month's report for the municipality: the totals, charts of redemptions
+// ReportPDF is the month's report for the municipality: the totals, charts of redemptions
 // per day, discount per category and the top merchants, and tables by merchant, category,
 // product and of the adjustments. Categories and products are printed by name.
-func reportPDF(r merchant.Report, meta pdfMeta, l i18n.Locale, names paperNames) ([]byte, error) {
+func ReportPDF(r merchant.Report, meta Meta, l i18n.Locale, names Names) ([]byte, error) {
 	title := l.Tf("report.title", r.Month.String())
 	d := newPDF(title, zone(r.Timezone), meta, l)
 	d.AddPage()
 	sub := l.Tf("report.sub", r.Timezone)
-	if meta.closed {
+	if meta.Closed {
 		sub += " " + l.T("report.closed")
 	} else {
 		sub += " " + l.T("report.open")
@@ -459,18 +409,18 @@ func reportPDF(r merchant.Report, meta pdfMeta, l i18n.Locale, names paperNames)
 			rows, []string{l.T("total"), l.Count(t.Redemptions), "", l.Money(t.Amount), l.Money(t.Discount), l.Money(t.MunicipalShare)})
 	}
 	keyTable(l.T("categories"), l.T("category"), r.Categories, l.Category)
-	keyTable(l.T("products"), l.T("product"), r.Products, func(code string) string { return l.ProductName(code, names.products[code]) })
+	keyTable(l.T("products"), l.T("product"), r.Products, func(code string) string { return l.ProductName(code, names.Products[code]) })
 
 	// By issuing town, once a card of another town was used here.
-	issuers := r.OwnIssuers(names.town)
+	issuers := r.OwnIssuers(names.Town)
 	other := false
 	for _, i := range issuers {
-		other = other || i.Town != names.town
+		other = other || i.Town != names.Town
 	}
 	if other {
 		rows := make([][]string, 0, len(issuers))
 		for _, i := range issuers {
-			rows = append(rows, []string{l.ProductName(i.Town, names.towns[i.Town]), l.Count(i.Redemptions), l.Count(i.CardsUsed),
+			rows = append(rows, []string{l.ProductName(i.Town, names.Towns[i.Town]), l.Count(i.Redemptions), l.Count(i.CardsUsed),
 				l.Money(i.Amount), l.Money(i.Discount), l.Money(i.MunicipalShare)})
 		}
 		d.heading(nt(l, "by_issuer"))
@@ -493,15 +443,15 @@ func reportPDF(r merchant.Report, meta pdfMeta, l i18n.Locale, names paperNames)
 	return d.bytes()
 }
 
-// statementsPDF is the month's settlement statements, compact: a summary of what the
-// municipality owes each merchant, then each merchant's statement (name, address, tax
-// number, IBAN, and one table of its redemptions, each naming its offer, and adjustments),
-// one after the other, a new page only when the next does not fit. Merchants owed nothing
+// StatementsPDF is month m's settlement statements sts (times in loc), compact: a summary
+// of what the municipality owes each merchant, then each merchant's statement (name,
+// address, tax number, IBAN, and one table of its redemptions, each naming its offer, and
+// adjustments), one after the other, a new page only when the next does not fit. Merchants owed nothing
 // are left out unless all is set (or a single statement was asked for).
-func statementsPDF(st statementSet, meta pdfMeta, l i18n.Locale, names paperNames, all bool) ([]byte, error) {
-	month := st.doc.report.Month.String()
+func StatementsPDF(m merchant.Month, sts []merchant.Statement, loc *time.Location, meta Meta, l i18n.Locale, names Names, all bool) ([]byte, error) {
+	month := m.String()
 	title := l.Tf("statements.title", month)
-	statements := st.statements
+	statements := sts
 	if len(statements) == 1 {
 		title = l.Tf("statement.title", month, statements[0].Name)
 	}
@@ -515,9 +465,9 @@ func statementsPDF(st statementSet, meta pdfMeta, l i18n.Locale, names paperName
 		}
 		leftOut, statements = len(statements)-len(kept), kept
 	}
-	d := newPDF(title, st.loc, meta, l)
+	d := newPDF(title, loc, meta, l)
 	d.AddPage()
-	if len(st.statements) != 1 {
+	if len(sts) != 1 {
 		d.title(title, l.Tf("statements.sub", month))
 		rows := make([][]string, 0, len(statements))
 		var n int
@@ -534,7 +484,7 @@ func statementsPDF(st statementSet, meta pdfMeta, l i18n.Locale, names paperName
 		}
 	}
 	for i, s := range statements {
-		if i > 0 || len(st.statements) != 1 {
+		if i > 0 || len(sts) != 1 {
 			d.need(42) // the header and a few lines, or the statement starts on the next page
 			d.Ln(5)
 		}
@@ -544,9 +494,9 @@ func statementsPDF(st statementSet, meta pdfMeta, l i18n.Locale, names paperName
 }
 
 // statement draws one merchant's statement where the page is.
-func (d *pdfDoc) statement(s merchant.Statement, month string, names paperNames) {
+func (d *pdfDoc) statement(s merchant.Statement, month string, names Names) {
 	l := d.l
-	m := names.merchants[s.MerchantID]
+	m := names.Merchants[s.MerchantID]
 	d.SetFont(pdfFont, "B", 12)
 	for _, line := range d.wrap(l.Tf("statement.title", month, s.Name), pdfWidth, 3) {
 		d.CellFormat(pdfWidth, 6, line, "", 1, "L", false, 0, "")
@@ -573,7 +523,7 @@ func (d *pdfDoc) statement(s merchant.Statement, month string, names paperNames)
 	rows := make([][]string, 0, len(s.Items)+len(s.Adjustments))
 	var amount, discount, share int64
 	for _, r := range s.Items {
-		rows = append(rows, []string{d.localTime(r.CreatedAt), card.FormatNumber(r.CardNumber), l.Title(names.offers[r.OfferID], r.OfferID),
+		rows = append(rows, []string{d.localTime(r.CreatedAt), card.FormatNumber(r.CardNumber), l.Title(names.Offers[r.OfferID], r.OfferID),
 			r.Terminal, l.Money(r.Amount), l.Money(r.Discount), l.Money(r.MunicipalShare)})
 		amount, discount, share = amount+r.Amount, discount+r.Discount, share+r.MunicipalShare
 	}
