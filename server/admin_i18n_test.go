@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/citycard/citycard/server/i18n"
 )
 
 // TestAdminTextsInCatalogue checks that every text key the console's page and script ask for
@@ -60,14 +62,14 @@ func TestAdminTextsInCatalogue(t *testing.T) {
 // TestConsoleTextsDistinct: the console's areas share one data block, so a key in both
 // admin.*.json and towns.*.json would show one area's text where the other's was meant.
 func TestConsoleTextsDistinct(t *testing.T) {
-	for lang, m := range catalogues["towns"] {
+	for lang, m := range i18n.Catalogue("towns") {
 		for k := range m {
-			if _, ok := catalogues["admin"][lang][k]; ok {
+			if _, ok := i18n.Catalogue("admin")[lang][k]; ok {
 				t.Errorf("key %q is in both admin.%s.json and towns.%s.json", k, lang, lang)
 			}
 		}
 	}
-	if len(consoleTexts["sl"]) != len(catalogues["admin"]["sl"])+len(catalogues["towns"]["sl"]) {
+	if len(consoleTexts["sl"]) != len(i18n.Catalogue("admin")["sl"])+len(i18n.Catalogue("towns")["sl"]) {
 		t.Errorf("the console's Slovene texts have %d keys, want admin's and towns' together", len(consoleTexts["sl"]))
 	}
 }

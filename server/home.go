@@ -8,6 +8,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
@@ -43,10 +44,10 @@ type homeItem struct {
 
 // handleHome serves the front door.
 func (s *server) handleHome(c *fiber.Ctx) error {
-	lang := pickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), "")
+	lang := i18n.PickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), "")
 	ctx := c.UserContext()
-	pg := homePage{Lang: lang, Langs: card.Languages, T: catalogues["home"][lang], V: assetVersion}
-	tr := func(key, n string) string { return strings.ReplaceAll(translate("home", lang, key), "{n}", n) }
+	pg := homePage{Lang: lang, Langs: card.Languages, T: i18n.Catalogue("home")[lang], V: assetVersion}
+	tr := func(key, n string) string { return strings.ReplaceAll(i18n.Translate("home", lang, key), "{n}", n) }
 
 	names := map[string]map[string]string{}
 	for page := (storage.Page{Limit: 500}); ; {
@@ -56,7 +57,7 @@ func (s *server) handleHome(c *fiber.Ctx) error {
 		}
 		for _, p := range ps {
 			names[p.Code] = p.Name
-			hp := homeProduct{Name: offerTitle(p.Name, lang), Price: localEuro(p.PriceCents, lang), Resident: p.Audience == "resident"}
+			hp := homeProduct{Name: i18n.OfferTitle(p.Name, lang), Price: i18n.Euro(p.PriceCents, lang), Resident: p.Audience == "resident"}
 			if p.ValidityHours > 0 {
 				hp.Validity = tr("valid.hours", strconv.Itoa(p.ValidityHours))
 			} else {
@@ -80,8 +81,8 @@ func (s *server) handleHome(c *fiber.Ctx) error {
 		}
 		for _, it := range items {
 			byCat[it.Merchant.Category] = append(byCat[it.Merchant.Category], homeItem{
-				Merchant: it.Merchant.Name, Address: it.Merchant.Address, Offer: offerTitle(it.Offer.Title, lang),
-				Terms: offerTerms(it.Offer, lang, names)})
+				Merchant: it.Merchant.Name, Address: it.Merchant.Address, Offer: i18n.OfferTitle(it.Offer.Title, lang),
+				Terms: i18n.OfferTerms(it.Offer, lang, names)})
 			places[it.Merchant.ID] = true
 			n++
 		}
@@ -93,10 +94,10 @@ func (s *server) handleHome(c *fiber.Ctx) error {
 	for _, cat := range merchant.Categories {
 		if items := byCat[cat]; len(items) > 0 {
 			sort.SliceStable(items, func(i, j int) bool { return items[i].Merchant < items[j].Merchant })
-			pg.Groups = append(pg.Groups, homeGroup{Category: translate("card", lang, "cat."+cat), Items: items})
+			pg.Groups = append(pg.Groups, homeGroup{Category: i18n.Translate("card", lang, "cat."+cat), Items: items})
 		}
 	}
-	pg.Offers = strings.NewReplacer("{n}", strconv.Itoa(n), "{m}", strconv.Itoa(len(places))).Replace(translate("home", lang, "offers.count"))
+	pg.Offers = strings.NewReplacer("{n}", strconv.Itoa(n), "{m}", strconv.Itoa(len(places))).Replace(i18n.Translate("home", lang, "offers.count"))
 
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, "home.html", pg); err != nil {

@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/citycard/citycard/storage"
 )
 
 // compareMonth is migrate-db's check of a month closed in both databases
 // (tools.CompareMonth): sameMonth in the language lang.
 func compareMonth(ctx context.Context, src, dst *storage.DB, town string, m merchant.Month, lang string) error {
-	return sameMonth(ctx, src, dst, town, m, newLocale(lang))
+	return sameMonth(ctx, src, dst, town, m, i18n.NewLocale(lang))
 }
 
 // sameMonth compares a closed month's report in both databases, byte for byte, in JSON and
 // in every CSV table (with the names each database holds, for the products table).
-func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchant.Month, lang locale) error {
+func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchant.Month, lang i18n.Locale) error {
 	a, err := loadReport(ctx, src, town, m)
 	if err != nil {
 		return fmt.Errorf("the source's report: %w", err)
@@ -46,12 +48,12 @@ func sameMonth(ctx context.Context, src, dst *storage.DB, town string, m merchan
 	if err != nil {
 		return err
 	}
-	for _, table := range append([]string{""}, reportTables...) {
+	for _, table := range append([]string{""}, papers.ReportTables...) {
 		format, what := "csv", "CSV table "+table
 		if table == "" {
 			format, what = "json", "JSON"
 		}
-		o := paperOpts{lang: lang, csv: csvOpts{table: table, town: town, lang: lang}}
+		o := paperOpts{lang: lang, csv: papers.CSVOpts{Table: table, Town: town, Lang: lang}}
 		o.names = namesA
 		x, _, _, err := a.render(format, time.Time{}, o)
 		if err != nil {

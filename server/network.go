@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"strconv"
-	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -29,9 +28,9 @@ func (s *server) handleReportNetwork(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var opts csvOpts
+	var opts papers.CSVOpts
 	if format == "csv" {
-		if opts, err = parseCSVOptsOf(c, l, networkTables); err != nil {
+		if opts, err = parseCSVOptsOf(c, l, papers.NetworkTables); err != nil {
 			return err
 		}
 	}
@@ -49,13 +48,13 @@ func (s *server) handleReportNetwork(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(body)
 	case "csv":
-		if opts.table != networkTables[0] {
-			name += "-" + opts.table
+		if opts.Table != papers.NetworkTables[0] {
+			name += "-" + opts.Table
 		}
-		body, name = networkCSV(n, opts), name+".csv"
+		body, name = papers.NetworkCSV(n, opts), name+".csv"
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	default:
-		if body, err = networkPDF(n, pdfMeta{generated: s.db.Now()}, l, names, s.cfg.Loc); err != nil {
+		if body, err = papers.NetworkPDF(n, papers.Meta{Generated: s.db.Now()}, l, names, s.cfg.Loc); err != nil {
 			return err
 		}
 		name += ".pdf"
@@ -68,7 +67,7 @@ func (s *server) handleReportNetwork(c *fiber.Ctx) error {
 // networkReport composes month m's network report from every town's report as the town
 // serves it (its frozen report once it closed the month), with the towns' names in l's
 // language.
-func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l locale) (merchant.NetworkReport, map[string]string, error) {
+func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l i18n.Locale) (merchant.NetworkReport, map[string]string, error) {
 	towns, err := s.db.Towns(c.UserContext())
 	if err != nil {
 		return merchant.NetworkReport{}, nil, err
@@ -81,7 +80,7 @@ func (s *server) networkReport(c *fiber.Ctx, m merchant.Month, l locale) (mercha
 			return merchant.NetworkReport{}, nil, err
 		}
 		reports = append(reports, merchant.TownReport{Town: t.Code, Closed: doc.closed != nil, Report: doc.report})
-		names[t.Code] = l.productName(t.Code, t.Name)
+		names[t.Code] = l.ProductName(t.Code, t.Name)
 	}
 	return merchant.BuildNetworkReport(m, reports), names, nil
 }
@@ -133,174 +132,4 @@ func encodeNetworkReport(n merchant.NetworkReport) ([]byte, error) {
 		out.Clearing[i] = clearingLineJSON{l.Issuer, l.Acceptor, toCountersJSON(l.Counters)}
 	}
 	return json.Marshal(out)
-}
-
-// networkTables are the tables of the network report's CSV, the default first.
-var networkTables = []string{"clearing", "towns"}
-
-// networkCSV is one table of the network report as CSV (RFC 4180, CRLF, UTF-8, with the
-// papers' options): "clearing", one row per (issuer, acceptor), or "towns", one row per town;
-// each ends in a TOTAL row, the network's totals, which are the sums of the rows above.
-func networkCSV(n merchant.NetworkReport, o csvOpts) []byte {
-	var buf bytes.Buffer
-	w, money := o.writer(&buf)
-	month := n.Month.String()
-	counters := func(c merchant.Counters) []string {
-		return []string{strconv.Itoa(c.Redemptions), strconv.Itoa(c.CardsUsed), money(c.Amount), money(c.Discount), money(c.MunicipalShare)}
-	}
-	head := []string{"redemptions", "cards_used", "amount", "discount", "municipal_share"}
-	switch o.table {
-	case "towns":
-		w.Write(append([]string{"month", "town", "closed"}, head...))
-		for _, t := range n.Towns {
-			w.Write(append([]string{month, t.Town, strconv.FormatBool(t.Closed)}, counters(t.Totals.Counters)...))
-		}
-		w.Write(append([]string{month, "TOTAL", ""}, counters(n.Totals.Counters)...))
-	default:
-		w.Write(append([]string{"month", "issuer", "acceptor"}, head...))
-		for _, l := range n.Clearing {
-			w.Write(append([]string{month, l.Issuer, l.Acceptor}, counters(l.Counters)...))
-		}
-		w.Write(append([]string{month, "TOTAL", ""}, counters(n.Totals.Counters)...))
-	}
-	w.Flush()
-	return buf.Bytes()
-}
-
-// nt is the network report's text of key in l's language (the "network" catalogue), with
-// {0}, {1}… replaced by args.
-func nt(l locale, key string, args ...string) string {
-	return locale{lang: l.lang, msgs: catalogues["network"][l.lang]}.tf(key, args...)
-}
-
-// networkMatrixColumns is how many towns of redemption one matrix table shows side by side;
-// more make another table below, so the amounts stay legible on A4.
-const networkMatrixColumns = 6
-
-// networkPDF is the network report for the towns: the network's totals, a table of the towns'
-// totals, the clearing lines, and the clearing matrices (municipal share, discount,
-// redemptions) of issuing town × town of redemption with their row and column sums. Towns
-// are printed by name (names: code → name in l's language; a code without one prints itself);
-// the footer's time is in loc.
-func networkPDF(n merchant.NetworkReport, meta pdfMeta, l locale, names map[string]string, loc *time.Location) ([]byte, error) {
-	title := nt(l, "title", n.Month.String())
-	d := newPDF(title, loc, meta, l)
-	d.AddPage()
-	d.title(title, nt(l, "sub"))
-	name := func(code string) string {
-		if s := names[code]; s != "" {
-			return s
-		}
-		return code
-	}
-	t := n.Totals
-	d.keyValues([][2]string{
-		{l.t("redemptions"), l.count(t.Redemptions)}, {l.t("amount"), l.money(t.Amount)},
-		{l.t("voided"), l.count(t.Voided)}, {l.t("discount"), l.money(t.Discount)},
-		{l.t("cards_used"), l.count(t.CardsUsed)}, {l.t("municipal_share"), l.money(t.MunicipalShare)},
-		{l.t("cards_issued"), l.count(t.CardsIssued)}, {l.t("cards_activated"), l.count(t.CardsActivated)},
-	})
-	d.SetFont(pdfFont, "", 8)
-	d.MultiCell(pdfWidth, 4, nt(l, "cards_note"), "", "L", false)
-
-	d.heading(nt(l, "towns"))
-	rows := make([][]string, 0, len(n.Towns))
-	for _, tt := range n.Towns {
-		state := nt(l, "open")
-		if tt.Closed {
-			state = nt(l, "closed")
-		}
-		c := tt.Totals
-		rows = append(rows, []string{name(tt.Town), state, l.count(c.Redemptions), l.count(c.CardsUsed),
-			l.money(c.Amount), l.money(c.Discount), l.money(c.MunicipalShare)})
-	}
-	d.table([]pdfCol{{nt(l, "town"), 36, "L", true}, {nt(l, "month_state"), 20, "L", false}, {l.t("redemptions"), 26, "R", false},
-		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 30, "R", false}},
-		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
-
-	d.heading(nt(l, "clearing"))
-	d.SetFont(pdfFont, "", 8)
-	d.MultiCell(pdfWidth, 4, nt(l, "clearing_note"), "", "L", false)
-	d.Ln(1)
-	if len(n.Clearing) == 0 {
-		d.SetFont(pdfFont, "", 9)
-		d.MultiCell(pdfWidth, 5, nt(l, "none"), "", "L", false)
-		return d.bytes()
-	}
-	rows = rows[:0]
-	for _, c := range n.Clearing {
-		rows = append(rows, []string{name(c.Issuer), name(c.Acceptor), l.count(c.Redemptions), l.count(c.CardsUsed),
-			l.money(c.Amount), l.money(c.Discount), l.money(c.MunicipalShare)})
-	}
-	d.table([]pdfCol{{nt(l, "issuer"), 30, "L", true}, {nt(l, "acceptor"), 30, "L", true}, {l.t("redemptions"), 26, "R", false},
-		{l.t("cards"), 14, "R", false}, {l.t("amount"), 28, "R", false}, {l.t("discount"), 26, "R", false}, {l.t("municipal_share"), 26, "R", false}},
-		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
-
-	// The matrices list every town, as issuer and as acceptor, so a town with nothing to
-	// clear shows its empty row and column rather than vanishing.
-	var codes []string
-	seen := map[string]bool{}
-	for _, tt := range n.Towns {
-		codes, seen[tt.Town] = append(codes, tt.Town), true
-	}
-	for _, c := range n.Clearing {
-		for _, code := range []string{c.Issuer, c.Acceptor} {
-			if !seen[code] {
-				codes, seen[code] = append(codes, code), true
-			}
-		}
-	}
-	cell := map[[2]string]merchant.Counters{}
-	for _, c := range n.Clearing {
-		cell[[2]string{c.Issuer, c.Acceptor}] = c.Counters
-	}
-	byIssuer, byAcceptor := n.ClearingSums()
-	for _, mx := range []struct {
-		title string
-		value func(merchant.Counters) string
-	}{
-		{l.t("municipal_share"), func(c merchant.Counters) string { return l.money(c.MunicipalShare) }},
-		{l.t("discount"), func(c merchant.Counters) string { return l.money(c.Discount) }},
-		{l.t("redemptions"), func(c merchant.Counters) string { return l.count(c.Redemptions) }},
-	} {
-		d.need(40) // the heading and the start of its table on one page
-		d.heading(nt(l, "matrix", mx.title))
-		for from := 0; from < len(codes); from += networkMatrixColumns {
-			cols := codes[from:min(from+networkMatrixColumns, len(codes))]
-			last := from+networkMatrixColumns >= len(codes)
-			ncols := len(cols)
-			if last {
-				ncols++ // the row sums
-			}
-			w := (pdfWidth - 36) / float64(ncols)
-			pc := []pdfCol{{nt(l, "issuer") + " \\ " + nt(l, "acceptor"), 36, "L", true}}
-			for _, a := range cols {
-				pc = append(pc, pdfCol{name(a), w, "R", false})
-			}
-			if last {
-				pc = append(pc, pdfCol{l.t("total"), w, "R", false})
-			}
-			var rows [][]string
-			for _, i := range codes {
-				row := []string{name(i)}
-				for _, a := range cols {
-					row = append(row, mx.value(cell[[2]string{i, a}]))
-				}
-				if last {
-					row = append(row, mx.value(byIssuer[i]))
-				}
-				rows = append(rows, row)
-			}
-			total := []string{l.t("total")}
-			for _, a := range cols {
-				total = append(total, mx.value(byAcceptor[a]))
-			}
-			if last {
-				total = append(total, mx.value(t.Counters))
-			}
-			d.table(pc, rows, total)
-			d.Ln(2)
-		}
-	}
-	return d.bytes()
 }

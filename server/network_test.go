@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 )
 
 // pdfAmounts are the euro amounts of a line of an English PDF's text, in cents.
@@ -159,7 +161,7 @@ func testNetworkReport() merchant.NetworkReport {
 func TestNetworkPDFAddsUp(t *testing.T) {
 	n := testNetworkReport()
 	names := map[string]string{"koper": "Koper", "ptuj": "Ptuj", "kranj": "Kranj"}
-	pdf, err := networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, newLocale("en"), names, time.UTC)
+	pdf, err := papers.NetworkPDF(n, papers.Meta{Generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, i18n.NewLocale("en"), names, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestNetworkPDFAddsUp(t *testing.T) {
 	checkNetworkPDF(t, text, n, names)
 
 	// Slovene: names of the texts in the language.
-	pdf, err = networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, newLocale("sl"), names, time.UTC)
+	pdf, err = papers.NetworkPDF(n, papers.Meta{Generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, i18n.NewLocale("sl"), names, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +207,7 @@ func TestNetworkPDFManyTowns(t *testing.T) {
 		towns = append(towns, merchant.TownReport{Town: code, Report: r})
 	}
 	n := merchant.BuildNetworkReport(m, towns)
-	pdf, err := networkPDF(n, pdfMeta{generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, newLocale("en"), names, time.UTC)
+	pdf, err := papers.NetworkPDF(n, papers.Meta{Generated: time.Date(2026, 11, 2, 7, 0, 0, 0, time.UTC)}, i18n.NewLocale("en"), names, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,23 +231,23 @@ func TestNetworkPDFManyTowns(t *testing.T) {
 func TestNetworkCSVAddsUp(t *testing.T) {
 	n := testNetworkReport()
 	for _, tc := range []struct {
-		opts     csvOpts
+		opts     papers.CSVOpts
 		sep      rune
 		dec      string
 		first    string
 		rows     int
 		moneyCol int
 	}{
-		{csvOpts{table: "clearing"}, ',', ".", "issuer", 5, 5},
-		{csvOpts{table: "towns", semicolon: true, bom: true, lang: newLocale("sl")}, ';', ",", "town", 3, 5},
+		{papers.CSVOpts{Table: "clearing"}, ',', ".", "issuer", 5, 5},
+		{papers.CSVOpts{Table: "towns", Semicolon: true, BOM: true, Lang: i18n.NewLocale("sl")}, ';', ",", "town", 3, 5},
 	} {
-		recs := readCSV(t, networkCSV(n, tc.opts), tc.opts.bom, tc.sep)
+		recs := readCSV(t, papers.NetworkCSV(n, tc.opts), tc.opts.BOM, tc.sep)
 		if recs[0][1] != tc.first || len(recs) != tc.rows+2 {
-			t.Fatalf("%s: %v", tc.opts.table, recs)
+			t.Fatalf("%s: %v", tc.opts.Table, recs)
 		}
 		last := recs[len(recs)-1]
 		if last[1] != "TOTAL" {
-			t.Fatalf("%s: last row %v", tc.opts.table, last)
+			t.Fatalf("%s: last row %v", tc.opts.Table, last)
 		}
 		want := []int64{n.Totals.Amount, n.Totals.Discount, n.Totals.MunicipalShare}
 		for k := 0; k < 3; k++ {
@@ -255,7 +257,7 @@ func TestNetworkCSVAddsUp(t *testing.T) {
 				sum += csvCents(t, r[col], tc.dec)
 			}
 			if total := csvCents(t, last[col], tc.dec); total != sum || total != want[k] {
-				t.Errorf("%s %s: TOTAL %d, rows %d, network %d", tc.opts.table, recs[0][col], total, sum, want[k])
+				t.Errorf("%s %s: TOTAL %d, rows %d, network %d", tc.opts.Table, recs[0][col], total, sum, want[k])
 			}
 		}
 		var redemptions, cards int
@@ -265,7 +267,7 @@ func TestNetworkCSVAddsUp(t *testing.T) {
 			redemptions, cards = redemptions+a, cards+b
 		}
 		if last[tc.moneyCol-2] != strconv.Itoa(redemptions) || last[tc.moneyCol-1] != strconv.Itoa(cards) {
-			t.Errorf("%s: TOTAL counts %v, rows add up to %d %d", tc.opts.table, last, redemptions, cards)
+			t.Errorf("%s: TOTAL counts %v, rows add up to %d %d", tc.opts.Table, last, redemptions, cards)
 		}
 	}
 }

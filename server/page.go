@@ -18,6 +18,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
@@ -28,13 +29,13 @@ var webFS embed.FS
 // pages are parsed once at start-up.
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"t": func(lang, key string) string {
-		if s, ok := messages[lang][key]; ok {
+		if s, ok := i18n.Catalogue("card")[lang][key]; ok {
 			return s
 		}
-		return messages["en"][key]
+		return i18n.Catalogue("card")["en"][key]
 	},
 	// catalogue is an area's texts in all four languages, for a page's script to choose from.
-	"catalogue": func(area string) map[string]map[string]string { return catalogues[area] },
+	"catalogue": func(area string) map[string]map[string]string { return i18n.Catalogue(area) },
 }).ParseFS(webFS, "web/*.html"))
 
 // cardPage is what the card page template shows.
@@ -65,7 +66,7 @@ type benefitGroup struct {
 type benefitItem struct {
 	Merchant, Address, Offer, MapURL string
 	Local                            []localText // the offer's title in the town's own languages, where it differs
-	Terms                            []string    // the offer's terms in the page's language (offerTerms)
+	Terms                            []string    // the offer's terms in the page's language (i18n.OfferTerms)
 	Available                        bool
 	UsedAt, Reason                   string
 }
@@ -79,7 +80,7 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	lang := pickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), cd.Lang)
+	lang := i18n.PickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), cd.Lang)
 	now := s.db.Now()
 	pg := cardPage{
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
@@ -87,7 +88,7 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.db.TownLoc(cd.Town).String(), V: assetVersion,
 	}
 	if left := cd.TimeLeft(now); left > 0 {
-		pg.TimeLeft = formatDuration(left, lang)
+		pg.TimeLeft = i18n.Duration(left, lang)
 	}
 	if cd.ExpiresAt != nil {
 		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
@@ -234,8 +235,8 @@ func townName(t storage.Town, lang string) string {
 func groupBenefits(states []storage.OfferState, lang string, local []string, loc *time.Location, productNames map[string]map[string]string) []benefitGroup {
 	byCat := map[string][]benefitItem{}
 	for _, st := range states {
-		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: offerTitle(st.Offer.Title, lang),
-			Terms: offerTerms(st.Offer, lang, productNames), Available: st.Reason == nil}
+		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: i18n.OfferTitle(st.Offer.Title, lang),
+			Terms: i18n.OfferTerms(st.Offer, lang, productNames), Available: st.Reason == nil}
 		for _, l := range local {
 			if text := st.Offer.Title[l]; text != "" && text != it.Offer && !slices.ContainsFunc(it.Local, func(x localText) bool { return x.Text == text }) {
 				it.Local = append(it.Local, localText{l, text})
@@ -266,19 +267,6 @@ func groupBenefits(states []storage.OfferState, lang string, local []string, loc
 
 func localTime(t time.Time, loc *time.Location) string { return t.In(loc).Format("2. 1. 2006 15:04") }
 
-// formatDuration writes a time left as "2 d 5 h" or "3 h 20 min".
-func formatDuration(d time.Duration, lang string) string {
-	m := messages[lang]
-	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case days > 0:
-		return strconv.Itoa(days) + " " + m["days"] + " " + strconv.Itoa(hours) + " " + m["hours"]
-	case hours > 0:
-		return strconv.Itoa(hours) + " " + m["hours"] + " " + strconv.Itoa(mins) + " " + m["minutes"]
-	}
-	return strconv.Itoa(max(mins, 1)) + " " + m["minutes"]
-}
-
 // wantsHTML reports whether an error should be shown as a page: the card page's paths.
 func wantsHTML(c *fiber.Ctx) bool {
 	p := c.Path()
@@ -293,7 +281,7 @@ func (s *server) handleCardManifest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name := card.Localize(p.Name, pickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), cd.Lang))
+	name := card.Localize(p.Name, i18n.PickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), cd.Lang))
 	c.Set(fiber.HeaderContentType, "application/manifest+json")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	return c.JSON(fiber.Map{
@@ -351,7 +339,7 @@ type posPage struct {
 }
 
 func (s *server) handlePosPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "pos.html", posPage{assetVersion, catalogues["pos"]})
+	return s.sendPage(c, "pos.html", posPage{assetVersion, i18n.Catalogue("pos")})
 }
 
 // adminPage is what the office's console needs besides its script: its texts in the four
@@ -376,7 +364,7 @@ var consoleTexts = mergeAreas("admin", "towns")
 func mergeAreas(areas ...string) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, area := range areas {
-		for lang, m := range catalogues[area] {
+		for lang, m := range i18n.Catalogue(area) {
 			if out[lang] == nil {
 				out[lang] = map[string]string{}
 			}
@@ -400,7 +388,7 @@ func (s *server) sendPage(c *fiber.Ctx, name string, data any) error {
 
 // renderErrorPage shows a friendly page for a card URL that does not open.
 func renderErrorPage(c *fiber.Ctx, status int, code string) error {
-	lang := pickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), "")
+	lang := i18n.PickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), "")
 	if code == "card_invalid" {
 		status = fiber.StatusNotFound // a scanned page that does not open is "not found" to a person
 	}

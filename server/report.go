@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 	"github.com/shopspring/decimal"
@@ -227,19 +226,6 @@ func (p *centsParser) time(s string) time.Time {
 	return t
 }
 
-// csvSafe keeps a spreadsheet from running a cell as a formula (CSV injection): a cell that
-// starts with = + - @ (or their full-width forms) or with any control character gets a
-// leading apostrophe. Control characters count because spreadsheets skip some of them (a
-// leading NUL) and then read the formula behind; names stored before such characters were
-// refused may still hold them.
-func csvSafe(s string) string {
-	r, _ := utf8.DecodeRuneInString(s)
-	if s != "" && (strings.ContainsRune("=+-@＝＋－＠", r) || card.IsControl(r) || unicode.IsControl(r)) {
-		return "'" + s
-	}
-	return s
-}
-
 // reportDoc is a month's report as served: built from the rollups while the month is open,
 // the frozen document once it is closed.
 type reportDoc struct {
@@ -273,9 +259,9 @@ func reportDocOf(m merchant.Month, v storage.MonthView) (reportDoc, error) {
 // paperOpts say how a paper is rendered: its language, the CSV's options and the names it
 // prints instead of codes.
 type paperOpts struct {
-	lang  locale
-	csv   csvOpts
-	names paperNames
+	lang  i18n.Locale
+	csv   papers.CSVOpts
+	names papers.Names
 }
 
 // render gives the document in format json, csv or pdf, with its content type and a file
@@ -287,19 +273,19 @@ func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byt
 	case "json":
 		return d.json, fiber.MIMEApplicationJSON, name + ".json", nil
 	case "csv":
-		if o.csv.table != "" && o.csv.table != "merchants" {
-			name += "-" + o.csv.table
+		if o.csv.Table != "" && o.csv.Table != "merchants" {
+			name += "-" + o.csv.Table
 		}
-		if o.csv.table == "" {
-			o.csv.table = "merchants"
+		if o.csv.Table == "" {
+			o.csv.Table = "merchants"
 		}
-		return reportCSVTable(d.report, o.csv, o.names), "text/csv; charset=utf-8", name + ".csv", nil
+		return papers.ReportCSV(d.report, o.csv, o.names), "text/csv; charset=utf-8", name + ".csv", nil
 	case "pdf":
-		meta := pdfMeta{generated: now}
+		meta := papers.Meta{Generated: now}
 		if d.closed != nil {
-			meta = pdfMeta{generated: d.closed.ClosedAt, closed: true, sha256: hex.EncodeToString(d.closed.SHA256[:])}
+			meta = papers.Meta{Generated: d.closed.ClosedAt, Closed: true, SHA256: hex.EncodeToString(d.closed.SHA256[:])}
 		}
-		body, err := reportPDF(d.report, meta, o.lang, o.names)
+		body, err := papers.ReportPDF(d.report, meta, o.lang, o.names)
 		return body, "application/pdf", name + ".pdf", err
 	}
 	return nil, "", "", badRequest("format must be json, csv or pdf")
@@ -364,9 +350,9 @@ func (s *server) paperOpts(c *fiber.Ctx, town, format string) (paperOpts, error)
 		if o.csv, err = parseCSVOpts(c, l); err != nil {
 			return o, err
 		}
-		o.csv.town = town
+		o.csv.Town = town
 	}
-	if format == "pdf" || (format == "csv" && o.csv.table == "products") {
+	if format == "pdf" || (format == "csv" && o.csv.Table == "products") {
 		if o.names, err = loadPaperNames(c.UserContext(), s.db, town); err != nil {
 			return o, err
 		}
@@ -437,25 +423,7 @@ func (s *server) handleOpenData(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="citycard-open-data-`+m.String()+`.csv"`)
-	return c.Send(openDataCSV(cells))
-}
-
-// openDataCSV has one row per day and category: date, category, redemptions, cards,
-// suppressed. A suppressed cell leaves its counts empty.
-func openDataCSV(cells []merchant.OpenDataCell) []byte {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	w.Write([]string{"date", "category", "redemptions", "cards", "suppressed"})
-	for _, c := range cells {
-		if c.Suppressed {
-			w.Write([]string{c.Date, c.Category, "", "", "true"})
-			continue
-		}
-		w.Write([]string{c.Date, c.Category, strconv.Itoa(c.Redemptions), strconv.Itoa(c.Cards), "false"})
-	}
-	w.Flush()
-	return buf.Bytes()
+	return c.Send(papers.OpenDataCSV(cells))
 }
 
 const reportUsage = `usage: citycard report --month YYYY-MM [--town CODE] [--format json|csv|pdf] [--lang sl|it|en|de] [--out FILE] [--db FILE]
@@ -509,14 +477,14 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	o := paperOpts{lang: newLocale(cfg.Languages[0])}
+	o := paperOpts{lang: i18n.NewLocale(cfg.Languages[0])}
 	if lang != "" {
 		if !card.ValidLang(lang) {
 			return errors.New("--lang must be sl, it, en or de")
 		}
-		o.lang = newLocale(lang)
+		o.lang = i18n.NewLocale(lang)
 	}
-	o.csv = csvOpts{table: "merchants", lang: o.lang, town: town}
+	o.csv = papers.CSVOpts{Table: "merchants", Lang: o.lang, Town: town}
 	if format == "pdf" {
 		if o.names, err = loadPaperNames(ctx, db, town); err != nil {
 			return err

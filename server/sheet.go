@@ -1,210 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"image"
-	"image/png"
-	"strconv"
 	"strings"
-	"time"
 
-	"codeberg.org/go-pdf/fpdf"
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/gofiber/fiber/v2"
-	"github.com/skip2/go-qrcode"
 )
 
-// The print sheet: A4 portrait, ten cards of 85.6 × 54 mm (ID-1, a credit card's size) in two
-// columns of five, edge to edge, with crop marks in the margins on every cut line. Printing
-// happens on the server, in one request, so a batch of 1,000 cards never meets the rate
-// limit (a page of 1,000 QR images did: 263 of them broke).
-const (
-	sheetCardW   = 85.6
-	sheetCardH   = 54.0
-	sheetCols    = 2
-	sheetRows    = 5
-	sheetPerPage = sheetCols * sheetRows
-	sheetX0      = (210 - sheetCols*sheetCardW) / 2 // 19.4 mm
-	sheetY0      = (297 - sheetRows*sheetCardH) / 2 // 13.5 mm
-	sheetPad     = 4.0                              // inside each card, around the QR code
-	sheetQR      = 28.0                             // the QR code's side; 4 mm of white around it is its quiet zone
-	sheetMark    = 6.0                              // length of a crop mark
-	sheetMarkGap = 2.0                              // between a crop mark and the card
-)
-
-// sheetCardRect is where card i of a page lies on it (mm from the top left corner), for
-// the tests that cut the printed cards apart again.
-func sheetCardRect(i int) (x, y, w, h float64) {
-	col, row := i%sheetCols, (i/sheetCols)%sheetRows
-	return sheetX0 + float64(col)*sheetCardW, sheetY0 + float64(row)*sheetCardH, sheetCardW, sheetCardH
-}
-
-// sheetCard is one card to print with the product it belongs to.
-type sheetCard struct {
-	card    card.Card
-	product card.Product
-	url     string // the URL inside the QR code
-}
-
-// sheetPDF prints cards, ten to a page. Each card shows its QR code, its number grouped in
-// fours, its product's name, validity and activation deadline in the card's language (or
-// lang's, for a card without one), and a line of instructions in that language and in each
-// of the town's languages.
-func sheetPDF(title string, cards []sheetCard, l locale, town []string, loc *time.Location, meta pdfMeta) ([]byte, error) {
-	d := newPDF(title, loc, meta, l)
-	d.SetFooterFunc(nil)
-	d.SetAutoPageBreak(false, 0)
-	d.SetMargins(0, 0, 0)
-	pages := (len(cards) + sheetPerPage - 1) / sheetPerPage
-	enc := &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: new(pngBuffers)}
-	for i, sc := range cards {
-		if i%sheetPerPage == 0 {
-			d.AddPage()
-			d.cropMarks(min(sheetPerPage, len(cards)-i))
-			d.SetFont(pdfFont, "", 6)
-			d.SetTextColor(120, 120, 120)
-			d.Text(sheetX0, 297-3, l.tf("sheet.page", title, strconv.Itoa(i/sheetPerPage+1), strconv.Itoa(pages)))
-			d.SetTextColor(0, 0, 0)
-		}
-		if err := d.sheetCard(i%sheetPerPage, sc, l, town, enc); err != nil {
-			return nil, err
-		}
-	}
-	return d.bytes()
-}
-
-// qrGray draws a QR code's modules as a grey image of px pixels a module. Grey, not a
-// two-colour palette: fpdf compresses a paletted image's palette with a compressor of its
-// own each time, over 1 MB for every card of a sheet.
-func qrGray(modules [][]bool, px int) *image.Gray {
-	n := len(modules) * px
-	img := image.NewGray(image.Rect(0, 0, n, n))
-	for i := range img.Pix {
-		img.Pix[i] = 0xff
-	}
-	for y, row := range modules {
-		for x, dark := range row {
-			if !dark {
-				continue
-			}
-			for dy := 0; dy < px; dy++ {
-				off := (y*px+dy)*img.Stride + x*px
-				for dx := 0; dx < px; dx++ {
-					img.Pix[off+dx] = 0
-				}
-			}
-		}
-	}
-	return img
-}
-
-// pngBuffers keeps one PNG encoder's buffers (its compressor) for the next image.
-type pngBuffers struct{ b *png.EncoderBuffer }
-
-func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
-func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }
-
-// cropMarks draws, in the margins, a short line on every cut line of a page holding n cards.
-func (d *pdfDoc) cropMarks(n int) {
-	rows := (n + sheetCols - 1) / sheetCols
-	cols := min(n, sheetCols)
-	right, bottom := sheetX0+float64(cols)*sheetCardW, sheetY0+float64(rows)*sheetCardH
-	d.SetDrawColor(0, 0, 0)
-	d.SetLineWidth(0.15)
-	for c := 0; c <= cols; c++ {
-		x := sheetX0 + float64(c)*sheetCardW
-		d.Line(x, sheetY0-sheetMarkGap-sheetMark, x, sheetY0-sheetMarkGap)
-		d.Line(x, bottom+sheetMarkGap, x, bottom+sheetMarkGap+sheetMark)
-	}
-	for r := 0; r <= rows; r++ {
-		y := sheetY0 + float64(r)*sheetCardH
-		d.Line(sheetX0-sheetMarkGap-sheetMark, y, sheetX0-sheetMarkGap, y)
-		d.Line(right+sheetMarkGap, y, right+sheetMarkGap+sheetMark, y)
-	}
-}
-
-// sheetCard draws one card in slot i of the page.
-func (d *pdfDoc) sheetCard(i int, sc sheetCard, sheetLang locale, town []string, enc *png.Encoder) error {
-	x, y, w, _ := sheetCardRect(i)
-	c, p := sc.card, sc.product
-	l := sheetLang
-	if card.ValidLang(c.Lang) {
-		l = newLocale(c.Lang)
-	}
-	q, err := qrcode.New(sc.url, qrcode.Medium)
-	if err != nil {
-		return fmt.Errorf("QR code of card %s: %w", c.ID, err)
-	}
-	q.DisableBorder = true // the card's white margin is the quiet zone
-	// 4 pixels a module: sharp at any print size, a few hundred bytes compressed. One encoder
-	// for the sheet: png.Encode would allocate a new compressor (over 1 MB) for every card.
-	var buf bytes.Buffer
-	if err := enc.Encode(&buf, qrGray(q.Bitmap(), 4)); err != nil {
-		return err
-	}
-	name := "qr-" + c.ID
-	d.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, &buf)
-	d.ImageOptions(name, x+sheetPad, y+sheetPad, sheetQR, sheetQR, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-
-	// Beside the QR code: product, validity, activation deadline, number.
-	tx := x + sheetPad + sheetQR + sheetPad
-	tw := x + w - sheetPad - tx
-	d.SetXY(tx, y+sheetPad)
-	d.SetFont(pdfFont, "B", 9.5)
-	for _, line := range d.wrap(l.productName(p.Code, p.Name), tw, 2) {
-		d.SetX(tx)
-		d.CellFormat(tw, 4.3, line, "", 1, "L", false, 0, "")
-	}
-	d.SetFont(pdfFont, "", 7)
-	d.SetX(tx)
-	d.CellFormat(tw, 3.6, validityText(l, p), "", 1, "L", false, 0, "")
-	d.SetX(tx)
-	d.CellFormat(tw, 3.6, d.fit(l.tf("sheet.activate_by", l.date(c.ActivateBy.In(d.loc))), tw), "", 1, "L", false, 0, "")
-	d.SetFont(pdfFont, "B", 12.5)
-	d.SetXY(tx, y+sheetPad+sheetQR-6)
-	d.CellFormat(tw, 6, card.FormatNumber(c.Number), "", 0, "L", false, 0, "")
-
-	// Under it: a line in the card's language and one in each other language of the town.
-	langs := []string{l.lang}
-	for _, t := range town {
-		if t != l.lang {
-			langs = append(langs, t)
-		}
-	}
-	iy := y + sheetPad + sheetQR + 3
-	iw := w - 2*sheetPad
-	for _, lang := range langs {
-		ll := newLocale(lang)
-		text := strings.ToUpper(lang) + " · " + validityText(ll, p) + ". " + ll.t("sheet.instructions")
-		d.SetFont(pdfFont, "", 5.6)
-		for _, line := range d.wrap(text, iw, 2) {
-			if iy > y+sheetCardH-sheetPad+0.5 {
-				return nil // the card is full: the town's last languages give way
-			}
-			d.SetXY(x+sheetPad, iy)
-			d.CellFormat(iw, 2.5, line, "", 0, "L", false, 0, "")
-			iy += 2.5
-		}
-		iy += 0.4
-	}
-	return nil
-}
-
-// validityText is how long a card of p lasts once used: "72 hours from first use".
-func validityText(l locale, p card.Product) string {
-	if p.ValidityHours > 0 {
-		return l.tf("sheet.validity_hours", strconv.Itoa(p.ValidityHours))
-	}
-	return l.tf("sheet.validity_days", strconv.Itoa(p.ValidityDays))
-}
-
-// loadSheet gathers the products of cards and builds what sheetPDF prints. A card's product
-// is the one its town sees by the card's product code (codes are unique per town).
-func (s *server) loadSheet(ctx context.Context, cards []card.Card) ([]sheetCard, error) {
+// loadSheet gathers the products of cards and builds what papers.SheetPDF prints. A card's
+// product is the one its town sees by the card's product code (codes are unique per town).
+func (s *server) loadSheet(ctx context.Context, cards []card.Card) ([]papers.SheetCard, error) {
 	products := map[[2]string]card.Product{}
-	out := make([]sheetCard, len(cards))
+	out := make([]papers.SheetCard, len(cards))
 	for i, c := range cards {
 		key := [2]string{c.Town, c.Product}
 		p, ok := products[key]
@@ -215,7 +25,7 @@ func (s *server) loadSheet(ctx context.Context, cards []card.Card) ([]sheetCard,
 			}
 			products[key] = p
 		}
-		out[i] = sheetCard{card: c, product: p, url: s.cardURL(c.Town, c.Token)}
+		out[i] = papers.SheetCard{Card: c, Product: p, URL: s.cardURL(c.Town, c.Token)}
 	}
 	return out, nil
 }
@@ -235,7 +45,7 @@ func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Ca
 		return err
 	}
 	// The cards carry instructions in their town's languages, dates in its zone.
-	body, err := sheetPDF(title, sheet, l, s.townLanguages(town), s.db.TownLoc(town), pdfMeta{generated: s.db.Now()})
+	body, err := papers.SheetPDF(title, sheet, l, s.townLanguages(town), s.db.TownLoc(town), papers.Meta{Generated: s.db.Now()})
 	if err != nil {
 		return err
 	}
@@ -306,9 +116,9 @@ func (s *server) handleCardSheet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	title := newLocale(s.townLanguages(town)[0]).t("sheet.title")
+	title := i18n.NewLocale(s.townLanguages(town)[0]).T("sheet.title")
 	if l, err := s.paperLangIn(town, c.Query("lang")); err == nil {
-		title = l.t("sheet.title")
+		title = l.T("sheet.title")
 	}
 	return s.sendSheet(c, title, "citycard-cards.pdf", cards)
 }

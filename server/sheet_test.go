@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 )
@@ -51,9 +53,9 @@ func rasterize(t *testing.T, pdf []byte, dpi, page int) []string {
 // independent decoder, aiming at the code's square and quiet zone as a scanner would.
 func decodeCard(img *image.Gray, i, dpi int) (string, error) {
 	px := func(mm float64) int { return int(mm / 25.4 * float64(dpi)) }
-	x, y, _, _ := sheetCardRect(i)
-	x, y = x+sheetPad-3, y+sheetPad-3
-	crop := img.SubImage(image.Rect(px(x), px(y), px(x+sheetQR+6), px(y+sheetQR+6)))
+	x, y, side := papers.SheetQR(i)
+	x, y = x-3, y-3
+	crop := img.SubImage(image.Rect(px(x), px(y), px(x+side+6), px(y+side+6)))
 	bmp, err := gozxing.NewBinaryBitmapFromImage(crop)
 	if err != nil {
 		return "", err
@@ -78,7 +80,7 @@ func decodeCard(img *image.Gray, i, dpi int) (string, error) {
 func decodeSheet(t *testing.T, pdf []byte, n, dpi int) []string {
 	t.Helper()
 	pages := rasterize(t, pdf, dpi, 0)
-	if want := (n + sheetPerPage - 1) / sheetPerPage; len(pages) != want {
+	if want := (n + papers.SheetPerPage - 1) / papers.SheetPerPage; len(pages) != want {
 		t.Fatalf("%d pages, want %d", len(pages), want)
 	}
 	out := make([]string, n)
@@ -97,9 +99,9 @@ func decodeSheet(t *testing.T, pdf []byte, n, dpi int) []string {
 					continue
 				}
 				failed := false
-				for i := 0; i < sheetPerPage && p*sheetPerPage+i < n; i++ {
+				for i := 0; i < papers.SheetPerPage && p*papers.SheetPerPage+i < n; i++ {
 					text, err := decodeCard(img, i, dpi)
-					out[p*sheetPerPage+i] = text
+					out[p*papers.SheetPerPage+i] = text
 					failed = failed || err != nil
 				}
 				if failed {
@@ -120,9 +122,9 @@ func decodeSheet(t *testing.T, pdf []byte, n, dpi int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < sheetPerPage && p*sheetPerPage+i < n; i++ {
-			if out[p*sheetPerPage+i] == "" {
-				out[p*sheetPerPage+i], _ = decodeCard(img, i, 2*dpi)
+		for i := 0; i < papers.SheetPerPage && p*papers.SheetPerPage+i < n; i++ {
+			if out[p*papers.SheetPerPage+i] == "" {
+				out[p*papers.SheetPerPage+i], _ = decodeCard(img, i, 2*dpi)
 			}
 		}
 	}
@@ -284,7 +286,7 @@ func BenchmarkSheetPDF1000(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pdf, err := sheetPDF("Hotel Histria", sheet, newLocale("sl"), []string{"sl", "it"}, testLoc, pdfMeta{generated: testNow})
+		pdf, err := papers.SheetPDF("Hotel Histria", sheet, i18n.NewLocale("sl"), []string{"sl", "it"}, testLoc, papers.Meta{Generated: testNow})
 		if err != nil {
 			b.Fatal(err)
 		}

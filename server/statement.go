@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"time"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/papers"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
@@ -86,32 +85,6 @@ func (st statementSet) json() statementsJSON {
 	return out
 }
 
-// csv has a row per redemption and adjustment, a "statement" row with each merchant's
-// figures and a final TOTAL row (RFC 4180, UTF-8).
-func (st statementSet) csv() []byte {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	month := st.doc.report.Month.String()
-	w.Write([]string{"month", "merchant_id", "name", "line", "redemption_id", "created_at", "voided_at", "card_number",
-		"amount", "discount", "municipal_share"})
-	for _, s := range st.statements {
-		for _, r := range s.Items {
-			w.Write([]string{month, s.MerchantID, csvSafe(s.Name), "redemption", r.ID, timeJSON(r.CreatedAt), "", r.CardNumber,
-				formatMoney(r.Amount), formatMoney(r.Discount), formatMoney(r.MunicipalShare)})
-		}
-		for _, a := range s.Adjustments {
-			w.Write([]string{month, s.MerchantID, csvSafe(s.Name), "adjustment", a.RedemptionID, timeJSON(a.CreatedAt),
-				timeJSON(a.VoidedAt), "", formatMoney(a.Amount), formatMoney(a.Discount), formatMoney(a.MunicipalShare)})
-		}
-		w.Write([]string{month, s.MerchantID, csvSafe(s.Name), "statement", "", "", "", "", "",
-			formatMoney(s.Discount), formatMoney(s.MunicipalShare)})
-	}
-	w.Write([]string{month, "TOTAL", "", "total", "", "", "", "", "", "", formatMoney(merchant.StatementsTotal(st.statements))})
-	w.Flush()
-	return buf.Bytes()
-}
-
 // render gives the statements in format json, csv or pdf. The PDF is in o's language and
 // leaves out merchants owed nothing unless all is set.
 func (st statementSet) render(format string, now time.Time, o paperOpts, all bool) (body []byte, contentType, filename string, err error) {
@@ -124,13 +97,13 @@ func (st statementSet) render(format string, now time.Time, o paperOpts, all boo
 		b, err := json.Marshal(st.json())
 		return b, fiber.MIMEApplicationJSON, name + ".json", err
 	case "csv":
-		return st.csv(), "text/csv; charset=utf-8", name + ".csv", nil
+		return papers.StatementsCSV(st.doc.report.Month, st.statements), "text/csv; charset=utf-8", name + ".csv", nil
 	case "pdf":
-		meta := pdfMeta{generated: now}
+		meta := papers.Meta{Generated: now}
 		if cl := st.doc.closed; cl != nil {
-			meta = pdfMeta{generated: cl.ClosedAt, closed: true, sha256: hex.EncodeToString(cl.SHA256[:])}
+			meta = papers.Meta{Generated: cl.ClosedAt, Closed: true, SHA256: hex.EncodeToString(cl.SHA256[:])}
 		}
-		b, err := statementsPDF(st, meta, o.lang, o.names, all)
+		b, err := papers.StatementsPDF(st.doc.report.Month, st.statements, st.loc, meta, o.lang, o.names, all)
 		return b, "application/pdf", name + ".pdf", err
 	}
 	return nil, "", "", badRequest("format must be json, csv or pdf")

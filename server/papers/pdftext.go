@@ -1,4 +1,4 @@
-package main
+package papers
 
 import (
 	"encoding/binary"
@@ -30,8 +30,9 @@ var pdfGlyphs = func() *glyphSet {
 	return reg
 }()
 
-// pdfReplacement is printed for a character the font cannot show: U+FFFD if it has it.
-var pdfReplacement = func() rune {
+// Replacement is what every PDF paper prints for a character its font cannot show: U+FFFD if
+// the font has it, else "?".
+var Replacement = func() rune {
 	if pdfGlyphs.has('\uFFFD') {
 		return '\uFFFD'
 	}
@@ -103,7 +104,7 @@ func fontGlyphs(ttf []byte) *glyphSet {
 }
 
 // pdfClean returns s as the PDF prints it: control characters (line breaks, tabs, NUL) as
-// spaces, characters the font cannot show as pdfReplacement, and at most max characters,
+// spaces, characters the font cannot show as Replacement, and at most max characters,
 // the last of them "…" when s is longer. It reads at most max+1 characters of s.
 func pdfClean(s string, max int) string {
 	if max < 1 {
@@ -122,11 +123,11 @@ func pdfClean(s string, max int) string {
 		}
 		switch {
 		case r == utf8.RuneError && !pdfGlyphs.has(r):
-			r = pdfReplacement
+			r = Replacement
 		case unicode.IsControl(r):
 			r = ' '
 		case !pdfGlyphs.has(r):
-			r = pdfReplacement
+			r = Replacement
 		}
 		b.WriteRune(r)
 		n++

@@ -1,4 +1,4 @@
-package main
+package i18n
 
 import (
 	"strconv"
@@ -14,11 +14,11 @@ import (
 // most it takes off, how often it may be used, its dates and the products it is for. Never
 // the municipality's share: that is between the town and the merchant.
 
-// offerTerms returns the offer's terms in lang, in that order. productNames are the names of
+// OfferTerms returns the offer's terms in lang, in that order. productNames are the names of
 // the products by code, for an offer limited to some.
-func offerTerms(o merchant.Offer, lang string, productNames map[string]map[string]string) []string {
+func OfferTerms(o merchant.Offer, lang string, productNames map[string]map[string]string) []string {
 	t := func(key string, vars ...string) string {
-		s := translate("card", lang, key)
+		s := Translate("card", lang, key)
 		for i := 0; i+1 < len(vars); i += 2 {
 			s = strings.ReplaceAll(s, "{"+vars[i]+"}", vars[i+1])
 		}
@@ -29,17 +29,17 @@ func offerTerms(o merchant.Offer, lang string, productNames map[string]map[strin
 	case "percent":
 		out = append(out, t("terms.percent", "value", localDecimal(o.Value, lang, false)))
 	case "amount":
-		out = append(out, t("terms.amount", "value", localEuro(o.Value, lang)))
+		out = append(out, t("terms.amount", "value", Euro(o.Value, lang)))
 	case "price":
-		out = append(out, t("terms.price", "value", localEuro(o.Value, lang)))
+		out = append(out, t("terms.price", "value", Euro(o.Value, lang)))
 	case "free":
 		out = append(out, t("terms.free"))
 	}
 	if o.MinAmount != nil && *o.MinAmount > 0 {
-		out = append(out, t("terms.min", "value", localEuro(*o.MinAmount, lang)))
+		out = append(out, t("terms.min", "value", Euro(*o.MinAmount, lang)))
 	}
 	if o.MaxDiscount != nil {
-		out = append(out, t("terms.max", "value", localEuro(*o.MaxDiscount, lang)))
+		out = append(out, t("terms.max", "value", Euro(*o.MaxDiscount, lang)))
 	}
 	out = append(out, t("terms."+o.Limit))
 	switch {
@@ -93,8 +93,8 @@ func localDecimal(hundredths int64, lang string, fixed bool) string {
 	return sign + b.String()
 }
 
-// localEuro writes cents as euros the language's way: "5,00 €" (sl, it, de), "€5.00" (en).
-func localEuro(cents int64, lang string) string {
+// Euro writes cents as euros the language's way: "5,00 €" (sl, it, de), "€5.00" (en).
+func Euro(cents int64, lang string) string {
 	if lang == "en" {
 		return "€" + localDecimal(cents, lang, true)
 	}
@@ -119,9 +119,9 @@ func localDate(date, lang string) string {
 	return d.Format("2 Jan 2006")
 }
 
-// offerTitle is an offer's title in lang, else in the town's languages first (sl, it), then
+// OfferTitle is an offer's title in lang, else in the town's languages first (sl, it), then
 // en and de: a page never mixes in English where a local language is written.
-func offerTitle(title map[string]string, lang string) string {
+func OfferTitle(title map[string]string, lang string) string {
 	for _, l := range []string{lang, "sl", "it", "en", "de"} {
 		if s := title[l]; s != "" {
 			return s

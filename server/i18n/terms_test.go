@@ -1,4 +1,4 @@
-package main
+package i18n
 
 import (
 	"strings"
@@ -30,13 +30,13 @@ func TestOfferTerms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := strings.Join(offerTerms(tt.o, tt.lang, names), " | "); got != tt.want {
+			if got := strings.Join(OfferTerms(tt.o, tt.lang, names), " | "); got != tt.want {
 				t.Fatalf("terms\n got %q\nwant %q", got, tt.want)
 			}
 		})
 	}
 	// A title falls back to the town's languages before English.
-	if got := offerTitle(map[string]string{"en": "Free coffee", "it": "Caffè gratis"}, "de"); got != "Caffè gratis" {
-		t.Fatalf("offerTitle = %q", got)
+	if got := OfferTitle(map[string]string{"en": "Free coffee", "it": "Caffè gratis"}, "de"); got != "Caffè gratis" {
+		t.Fatalf("OfferTitle = %q", got)
 	}
 }

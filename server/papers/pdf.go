@@ -1,8 +1,9 @@
-package main
+// Package papers makes every document the service hands out: report, statement, network and
+// print-sheet PDFs and CSV tables, as bytes from domain values and a locale; no HTTP, no storage.
+package papers
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"sort"
 	"strconv"
@@ -11,7 +12,7 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
-	"github.com/citycard/citycard/storage"
+	"github.com/citycard/citycard/server/i18n"
 )
 
 // The PDFs print with DejaVu Sans Condensed, embedded (license in fonts/LICENSE), so € and
@@ -25,20 +26,20 @@ var (
 
 const pdfFont = "dejavu"
 
-// pdfMeta is what a PDF says about where it comes from. A closed month's PDF is dated at its
+// Meta is what a PDF says about where it comes from. A closed month's PDF is dated at its
 // close and names its frozen report's SHA-256, so it is the same bytes every time.
-type pdfMeta struct {
-	generated time.Time
-	closed    bool
-	sha256    string
+type Meta struct {
+	Generated time.Time // when the paper was made: now, or the month's close
+	Closed    bool      // a closed month's paper: its footer says so and names SHA256
+	SHA256    string    // the frozen report's SHA-256, in hex
 }
 
 // pdfDoc wraps fpdf with the layout helpers the papers share, writing in one language.
 type pdfDoc struct {
 	*fpdf.Fpdf
 	loc  *time.Location
-	meta pdfMeta
-	l    locale
+	meta Meta
+	l    i18n.Locale
 }
 
 const (
@@ -49,13 +50,13 @@ const (
 	pdfWrap   = 8                 // the most lines a wrapped cell prints: a 200-character name in full
 )
 
-func newPDF(title string, loc *time.Location, meta pdfMeta, l locale) *pdfDoc {
+func newPDF(title string, loc *time.Location, meta Meta, l i18n.Locale) *pdfDoc {
 	title = pdfClean(title, 200)
 	f := fpdf.New("P", "mm", "A4", "")
 	// Fixed dates and a sorted catalog: the same input gives the same bytes.
 	f.SetCatalogSort(true)
-	f.SetCreationDate(meta.generated)
-	f.SetModificationDate(meta.generated)
+	f.SetCreationDate(meta.Generated)
+	f.SetModificationDate(meta.Generated)
 	f.SetTitle(title, true)
 	f.SetCreator("citycard", true)
 	f.AddUTF8FontFromBytes(pdfFont, "", fontRegular)
@@ -68,19 +69,19 @@ func newPDF(title string, loc *time.Location, meta pdfMeta, l locale) *pdfDoc {
 		d.SetY(-11)
 		d.SetFont(pdfFont, "", 7)
 		d.SetTextColor(110, 110, 110)
-		left := title + " · " + l.tf("generated", d.localTime(meta.generated))
-		if meta.closed {
-			left = title + " · " + l.tf("closed_footer", d.localTime(meta.generated), meta.sha256)
+		left := title + " · " + l.Tf("generated", d.localTime(meta.Generated))
+		if meta.Closed {
+			left = title + " · " + l.Tf("closed_footer", d.localTime(meta.Generated), meta.SHA256)
 		}
 		d.CellFormat(pdfWidth-20, 4, d.fit(left, pdfWidth-22), "", 0, "L", false, 0, "")
-		d.CellFormat(20, 4, l.tf("page", strconv.Itoa(f.PageNo()), "{nb}"), "", 0, "R", false, 0, "")
+		d.CellFormat(20, 4, l.Tf("page", strconv.Itoa(f.PageNo()), "{nb}"), "", 0, "R", false, 0, "")
 		d.SetTextColor(0, 0, 0)
 	})
 	return d
 }
 
 // localTime is a time as the paper's language writes it, in the town's zone.
-func (d *pdfDoc) localTime(t time.Time) string { return d.l.dateTime(t, d.loc) }
+func (d *pdfDoc) localTime(t time.Time) string { return d.l.DateTime(t, d.loc) }
 
 func (d *pdfDoc) bytes() ([]byte, error) {
 	var buf bytes.Buffer
@@ -274,7 +275,7 @@ func (d *pdfDoc) columnChart(title string, labels []string, values []float64, fo
 func (d *pdfDoc) barChart(title string, labels []string, values []float64, texts []string) {
 	d.heading(title)
 	if len(labels) == 0 {
-		d.CellFormat(pdfWidth, pdfRow, d.l.t("none"), "", 1, "L", false, 0, "")
+		d.CellFormat(pdfWidth, pdfRow, d.l.T("none"), "", 1, "L", false, 0, "")
 		return
 	}
 	labelW, textW := 55.0, 28.0
@@ -319,114 +320,59 @@ func zone(name string) *time.Location {
 	return loc
 }
 
-// paperNames are the names a paper prints instead of codes and ids: products and offers
+// Names are the names a paper prints instead of codes and ids: products and offers
 // by language, merchants with their address and payment details. They are read as they
 // are now, also for a closed month (whose figures are frozen).
-type paperNames struct {
-	products  map[string]map[string]string // by product code
-	offers    map[string]map[string]string // by offer id
-	merchants map[string]merchant.Merchant
-	town      string                       // the paper's town (code)
-	towns     map[string]map[string]string // town names by code, by language
+type Names struct {
+	Products  map[string]map[string]string // by product code
+	Offers    map[string]map[string]string // by offer id
+	Merchants map[string]merchant.Merchant // by merchant id
+	Town      string                       // the paper's town (code)
+	Towns     map[string]map[string]string // town names by code, by language
 }
 
-// loadPaperNames reads every product (the town's and the network's it may use), offer and
-// merchant of town, and the names of every town.
-func loadPaperNames(ctx context.Context, db *storage.DB, town string) (paperNames, error) {
-	n := paperNames{products: map[string]map[string]string{}, offers: map[string]map[string]string{},
-		merchants: map[string]merchant.Merchant{}, town: town, towns: map[string]map[string]string{}}
-	for _, code := range db.TownCodes() {
-		if t, ok := db.CachedTown(code); ok {
-			n.towns[code] = t.Name
-		}
-	}
-	err := eachPage(func(p storage.Page) (string, error) {
-		items, next, err := db.Products(ctx, town, p)
-		for _, it := range items {
-			n.products[it.Code] = it.Name
-		}
-		return next, err
-	})
-	if err == nil {
-		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Offers(ctx, town, "", p)
-			for _, it := range items {
-				n.offers[it.ID] = it.Title
-			}
-			return next, err
-		})
-	}
-	if err == nil {
-		err = eachPage(func(p storage.Page) (string, error) {
-			items, next, err := db.Merchants(ctx, town, p)
-			for _, it := range items {
-				n.merchants[it.ID] = it
-			}
-			return next, err
-		})
-	}
-	return n, err
-}
-
-// eachPage calls fetch with every page of a list until its next cursor is empty.
-func eachPage(fetch func(storage.Page) (string, error)) error {
-	p := storage.Page{Limit: 500}
-	for {
-		next, err := fetch(p)
-		if err != nil || next == "" {
-			return err
-		}
-		p.Cursor = next
-	}
-}
-
-// title is a text by language in l's language, else the first language it has.
-func (l locale) title(texts map[string]string, fallback string) string {
-	return l.productName(fallback, texts)
-}
-
-// reportPDF is the month's report for the municipality: the totals, charts of redemptions
+// ReportPDF is the month's report for the municipality: the totals, charts of redemptions
 // per day, discount per category and the top merchants, and tables by merchant, category,
 // product and of the adjustments. Categories and products are printed by name.
-func reportPDF(r merchant.Report, meta pdfMeta, l locale, names paperNames) ([]byte, error) {
-	title := l.tf("report.title", r.Month.String())
+func ReportPDF(r merchant.Report, meta Meta, l i18n.Locale, names Names) ([]byte, error) {
+	title := l.Tf("report.title", r.Month.String())
 	d := newPDF(title, zone(r.Timezone), meta, l)
 	d.AddPage()
-	sub := l.tf("report.sub", r.Timezone)
-	if meta.closed {
-		sub += " " + l.t("report.closed")
+	sub := l.Tf("report.sub", r.Timezone)
+	if meta.Closed {
+		sub += " " + l.T("report.closed")
 	} else {
-		sub += " " + l.t("report.open")
+		sub += " " + l.T("report.open")
 	}
 	d.title(title, sub)
 	t := r.Totals
 	pairs := [][2]string{
-		{l.t("redemptions"), l.count(t.Redemptions)}, {l.t("amount"), l.money(t.Amount)},
-		{l.t("voided"), l.count(t.Voided)}, {l.t("discount"), l.money(t.Discount)},
-		{l.t("cards_used"), l.count(t.CardsUsed)}, {l.t("municipal_share"), l.money(t.MunicipalShare)},
-		{l.t("cards_issued"), l.count(t.CardsIssued)}, {l.t("cards_activated"), l.count(t.CardsActivated)},
+		{l.T("redemptions"), l.Count(t.Redemptions)}, {l.T("amount"), l.Money(t.Amount)},
+		{l.T("voided"), l.Count(t.Voided)}, {l.T("discount"), l.Money(t.Discount)},
+		{l.T("cards_used"), l.Count(t.CardsUsed)}, {l.T("municipal_share"), l.Money(t.MunicipalShare)},
+		{l.T("cards_issued"), l.Count(t.CardsIssued)}, {l.T("cards_activated"), l.Count(t.CardsActivated)},
 	}
 	if a := r.Adjustments; a.Count > 0 {
-		pairs = append(pairs, [2]string{l.t("adjustments"), l.count(a.Count)}, [2]string{l.t("adjustments_share"), l.money(a.MunicipalShare)})
+		pairs = append(pairs, [2]string{l.T("adjustments"), l.Count(a.Count)}, [2]string{l.T("adjustments_share"), l.Money(a.MunicipalShare)})
 	}
 	d.keyValues(pairs)
 	if r.Adjustments.Count > 0 {
 		d.SetFont(pdfFont, "", 8)
-		d.MultiCell(pdfWidth, 4, l.t("report.net"), "", "L", false)
+		d.MultiCell(pdfWidth, 4, l.T("report.net"), "", "L", false)
 	}
 
 	labels, values := make([]string, len(r.Days)), make([]float64, len(r.Days))
 	for i, day := range r.Days {
 		labels[i], values[i] = strconv.Itoa(i+1), float64(day.Redemptions)
 	}
-	d.columnChart(l.t("chart.days"), labels, values, func(v float64) string { return l.integer(int64(v)) })
+	d.columnChart(l.T("chart.days"), labels, values, func(v float64) string { return l.Integer(int64(v)) })
 
 	var cl, ct []string
 	var cv []float64
 	for _, c := range r.Categories {
-		cl, cv, ct = append(cl, l.category(c.Key)), append(cv, cents(c.Discount)), append(ct, l.money(c.Discount))
+		cl, cv, ct = append(cl, l.Category(c.Key)), append(cv, cents(c.Discount)), append(ct, l.Money(c.Discount))
 	}
-	d.barChart(l.t("chart.categories"), cl, cv, ct)
+	d.barChart(l.T("chart.categories"), cl, cv, ct)
 
 	top := append([]merchant.MerchantLine(nil), r.Merchants...)
 	sort.SliceStable(top, func(i, j int) bool { return top[i].MunicipalShare > top[j].MunicipalShare })
@@ -436,78 +382,78 @@ func reportPDF(r merchant.Report, meta pdfMeta, l locale, names paperNames) ([]b
 	var ml, mt []string
 	var mv []float64
 	for _, m := range top {
-		ml, mv, mt = append(ml, m.Name), append(mv, cents(m.MunicipalShare)), append(mt, l.money(m.MunicipalShare))
+		ml, mv, mt = append(ml, m.Name), append(mv, cents(m.MunicipalShare)), append(mt, l.Money(m.MunicipalShare))
 	}
-	d.barChart(l.t("chart.top"), ml, mv, mt)
+	d.barChart(l.T("chart.top"), ml, mv, mt)
 
 	d.AddPage()
-	d.heading(l.t("merchants"))
+	d.heading(l.T("merchants"))
 	rows := make([][]string, 0, len(r.Merchants))
 	for _, m := range r.Merchants {
-		rows = append(rows, []string{m.Name, l.category(m.Category), l.count(m.Redemptions), l.count(m.CardsUsed),
-			l.money(m.Amount), l.money(m.Discount), l.money(m.MunicipalShare)})
+		rows = append(rows, []string{m.Name, l.Category(m.Category), l.Count(m.Redemptions), l.Count(m.CardsUsed),
+			l.Money(m.Amount), l.Money(m.Discount), l.Money(m.MunicipalShare)})
 	}
-	d.table([]pdfCol{{l.t("merchant"), 44, "L", true}, {l.t("category"), 26, "L", true}, {l.t("redemptions"), 20, "R", false},
-		{l.t("cards"), 14, "R", false}, {l.t("amount"), 26, "R", false}, {l.t("discount"), 24, "R", false}, {l.t("municipal_share"), 26, "R", false}},
-		rows, []string{l.t("total"), "", l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
+	d.table([]pdfCol{{l.T("merchant"), 44, "L", true}, {l.T("category"), 26, "L", true}, {l.T("redemptions"), 20, "R", false},
+		{l.T("cards"), 14, "R", false}, {l.T("amount"), 26, "R", false}, {l.T("discount"), 24, "R", false}, {l.T("municipal_share"), 26, "R", false}},
+		rows, []string{l.T("total"), "", l.Count(t.Redemptions), l.Count(t.CardsUsed), l.Money(t.Amount), l.Money(t.Discount), l.Money(t.MunicipalShare)})
 
 	keyTable := func(title, col string, lines []merchant.KeyLine, name func(string) string) {
 		d.heading(title)
 		rows := make([][]string, 0, len(lines))
 		for _, k := range lines {
-			rows = append(rows, []string{name(k.Key), l.count(k.Redemptions), l.count(k.CardsUsed),
-				l.money(k.Amount), l.money(k.Discount), l.money(k.MunicipalShare)})
+			rows = append(rows, []string{name(k.Key), l.Count(k.Redemptions), l.Count(k.CardsUsed),
+				l.Money(k.Amount), l.Money(k.Discount), l.Money(k.MunicipalShare)})
 		}
-		d.table([]pdfCol{{col, 54, "L", true}, {l.t("redemptions"), 22, "R", false}, {l.t("cards"), 16, "R", false},
-			{l.t("amount"), 30, "R", false}, {l.t("discount"), 28, "R", false}, {l.t("municipal_share"), 30, "R", false}},
-			rows, []string{l.t("total"), l.count(t.Redemptions), "", l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
+		d.table([]pdfCol{{col, 54, "L", true}, {l.T("redemptions"), 22, "R", false}, {l.T("cards"), 16, "R", false},
+			{l.T("amount"), 30, "R", false}, {l.T("discount"), 28, "R", false}, {l.T("municipal_share"), 30, "R", false}},
+			rows, []string{l.T("total"), l.Count(t.Redemptions), "", l.Money(t.Amount), l.Money(t.Discount), l.Money(t.MunicipalShare)})
 	}
-	keyTable(l.t("categories"), l.t("category"), r.Categories, l.category)
-	keyTable(l.t("products"), l.t("product"), r.Products, func(code string) string { return l.productName(code, names.products[code]) })
+	keyTable(l.T("categories"), l.T("category"), r.Categories, l.Category)
+	keyTable(l.T("products"), l.T("product"), r.Products, func(code string) string { return l.ProductName(code, names.Products[code]) })
 
 	// By issuing town, once a card of another town was used here.
-	issuers := r.OwnIssuers(names.town)
+	issuers := r.OwnIssuers(names.Town)
 	other := false
 	for _, i := range issuers {
-		other = other || i.Town != names.town
+		other = other || i.Town != names.Town
 	}
 	if other {
 		rows := make([][]string, 0, len(issuers))
 		for _, i := range issuers {
-			rows = append(rows, []string{l.productName(i.Town, names.towns[i.Town]), l.count(i.Redemptions), l.count(i.CardsUsed),
-				l.money(i.Amount), l.money(i.Discount), l.money(i.MunicipalShare)})
+			rows = append(rows, []string{l.ProductName(i.Town, names.Towns[i.Town]), l.Count(i.Redemptions), l.Count(i.CardsUsed),
+				l.Money(i.Amount), l.Money(i.Discount), l.Money(i.MunicipalShare)})
 		}
 		d.heading(nt(l, "by_issuer"))
-		d.table([]pdfCol{{nt(l, "issuer"), 54, "L", true}, {l.t("redemptions"), 22, "R", false}, {l.t("cards"), 16, "R", false},
-			{l.t("amount"), 30, "R", false}, {l.t("discount"), 28, "R", false}, {l.t("municipal_share"), 30, "R", false}},
-			rows, []string{l.t("total"), l.count(t.Redemptions), l.count(t.CardsUsed), l.money(t.Amount), l.money(t.Discount), l.money(t.MunicipalShare)})
+		d.table([]pdfCol{{nt(l, "issuer"), 54, "L", true}, {l.T("redemptions"), 22, "R", false}, {l.T("cards"), 16, "R", false},
+			{l.T("amount"), 30, "R", false}, {l.T("discount"), 28, "R", false}, {l.T("municipal_share"), 30, "R", false}},
+			rows, []string{l.T("total"), l.Count(t.Redemptions), l.Count(t.CardsUsed), l.Money(t.Amount), l.Money(t.Discount), l.Money(t.MunicipalShare)})
 	}
 
 	if a := r.Adjustments; a.Count > 0 {
-		d.heading(l.t("adjustments"))
+		d.heading(l.T("adjustments"))
 		rows := make([][]string, 0, len(a.Items))
 		for _, it := range a.Items {
 			rows = append(rows, []string{d.localTime(it.VoidedAt), it.MerchantName, d.localTime(it.CreatedAt), it.Reason,
-				l.money(it.Amount), l.money(it.Discount), l.money(it.MunicipalShare)})
+				l.Money(it.Amount), l.Money(it.Discount), l.Money(it.MunicipalShare)})
 		}
-		d.table([]pdfCol{{l.t("voided_at"), 25, "L", true}, {l.t("merchant"), 36, "L", true}, {l.t("redeemed_at"), 25, "L", true},
-			{l.t("reason"), 34, "L", true}, {l.t("amount"), 20, "R", false}, {l.t("discount"), 20, "R", false}, {l.t("share"), 20, "R", false}},
-			rows, []string{l.t("total"), "", "", "", l.money(a.Amount), l.money(a.Discount), l.money(a.MunicipalShare)})
+		d.table([]pdfCol{{l.T("voided_at"), 25, "L", true}, {l.T("merchant"), 36, "L", true}, {l.T("redeemed_at"), 25, "L", true},
+			{l.T("reason"), 34, "L", true}, {l.T("amount"), 20, "R", false}, {l.T("discount"), 20, "R", false}, {l.T("share"), 20, "R", false}},
+			rows, []string{l.T("total"), "", "", "", l.Money(a.Amount), l.Money(a.Discount), l.Money(a.MunicipalShare)})
 	}
 	return d.bytes()
 }
 
-// statementsPDF is the month's settlement statements, compact: a summary of what the
-// municipality owes each merchant, then each merchant's statement (name, address, tax
-// number, IBAN, and one table of its redemptions, each naming its offer, and adjustments),
-// one after the other, a new page only when the next does not fit. Merchants owed nothing
+// StatementsPDF is month m's settlement statements sts (times in loc), compact: a summary
+// of what the municipality owes each merchant, then each merchant's statement (name,
+// address, tax number, IBAN, and one table of its redemptions, each naming its offer, and
+// adjustments), one after the other, a new page only when the next does not fit. Merchants owed nothing
 // are left out unless all is set (or a single statement was asked for).
-func statementsPDF(st statementSet, meta pdfMeta, l locale, names paperNames, all bool) ([]byte, error) {
-	month := st.doc.report.Month.String()
-	title := l.tf("statements.title", month)
-	statements := st.statements
+func StatementsPDF(m merchant.Month, sts []merchant.Statement, loc *time.Location, meta Meta, l i18n.Locale, names Names, all bool) ([]byte, error) {
+	month := m.String()
+	title := l.Tf("statements.title", month)
+	statements := sts
 	if len(statements) == 1 {
-		title = l.tf("statement.title", month, statements[0].Name)
+		title = l.Tf("statement.title", month, statements[0].Name)
 	}
 	leftOut := 0
 	if len(statements) != 1 && !all {
@@ -519,26 +465,26 @@ func statementsPDF(st statementSet, meta pdfMeta, l locale, names paperNames, al
 		}
 		leftOut, statements = len(statements)-len(kept), kept
 	}
-	d := newPDF(title, st.loc, meta, l)
+	d := newPDF(title, loc, meta, l)
 	d.AddPage()
-	if len(st.statements) != 1 {
-		d.title(title, l.tf("statements.sub", month))
+	if len(sts) != 1 {
+		d.title(title, l.Tf("statements.sub", month))
 		rows := make([][]string, 0, len(statements))
 		var n int
 		var disc, owed int64
 		for _, s := range statements {
-			rows = append(rows, []string{s.Name, l.count(s.Redemptions), l.money(s.Discount), l.money(s.MunicipalShare)})
+			rows = append(rows, []string{s.Name, l.Count(s.Redemptions), l.Money(s.Discount), l.Money(s.MunicipalShare)})
 			n, disc, owed = n+s.Redemptions, disc+s.Discount, owed+s.MunicipalShare
 		}
-		d.table([]pdfCol{{l.t("merchant"), 84, "L", true}, {l.t("redemptions"), 26, "R", false}, {l.t("discount"), 34, "R", false},
-			{l.t("owed"), 36, "R", false}}, rows, []string{l.t("total"), l.count(n), l.money(disc), l.money(owed)})
+		d.table([]pdfCol{{l.T("merchant"), 84, "L", true}, {l.T("redemptions"), 26, "R", false}, {l.T("discount"), 34, "R", false},
+			{l.T("owed"), 36, "R", false}}, rows, []string{l.T("total"), l.Count(n), l.Money(disc), l.Money(owed)})
 		if leftOut > 0 {
 			d.SetFont(pdfFont, "", 8)
-			d.CellFormat(pdfWidth, 5, l.tf("statements.left_out", strconv.Itoa(leftOut)), "", 1, "L", false, 0, "")
+			d.CellFormat(pdfWidth, 5, l.Tf("statements.left_out", strconv.Itoa(leftOut)), "", 1, "L", false, 0, "")
 		}
 	}
 	for i, s := range statements {
-		if i > 0 || len(st.statements) != 1 {
+		if i > 0 || len(sts) != 1 {
 			d.need(42) // the header and a few lines, or the statement starts on the next page
 			d.Ln(5)
 		}
@@ -548,16 +494,16 @@ func statementsPDF(st statementSet, meta pdfMeta, l locale, names paperNames, al
 }
 
 // statement draws one merchant's statement where the page is.
-func (d *pdfDoc) statement(s merchant.Statement, month string, names paperNames) {
+func (d *pdfDoc) statement(s merchant.Statement, month string, names Names) {
 	l := d.l
-	m := names.merchants[s.MerchantID]
+	m := names.Merchants[s.MerchantID]
 	d.SetFont(pdfFont, "B", 12)
-	for _, line := range d.wrap(l.tf("statement.title", month, s.Name), pdfWidth, 3) {
+	for _, line := range d.wrap(l.Tf("statement.title", month, s.Name), pdfWidth, 3) {
 		d.CellFormat(pdfWidth, 6, line, "", 1, "L", false, 0, "")
 	}
 	orNone := func(v string) string {
 		if v == "" {
-			return l.t("not_given")
+			return l.T("not_given")
 		}
 		return v
 	}
@@ -567,8 +513,8 @@ func (d *pdfDoc) statement(s merchant.Statement, month string, names paperNames)
 	}
 	d.SetFont(pdfFont, "", 8.5)
 	d.SetTextColor(60, 60, 60)
-	details := l.t("address") + ": " + orNone(m.Address) + " · " + l.t("tax_number") + ": " + orNone(m.TaxNumber) +
-		" · " + l.t("iban") + ": " + orNone(iban) + " · " + s.MerchantID
+	details := l.T("address") + ": " + orNone(m.Address) + " · " + l.T("tax_number") + ": " + orNone(m.TaxNumber) +
+		" · " + l.T("iban") + ": " + orNone(iban) + " · " + s.MerchantID
 	for _, line := range d.wrap(details, pdfWidth, 3) {
 		d.CellFormat(pdfWidth, 4.2, line, "", 1, "L", false, 0, "")
 	}
@@ -577,20 +523,20 @@ func (d *pdfDoc) statement(s merchant.Statement, month string, names paperNames)
 	rows := make([][]string, 0, len(s.Items)+len(s.Adjustments))
 	var amount, discount, share int64
 	for _, r := range s.Items {
-		rows = append(rows, []string{d.localTime(r.CreatedAt), card.FormatNumber(r.CardNumber), l.title(names.offers[r.OfferID], r.OfferID),
-			r.Terminal, l.money(r.Amount), l.money(r.Discount), l.money(r.MunicipalShare)})
+		rows = append(rows, []string{d.localTime(r.CreatedAt), card.FormatNumber(r.CardNumber), l.Title(names.Offers[r.OfferID], r.OfferID),
+			r.Terminal, l.Money(r.Amount), l.Money(r.Discount), l.Money(r.MunicipalShare)})
 		amount, discount, share = amount+r.Amount, discount+r.Discount, share+r.MunicipalShare
 	}
 	for _, a := range s.Adjustments {
-		rows = append(rows, []string{d.localTime(a.VoidedAt), "", l.t("adjustment") + " (" + d.localTime(a.CreatedAt) + "): " + a.Reason,
-			"", l.money(a.Amount), l.money(a.Discount), l.money(a.MunicipalShare)})
+		rows = append(rows, []string{d.localTime(a.VoidedAt), "", l.T("adjustment") + " (" + d.localTime(a.CreatedAt) + "): " + a.Reason,
+			"", l.Money(a.Amount), l.Money(a.Discount), l.Money(a.MunicipalShare)})
 		amount, discount, share = amount+a.Amount, discount+a.Discount, share+a.MunicipalShare
 	}
-	d.table([]pdfCol{{l.t("time"), 28, "L", true}, {l.t("card"), 25, "L", false}, {l.t("offer"), 41, "L", true},
-		{l.t("terminal"), 16, "L", false}, {l.t("amount"), 23, "R", false}, {l.t("discount"), 22, "R", false}, {l.t("share"), 25, "R", false}},
-		rows, []string{l.t("total"), "", "", "", l.money(amount), l.money(discount), l.money(share)})
+	d.table([]pdfCol{{l.T("time"), 28, "L", true}, {l.T("card"), 25, "L", false}, {l.T("offer"), 41, "L", true},
+		{l.T("terminal"), 16, "L", false}, {l.T("amount"), 23, "R", false}, {l.T("discount"), 22, "R", false}, {l.T("share"), 25, "R", false}},
+		rows, []string{l.T("total"), "", "", "", l.Money(amount), l.Money(discount), l.Money(share)})
 	d.SetFont(pdfFont, "B", 10.5)
 	d.need(7)
-	d.CellFormat(pdfWidth, 7, l.tf("owed_total", l.money(s.MunicipalShare)), "", 1, "R", false, 0, "")
+	d.CellFormat(pdfWidth, 7, l.Tf("owed_total", l.Money(s.MunicipalShare)), "", 1, "R", false, 0, "")
 	d.SetFont(pdfFont, "", 9)
 }

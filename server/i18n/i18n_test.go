@@ -1,8 +1,7 @@
-package main
+package i18n
 
 import (
 	"io/fs"
-	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -10,16 +9,16 @@ import (
 	"github.com/citycard/citycard/card"
 )
 
-// TestCatalogueComplete checks every message catalogue of every area (server/i18n/*.json): each
+// TestCatalogueComplete checks every message catalogue of every area (*.json): each
 // area exists in all four languages, and every key any language has is in all of them with a
 // non-empty text. A missing key would show a person an English word or a raw key.
 func TestCatalogueComplete(t *testing.T) {
-	names, err := fs.Glob(i18nFS, "i18n/*.json")
+	names, err := fs.Glob(files, "*.json")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no catalogues: %v", err)
 	}
 	if len(catalogues) == 0 || catalogues["card"] == nil {
-		t.Fatalf("the card page's catalogue is missing: areas %v", areaNames())
+		t.Fatalf("the card page's catalogue is missing: areas %v", Areas())
 	}
 	for area, langs := range catalogues {
 		keys := map[string]bool{}
@@ -45,15 +44,6 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 }
 
-func areaNames() []string {
-	var out []string
-	for a := range catalogues {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // TestCatalogueNames: a file named otherwise than <area>.<lang>.json stops the program.
 func TestCatalogueNames(t *testing.T) {
 	defer func() {
@@ -61,5 +51,5 @@ func TestCatalogueNames(t *testing.T) {
 			t.Fatal("a catalogue in an unknown language was accepted")
 		}
 	}()
-	mustLoadCatalogues(fstest.MapFS{"i18n/pos.fr.json": {Data: []byte("{}")}})
+	mustLoadCatalogues(fstest.MapFS{"pos.fr.json": {Data: []byte("{}")}})
 }
