@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"github.com/citycard/citycard/storage/storagetest"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,14 +117,8 @@ func TestBackupWhileServing(t *testing.T) {
 	// and redemptions, and new redemptions.
 	cfg := e.s.cfg
 	cfg.DB, cfg.AdminToken = dst, e.admin
-	db, keyring, _, _, err := openStore(ctx, cfg)
-	if err != nil {
-		t.Fatalf("start on the copy: %v", err)
-	}
-	defer db.Close()
-	db.SetClock(func() time.Time { return e.db.Now() }) // the test's fixed clock
-	restored := &secEnv{t: t, db: db, s: newServer(cfg, db, keyring, e.admin, slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	restored.app = restored.s.app()
+	ts := newTestServer(t, asServed(), withConfig(func(c *Config) { *c = cfg }), withClock(e.clock), logTo(io.Discard)) // the test's clock
+	restored := &secEnv{t: t, db: ts.db, s: ts.s, app: ts.app}
 	resp, body := restored.do(secReq{method: "GET", path: "/api/v1/cards/" + e.card.ID, secret: e.admin})
 	var c cardJSON
 	if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 200 || c.Redemptions == nil || len(*c.Redemptions) != reds {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"github.com/citycard/citycard/storage/storagetest"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -243,7 +242,7 @@ func TestCommandsDoNotWriteOrCreate(t *testing.T) {
 func TestPeriodicCheckpoint(t *testing.T) {
 	k := newKoperMonth(t)
 	e := k.reportEnv
-	s := newServer(e.cfg, e.db, nil, e.admin, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newTestServer(t, onDBOf(e.ts), withConfig(func(c *Config) { *c = e.cfg }), logTo(io.Discard)).s
 	count := func() int {
 		var l listBody[checkpointJSON]
 		e.ok(200, "GET", "/api/v1/public/ledger/checkpoints", "", "", &l)

@@ -5,12 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/citycard/citycard/storage/storagetest"
 	"image"
 	"image/png"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,7 +24,6 @@ import (
 	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/server/tools"
 	"github.com/citycard/citycard/storage"
-	"github.com/gofiber/fiber/v2"
 )
 
 // liveApp is the real Fiber app on a 127.0.0.1 listener, on a fresh database holding the demo
@@ -39,48 +35,20 @@ type liveApp struct {
 	adminToken string
 	demo       tools.DemoResult
 
-	app      *fiber.App
-	stopOnce sync.Once
+	ts *testServer
 }
 
+// startLiveApp is the browser tests' server: newTestServer live, seeded, on the real clock,
+// without rate limits (a page makes many calls; the limiter is not what these tests are about).
 func startLiveApp(t *testing.T) *liveApp {
 	t.Helper()
-	ctx := context.Background()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultConfig()
-	cfg.Addr = ln.Addr().String()
-	cfg.PublicURL = "http://" + ln.Addr().String()
-	cfg.DB = storagetest.DSN(t)
-	cfg.AdminToken = "cca_browser-test-admin-token-0123456789"
-	cfg.RateLimit = 0 // a page makes many calls; the limiter is not what these tests are about
-	if cfg.Loc, err = time.LoadLocation(cfg.TZ); err != nil {
-		t.Fatal(err)
-	}
-	db, keys, adminToken, _, err := openStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newServer(cfg, db, keys, adminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	demo, err := seedDemo(ctx, db, keys, cfg.PublicURL, s.cardURL, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &liveApp{URL: cfg.PublicURL, db: db, srv: s, adminToken: adminToken, demo: demo, app: s.app()}
-	go a.app.Listener(ln)
-	t.Cleanup(func() {
-		a.stop()
-		db.Close()
-	})
-	return a
+	ts := newTestServer(t, live(), seeded(), realClock(), asServed(), rateLimit(0),
+		withAdmin("cca_browser-test-admin-token-0123456789"), logTo(io.Discard))
+	return &liveApp{URL: ts.url, db: ts.db, srv: ts.s, adminToken: ts.admin, demo: ts.demo, ts: ts}
 }
 
 // stop shuts the HTTP server down; the port then refuses connections.
-func (a *liveApp) stop() {
-	a.stopOnce.Do(func() { a.app.ShutdownWithTimeout(5 * time.Second) })
-}
+func (a *liveApp) stop() { a.ts.stop() }
 
 // chromiumPath finds the browser. Without one the browser tests skip, except in CI (CI=true),
 // where a missing browser is a failure: .ci/install-browser installs it there.

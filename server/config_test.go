@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,13 +86,7 @@ func TestPaddedAdminTokenSignsIn(t *testing.T) {
 		if cfg.AdminToken != testAdminToken {
 			t.Fatalf("admin token %q configured, want it trimmed to %q", env["CITYCARD_ADMIN_TOKEN"], testAdminToken)
 		}
-		db, keys, token, _, err := openStore(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s := newServer(cfg, db, keys, token, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		ts := &testServer{t: t, s: s, app: s.app(), db: db, clock: &testClock{t: testNow}}
+		ts := newTestServer(t, asServed(), realClock(), withConfig(func(c *Config) { *c = cfg }), logTo(io.Discard))
 		if r := ts.do("GET", "/api/v1/merchants", "", asAdmin); r.status != 200 {
 			t.Fatalf("sign-in with the admin token configured as %q: %d %s, want 200", env["CITYCARD_ADMIN_TOKEN"], r.status, r.body)
 		}

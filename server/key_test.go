@@ -125,7 +125,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Its time comes: the service signs with it, no restart.
-	e.db.SetClock(func() time.Time { return now.Add(time.Hour) })
+	e.clock.Set(now.Add(time.Hour))
 	fresh := issue()
 	for _, c := range []struct {
 		token string

@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/citycard/citycard/storage/storagetest"
 	"io"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/citycard/citycard/server/tools"
-	"github.com/citycard/citycard/storage"
 )
 
 // startBenchServer runs the real app on a loopback port for HTTP benchmarks and returns a
@@ -41,32 +37,21 @@ func startLoadServer(b testing.TB) (*tools.LoadClient, string) {
 // token "bench-admin", and returns their addresses and how many connections each accepted.
 func startLoadServers(b testing.TB, n int) ([]string, []*atomic.Int64) {
 	b.Helper()
-	cfg := defaultConfig()
-	cfg.DB = storagetest.DSN(b)
-	cfg.RateLimit = 0
-	cfg.Loc = mustLoad(b)
-	db, err := storage.Open(context.Background(), cfg.DB, cfg.Loc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := db.Keyring(context.Background(), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
 	var addrs []string
 	var accepted []*atomic.Int64
+	var first *testServer
 	for range n {
-		s := newServer(cfg, db, keys, "bench-admin", slog.New(slog.NewTextHandler(io.Discard, nil)))
-		app := s.app()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
+		cl := &countingListener{}
+		opts := []testOption{realClock(), rateLimit(0), withAdmin("bench-admin"), logTo(io.Discard),
+			live(func(ln net.Listener) net.Listener { cl.Listener = ln; return cl })}
+		if first != nil {
+			opts = append(opts, onDBOf(first)) // the apps share one database handle
 		}
-		cl := &countingListener{Listener: ln}
-		go app.Listener(cl)
-		b.Cleanup(func() { app.Shutdown() })
-		addrs = append(addrs, ln.Addr().String())
+		ts := newTestServer(b, opts...)
+		if first == nil {
+			first = ts
+		}
+		addrs = append(addrs, cl.Addr().String())
 		accepted = append(accepted, &cl.n)
 	}
 	return addrs, accepted
@@ -182,13 +167,4 @@ func BenchmarkHTTP(b *testing.B) {
 			})
 		})
 	}
-}
-
-func mustLoad(tb testing.TB) *time.Location {
-	tb.Helper()
-	loc, err := time.LoadLocation("Europe/Ljubljana")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return loc
 }

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,21 +36,7 @@ func TestMigrateDBDemo(t *testing.T) {
 	to := storagetest.Postgres(t)
 	ctx := context.Background()
 	from := filepath.Join(t.TempDir(), "demo.db")
-	db, err := storage.Open(ctx, from, testLoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := db.Keyring(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultConfig()
-	cfg.PublicURL, cfg.Loc, cfg.DB = testPublicURL, testLoc, from
-	s := newServer(cfg, db, keys, testAdminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := seedDemo(ctx, db, keys, testPublicURL, s.cardURL, testNow); err != nil {
-		t.Fatal(err)
-	}
-	db.SetClock(func() time.Time { return testNow })
+	db := newTestServer(t, onDSN(from), seeded(), logTo(io.Discard)).db
 	september, _ := merchant.ParseMonth("2026-09")
 	for _, town := range db.TownCodes() {
 		if _, err := db.CloseMonth(ctx, town, september, encodeReport); err != nil {
@@ -237,22 +221,8 @@ func TestMigrateDBLiveSource(t *testing.T) {
 	to := storagetest.Postgres(t)
 	ctx := context.Background()
 	from := filepath.Join(t.TempDir(), "live.db")
-	db, err := storage.Open(ctx, from, testLoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	keys, err := db.Keyring(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultConfig()
-	cfg.PublicURL, cfg.Loc, cfg.DB = testPublicURL, testLoc, from
-	s := newServer(cfg, db, keys, testAdminToken, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := seedDemo(ctx, db, keys, testPublicURL, s.cardURL, testNow); err != nil {
-		t.Fatal(err)
-	}
-	db.SetClock(func() time.Time { return testNow })
+	ts := newTestServer(t, onDSN(from), seeded(), logTo(io.Discard))
+	db, cfg := ts.db, ts.s.cfg
 	redeem := liveRedeemer(t, db)
 
 	// The writer redeems until told to stop, and says after each commit that it made one.

@@ -286,8 +286,8 @@ type networkEnv struct {
 func newNetworkEnv(t *testing.T) *networkEnv {
 	e := &networkEnv{townsEnv: newTownsEnv(t)}
 	kranj := map[string]string{HeaderTown: "kranj"}
-	clock := &testClock{t: time.Date(2026, 9, 10, 10, 0, 0, 0, time.UTC)}
-	e.db.SetClock(clock.Now)
+	clock := e.clock
+	clock.Set(time.Date(2026, 9, 10, 10, 0, 0, 0, time.UTC))
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/towns", secret: e.admin,
 		body: `{"code":"kranj","name":{"sl":"Kranj","de":"Krainburg"},"timezone":"Europe/Ljubljana","languages":["sl","de"]}`}, nil)
 	var created struct {
@@ -628,8 +628,8 @@ func TestPublicAcrossTowns(t *testing.T) {
 func TestNetworkReportMonthFrozenWithoutIssuers(t *testing.T) {
 	e := newTownsEnv(t)
 	ctx := context.Background()
-	clock := &testClock{t: time.Date(2026, 9, 20, 10, 0, 0, 0, time.UTC)}
-	e.db.SetClock(clock.Now)
+	clock := e.clock
+	clock.Set(time.Date(2026, 9, 20, 10, 0, 0, 0, time.UTC))
 	ref, err := e.s.keys.ParseInput(e.card.Token, false)
 	if err != nil {
 		t.Fatal(err)

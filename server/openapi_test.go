@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/citycard/citycard/storage/storagetest"
-	"log/slog"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"gopkg.in/yaml.v3"
@@ -80,26 +78,15 @@ func loadOpenAPI(t *testing.T) (map[string]any, []openAPIOp) {
 // openAPIServer is the real app on a fresh database, with a known admin token.
 func openAPIServer(t *testing.T) (*server, *fiber.App) {
 	t.Helper()
-	cfg := defaultConfig()
-	cfg.DB = storagetest.DSN(t)
-	cfg.AdminToken = "cca_openapi-test-0123456789abcdefghij"
-	cfg.MetricsToken = "metrics-openapi-test-0123456789abcdef" // so /metrics is served, to a bearer
-	cfg.RateLimit = 0
-	loc, err := time.LoadLocation(cfg.TZ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Loc = loc
-	db, keys, token, _, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := newServer(cfg, db, keys, token, slog.New(slog.DiscardHandler))
+	ts := newTestServer(t, asServed(), realClock(), withAdmin("cca_openapi-test-0123456789abcdefghij"), rateLimit(0),
+		publicURL(defaultConfig().PublicURL), logTo(io.Discard),
+		withConfig(func(c *Config) {
+			c.MetricsToken = "metrics-openapi-test-0123456789abcdef" // so /metrics is served, to a bearer
+		}))
 	// This test sends dozens of requests without a secret from one address; the failed
 	// sign-in limit (tested in ratelimit_test.go) would answer them 429.
-	s.limits.signin = newLimiter(1_000_000, 1_000_000)
-	return s, s.app()
+	ts.s.limits.signin = newLimiter(1_000_000, 1_000_000)
+	return ts.s, ts.app
 }
 
 var fiberParam = regexp.MustCompile(`^:([A-Za-z0-9_]+)\??$`)

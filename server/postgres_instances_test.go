@@ -27,7 +27,7 @@ func newInstances(t *testing.T, n int) []*testServer {
 	dsn := storagetest.Postgres(t)
 	out := make([]*testServer, n)
 	for i := range out {
-		out[i] = newTestServerOn(t, dsn)
+		out[i] = newTestServer(t, onDSN(dsn))
 	}
 	return out
 }

@@ -4,28 +4,19 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// limiterClock is a settable clock for limiters.
-type limiterClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *limiterClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *limiterClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newTestClock() *limiterClock {
-	return &limiterClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)}
+// newTestClock is a testClock for the limiters, at 10:00 UTC on 15 October 2026.
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)}
 }
 
 func TestLimiterBucket(t *testing.T) {
 	clock := newTestClock()
 	l := newLimiter(60, 3) // one a second, bursts of three
-	l.now = clock.now
+	l.now = clock.Now
 	for i := 0; i < 3; i++ {
 		if ok, _ := l.take("a"); !ok {
 			t.Fatalf("request %d of a burst of 3 refused", i+1)
@@ -38,14 +29,14 @@ func TestLimiterBucket(t *testing.T) {
 	if ok, _ := l.take("b"); !ok {
 		t.Fatal("another key shares the first key's bucket")
 	}
-	clock.add(time.Second)
+	clock.Add(time.Second)
 	if ok, _ := l.take("a"); !ok {
 		t.Fatal("a token did not come back after a second")
 	}
 	if ok, _ := l.peek("a"); ok {
 		t.Fatal("peek saw a token that was just spent")
 	}
-	clock.add(time.Hour)
+	clock.Add(time.Hour)
 	for i := 0; i < 3; i++ {
 		if ok, _ := l.take("a"); !ok {
 			t.Fatal("the bucket did not refill to its burst")
@@ -59,7 +50,7 @@ func TestLimiterBucket(t *testing.T) {
 func TestLimiterMemoryIsBounded(t *testing.T) {
 	clock := newTestClock()
 	l := newLimiter(60, 5)
-	l.now, l.max = clock.now, 100
+	l.now, l.max = clock.Now, 100
 	for i := 0; i < 1000; i++ {
 		l.take("addr-" + strconv.Itoa(i))
 		if n := l.len(); n > 100 {
@@ -67,7 +58,7 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 		}
 	}
 	// Idle buckets are full again after burst/rate = 5 s and are dropped.
-	clock.add(10 * time.Second)
+	clock.Add(10 * time.Second)
 	l.take("fresh")
 	if n := l.len(); n != 1 {
 		t.Fatalf("%d keys held after every other key went idle, want 1", n)
@@ -169,7 +160,7 @@ func TestRateLimitZeroTurnsItOff(t *testing.T) {
 func TestFailedSigninLimit(t *testing.T) {
 	e := newSecEnv(t, 0)
 	clock := newTestClock()
-	e.s.limits.signin.now = clock.now
+	e.s.limits.signin.now = clock.Now
 	// Right secrets never count.
 	for i := 0; i < 3*signinFailBurst; i++ {
 		if resp, _ := e.do(secReq{method: "GET", path: "/api/v1/cards", secret: e.admin}); resp.StatusCode != 200 {
@@ -204,7 +195,7 @@ func TestFailedSigninLimit(t *testing.T) {
 	if resp, _ := e.do(secReq{method: "GET", path: "/api/v1/public/offers"}); resp.StatusCode != 200 {
 		t.Fatalf("public endpoint for a blocked address: %d, want 200", resp.StatusCode)
 	}
-	clock.add(time.Minute / signinFailPerMinute)
+	clock.Add(time.Minute / signinFailPerMinute)
 	if resp, _ := e.do(secReq{method: "GET", path: "/api/v1/cards", secret: "cca_wrong"}); resp.StatusCode != 401 {
 		t.Fatalf("a wrong secret after the wait: %d, want 401", resp.StatusCode)
 	}
@@ -250,7 +241,7 @@ func TestFailedSigninGlobalCap(t *testing.T) {
 	e := newSecEnv(t, 0)
 	e.s.trusted, _ = parseTrustedProxies("0.0.0.0") // app.Test's peer: each request names its own client
 	clock := newTestClock()
-	e.s.limits.signinAll.now = clock.now
+	e.s.limits.signinAll.now = clock.Now
 	got429 := 0
 	for i := 0; i < signinGlobalBurst+10; i++ {
 		xff := map[string]string{"X-Forwarded-For": "198.51." + strconv.Itoa(i/250) + "." + strconv.Itoa(i%250)}

@@ -7,9 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/citycard/citycard/storage/storagetest"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,34 +35,26 @@ var ljubljana = func() *time.Location {
 // HTTP routes.
 type reportEnv struct {
 	t     *testing.T
+	ts    *testServer
 	db    *storage.DB
 	app   *fiber.App
 	cfg   Config
-	mu    sync.Mutex
-	now   time.Time
+	clock *testClock
 	admin string
 }
 
 func newReportEnv(t *testing.T) *reportEnv {
 	t.Helper()
-	cfg := defaultConfig()
-	cfg.DB, cfg.Loc, cfg.AdminToken, cfg.RateLimit = storagetest.DSN(t), ljubljana, "cca_test-admin-0123456789abcdefghijkl", 0
-	db, keys, admin, _, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e := &reportEnv{t: t, db: db, cfg: cfg, admin: admin, now: local(2026, 9, 1, 9, 0)}
-	db.SetClock(func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now })
-	e.app = newServer(cfg, db, keys, admin, slog.New(slog.NewTextHandler(io.Discard, nil))).app()
-	return e
+	ts := newTestServer(t, asServed(), withAdmin("cca_test-admin-0123456789abcdefghijkl"), rateLimit(0),
+		publicURL(defaultConfig().PublicURL), at(local(2026, 9, 1, 9, 0)), logTo(io.Discard))
+	return &reportEnv{t: t, ts: ts, db: ts.db, app: ts.app, cfg: ts.s.cfg, clock: ts.clock, admin: ts.admin}
 }
 
 func local(y int, m time.Month, d, hh, mm int) time.Time {
 	return time.Date(y, m, d, hh, mm, 0, 0, ljubljana)
 }
 
-func (e *reportEnv) at(t time.Time) { e.mu.Lock(); e.now = t; e.mu.Unlock() }
+func (e *reportEnv) at(t time.Time) { e.clock.Set(t) }
 
 // do sends a request and returns the response and its body.
 func (e *reportEnv) do(method, path, token, body string, header ...string) (*http.Response, []byte) {

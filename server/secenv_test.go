@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"github.com/citycard/citycard/storage/storagetest"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +27,7 @@ type secEnv struct {
 	s       *server
 	app     *fiber.App
 	db      *storage.DB
+	clock   *testClock
 	dbPath  string
 	logs    *lockedBuffer
 	admin   string
@@ -61,28 +60,14 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func newSecEnv(t testing.TB, rateLimit int, opts ...storage.Option) *secEnv {
+func newSecEnv(t testing.TB, limit int, opts ...storage.Option) *secEnv {
 	t.Helper()
 	ctx := context.Background()
-	loc, err := time.LoadLocation("Europe/Ljubljana")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &secEnv{t: t, dbPath: storagetest.DSN(t), logs: &lockedBuffer{}}
-	if e.db, err = storage.Open(ctx, e.dbPath, loc, opts...); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	e.db.SetClock(func() time.Time { return time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC) })
-	keys, err := e.db.Keyring(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultConfig()
-	cfg.RateLimit, cfg.Loc, cfg.DB = rateLimit, loc, e.dbPath
-	e.admin = newSecret("cca")
-	e.s = newServer(cfg, e.db, keys, e.admin, slog.New(slog.NewTextHandler(e.logs, nil)))
-	e.app = e.s.app()
+	logs := &lockedBuffer{}
+	ts := newTestServer(t, withStore(opts...), rateLimit(limit), at(time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)),
+		withAdmin(newSecret("cca")), publicURL(defaultConfig().PublicURL), logTo(logs))
+	e := &secEnv{t: t, s: ts.s, app: ts.app, db: ts.db, clock: ts.clock, dbPath: ts.s.cfg.DB, logs: logs, admin: ts.admin}
+	keys := ts.s.keys
 
 	e.product = card.Product{Town: "koper", Code: "koper-72h", Name: map[string]string{"en": "Koper Card"}, ValidityHours: 72, PriceCents: 2500, Audience: "tourist"}
 	if err := e.db.CreateProduct(ctx, &e.product); err != nil {

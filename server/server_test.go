@@ -7,6 +7,7 @@ import (
 	"github.com/citycard/citycard/storage/storagetest"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/server/tools"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
@@ -31,56 +34,215 @@ var testLoc = func() *time.Location {
 	return loc
 }()
 
-// testClock is a settable clock shared by the database and the test.
+// testClock is the settable clock of every test of the package: the database's (db.SetClock)
+// and the rate limiters' (limiter.now).
 type testClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// testServer is the real app over a real SQLite database in a temporary directory.
+// testServer is the real app over a real database (SQLite in a temporary directory, or
+// PostgreSQL with CITYCARD_TEST_ENGINE=postgres), built by newTestServer.
 type testServer struct {
 	t     testing.TB
 	s     *server
 	app   *fiber.App
 	db    *storage.DB
-	clock *testClock
+	clock *testClock // nil with realClock()
+	admin string     // the admin token
+	url   string     // with live(): the base URL it serves on, also cfg.PublicURL
+	demo  tools.DemoResult
+
+	stopOnce sync.Once
 }
 
 // testNow is where every test's clock starts: Thursday 15 October 2026, 12:00 in Koper.
 var testNow = time.Date(2026, 10, 15, 12, 0, 0, 0, testLoc)
 
-// newTestServer opens a fresh database with a fixed clock at testNow, a keyring and the admin
-// token testAdminToken, and builds the app.
-func newTestServer(t testing.TB) *testServer {
-	t.Helper()
-	return newTestServerOn(t, storagetest.DSN(t))
+// testOptions is what newTestServer's options set.
+type testOptions struct {
+	dsn        string
+	shared     *testServer
+	storeOpts  []storage.Option
+	asServe    bool
+	clock      *testClock
+	realClock  bool
+	now        time.Time
+	admin      string
+	publicURL  string
+	rateLimit  *int
+	config     []func(*Config)
+	log        io.Writer
+	demo       bool
+	live       bool
+	wrapListen func(net.Listener) net.Listener
 }
 
-// newTestServerOn is newTestServer on the database dsn, which may already hold data: several
-// servers on one PostgreSQL URL are several service instances (each with its own pool, caches
-// and change listener), sharing the keyring the first one created.
-func newTestServerOn(t testing.TB, dsn string) *testServer {
+// testOption is an option of newTestServer.
+type testOption func(*testOptions)
+
+// onDSN opens the database dsn, which may already hold data (default: a fresh one,
+// storagetest.DSN): several servers on one PostgreSQL URL are several service instances, each
+// with its own pool, caches and change listener, sharing the keyring the first one created.
+func onDSN(dsn string) testOption { return func(o *testOptions) { o.dsn = dsn } }
+
+// onDBOf builds another app on ts's database handle, keyring and clock (not another instance:
+// the same *storage.DB).
+func onDBOf(ts *testServer) testOption { return func(o *testOptions) { o.shared = ts } }
+
+// withStore passes storage.Open these options.
+func withStore(opts ...storage.Option) testOption {
+	return func(o *testOptions) { o.storeOpts = append(o.storeOpts, opts...) }
+}
+
+// asServed opens the database as serve does (openStore): its first town is the configured
+// one (Config.Town, its languages and public URL) and the conflict cap is the configured one;
+// without it the database starts with storage's default town.
+func asServed() testOption { return func(o *testOptions) { o.asServe = true } }
+
+// at starts the test's clock at t (default testNow).
+func at(t time.Time) testOption { return func(o *testOptions) { o.now = t } }
+
+// withClock makes c the database's clock (shared with another test server).
+func withClock(c *testClock) testOption { return func(o *testOptions) { o.clock = c } }
+
+// realClock leaves the database on the real clock (the browser and load tests).
+func realClock() testOption { return func(o *testOptions) { o.realClock = true } }
+
+// withAdmin sets the admin token (default testAdminToken).
+func withAdmin(token string) testOption { return func(o *testOptions) { o.admin = token } }
+
+// publicURL sets Config.PublicURL (default testPublicURL).
+func publicURL(u string) testOption { return func(o *testOptions) { o.publicURL = u } }
+
+// rateLimit sets Config.RateLimit, requests a minute per address (0: none; default the
+// service's default).
+func rateLimit(n int) testOption { return func(o *testOptions) { o.rateLimit = &n } }
+
+// withConfig changes the configuration after the other options set it.
+func withConfig(f func(*Config)) testOption {
+	return func(o *testOptions) { o.config = append(o.config, f) }
+}
+
+// logTo sends the server's log to w (default the test's log).
+func logTo(w io.Writer) testOption { return func(o *testOptions) { o.log = w } }
+
+// seeded seeds the demo data (two towns, merchants, cards, redemptions) as of the clock's now.
+func seeded() testOption { return func(o *testOptions) { o.demo = true } }
+
+// live serves the app on 127.0.0.1:0 until the test ends (Config.Addr and PublicURL are that
+// address), for what app.Test cannot do: a browser, a load client. wrap, if given, wraps the
+// listener.
+func live(wrap ...func(net.Listener) net.Listener) testOption {
+	return func(o *testOptions) {
+		o.live = true
+		for _, w := range wrap {
+			o.wrapListen = w
+		}
+	}
+}
+
+// newTestServer is the one way the package's tests start a server: by default on a fresh
+// database, with a testClock at testNow, the admin token testAdminToken, the public URL
+// testPublicURL and the log in the test's log; opts change that.
+func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db, err := storage.Open(ctx, dsn, testLoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	clock := &testClock{t: testNow}
-	db.SetClock(clock.Now)
-	keys, err := db.Keyring(ctx, "")
-	if err != nil {
-		t.Fatal(err)
+	o := testOptions{now: testNow, admin: testAdminToken, publicURL: testPublicURL}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	cfg := defaultConfig()
-	cfg.PublicURL, cfg.Loc, cfg.DB = testPublicURL, testLoc, db.Path()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	s := newServer(cfg, db, keys, testAdminToken, log)
-	return &testServer{t: t, s: s, app: s.app(), db: db, clock: clock}
+	cfg.PublicURL, cfg.Loc, cfg.AdminToken = o.publicURL, testLoc, o.admin
+	if o.rateLimit != nil {
+		cfg.RateLimit = *o.rateLimit
+	}
+	var ln net.Listener
+	if o.live {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Addr = ln.Addr().String()
+		cfg.PublicURL = "http://" + cfg.Addr
+		if o.wrapListen != nil {
+			ln = o.wrapListen(ln)
+		}
+	}
+	switch {
+	case o.shared != nil:
+		cfg.DB = o.shared.s.cfg.DB
+	case o.dsn != "":
+		cfg.DB = o.dsn
+	default:
+		cfg.DB = storagetest.DSN(t)
+	}
+	for _, f := range o.config {
+		f(&cfg)
+	}
+
+	ts := &testServer{t: t, admin: cfg.AdminToken}
+	var keys *card.Keyring
+	var err error
+	switch {
+	case o.shared != nil:
+		ts.db, keys, ts.clock = o.shared.db, o.shared.s.keys, o.shared.clock
+	case o.asServe:
+		if ts.db, keys, ts.admin, _, err = openStore(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ts.db.Close() })
+	default:
+		if ts.db, err = storage.Open(ctx, cfg.DB, cfg.Loc, o.storeOpts...); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ts.db.Close() })
+	}
+	if o.shared == nil && !o.realClock {
+		ts.clock = o.clock
+		if ts.clock == nil {
+			ts.clock = &testClock{t: o.now}
+		}
+		ts.db.SetClock(ts.clock.Now)
+	}
+	if keys == nil {
+		if keys, err = ts.db.Keyring(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var w io.Writer = testWriter{t}
+	if o.log != nil {
+		w = o.log
+	}
+	ts.s = newServer(cfg, ts.db, keys, ts.admin, slog.New(slog.NewTextHandler(w, nil)))
+	if o.demo {
+		now := time.Now()
+		if ts.clock != nil {
+			now = ts.clock.Now()
+		}
+		if ts.demo, err = seedDemo(ctx, ts.db, keys, cfg.PublicURL, ts.s.cardURL, now); err != nil {
+			t.Fatal(err)
+		}
+		if ts.clock != nil {
+			ts.db.SetClock(ts.clock.Now) // seedDemo leaves the real clock behind
+		}
+	}
+	ts.app = ts.s.app()
+	if o.live {
+		ts.url = cfg.PublicURL
+		go ts.app.Listener(ln)
+		t.Cleanup(ts.stop)
+	}
+	return ts
+}
+
+// stop shuts a live() server down; its port then refuses connections.
+func (ts *testServer) stop() {
+	ts.stopOnce.Do(func() { ts.app.ShutdownWithTimeout(5 * time.Second) })
 }
 
 // testWriter sends the server's log to the test's log, so a 500 shows its cause.

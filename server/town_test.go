@@ -304,7 +304,7 @@ func TestTownZone(t *testing.T) {
 	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/ptuj", secret: e.admin, body: `{"timezone":"Asia/Tokyo"}`}, nil)
 	var cd cardJSON
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/cards", secret: e.officeP, body: `{"product":"ptuj-24h"}`}, &cd)
-	e.db.SetClock(func() time.Time { return time.Date(2026, 10, 31, 23, 30, 0, 0, time.UTC) })
+	e.clock.Set(time.Date(2026, 10, 31, 23, 30, 0, 0, time.UTC))
 	var r redemptionJSON
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyP, header: map[string]string{"Idempotency-Key": "z1"},
 		body: `{"card":"` + cd.Token + `","offer_id":"` + e.offerP.ID + `","amount":"10.00"}`}, &r)
@@ -315,7 +315,7 @@ func TestTownZone(t *testing.T) {
 		t.Fatalf("october %+v, november %+v", oct, nov)
 	}
 	// 16:00 UTC on 1 November is the 2nd in Tokyo (the 1st in koper).
-	e.db.SetClock(func() time.Time { return time.Date(2026, 11, 1, 16, 0, 0, 0, time.UTC) })
+	e.clock.Set(time.Date(2026, 11, 1, 16, 0, 0, 0, time.UTC))
 	e.call(t, 201, "", secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyP, header: map[string]string{"Idempotency-Key": "z2"},
 		body: `{"card":"` + cd.Token + `","offer_id":"` + e.offerP.ID + `","amount":"10.00"}`}, &r)
 	e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-11", secret: e.officeP}, &nov)
@@ -323,7 +323,7 @@ func TestTownZone(t *testing.T) {
 		t.Fatalf("november's days %+v", nov.Days[:3])
 	}
 	// 00:30 on 1 December in Tokyo: November is over there, not in koper.
-	e.db.SetClock(func() time.Time { return time.Date(2026, 11, 30, 15, 30, 0, 0, time.UTC) })
+	e.clock.Set(time.Date(2026, 11, 30, 15, 30, 0, 0, time.UTC))
 	e.call(t, 409, "month_open", secReq{method: "POST", path: "/api/v1/reports/monthly/2026-11/close", secret: e.officeK}, nil)
 	e.call(t, 200, "", secReq{method: "POST", path: "/api/v1/reports/monthly/2026-11/close", secret: e.officeP}, nil)
 	var all struct {
