@@ -51,7 +51,7 @@ func (s *server) handleReportNetwork(c *fiber.Ctx) error {
 		if opts.Table != papers.NetworkTables[0] {
 			name += "-" + opts.Table
 		}
-		body, name = papers.NetworkCSV(n, opts), name+".csv"
+		body, name = papers.NetworkCSV(n, opts), csvFilename(name, opts)
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	default:
 		if body, err = papers.NetworkPDF(n, papers.Meta{Generated: s.db.Now()}, l, names, s.cfg.Loc); err != nil {

@@ -81,25 +81,32 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		return err
 	}
 	lang := i18n.PickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), cd.Lang)
+	// Offer titles fall back along the reader's languages (the page's first), then English,
+	// then each town's own (i18n.OfferTitleFor).
+	readers := append([]string{lang}, i18n.ReaderLangs(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage))...)
+	l := i18n.NewLocale(lang)
 	now := s.db.Now()
 	pg := cardPage{
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
-		Status: string(cd.Status(now)), Langs: s.cardLanguages(cd.Town), Updated: localTime(now, s.db.TownLoc(cd.Town)),
+		Status: string(cd.Status(now)), Langs: s.cardLanguages(cd.Town), Updated: l.DateTime(now, s.db.TownLoc(cd.Town)),
 		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.db.TownLoc(cd.Town).String(), V: assetVersion,
 	}
 	if left := cd.TimeLeft(now); left > 0 {
 		pg.TimeLeft = i18n.Duration(left, lang)
 	}
 	if cd.ExpiresAt != nil {
-		pg.ExpiresAt, pg.ExpiresUnix = localTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
+		pg.ExpiresAt, pg.ExpiresUnix = l.Until(*cd.ExpiresAt, s.db.TownLoc(cd.Town)), cd.ExpiresAt.Unix()
+		if pg.Status == string(card.StatusExpired) {
+			pg.ExpiresAt = l.DateTime(*cd.ExpiresAt, s.db.TownLoc(cd.Town)) // when it ended, not its last minute
+		}
 	}
-	pg.ActivateBy = localTime(cd.ActivateBy, s.db.TownLoc(cd.Town))
+	pg.ActivateBy = l.Until(cd.ActivateBy, s.db.TownLoc(cd.Town))
 	names, err := s.productNames(c, states)
 	if err != nil {
 		return err
 	}
 	// A single-town deployment's page is as it was: one language, no town headings.
-	pg.Towns = groupByTown(states, lang, cd.Town, len(s.db.TownCodes()) > 1, s.db.CachedTown, s.db.TownLoc, names)
+	pg.Towns = groupByTown(states, readers, cd.Town, len(s.db.TownCodes()) > 1, s.db.CachedTown, s.db.TownLoc, names)
 	for _, tg := range pg.Towns {
 		for _, g := range tg.Groups {
 			for _, it := range g.Items {
@@ -179,7 +186,7 @@ func (s *server) cardLanguages(town string) []string {
 // groupByTown sorts benefits by the town of their merchant, the card's own town first and the
 // others by name, each town's by category. In a network (several towns) a town's heading and
 // each offer's title are also shown in the town's own languages (a bilingual town in both).
-func groupByTown(states []storage.OfferState, lang, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location, productNames map[string]map[string]map[string]string) []townGroup {
+func groupByTown(states []storage.OfferState, readers []string, cardTown string, network bool, town func(string) (storage.Town, bool), loc func(string) *time.Location, productNames map[string]map[string]map[string]string) []townGroup {
 	byTown := map[string][]storage.OfferState{}
 	var codes []string
 	for _, st := range states {
@@ -189,6 +196,7 @@ func groupByTown(states []storage.OfferState, lang, cardTown string, network boo
 		}
 		byTown[code] = append(byTown[code], st)
 	}
+	lang := readers[0]
 	out := make([]townGroup, 0, len(codes))
 	for _, code := range codes {
 		t, _ := town(code)
@@ -197,7 +205,7 @@ func groupByTown(states []storage.OfferState, lang, cardTown string, network boo
 			local = t.Languages
 		}
 		g := townGroup{Code: code, Name: townName(t, lang), Lang: lang,
-			Groups: groupBenefits(byTown[code], lang, local, loc(code), productNames[code])}
+			Groups: groupBenefits(byTown[code], readers, t.Languages, local, loc(code), productNames[code])}
 		if len(t.Languages) > 0 {
 			g.Lang = t.Languages[0]
 		}
@@ -231,11 +239,14 @@ func townName(t storage.Town, lang string) string {
 }
 
 // groupBenefits sorts benefits into categories in the order of merchant.Categories. Each
-// offer's title is in lang, with its titles in the town's languages (local) that differ.
-func groupBenefits(states []storage.OfferState, lang string, local []string, loc *time.Location, productNames map[string]map[string]string) []benefitGroup {
+// offer's title is in the first of the readers' languages it has (readers[0] is the page's),
+// else English, else the town's (townLangs), with its titles in the town's languages (local)
+// that differ.
+func groupBenefits(states []storage.OfferState, readers, townLangs []string, local []string, loc *time.Location, productNames map[string]map[string]string) []benefitGroup {
+	lang := readers[0]
 	byCat := map[string][]benefitItem{}
 	for _, st := range states {
-		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: i18n.OfferTitle(st.Offer.Title, lang),
+		it := benefitItem{Merchant: st.Merchant.Name, Address: st.Merchant.Address, Offer: i18n.OfferTitleFor(st.Offer.Title, readers, townLangs),
 			Terms: i18n.OfferTerms(st.Offer, lang, productNames), Available: st.Reason == nil}
 		for _, l := range local {
 			if text := st.Offer.Title[l]; text != "" && text != it.Offer && !slices.ContainsFunc(it.Local, func(x localText) bool { return x.Text == text }) {
@@ -247,7 +258,7 @@ func groupBenefits(states []storage.OfferState, lang string, local []string, loc
 			it.MapURL = "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon + "#map=18/" + lat + "/" + lon
 		}
 		if st.UsedAt != nil {
-			it.UsedAt = localTime(*st.UsedAt, loc)
+			it.UsedAt = i18n.NewLocale(lang).DateTime(*st.UsedAt, loc)
 		}
 		// A card that cannot be used says so once at the top, not on every benefit.
 		if code := errorCode(st.Reason); st.Reason != nil && code != "card_expired" && code != "card_blocked" {
@@ -264,8 +275,6 @@ func groupBenefits(states []storage.OfferState, lang string, local []string, loc
 	}
 	return out
 }
-
-func localTime(t time.Time, loc *time.Location) string { return t.In(loc).Format("2. 1. 2006 15:04") }
 
 // wantsHTML reports whether an error should be shown as a page: the card page's paths.
 func wantsHTML(c *fiber.Ctx) bool {

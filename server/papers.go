@@ -16,6 +16,9 @@ func loadPaperNames(ctx context.Context, db *storage.DB, town string) (papers.Na
 	for _, code := range db.TownCodes() {
 		if t, ok := db.CachedTown(code); ok {
 			n.Towns[code] = t.Name
+			if code == town {
+				n.CardName = townCardName(t)
+			}
 		}
 	}
 	err := eachPage(func(p storage.Page) (string, error) {
@@ -57,3 +60,8 @@ func eachPage(fetch func(storage.Page) (string, error)) error {
 		p.Cursor = next
 	}
 }
+
+// townCardName is the name of t's card by language, which the papers' titles print beside
+// the town's name; nil while towns have no card name of their own (then titles name the
+// town alone). The one place to read it from storage.Town.
+func townCardName(t storage.Town) map[string]string { return nil }

@@ -279,7 +279,7 @@ func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byt
 		if o.csv.Table == "" {
 			o.csv.Table = "merchants"
 		}
-		return papers.ReportCSV(d.report, o.csv, o.names), "text/csv; charset=utf-8", name + ".csv", nil
+		return papers.ReportCSV(d.report, o.csv, o.names), "text/csv; charset=utf-8", csvFilename(name, o.csv), nil
 	case "pdf":
 		meta := papers.Meta{Generated: now}
 		if d.closed != nil {

@@ -24,6 +24,13 @@ func parseCSVOptsOf(c *fiber.Ctx, l i18n.Locale, tables []string) (papers.CSVOpt
 	if !valid {
 		return o, badRequest("table must be %s or %s", strings.Join(tables[:len(tables)-1], ", "), tables[len(tables)-1])
 	}
+	return parseExcelOpts(c, o)
+}
+
+// parseExcelOpts reads ?sep= and ?bom= into o, and marks it Localized when ?lang= was given
+// (a CSV without lang keeps the contract's headers and codes, as programs read it).
+func parseExcelOpts(c *fiber.Ctx, o papers.CSVOpts) (papers.CSVOpts, error) {
+	o.Localized = c.Query("lang") != ""
 	switch c.Query("sep", "comma") {
 	case "comma":
 	case "semicolon":
@@ -39,4 +46,13 @@ func parseCSVOptsOf(c *fiber.Ctx, l i18n.Locale, tables []string) (papers.CSVOpt
 		return o, badRequest("bom must be true or false")
 	}
 	return o, nil
+}
+
+// csvFilename is name.csv, or name-excel.csv for the spreadsheet variant, so the two never
+// overwrite each other in a download folder.
+func csvFilename(name string, o papers.CSVOpts) string {
+	if o.Excel() {
+		return name + "-excel.csv"
+	}
+	return name + ".csv"
 }

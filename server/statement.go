@@ -97,7 +97,9 @@ func (st statementSet) render(format string, now time.Time, o paperOpts, all boo
 		b, err := json.Marshal(st.json())
 		return b, fiber.MIMEApplicationJSON, name + ".json", err
 	case "csv":
-		return papers.StatementsCSV(st.doc.report.Month, st.statements), "text/csv; charset=utf-8", name + ".csv", nil
+		csv := o.csv
+		csv.Zone = st.loc
+		return papers.StatementsCSV(st.doc.report.Month, st.statements, csv), "text/csv; charset=utf-8", csvFilename(name, csv), nil
 	case "pdf":
 		meta := papers.Meta{Generated: now}
 		if cl := st.doc.closed; cl != nil {
@@ -136,6 +138,11 @@ func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
 		return err
 	}
 	o := paperOpts{lang: l}
+	if format == "csv" {
+		if o.csv, err = parseExcelOpts(c, papers.CSVOpts{Lang: l}); err != nil {
+			return err
+		}
+	}
 	st, err := loadStatements(c.UserContext(), s.db, town, m, only)
 	if err != nil {
 		return err

@@ -122,9 +122,75 @@ func (l Locale) Date(t time.Time) string {
 	return fmt.Sprintf("%d %s %d", d, monthAbbrev[m-1], y)
 }
 
-// DateTime is Date and the 24-hour time, in loc.
+// DateTime is Date and the 24-hour time, in loc: "6. 12. 2027 09:00" (sl), "6/12/2027 09:00"
+// (it), "06.12.2027 09:00" (de), "6 Dec 2027 09:00" (en).
 func (l Locale) DateTime(t time.Time, loc *time.Location) string {
 	t = t.In(loc)
+	return l.Date(t) + " " + t.Format("15:04")
+}
+
+// monthNames are the months in each language as a month and year are written ("november
+// 2026", "novembre 2026"); Slovene dates use the genitive (slMonthsOf: "6. decembra 2027").
+var monthNames = map[string][12]string{
+	"sl": {"januar", "februar", "marec", "april", "maj", "junij", "julij", "avgust", "september", "oktober", "november", "december"},
+	"it": {"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"},
+	"de": {"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"},
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+}
+
+var slMonthsOf = [12]string{"januarja", "februarja", "marca", "aprila", "maja", "junija", "julija", "avgusta", "septembra", "oktobra", "novembra", "decembra"}
+
+// MonthName is month m's name: "november" (sl), "novembre" (it), "November" (de, en).
+func (l Locale) MonthName(m time.Month) string {
+	names, ok := monthNames[l.lang]
+	if !ok {
+		names = monthNames["en"]
+	}
+	return names[m-1]
+}
+
+// MonthYear is a month as a paper's title names it: "november 2026" (sl), "novembre 2026"
+// (it), "November 2026" (de, en).
+func (l Locale) MonthYear(year int, m time.Month) string {
+	return l.MonthName(m) + " " + strconv.Itoa(year)
+}
+
+// LongDate is a day with the month's name: "6. decembra 2027" (sl), "6 dicembre 2027" (it),
+// "6. Dezember 2027" (de), "6 December 2027" (en).
+func (l Locale) LongDate(t time.Time) string {
+	y, m, d := t.Date()
+	switch l.lang {
+	case "sl":
+		return fmt.Sprintf("%d. %s %d", d, slMonthsOf[m-1], y)
+	case "de":
+		return fmt.Sprintf("%d. %s %d", d, l.MonthName(m), y)
+	}
+	return fmt.Sprintf("%d %s %d", d, l.MonthName(m), y)
+}
+
+// lastMinute is the last minute in loc before the end instant t: a card that ends at local
+// midnight is valid to the end of the day before (23:59), not "until the 30th 00:00".
+func lastMinute(t time.Time, loc *time.Location) time.Time {
+	t = t.In(loc)
+	if t.Hour() == 0 && t.Minute() == 0 {
+		return t.Add(-time.Minute)
+	}
+	return t
+}
+
+// Until is the last moment of something that ends at t (a card's validity, its activation
+// deadline), in loc, without doubt about the last day: "29. oktobra 2027, 23:59" (sl),
+// "29 ottobre 2027, 23:59" (it), "29. Oktober 2027, 23:59" (de), "29 October 2027, 23:59"
+// (en) for an end at midnight of the 30th; an end at 09:00 is written with 09:00.
+func (l Locale) Until(t time.Time, loc *time.Location) string {
+	t = lastMinute(t, loc)
+	return l.LongDate(t) + ", " + t.Format("15:04")
+}
+
+// UntilShort is Until with the day in figures, for a paper where space is short:
+// "29. 10. 2027 23:59" (sl), "29/10/2027 23:59" (it).
+func (l Locale) UntilShort(t time.Time, loc *time.Location) string {
+	t = lastMinute(t, loc)
 	return l.Date(t) + " " + t.Format("15:04")
 }
 

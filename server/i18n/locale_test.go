@@ -59,3 +59,51 @@ func TestLocaleFormats(t *testing.T) {
 		t.Errorf("product without names: %q", got)
 	}
 }
+
+// TestLocaleDates: every language writes days, months and the last valid moment its own
+// way; an end at local midnight names the day before, to 23:59, so the last day is clear.
+func TestLocaleDates(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Ljubljana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	morning := time.Date(2027, 12, 6, 9, 0, 0, 0, loc)
+	midnight := time.Date(2027, 10, 30, 0, 0, 0, 0, loc) // the card ends as the 30th begins
+	for _, tc := range []struct {
+		lang                                 string
+		date, dateTime, long, month          string
+		untilMorning, untilMidnight, untilSh string
+	}{
+		{"sl", "6. 12. 2027", "6. 12. 2027 09:00", "6. decembra 2027", "november 2026",
+			"6. decembra 2027, 09:00", "29. oktobra 2027, 23:59", "29. 10. 2027 23:59"},
+		{"it", "6/12/2027", "6/12/2027 09:00", "6 dicembre 2027", "novembre 2026",
+			"6 dicembre 2027, 09:00", "29 ottobre 2027, 23:59", "29/10/2027 23:59"},
+		{"de", "06.12.2027", "06.12.2027 09:00", "6. Dezember 2027", "November 2026",
+			"6. Dezember 2027, 09:00", "29. Oktober 2027, 23:59", "29.10.2027 23:59"},
+		{"en", "6 Dec 2027", "6 Dec 2027 09:00", "6 December 2027", "November 2026",
+			"6 December 2027, 09:00", "29 October 2027, 23:59", "29 Oct 2027 23:59"},
+	} {
+		l := NewLocale(tc.lang)
+		for _, c := range []struct{ what, got, want string }{
+			{"Date", l.Date(morning), tc.date},
+			{"DateTime", l.DateTime(morning.UTC(), loc), tc.dateTime},
+			{"LongDate", l.LongDate(morning), tc.long},
+			{"MonthYear", l.MonthYear(2026, time.November), tc.month},
+			{"Until 09:00", l.Until(morning.UTC(), loc), tc.untilMorning},
+			{"Until midnight", l.Until(midnight.UTC(), loc), tc.untilMidnight},
+			{"UntilShort midnight", l.UntilShort(midnight.UTC(), loc), tc.untilSh},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s %s: %q, want %q", tc.lang, c.what, c.got, c.want)
+			}
+		}
+	}
+	// Every month has a name in every language, none left empty.
+	for _, lang := range []string{"sl", "it", "en", "de"} {
+		for m := time.January; m <= time.December; m++ {
+			if NewLocale(lang).MonthName(m) == "" {
+				t.Errorf("%s: month %d has no name", lang, m)
+			}
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package i18n
 
 import (
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -101,31 +103,69 @@ func Euro(cents int64, lang string) string {
 	return localDecimal(cents, lang, true) + "\u00a0€"
 }
 
-// localDate writes a local date YYYY-MM-DD the language's way: "1. 6. 2026" (sl), "1/6/2026"
-// (it), "1.6.2026" (de), "1 Jun 2026" (en). A date that does not parse is written as it is.
+// localDate writes a local date YYYY-MM-DD the language's way (Locale.Date): "1. 6. 2026"
+// (sl), "1/6/2026" (it), "01.06.2026" (de), "1 Jun 2026" (en). A date that does not parse is
+// written as it is.
 func localDate(date, lang string) string {
 	d, err := time.Parse("2006-01-02", date)
 	if err != nil {
 		return date
 	}
-	switch lang {
-	case "sl":
-		return d.Format("2. 1. 2006")
-	case "it":
-		return d.Format("2/1/2006")
-	case "de":
-		return d.Format("2.1.2006")
-	}
-	return d.Format("2 Jan 2006")
+	return NewLocale(lang).Date(d)
 }
 
-// OfferTitle is an offer's title in lang, else in the town's languages first (sl, it), then
-// en and de: a page never mixes in English where a local language is written.
+// OfferTitle is an offer's title in lang, else in English, else in the first language it
+// has (OfferTitleFor with one reader's language and no town's).
 func OfferTitle(title map[string]string, lang string) string {
-	for _, l := range []string{lang, "sl", "it", "en", "de"} {
+	return OfferTitleFor(title, []string{lang}, nil)
+}
+
+// OfferTitleFor is an offer's title for a reader of the languages readers (best first: the
+// page's, then Accept-Language's in order): the first of those it has, else English (which a
+// tourist reads more often than the town's language: an Italian at Ptuj reads the English
+// title, not the Slovene), else the town's languages in order, else any, by card.Languages.
+func OfferTitleFor(title map[string]string, readers, town []string) string {
+	order := append(append(append(append([]string(nil), readers...), "en"), town...), card.Languages...)
+	for _, l := range order {
 		if s := title[l]; s != "" {
 			return s
 		}
 	}
 	return ""
+}
+
+// ReaderLangs are the languages a reader reads, best first: query (?lang=), then those of
+// acceptLanguage by their q, each once, only card.Languages.
+func ReaderLangs(query, acceptLanguage string) []string {
+	var out []string
+	if card.ValidLang(query) {
+		out = append(out, query)
+	}
+	type tagQ struct {
+		lang string
+		q    float64
+	}
+	var tags []tagQ
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		fields := strings.Split(part, ";")
+		tag := strings.ToLower(strings.TrimSpace(fields[0]))
+		q := 1.0
+		for _, f := range fields[1:] {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(f), "q="); ok {
+				if n, err := strconv.ParseFloat(v, 64); err == nil {
+					q = n
+				}
+			}
+		}
+		if len(tag) >= 2 && card.ValidLang(tag[:2]) && q > 0 {
+			tags = append(tags, tagQ{tag[:2], q})
+		}
+	}
+	sort.SliceStable(tags, func(i, j int) bool { return tags[i].q > tags[j].q })
+	for _, t := range tags {
+		if !slices.Contains(out, t.lang) {
+			out = append(out, t.lang)
+		}
+	}
+	return out
 }

@@ -24,7 +24,7 @@ func TestOfferTerms(t *testing.T) {
 		{"price with dates and products, in Italian", merchant.Offer{Kind: "price", Value: 1200, Limit: "once", ValidFrom: "2026-06-01", ValidUntil: "2026-09-30", Products: []string{"koper-72h"}}, "it",
 			"a 12,00\u00a0€ | una volta per carta | dal 1/6/2026 al 30/9/2026 | solo con Koper Card 72 ore"},
 		{"free, from a date, in German, a product without a German name", merchant.Offer{Kind: "free", Limit: "once", ValidFrom: "2026-06-01", Products: []string{"koper-72h", "gone"}}, "de",
-			"gratis | einmal pro Karte | ab 1.6.2026 | nur mit Koper Card 72 hours, gone"},
+			"gratis | einmal pro Karte | ab 01.06.2026 | nur mit Koper Card 72 hours, gone"},
 		{"until a date, thousands, in Slovene", merchant.Offer{Kind: "amount", Value: 123456, Limit: "once", ValidUntil: "2026-12-31"}, "sl",
 			"1.234,56\u00a0€ popusta | enkrat na kartico | do 31. 12. 2026"},
 	}
@@ -35,8 +35,36 @@ func TestOfferTerms(t *testing.T) {
 			}
 		})
 	}
-	// A title falls back to the town's languages before English.
-	if got := OfferTitle(map[string]string{"en": "Free coffee", "it": "Caffè gratis"}, "de"); got != "Caffè gratis" {
+	// A title falls back to English before the other languages (issue 19).
+	if got := OfferTitle(map[string]string{"en": "Free coffee", "it": "Caffè gratis"}, "de"); got != "Free coffee" {
 		t.Fatalf("OfferTitle = %q", got)
+	}
+}
+
+// TestOfferTitleFallback: a title is in the first of the reader's languages it has, then
+// English, then the town's: an Italian tourist at Ptuj reads the English title, not the
+// Slovene one.
+func TestOfferTitleFallback(t *testing.T) {
+	ptuj := map[string]string{"sl": "Brezplačna kava", "en": "Free coffee"}
+	for _, tc := range []struct {
+		name          string
+		title         map[string]string
+		query, accept string
+		town          []string
+		want          string
+	}{
+		{"Italian at Ptuj, English title exists", ptuj, "it", "it-IT,it;q=0.9", []string{"sl"}, "Free coffee"},
+		{"Italian who also reads Slovene", ptuj, "", "it,sl;q=0.8,en;q=0.5", []string{"sl"}, "Brezplačna kava"},
+		{"German, a Slovene title only", map[string]string{"sl": "Brezplačna kava"}, "de", "", []string{"sl"}, "Brezplačna kava"},
+		{"no English: the town's own before others", map[string]string{"de": "Kaffee", "it": "Caffè", "sl": "Kava"}, "en", "", []string{"sl", "it"}, "Kava"},
+		{"reader's language", map[string]string{"it": "Caffè", "sl": "Kava", "en": "Coffee"}, "", "it", []string{"sl"}, "Caffè"},
+	} {
+		readers := ReaderLangs(tc.query, tc.accept)
+		if got := OfferTitleFor(tc.title, readers, tc.town); got != tc.want {
+			t.Errorf("%s: %q (readers %v), want %q", tc.name, got, readers, tc.want)
+		}
+	}
+	if got := ReaderLangs("de", "it;q=0.5, sl, fr, en;q=0"); strings.Join(got, ",") != "de,sl,it" {
+		t.Errorf("ReaderLangs = %v", got)
 	}
 }

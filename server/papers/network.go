@@ -25,17 +25,17 @@ func NetworkCSV(n merchant.NetworkReport, o CSVOpts) []byte {
 	head := []string{"redemptions", "cards_used", "amount", "discount", "municipal_share"}
 	switch o.Table {
 	case "towns":
-		w.Write(append([]string{"month", "town", "closed"}, head...))
+		w.Write(o.head(append([]string{"month", "town", "closed"}, head...)...))
 		for _, t := range n.Towns {
 			w.Write(append([]string{month, t.Town, strconv.FormatBool(t.Closed)}, counters(t.Totals.Counters)...))
 		}
-		w.Write(append([]string{month, "TOTAL", ""}, counters(n.Totals.Counters)...))
+		w.Write(append([]string{month, o.total(), ""}, counters(n.Totals.Counters)...))
 	default:
-		w.Write(append([]string{"month", "issuer", "acceptor"}, head...))
+		w.Write(o.head(append([]string{"month", "issuer", "acceptor"}, head...)...))
 		for _, l := range n.Clearing {
 			w.Write(append([]string{month, l.Issuer, l.Acceptor}, counters(l.Counters)...))
 		}
-		w.Write(append([]string{month, "TOTAL", ""}, counters(n.Totals.Counters)...))
+		w.Write(append([]string{month, o.total(), ""}, counters(n.Totals.Counters)...))
 	}
 	w.Flush()
 	return buf.Bytes()
@@ -57,7 +57,7 @@ const networkMatrixColumns = 6
 // are printed by name (names: code → name in l's language; a code without one prints itself);
 // the footer's time is in loc.
 func NetworkPDF(n merchant.NetworkReport, meta Meta, l i18n.Locale, names map[string]string, loc *time.Location) ([]byte, error) {
-	title := nt(l, "title", n.Month.String())
+	title := nt(l, "title", l.MonthYear(n.Month.Year, n.Month.Month))
 	d := newPDF(title, loc, meta, l)
 	d.AddPage()
 	d.title(title, nt(l, "sub"))

@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -329,13 +330,38 @@ type Names struct {
 	Merchants map[string]merchant.Merchant // by merchant id
 	Town      string                       // the paper's town (code)
 	Towns     map[string]map[string]string // town names by code, by language
+	CardName  map[string]string            // the town's card name by language; none: titles name the town alone
+}
+
+// TownLabel is how a paper's title names its town, in l's language: "Koper", or with the
+// town's card name "Koper · Koper Card"; "" when the paper has no town.
+func (n Names) TownLabel(l i18n.Locale) string {
+	if n.Town == "" {
+		return ""
+	}
+	name := l.ProductName(n.Town, n.Towns[n.Town])
+	if c := l.ProductName("", n.CardName); c != "" && c != name {
+		return name + " · " + c
+	}
+	return name
+}
+
+// monthTitle is a title of key with the month's name ({0}), the town's label (the last
+// argument) and args between; without a town, the title ends at the month.
+func monthTitle(l i18n.Locale, key string, m merchant.Month, names Names, args ...string) string {
+	label := names.TownLabel(l)
+	s := l.Tf(key, append(append([]string{l.MonthYear(m.Year, m.Month)}, args...), label)...)
+	if label == "" {
+		s = strings.TrimSuffix(s, ", ")
+	}
+	return s
 }
 
 // ReportPDF is the month's report for the municipality: the totals, charts of redemptions
 // per day, discount per category and the top merchants, and tables by merchant, category,
 // product and of the adjustments. Categories and products are printed by name.
 func ReportPDF(r merchant.Report, meta Meta, l i18n.Locale, names Names) ([]byte, error) {
-	title := l.Tf("report.title", r.Month.String())
+	title := monthTitle(l, "report.title", r.Month, names)
 	d := newPDF(title, zone(r.Timezone), meta, l)
 	d.AddPage()
 	sub := l.Tf("report.sub", r.Timezone)
@@ -449,11 +475,11 @@ func ReportPDF(r merchant.Report, meta Meta, l i18n.Locale, names Names) ([]byte
 // adjustments), one after the other, a new page only when the next does not fit. Merchants owed nothing
 // are left out unless all is set (or a single statement was asked for).
 func StatementsPDF(m merchant.Month, sts []merchant.Statement, loc *time.Location, meta Meta, l i18n.Locale, names Names, all bool) ([]byte, error) {
-	month := m.String()
-	title := l.Tf("statements.title", month)
+	month := l.MonthYear(m.Year, m.Month)
+	title := monthTitle(l, "statements.title", m, names)
 	statements := sts
 	if len(statements) == 1 {
-		title = l.Tf("statement.title", month, statements[0].Name)
+		title = monthTitle(l, "statement.title", m, names, statements[0].Name)
 	}
 	leftOut := 0
 	if len(statements) != 1 && !all {
@@ -483,22 +509,21 @@ func StatementsPDF(m merchant.Month, sts []merchant.Statement, loc *time.Locatio
 			d.CellFormat(pdfWidth, 5, l.Tf("statements.left_out", strconv.Itoa(leftOut)), "", 1, "L", false, 0, "")
 		}
 	}
-	for i, s := range statements {
-		if i > 0 || len(sts) != 1 {
-			d.need(42) // the header and a few lines, or the statement starts on the next page
-			d.Ln(5)
+	for _, s := range statements {
+		if len(sts) != 1 {
+			d.AddPage() // one merchant per page: each statement is filed or sent on its own
 		}
-		d.statement(s, month, names)
+		d.statement(monthTitle(l, "statement.title", m, names, s.Name), s, names)
 	}
 	return d.bytes()
 }
 
-// statement draws one merchant's statement where the page is.
-func (d *pdfDoc) statement(s merchant.Statement, month string, names Names) {
+// statement draws one merchant's statement, headed title, where the page is.
+func (d *pdfDoc) statement(title string, s merchant.Statement, names Names) {
 	l := d.l
 	m := names.Merchants[s.MerchantID]
 	d.SetFont(pdfFont, "B", 12)
-	for _, line := range d.wrap(l.Tf("statement.title", month, s.Name), pdfWidth, 3) {
+	for _, line := range d.wrap(title, pdfWidth, 3) {
 		d.CellFormat(pdfWidth, 6, line, "", 1, "L", false, 0, "")
 	}
 	orNone := func(v string) string {
@@ -514,7 +539,7 @@ func (d *pdfDoc) statement(s merchant.Statement, month string, names Names) {
 	d.SetFont(pdfFont, "", 8.5)
 	d.SetTextColor(60, 60, 60)
 	details := l.T("address") + ": " + orNone(m.Address) + " · " + l.T("tax_number") + ": " + orNone(m.TaxNumber) +
-		" · " + l.T("iban") + ": " + orNone(iban) + " · " + s.MerchantID
+		" · " + l.T("iban") + ": " + orNone(iban)
 	for _, line := range d.wrap(details, pdfWidth, 3) {
 		d.CellFormat(pdfWidth, 4.2, line, "", 1, "L", false, 0, "")
 	}

@@ -167,7 +167,7 @@ func (d *pdfDoc) sheetCard(i int, sc SheetCard, sheetLang i18n.Locale, town []st
 	d.SetX(tx)
 	d.CellFormat(tw, 3.6, validityText(l, p), "", 1, "L", false, 0, "")
 	d.SetX(tx)
-	d.CellFormat(tw, 3.6, d.fit(l.Tf("sheet.activate_by", l.Date(c.ActivateBy.In(d.loc))), tw), "", 1, "L", false, 0, "")
+	d.CellFormat(tw, 3.6, d.fit(l.Tf("sheet.activate_by", l.UntilShort(c.ActivateBy, d.loc)), tw), "", 1, "L", false, 0, "")
 	d.SetFont(pdfFont, "B", 12.5)
 	d.SetXY(tx, y+sheetPad+sheetQR-6)
 	d.CellFormat(tw, 6, card.FormatNumber(c.Number), "", 0, "L", false, 0, "")
