@@ -166,7 +166,7 @@ func TestNetworkPDFAddsUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := pdfText(t, pdf)
-	for _, want := range []string{"Network report 2026-10", "€4,000.01", "-€7.00", "closed", "open", "Redeemed in"} {
+	for _, want := range []string{"Network report — October 2026", "€4,000.01", "-€7.00", "closed", "open", "Redeemed in"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the network PDF lacks %q", want)
 		}
@@ -446,7 +446,11 @@ func TestNetworkReport(t *testing.T) {
 					t.Fatalf("CSV %s: %d %s", q.query, resp.StatusCode, csvBody)
 				}
 				recs := readCSV(t, csvBody, strings.Contains(q.query, "bom"), q.sep)
-				if recs[0][1] != q.first || len(recs) != q.rows+2 || recs[len(recs)-1][1] != "TOTAL" {
+				total := "TOTAL"
+				if strings.Contains(q.query, "lang=de") {
+					q.first, total = "Stadt", "SUMME" // lang= names the columns and the TOTAL in the language
+				}
+				if recs[0][1] != q.first || len(recs) != q.rows+2 || recs[len(recs)-1][1] != total {
 					t.Fatalf("CSV %s: %v", q.query, recs)
 				}
 				last := recs[len(recs)-1]
@@ -690,7 +694,7 @@ func TestTownPapersInTheTownsLanguages(t *testing.T) {
 	// Another town's batch is not found in kranj.
 	e.call(t, 404, "", secReq{method: "GET", path: "/api/v1/batches/" + b.Batch.ID + "/sheet.pdf", secret: e.admin, header: e.koper}, nil)
 	// Kranj's report without ?lang= is in Slovene; with ?lang=de in German.
-	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Mesečno poročilo 2026-10") {
+	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Mesečno poročilo — oktober 2026, Kranj") {
 		t.Fatalf("kranj's report is not in Slovene:\n%s", text)
 	}
 	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/kranj", secret: e.admin, body: `{"languages":["de","sl"]}`}, nil)

@@ -503,7 +503,7 @@ func TestReportPDF(t *testing.T) {
 	}
 	// Without lang=, the town's own language: Slovene, with its numbers.
 	text := pdfText(t, pdf)
-	for _, want := range []string{"Mesečno poročilo 2026-10", "34,99 €", "6,05 €", "4,78 €", "-20,00 €",
+	for _, want := range []string{"Mesečno poročilo — oktober 2026, Koper", "34,99 €", "6,05 €", "4,78 €", "-20,00 €",
 		"Čevljarska delavnica Košir", "Kavarna Loggia", "Unovčenja po dnevih", "Popust po kategorijah",
 		"Ponudniki z največjim deležem občine", "Popravki", "returned shoes"} {
 		if !strings.Contains(text, want) {
@@ -512,7 +512,7 @@ func TestReportPDF(t *testing.T) {
 	}
 	_, pdf = e.do("GET", "/api/v1/reports/monthly?month=2026-10&format=pdf&lang=en", e.admin, "")
 	text = pdfText(t, pdf)
-	for _, want := range []string{"Monthly report 2026-10", "€34.99", "€6.05", "€4.78", "-€20.00",
+	for _, want := range []string{"Monthly report — October 2026, Koper", "€34.99", "€6.05", "€4.78", "-€20.00",
 		"Čevljarska delavnica Košir", "Kavarna Loggia", "Redemptions per day", "Discount per category",
 		"Top merchants by municipal share", "Adjustments", "returned shoes"} {
 		if !strings.Contains(text, want) {
@@ -521,7 +521,7 @@ func TestReportPDF(t *testing.T) {
 	}
 	_, st := e.do("GET", "/api/v1/reports/statements?month=2026-10&format=pdf&lang=en", e.admin, "")
 	text = pdfText(t, st)
-	for _, want := range []string{"Settlement statements 2026-10", "Owed by the municipality: €1.28",
+	for _, want := range []string{"Settlement statements — October 2026, Koper", "Owed by the municipality: €1.28",
 		"Owed by the municipality: €3.50", "€4.78", "Čevljarska delavnica Košir"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the statements PDF's text lacks %q:\n%s", want, text)

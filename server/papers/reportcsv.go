@@ -37,7 +37,7 @@ var csvHeaders = map[string]string{
 }
 
 // csvNetworkHeaders are those of the network report's columns, in its own catalogue.
-var csvNetworkHeaders = map[string]string{"town": "town", "issuer": "issuer", "acceptor": "acceptor", "closed": "month_state"}
+var csvNetworkHeaders = map[string]string{"town": "town", "issuer": "issuer", "acceptor": "acceptor", "closed": "closed"}
 
 // head is the header row: the contract's column names, or with Localized their names in
 // Lang ("Mese", "Esercente"…). A column "x (zone)" keeps its zone.
