@@ -178,7 +178,7 @@ func TestNetworkPDFAddsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := pdfText(t, pdf); !strings.Contains(text, "Poročilo omrežja 2026-10") || !strings.Contains(text, "4.000,01 €") {
+	if text := pdfText(t, pdf); !strings.Contains(text, "Poročilo omrežja — oktober 2026") || !strings.Contains(text, "4.000,01 €") {
 		t.Errorf("the Slovene network PDF:\n%s", text)
 	}
 }
@@ -446,11 +446,11 @@ func TestNetworkReport(t *testing.T) {
 					t.Fatalf("CSV %s: %d %s", q.query, resp.StatusCode, csvBody)
 				}
 				recs := readCSV(t, csvBody, strings.Contains(q.query, "bom"), q.sep)
-				total := "TOTAL"
+				totalMark := "TOTAL"
 				if strings.Contains(q.query, "lang=de") {
-					q.first, total = "Stadt", "SUMME" // lang= names the columns and the TOTAL in the language
+					q.first, totalMark = "Stadt", "SUMME" // lang= names the columns and the TOTAL in the language
 				}
-				if recs[0][1] != q.first || len(recs) != q.rows+2 || recs[len(recs)-1][1] != total {
+				if recs[0][1] != q.first || len(recs) != q.rows+2 || recs[len(recs)-1][1] != totalMark {
 					t.Fatalf("CSV %s: %v", q.query, recs)
 				}
 				last := recs[len(recs)-1]
@@ -698,7 +698,7 @@ func TestTownPapersInTheTownsLanguages(t *testing.T) {
 		t.Fatalf("kranj's report is not in Slovene:\n%s", text)
 	}
 	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/kranj", secret: e.admin, body: `{"languages":["de","sl"]}`}, nil)
-	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Monatsbericht 2026-10") {
+	if text := pdfText(t, e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/reports/monthly?month=2026-10&format=pdf", secret: e.admin, header: kranj}, nil)); !strings.Contains(text, "Monatsbericht — Oktober 2026, Krainburg") {
 		t.Fatalf("kranj's report is not in its own language, German:\n%s", text)
 	}
 }
