@@ -1,8 +1,14 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/i18n"
+	"github.com/citycard/citycard/storage"
 )
 
 func TestCardPageLanguages(t *testing.T) {
@@ -83,5 +89,57 @@ func TestCardPageNotFound(t *testing.T) {
 	}
 	if page := string(w.ts.do("GET", "/c/x?lang=de", "", nil).body); !strings.Contains(page, "Karte nicht gefunden") {
 		t.Fatalf("German not-found page: %s", page)
+	}
+}
+
+// TestCardPageDates: the card page writes its dates as the reader's language does, with the
+// month's name and the last valid minute ("fino al 29 ottobre 2027, 23:59"), never the
+// Slovene "6. 12. 2027" on an Italian page.
+func TestCardPageDates(t *testing.T) {
+	w := newWorld(t)
+	months := map[string]string{
+		"it": "(gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre)",
+		"sl": "(januarja|februarja|marca|aprila|maja|junija|julija|avgusta|septembra|oktobra|novembra|decembra)",
+	}
+	for _, tc := range []struct{ lang, activate, until, numeric string }{
+		{"it", `Da attivare entro il \d{1,2} ` + months["it"] + ` \d{4}, \d\d:\d\d`, `fino al \d{1,2} ` + months["it"] + ` \d{4}, \d\d:\d\d`, `\d{1,2}/\d{1,2}/\d{4}`},
+		{"sl", `Aktivirajte jo do \d{1,2}\. ` + months["sl"] + ` \d{4}, \d\d:\d\d`, `do \d{1,2}\. ` + months["sl"] + ` \d{4}, \d\d:\d\d`, `\d{1,2}\. \d{1,2}\. \d{4}`},
+	} {
+		fresh := string(w.ts.must(200, "GET", "/c/"+w.fresh.Token+"?lang="+tc.lang, "", nil, nil).body)
+		if !regexp.MustCompile(tc.activate).MatchString(fresh) {
+			t.Errorf("%s: the fresh card's page does not say %s", tc.lang, tc.activate)
+		}
+		used := string(w.ts.must(200, "GET", "/c/"+w.used.Token+"?lang="+tc.lang, "", nil, nil).body)
+		if !regexp.MustCompile(tc.until).MatchString(used) {
+			t.Errorf("%s: the used card's page does not say %s", tc.lang, tc.until)
+		}
+		// The other language's numeric dates never show.
+		other := map[string]string{"it": `\d{1,2}\. \d{1,2}\. \d{4}`, "sl": `\d{1,2}/\d{1,2}/\d{4}`}[tc.lang]
+		if m := regexp.MustCompile(other).FindString(used + fresh); m != "" {
+			t.Errorf("%s page writes %q", tc.lang, m)
+		}
+	}
+}
+
+// TestCardPageTitleFallback: an offer's title falls back along the reader's languages, then
+// English, then the town's: an Italian at Ptuj reads the English title, not the Slovene.
+func TestCardPageTitleFallback(t *testing.T) {
+	states := []storage.OfferState{
+		{Offer: merchant.Offer{Title: map[string]string{"sl": "Brezplačna kava", "en": "Free coffee"}}, Merchant: merchant.Merchant{Category: "bar"}},
+		{Offer: merchant.Offer{Title: map[string]string{"sl": "Vstopnica"}}, Merchant: merchant.Merchant{Category: "museum"}},
+	}
+	got := groupBenefits(states, i18n.ReaderLangs("", "it-IT,it;q=0.9"), []string{"sl"}, []string{"sl"}, time.UTC, nil)
+	var titles []string
+	for _, g := range got {
+		for _, it := range g.Items {
+			titles = append(titles, it.Offer)
+		}
+	}
+	if strings.Join(titles, "|") != "Free coffee|Vstopnica" {
+		t.Errorf("an Italian at Ptuj reads %v", titles)
+	}
+	// In a network the Slovene title is shown beside the English one, in its own language.
+	if l := got[0].Items[0].Local; len(l) != 1 || l[0].Lang != "sl" || l[0].Text != "Brezplačna kava" {
+		t.Errorf("local titles %v", l)
 	}
 }
