@@ -327,7 +327,10 @@ func TestBrowserAdmin(t *testing.T) {
 		// Edit: the address changes; the offer is switched off.
 		do(t, ctx, chromedp.SetValue(chromedp.ID("m-address"), "Pristaniška ulica 4, Koper"),
 			chromedp.Click(chromedp.ID("merchant-save")), waitJS(`document.getElementById("merchant-ok").textContent === "Saved."`),
-			chromedp.Click(chromedp.Search(`//button[text()="Deactivate"]`)), waitJS(`document.getElementById("offers").textContent.includes("inactive")`))
+			// Saving reloads the merchant and redraws its offers: a button found before the redraw
+			// may be gone when a CDP click reaches it, so the click is one step in the page.
+			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#offers button")].find(b => b.textContent === "Deactivate").click()`),
+			waitJS(`document.getElementById("offers").textContent.includes("inactive")`))
 		ms, _, err := a.db.Merchants(context.Background(), "koper", storage.Page{Limit: 500})
 		if err != nil {
 			t.Fatal(err)
