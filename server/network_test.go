@@ -178,7 +178,7 @@ func TestNetworkPDFAddsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := pdfText(t, pdf); !strings.Contains(text, "Poročilo omrežja 2026-10") || !strings.Contains(text, "4.000,01 €") {
+	if text := pdfText(t, pdf); !strings.Contains(text, "Poročilo mreže 2026-10") || !strings.Contains(text, "4.000,01 €") {
 		t.Errorf("the Slovene network PDF:\n%s", text)
 	}
 }

@@ -132,8 +132,8 @@ func TestPapersInFourLanguages(t *testing.T) {
 		want []string
 	}{
 		{"sl", []string{"Mesečno poročilo 2026-10", "izdelano 2. 11. 2026 08:00", "34,99 €", "Trgovina", "Restavracija", "Koper resident card",
-			"20. 10. 2026", "Unovčenja po dnevih"}},
-		{"it", []string{"Rapporto mensile 2026-10", "generato il 2/11/2026 08:00", "34,99 €", "Negozio", "Ristorante", "20/10/2026", "Riscatti per giorno"}},
+			"20. 10. 2026", "Unovčitve po dnevih"}},
+		{"it", []string{"Rapporto mensile 2026-10", "generato il 2/11/2026 08:00", "34,99 €", "Negozio", "Ristorante", "20/10/2026", "Utilizzi per giorno"}},
 		{"de", []string{"Monatsbericht 2026-10", "erstellt am 02.11.2026 08:00", "34,99 €", "Geschäft", "Restaurant", "20.10.2026", "Einlösungen pro Tag"}},
 		{"en", []string{"Monthly report 2026-10", "generated 2 Nov 2026 08:00", "€34.99", "Shop", "Restaurant", "20 Oct 2026", "Redemptions per day"}},
 	} {
