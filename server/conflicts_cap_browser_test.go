@@ -88,7 +88,7 @@ func TestBrowserTillConflictCap(t *testing.T) {
 	do(t, tab, networkOff(true), waitJS(`document.getElementById("offline-banner").className === "banner offline"`),
 		networkOff(false), waitJS(`document.querySelectorAll("#today tr.pending").length === 0`),
 		waitJS(`!document.getElementById("sync-box").hidden`))
-	if got := jsText(t, tab, "#sync-notes"); !strings.Contains(got, "spor") {
+	if got := jsText(t, tab, "#sync-notes"); !strings.Contains(got, "konflikt") {
 		t.Errorf("after the upload the till notes %q, want the conflict", got)
 	}
 	if c, k := count(); c != 1 || k != 1 {
