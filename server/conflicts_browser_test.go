@@ -84,7 +84,7 @@ func TestBrowserConflicts(t *testing.T) {
 		width     int
 		reason    string // limit_reached in the console's language
 		collision string // the start of the collided sale's line
-	}{{"sl", 360, "Omejitev že porabljena", "V sporu s prodajo"}, {"it", 1280, "Limite già usato", "In conflitto con"}}
+	}{{"sl", 360, "Omejitev že porabljena", "V konfliktu s prodajo"}, {"it", 1280, "Limite già usato", "In conflitto con"}}
 	for _, run := range runs {
 		t.Run(run.lang+"-"+strconv.Itoa(run.width), func(t *testing.T) {
 			accNumber, accID := a.offlineConflict(t, key, menu, run.lang+"-a")

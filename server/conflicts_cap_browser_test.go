@@ -49,7 +49,7 @@ func TestBrowserTillConflictCap(t *testing.T) {
 	if n := eval[int](t, tab, `document.querySelectorAll("#today tr.pending").length`); n != 1 {
 		t.Errorf("%d sales pending, want the held one", n)
 	}
-	if got := jsText(t, tab, "#offline-banner"); !strings.Contains(got, "preveč sporov") || !strings.Contains(got, "1") {
+	if got := jsText(t, tab, "#offline-banner"); !strings.Contains(got, "preveč konfliktov") || !strings.Contains(got, "1") {
 		t.Errorf("the banner says %q, want the held sale and why", got)
 	}
 	if !eval[bool](t, tab, `document.getElementById("sync-box").hidden`) {
@@ -88,7 +88,7 @@ func TestBrowserTillConflictCap(t *testing.T) {
 	do(t, tab, networkOff(true), waitJS(`document.getElementById("offline-banner").className === "banner offline"`),
 		networkOff(false), waitJS(`document.querySelectorAll("#today tr.pending").length === 0`),
 		waitJS(`!document.getElementById("sync-box").hidden`))
-	if got := jsText(t, tab, "#sync-notes"); !strings.Contains(got, "spor") {
+	if got := jsText(t, tab, "#sync-notes"); !strings.Contains(got, "konflikt") {
 		t.Errorf("after the upload the till notes %q, want the conflict", got)
 	}
 	if c, k := count(); c != 1 || k != 1 {

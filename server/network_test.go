@@ -178,7 +178,7 @@ func TestNetworkPDFAddsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := pdfText(t, pdf); !strings.Contains(text, "Poročilo omrežja — oktober 2026") || !strings.Contains(text, "4.000,01 €") {
+	if text := pdfText(t, pdf); !strings.Contains(text, "Poročilo mreže — oktober 2026") || !strings.Contains(text, "4.000,01 €") {
 		t.Errorf("the Slovene network PDF:\n%s", text)
 	}
 }

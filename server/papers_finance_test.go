@@ -115,7 +115,7 @@ func TestCSVInTheLanguage(t *testing.T) {
 	const report = "/api/v1/reports/monthly?month=2026-10&format=csv"
 	excel := "&sep=semicolon&bom=true&lang=it"
 	recs := readCSV(t, k.ok(200, "GET", report+excel, k.admin, "", nil), true, ';')
-	if h := strings.Join(recs[0], "|"); h != "Mese|ID esercente|Nome|Categoria|Riscatti|Carte usate|Importo|Sconto|Quota comunale" {
+	if h := strings.Join(recs[0], "|"); h != "Mese|ID esercente|Nome|Categoria|Utilizzi|Carte usate|Importo|Sconto|Quota comunale" {
 		t.Errorf("Italian headers: %s", h)
 	}
 	if recs[1][3] != "Ristorante" && recs[1][3] != "Negozio" || recs[len(recs)-1][1] != "TOTALE" {
@@ -147,13 +147,13 @@ func TestCSVInTheLanguage(t *testing.T) {
 		t.Errorf("no card number as text:\n%s", body)
 	}
 	recs = readCSV(t, body, true, ';')
-	if h := strings.Join(recs[0], "|"); h != "Mese|ID esercente|Nome|Riga|ID riscatto|Ora del riscatto (Europe/Ljubljana)|Ora dell'annullamento (Europe/Ljubljana)|Numero carta|Importo|Sconto|Quota comunale" {
+	if h := strings.Join(recs[0], "|"); h != "Mese|ID esercente|Nome|Riga|ID utilizzo|Ora dell'utilizzo (Europe/Ljubljana)|Ora dell'annullamento (Europe/Ljubljana)|Numero carta|Importo|Sconto|Quota comunale" {
 		t.Errorf("Italian statements headers: %s", h)
 	}
 	var sawF bool
 	for _, r := range recs[1:] {
 		if r[4] == k.f { // Oct 31 23:59 local, 22:59 UTC: written in the town's time
-			sawF = r[3] == "riscatto" && r[5] == "2026-10-31 23:59:00" && r[8] == "9,99" && regexp.MustCompile(`^="\d{12}"$`).MatchString(r[7])
+			sawF = r[3] == "utilizzo" && r[5] == "2026-10-31 23:59:00" && r[8] == "9,99" && regexp.MustCompile(`^="\d{12}"$`).MatchString(r[7])
 		}
 	}
 	if !sawF || recs[len(recs)-1][1] != "TOTALE" {

@@ -134,8 +134,8 @@ func TestPapersInFourLanguages(t *testing.T) {
 		want []string
 	}{
 		{"sl", []string{"Mesečno poročilo — oktober 2026, Koper", "izdelano 2. 11. 2026 08:00", "34,99 €", "Trgovina", "Restavracija", "Koper resident card",
-			"20. 10. 2026", "Unovčenja po dnevih"}},
-		{"it", []string{"Rapporto mensile — ottobre 2026, Koper", "generato il 2/11/2026 08:00", "34,99 €", "Negozio", "Ristorante", "20/10/2026", "Riscatti per giorno"}},
+			"20. 10. 2026", "Unovčitve po dnevih"}},
+		{"it", []string{"Rapporto mensile — ottobre 2026, Koper", "generato il 2/11/2026 08:00", "34,99 €", "Negozio", "Ristorante", "20/10/2026", "Utilizzi per giorno"}},
 		{"de", []string{"Monatsbericht — Oktober 2026, Koper", "erstellt am 02.11.2026 08:00", "34,99 €", "Geschäft", "Restaurant", "20.10.2026", "Einlösungen pro Tag"}},
 		{"en", []string{"Monthly report — October 2026, Koper", "generated 2 Nov 2026 08:00", "€34.99", "Shop", "Restaurant", "20 Oct 2026", "Redemptions per day"}},
 	} {

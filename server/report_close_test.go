@@ -504,7 +504,7 @@ func TestReportPDF(t *testing.T) {
 	// Without lang=, the town's own language: Slovene, with its numbers.
 	text := pdfText(t, pdf)
 	for _, want := range []string{"Mesečno poročilo — oktober 2026, Koper", "34,99 €", "6,05 €", "4,78 €", "-20,00 €",
-		"Čevljarska delavnica Košir", "Kavarna Loggia", "Unovčenja po dnevih", "Popust po kategorijah",
+		"Čevljarska delavnica Košir", "Kavarna Loggia", "Unovčitve po dnevih", "Popust po kategorijah",
 		"Ponudniki z največjim deležem občine", "Popravki", "returned shoes"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF's text lacks %q", want)
