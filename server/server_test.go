@@ -300,6 +300,7 @@ func (ts *testServer) do(method, path, body string, h hdr) response {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
+	observeError(method, path, resp.StatusCode, b)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
