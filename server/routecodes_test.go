@@ -107,7 +107,7 @@ func undocumentedRouteCodes() []string {
 	}
 	observed.Lock()
 	defer observed.Unlock()
-	var out []string
+	problems := map[string]string{} // one line per route, status and code → an example
 	for k, example := range observed.seen {
 		var best *docRoute
 		for i := range routes {
@@ -124,7 +124,7 @@ func undocumentedRouteCodes() []string {
 		}
 		resp := deref(openAPIGet(op, "responses", strconv.Itoa(k.status)))
 		if resp == nil {
-			out = append(out, fmt.Sprintf("%s %s: status %d (%s) not documented (e.g. %s)", k.method, best.path, k.status, k.code, example))
+			problems[fmt.Sprintf("%s %s: status %d (%s) not documented", k.method, best.path, k.status, k.code)] = example
 			continue
 		}
 		codes, _ := openAPIGet(resp, "content", "application/json", "schema", "properties", "error", "properties", "code", "enum").([]any)
@@ -133,8 +133,12 @@ func undocumentedRouteCodes() []string {
 			found = found || c == k.code
 		}
 		if !found {
-			out = append(out, fmt.Sprintf("%s %s: %d %s not among %v (e.g. %s)", k.method, best.path, k.status, k.code, codes, example))
+			problems[fmt.Sprintf("%s %s: %d %s not among %v", k.method, best.path, k.status, k.code, codes)] = example
 		}
+	}
+	var out []string
+	for p, example := range problems {
+		out = append(out, p+" (e.g. "+example+")")
 	}
 	sort.Strings(out)
 	return out
