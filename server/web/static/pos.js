@@ -129,7 +129,14 @@
   }
 
   function errCode(res) { return res.body && res.body.error ? res.body.error.code : "http_" + res.status; }
-  function errMessage(res) { return reason(errCode(res)); }
+  function errMessage(res) { return resReason(res); }
+  // resReason is an error answer as a sentence for the clerk: the till's own sentence for its
+  // code, else the server's message (in the till's language: api sends Accept-Language).
+  function resReason(res, o) {
+    var code = errCode(res), msg = res.body && res.body.error && res.body.error.message;
+    if ((MSG.en && MSG.en["reason." + code]) || !msg) return reason(code, o);
+    return String(msg).replace(/\.$/, "");
+  }
 
   // title is an offer's title in the clerk's language, else in the town's languages first.
   function title(o) {
@@ -314,7 +321,7 @@
       if (!current()) return;
       if (res.status !== 200) {
         show("card-panel", false);
-        if (res.status !== 401) $("scan-error").textContent = reason(errCode(res)) + ".";
+        if (res.status !== 401) $("scan-error").textContent = resReason(res) + ".";
         $("scan").select();
         return;
       }
@@ -510,7 +517,7 @@
       if (res.status !== 200) {
         show("quote", false);
         $("confirm").disabled = true;
-        if (res.status !== 401) $("sale-error").textContent = reason(errCode(res), offerById(body.offer_id)) + ".";
+        if (res.status !== 401) $("sale-error").textContent = resReason(res, offerById(body.offer_id)) + ".";
         return false;
       }
       state.quoted = { body: body, quote: res.body };
@@ -570,7 +577,7 @@
         showNoAnswer(t("result.server_problem"));
       } else if (res.status !== 401 && res.status !== 403) {
         state.pending = null; state.quoted = null;
-        showDeclined(reason(errCode(res), offerById(p.body.offer_id)));
+        showDeclined(resReason(res, offerById(p.body.offer_id)));
       } else {
         state.confirming = false;
       }
@@ -832,7 +839,7 @@
     var why = $("void-reason").value.trim();
     if (!why) { $("void-error").textContent = t("void.why"); return; }
     api("POST", "/api/v1/pos/redemptions/" + encodeURIComponent(voiding.id) + "/void", { reason: why }).then(function (res) {
-      if (res.status !== 200) { if (res.status !== 401) $("void-error").textContent = reason(errCode(res)) + "."; return; }
+      if (res.status !== 200) { if (res.status !== 401) $("void-error").textContent = resReason(res) + "."; return; }
       show("void", false);
       if (state.last && state.last.id === res.body.id) state.last = res.body;
       showResult("voided", "↺", t("result.voided"), [t("result.taken_back"), euro(res.body.discount)],
