@@ -34,11 +34,6 @@ type syncResult struct {
 	Error          *errorDetail    `json:"error,omitempty"`
 }
 
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // handlePosSync uploads an offline till's queue: each item is a redemption with its own
 // idempotency key, recorded (or answered with its error) in order and independently, so one
 // bad item never holds back the others; a replayed item gets its original answer.
@@ -57,11 +52,12 @@ func (s *server) handlePosSync(c *fiber.Ctx) error {
 		r, replayed, err := s.syncOne(c, mid, it)
 		s.metrics.redemption(err, replayed)
 		if err != nil {
-			status, code, msg := classify(err)
+			status, _, _ := classify(err)
 			if status >= 500 {
 				return err // the store failed: the till retries the whole upload with the same keys
 			}
-			res.Status, res.Error = status, &errorDetail{code, msg}
+			d := describe(c, err)
+			res.Status, res.Error = status, &d
 		} else {
 			j := toRedemptionJSON(r)
 			res.Status, res.Redemption = fiber.StatusCreated, &j
@@ -282,8 +278,9 @@ func (s *server) handleConflictDecideBulk(c *fiber.Ctx) error {
 	for i, d := range decided {
 		out[i] = bulkDecideResult{ID: d.ID}
 		if d.Err != nil {
-			status, code, msg := classify(d.Err)
-			out[i].Status, out[i].Error = status, &errorDetail{code, msg}
+			status, _, _ := classify(d.Err)
+			e := describe(c, d.Err)
+			out[i].Status, out[i].Error = status, &e
 			continue
 		}
 		j := toRedemptionJSON(d.Redemption)

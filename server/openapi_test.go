@@ -214,7 +214,7 @@ func serverErrorCodes() map[string]int {
 	for _, e := range errorTable {
 		out[e.code] = e.status
 	}
-	for _, err := range []error{errUnauthorized, errForbidden, badRequest("x"), errors.New("boom"), errNotReady,
+	for _, err := range []error{errUnauthorized, errForbidden, badRequest("x"), errors.New("boom"), errNotReady, errTownRequired, errTownNotFound, errRateLimited,
 		fiber.ErrNotFound, fiber.ErrMethodNotAllowed, fiber.ErrRequestEntityTooLarge, fiber.ErrRequestTimeout, fiber.ErrTooManyRequests} {
 		status, code, _ := classify(err)
 		out[code] = status

@@ -18,6 +18,15 @@ type tillCardJSON struct {
 	Product     string      `json:"product"`
 	ActivatedAt *string     `json:"activated_at"`
 	ExpiresAt   *string     `json:"expires_at"`
+	// AcceptedIn, only for a card whose product this merchant's town does not accept: the
+	// towns where it is valid, so the till can say where instead of refusing every offer.
+	AcceptedIn []townRefJSON `json:"accepted_in,omitempty"`
+}
+
+// townRefJSON names a town: its code and its name by language.
+type townRefJSON struct {
+	Code string            `json:"code"`
+	Name map[string]string `json:"name"`
 }
 
 type offerStateJSON struct {
@@ -72,14 +81,19 @@ func (s *server) handlePosCheck(c *fiber.Ctx) error {
 		return err
 	}
 	offers := make([]offerStateJSON, len(states))
+	notAccepted := false
 	for i, st := range states {
 		offers[i] = toOfferStateJSON(st)
+		notAccepted = notAccepted || errors.Is(st.Reason, card.ErrNotAccepted)
 	}
-	return c.JSON(fiber.Map{
-		"card": tillCardJSON{Number: cd.Number, Status: cd.Status(s.db.Now()), Product: cd.Product,
-			ActivatedAt: timePtrJSON(cd.ActivatedAt), ExpiresAt: timePtrJSON(cd.ExpiresAt)},
-		"offers": offers,
-	})
+	tc := tillCardJSON{Number: cd.Number, Status: cd.Status(s.db.Now()), Product: cd.Product,
+		ActivatedAt: timePtrJSON(cd.ActivatedAt), ExpiresAt: timePtrJSON(cd.ExpiresAt)}
+	if notAccepted {
+		if tc.AcceptedIn, err = s.acceptedIn(c, cd); err != nil {
+			return err
+		}
+	}
+	return c.JSON(fiber.Map{"card": tc, "offers": offers})
 }
 
 type redeemRequest struct {
@@ -185,4 +199,27 @@ func (s *server) handlePosRedemptionList(c *fiber.Ctx) error {
 	}
 	f.MerchantID = currentMerchant(c).ID
 	return s.listRedemptions(c, f)
+}
+
+// acceptedIn is the towns that accept the card's product, by code.
+func (s *server) acceptedIn(c *fiber.Ctx, cd card.Card) ([]townRefJSON, error) {
+	p, err := s.db.Product(c.UserContext(), cd.Town, cd.Product)
+	if err != nil {
+		return nil, err
+	}
+	towns, err := s.db.Towns(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
+	out := []townRefJSON{}
+	for _, code := range p.Towns {
+		ref := townRefJSON{Code: code, Name: map[string]string{}}
+		for _, t := range towns {
+			if t.Code == code {
+				ref.Name = t.Name
+			}
+		}
+		out = append(out, ref)
+	}
+	return out, nil
 }

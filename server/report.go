@@ -394,7 +394,7 @@ func (s *server) handleReportClose(c *fiber.Ctx) error {
 }
 
 // errOpenDataNotClosed answers open data asked for a month that is not closed.
-var errOpenDataNotClosed = errorf(fiber.StatusConflict, "month_open", "open data is published once the month is closed")
+var errOpenDataNotClosed = keyed(fiber.StatusConflict, "month_open", "open_data_not_closed", "open data is published once the month is closed")
 
 // handleOpenData is a town's anonymous counts of the month by day and category for the
 // open-data portal: RFC 4180 CSV, every cell of fewer than 5 distinct cards suppressed. The

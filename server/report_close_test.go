@@ -81,6 +81,7 @@ func (e *reportEnv) do(method, path, token, body string, header ...string) (*htt
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	observeError(method, path, resp.StatusCode, b)
 	return resp, b
 }
 

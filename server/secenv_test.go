@@ -135,6 +135,7 @@ func (e *secEnv) do(r secReq) (*http.Response, []byte) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	observeError(r.method, r.path, resp.StatusCode, b)
 	return resp, b
 }
 
@@ -173,6 +174,7 @@ func (e *secEnv) doHTTP(base string, r secReq) (*http.Response, []byte) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	observeError(r.method, r.path, resp.StatusCode, b)
 	return resp, b
 }
 

@@ -300,6 +300,7 @@ func (ts *testServer) do(method, path, body string, h hdr) response {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
+	observeError(method, path, resp.StatusCode, b)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
@@ -319,7 +320,8 @@ func (ts *testServer) must(want int, method, path, body string, h hdr, v any) re
 }
 
 // errorCode checks that the body has the contract's error shape, exactly
-// {"error":{"code","message"}}, and returns the code.
+// {"error":{"code","message"}} plus, for an invalid field, "field" (a non-empty JSON path),
+// and returns the code.
 func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	var outer map[string]json.RawMessage
@@ -327,8 +329,11 @@ func (r response) errorCode(t testing.TB) string {
 		t.Fatalf("error body %s is not {\"error\":{…}}", r.body)
 	}
 	var inner map[string]any
-	if err := json.Unmarshal(outer["error"], &inner); err != nil || len(inner) != 2 {
-		t.Fatalf("error body %s: want exactly code and message", r.body)
+	if err := json.Unmarshal(outer["error"], &inner); err != nil || len(inner) != 2 && len(inner) != 3 {
+		t.Fatalf("error body %s: want exactly code and message (and field)", r.body)
+	}
+	if f, ok := inner["field"]; len(inner) == 3 && (!ok || f == "" || inner["code"] != "invalid_request") {
+		t.Fatalf("error body %s: the third member must be the field of an invalid_request", r.body)
 	}
 	code, ok1 := inner["code"].(string)
 	msg, ok2 := inner["message"].(string)

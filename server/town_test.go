@@ -198,6 +198,9 @@ func TestCardsAcrossTowns(t *testing.T) {
 	e.call(t, 422, "card_not_accepted", secReq{method: "POST", path: "/api/v1/pos/redemptions", secret: e.keyP, body: koperCard,
 		header: map[string]string{"Idempotency-Key": "x1"}}, nil)
 	var check struct {
+		Card struct {
+			AcceptedIn []townRefJSON `json:"accepted_in"`
+		} `json:"card"`
 		Offers []struct {
 			ID        string  `json:"id"`
 			Available bool    `json:"available"`
@@ -207,6 +210,10 @@ func TestCardsAcrossTowns(t *testing.T) {
 	e.call(t, 200, "", secReq{method: "POST", path: "/api/v1/pos/check", secret: e.keyP, body: `{"card":"` + e.card.Token + `"}`}, &check)
 	if len(check.Offers) != 1 || check.Offers[0].Available || check.Offers[0].Reason == nil || *check.Offers[0].Reason != "card_not_accepted" {
 		t.Fatalf("check in ptuj = %+v", check)
+	}
+	// The till is told where the card is valid (issue 19).
+	if a := check.Card.AcceptedIn; len(a) != 1 || a[0].Code != "koper" || a[0].Name["sl"] == "" {
+		t.Fatalf("accepted_in in ptuj = %+v", a)
 	}
 	// A network product: only the network admin without a town creates it, and it must list towns.
 	e.call(t, 400, "town_required", secReq{method: "POST", path: "/api/v1/products", secret: e.admin,

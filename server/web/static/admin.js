@@ -112,7 +112,8 @@
   // api calls the API as the signed-in user; the network admin's calls name the chosen town,
   // except the network's own (towns, tokens, the network report: noTown).
   function api(method, path, body, noTown) {
-    var h = { "Authorization": "Bearer " + state.token };
+    // Accept-Language: the server writes error messages in the console's language.
+    var h = { "Authorization": "Bearer " + state.token, "Accept-Language": state.lang };
     if (state.role === "network" && state.town && !noTown) h["Citycard-Town"] = state.town;
     if (body !== undefined) h["Content-Type"] = "application/json";
     return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" })

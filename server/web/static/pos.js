@@ -92,14 +92,14 @@
   function api(method, path, body, headers) {
     var ctl = new AbortController();
     var timer = setTimeout(function () { ctl.abort(); }, NET_WAIT);
-    var h = { "Authorization": "Bearer " + state.key };
+    var h = { "Authorization": "Bearer " + state.key, "Accept-Language": lang };
     if (body !== undefined) h["Content-Type"] = "application/json";
     for (var k in headers || {}) h[k] = headers[k];
     return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), signal: ctl.signal, cache: "no-store" })
       .then(function (r) {
-        return r.text().then(function (t) {
+        return r.text().then(function (text) { // not "t": that is the translation function
           var data = null;
-          try { data = t ? JSON.parse(t) : null; } catch (e) { data = null; }
+          try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
           if (r.status === 401 || (r.status === 403 && data && data.error && data.error.code === "merchant_suspended")) {
             signOut(t(r.status === 401 ? "signin.key_rejected" : "signin.suspended"));
           }
@@ -129,12 +129,24 @@
   }
 
   function errCode(res) { return res.body && res.body.error ? res.body.error.code : "http_" + res.status; }
-  function errMessage(res) { return reason(errCode(res)); }
+  function errMessage(res) { return resReason(res); }
+  // resReason is an error answer as a sentence for the clerk: the till's own sentence for its
+  // code, else the server's message (in the till's language: api sends Accept-Language).
+  function resReason(res, o) {
+    var code = errCode(res), msg = res.body && res.body.error && res.body.error.message;
+    if ((MSG.en && MSG.en["reason." + code]) || !msg) return reason(code, o);
+    return String(msg).replace(/\.$/, "");
+  }
 
   // title is an offer's title in the clerk's language, else in the town's languages first.
   function title(o) {
     var tt = (o && o.title) || {};
     return tt[lang] || tt.sl || tt.it || tt.en || tt.de || t("offer.fallback");
+  }
+  // townName is a town's name in the clerk's language, else in any, else its code.
+  function townName(tw) {
+    var n = tw.name || {};
+    return n[lang] || n.sl || n.it || n.en || n.de || tw.code;
   }
   // euro formats a decimal string of the API as the clerk's locale writes euros: "23,50 €".
   function euro(s) {
@@ -241,7 +253,7 @@
     code = String(code || "").trim();
     if (!code) return;
     $("pair-error").textContent = "";
-    fetch("/api/v1/pos/pair", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: code }), cache: "no-store" })
+    fetch("/api/v1/pos/pair", { method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": lang }, body: JSON.stringify({ code: code }), cache: "no-store" })
       .then(function (r) {
         return r.json().catch(function () { return null; }).then(function (body) {
           if (r.status === 201 && body && body.api_key) {
@@ -309,7 +321,7 @@
       if (!current()) return;
       if (res.status !== 200) {
         show("card-panel", false);
-        if (res.status !== 401) $("scan-error").textContent = reason(errCode(res)) + ".";
+        if (res.status !== 401) $("scan-error").textContent = resReason(res) + ".";
         $("scan").select();
         return;
       }
@@ -350,8 +362,11 @@
     var st = $("card-status");
     st.textContent = t("status." + c.status);
     st.className = "badge " + c.status;
+    // A card of another town: say where it is valid, once, instead of a refusal under every offer.
+    var elsewhere = c.accepted_in && c.accepted_in.length > 0;
     var note = "";
-    if (c.status === "issued") note = t("card.first_use");
+    if (elsewhere) note = t("card.accepted_in", { towns: c.accepted_in.map(townName).join(", ") });
+    else if (c.status === "issued") note = t("card.first_use");
     else if (c.status === "active" && c.expires_at) note = t("card.valid_until", { time: cityTime(c.expires_at, true) });
     else if (c.status === "expired") note = t("card.expired_note");
     else if (c.status === "blocked") note = t("card.blocked_note");
@@ -369,7 +384,7 @@
       b.disabled = !o.available;
       var tt = document.createElement("span"); tt.className = "title"; tt.textContent = title(o); b.appendChild(tt);
       var d = document.createElement("span"); d.className = "terms"; d.textContent = terms(o); b.appendChild(d);
-      if (!o.available) {
+      if (!o.available && !(elsewhere && o.reason === "card_not_accepted")) {
         var w = document.createElement("span"); w.className = "why"; w.textContent = reason(o.reason, o); b.appendChild(w);
       }
       b.addEventListener("click", function () { pickOffer(o.id); });
@@ -502,7 +517,7 @@
       if (res.status !== 200) {
         show("quote", false);
         $("confirm").disabled = true;
-        if (res.status !== 401) $("sale-error").textContent = reason(errCode(res), offerById(body.offer_id)) + ".";
+        if (res.status !== 401) $("sale-error").textContent = resReason(res, offerById(body.offer_id)) + ".";
         return false;
       }
       state.quoted = { body: body, quote: res.body };
@@ -562,7 +577,7 @@
         showNoAnswer(t("result.server_problem"));
       } else if (res.status !== 401 && res.status !== 403) {
         state.pending = null; state.quoted = null;
-        showDeclined(reason(errCode(res), offerById(p.body.offer_id)));
+        showDeclined(resReason(res, offerById(p.body.offer_id)));
       } else {
         state.confirming = false;
       }
@@ -824,7 +839,7 @@
     var why = $("void-reason").value.trim();
     if (!why) { $("void-error").textContent = t("void.why"); return; }
     api("POST", "/api/v1/pos/redemptions/" + encodeURIComponent(voiding.id) + "/void", { reason: why }).then(function (res) {
-      if (res.status !== 200) { if (res.status !== 401) $("void-error").textContent = reason(errCode(res)) + "."; return; }
+      if (res.status !== 200) { if (res.status !== 401) $("void-error").textContent = resReason(res) + "."; return; }
       show("void", false);
       if (state.last && state.last.id === res.body.id) state.last = res.body;
       showResult("voided", "↺", t("result.voided"), [t("result.taken_back"), euro(res.body.discount)],
