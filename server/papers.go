@@ -12,10 +12,12 @@ import (
 // merchant of town, and the names of every town.
 func loadPaperNames(ctx context.Context, db *storage.DB, town string) (papers.Names, error) {
 	n := papers.Names{Products: map[string]map[string]string{}, Offers: map[string]map[string]string{},
-		Merchants: map[string]merchant.Merchant{}, Town: town, Towns: map[string]map[string]string{}}
+		Merchants: map[string]merchant.Merchant{}, Town: town, Towns: map[string]map[string]string{},
+		CardNames: map[string]map[string]string{}}
 	for _, code := range db.TownCodes() {
 		if t, ok := db.CachedTown(code); ok {
 			n.Towns[code] = t.Name
+			n.CardNames[code] = t.CardNames()
 		}
 	}
 	err := eachPage(func(p storage.Page) (string, error) {
@@ -44,6 +46,15 @@ func loadPaperNames(ctx context.Context, db *storage.DB, town string) (papers.Na
 		})
 	}
 	return n, err
+}
+
+// cardNameOf is the name of town's card by language, for a paper's Meta; nil for no town.
+func cardNameOf(db *storage.DB, town string) map[string]string {
+	t, ok := db.CachedTown(town)
+	if !ok {
+		return nil
+	}
+	return t.CardNames()
 }
 
 // eachPage calls fetch with every page of a list until its next cursor is empty.

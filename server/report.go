@@ -285,6 +285,7 @@ func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byt
 		if d.closed != nil {
 			meta = papers.Meta{Generated: d.closed.ClosedAt, Closed: true, SHA256: hex.EncodeToString(d.closed.SHA256[:])}
 		}
+		meta.CardName = o.names.CardNames[o.names.Town]
 		body, err := papers.ReportPDF(d.report, meta, o.lang, o.names)
 		return body, "application/pdf", name + ".pdf", err
 	}

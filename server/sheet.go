@@ -45,7 +45,7 @@ func (s *server) sendSheet(c *fiber.Ctx, title, filename string, cards []card.Ca
 		return err
 	}
 	// The cards carry instructions in their town's languages, dates in its zone.
-	body, err := papers.SheetPDF(title, sheet, l, s.townLanguages(town), s.db.TownLoc(town), papers.Meta{Generated: s.db.Now()})
+	body, err := papers.SheetPDF(title, sheet, l, s.townLanguages(town), s.db.TownLoc(town), papers.Meta{Generated: s.db.Now(), CardName: cardNameOf(s.db, town)})
 	if err != nil {
 		return err
 	}

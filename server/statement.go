@@ -103,6 +103,7 @@ func (st statementSet) render(format string, now time.Time, o paperOpts, all boo
 		if cl := st.doc.closed; cl != nil {
 			meta = papers.Meta{Generated: cl.ClosedAt, Closed: true, SHA256: hex.EncodeToString(cl.SHA256[:])}
 		}
+		meta.CardName = o.names.CardNames[o.names.Town]
 		b, err := papers.StatementsPDF(st.doc.report.Month, st.statements, st.loc, meta, o.lang, o.names, all)
 		return b, "application/pdf", name + ".pdf", err
 	}

@@ -32,6 +32,9 @@ type Meta struct {
 	Generated time.Time // when the paper was made: now, or the month's close
 	Closed    bool      // a closed month's paper: its footer says so and names SHA256
 	SHA256    string    // the frozen report's SHA-256, in hex
+	// CardName is the name of the paper's town's card by language (every language filled in:
+	// storage.Town.CardNames), for its titles; nil for a paper of the network.
+	CardName map[string]string
 }
 
 // pdfDoc wraps fpdf with the layout helpers the papers share, writing in one language.
@@ -329,6 +332,7 @@ type Names struct {
 	Merchants map[string]merchant.Merchant // by merchant id
 	Town      string                       // the paper's town (code)
 	Towns     map[string]map[string]string // town names by code, by language
+	CardNames map[string]map[string]string // the towns' card names by code, by language
 }
 
 // ReportPDF is the month's report for the municipality: the totals, charts of redemptions
