@@ -53,3 +53,61 @@ func TestTownFaceAPI(t *testing.T) {
 		t.Fatalf("public koper: %+v", k)
 	}
 }
+
+// The front door of a deployment of two towns lists both, each with its card name, colour
+// and link; /t/ptuj is Ptuj's page (its card, its offers only, its colour); a request for
+// Ptuj's public_url host gets Ptuj's page at /; an unknown town is 404 with the list.
+func TestTownFrontDoors(t *testing.T) {
+	e := newTownsEnv(t)
+	e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/ptuj", secret: e.admin,
+		body: `{"card_name":{"sl":"Ptujska kartica","it":"Carta di Ptuj"},"color":"#f2c14e","public_url":"https://ptuj.example"}`}, nil)
+	page := func(path string, header map[string]string, status int) string {
+		t.Helper()
+		resp, body := e.do(secReq{method: "GET", path: path, header: header})
+		if resp.StatusCode != status {
+			t.Fatalf("GET %s: %d, want %d", path, resp.StatusCode, status)
+		}
+		return string(body)
+	}
+	must := func(where, body string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s does not say %q", where, w)
+			}
+		}
+	}
+	mustNot := func(where, body string, not ...string) {
+		t.Helper()
+		for _, w := range not {
+			if strings.Contains(body, w) {
+				t.Errorf("%s says %q", where, w)
+			}
+		}
+	}
+	door := page("/?lang=sl", nil, 200)
+	must("the front door", door, "Ptujska kartica", "Koper Card", `href="/t/ptuj?lang=sl"`, `href="/t/koper?lang=sl"`,
+		"--town-color:#f2c14e;--town-fg:#1b2733", "--town-color:#0b5cad;--town-fg:#ffffff", "Turistične kartice")
+	mustNot("the front door", door, "Gostilna P") // no offers mixed together
+
+	ptuj := page("/t/ptuj?lang=it", nil, 200)
+	must("/t/ptuj", ptuj, "<title>Carta di Ptuj</title>", "Carta di Ptuj:", "Gostilna P", "Ptuj 24 ur", `style="--town-color:#f2c14e;--town-fg:#1b2733"`,
+		`<meta name="theme-color" content="#f2c14e">`)
+	mustNot("/t/ptuj", ptuj, "Koper Card", e.merchA.Name, e.merchB.Name)
+
+	host := page("/?lang=sl", map[string]string{"Host": "PTUJ.example:443"}, 200)
+	must("ptuj.example/", host, "<title>Ptujska kartica</title>", "Gostilna P")
+	mustNot("ptuj.example/", host, "Koper Card")
+
+	missing := page("/t/maribor", nil, 404)
+	must("/t/maribor", missing, `href="/t/ptuj?lang=`)
+}
+
+// textOn picks the text that reads best on a town's colour.
+func TestTextOnColor(t *testing.T) {
+	for color, want := range map[string]string{"#0b5cad": "#ffffff", "#000000": "#ffffff", "#ffffff": "#1b2733", "#f2c14e": "#1b2733", "#8a1538": "#ffffff", "#ffff00": "#1b2733"} {
+		if got := textOn(color); got != want {
+			t.Errorf("text on %s = %s, want %s", color, got, want)
+		}
+	}
+}
