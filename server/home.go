@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"html/template"
 	"math"
 	"net"
 	"net/url"
@@ -32,10 +31,9 @@ type homePage struct {
 	T        map[string]string // the home area's texts in Lang
 	Title    string            // the town's card name, or the network's title
 	Tagline  string
-	Color    string       // the page's colour, #rrggbb
-	Theme    template.CSS // --town-color and --town-fg for the page's header
-	Town     string       // the town's code; "" on the network's list
-	Towns    []homeTown   // the network's list of towns
+	Color    string     // the page's colour, #rrggbb
+	Town     string     // the town's code; "" on the network's list
+	Towns    []homeTown // the network's list of towns
 	Products []homeProduct
 	Groups   []homeGroup
 	Offers   string // "12 benefits at 9 places"
@@ -45,7 +43,6 @@ type homePage struct {
 // homeTown is one town on the network's front door.
 type homeTown struct {
 	Code, Name, CardName, Href string
-	Theme                      template.CSS
 }
 
 type homeProduct struct {
@@ -114,10 +111,29 @@ func bareHost(host string) string {
 	return strings.ToLower(strings.Trim(host, "[]"))
 }
 
+// handleTownsCSS is /towns.css: each town's colour as CSS custom properties of the elements
+// marked with its code, [data-town="ptuj"] { --town-color; --town-fg }, which the pages'
+// headers use (the Content-Security-Policy allows no inline style, so the colours come as a
+// stylesheet). Pages mark <html> with their town; the till and the console once they know it.
+func (s *server) handleTownsCSS(c *fiber.Ctx) error {
+	var b strings.Builder
+	b.WriteString("/* Each town's colour (PATCH /api/v1/towns/{code}): the pages' header and accents. */\n")
+	for _, code := range s.db.TownCodes() {
+		t, ok := s.db.CachedTown(code)
+		if !ok {
+			continue
+		}
+		b.WriteString(`[data-town="` + code + `"] { ` + townTheme(t.TownColor()) + " }\n")
+	}
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Type("css", "utf-8")
+	return c.SendString(b.String())
+}
+
 // townTheme is the CSS custom properties of a page in colour: --town-color, and --town-fg,
 // white or dark, whichever reads better on it (WCAG contrast).
-func townTheme(color string) template.CSS {
-	return template.CSS("--town-color:" + color + ";--town-fg:" + textOn(color))
+func townTheme(color string) string {
+	return "--town-color: " + color + "; --town-fg: " + textOn(color) + ";"
 }
 
 // textOn is the text colour that reads best on the background colour (#rrggbb): white, or the
@@ -158,7 +174,7 @@ func (s *server) townHome(c *fiber.Ctx, code, base string) error {
 	cardName := t.CardNameIn(lang)
 	pg := homePage{Lang: lang, Langs: s.homeLanguages(t), Base: base, T: i18n.Catalogue("home")[lang], V: assetVersion,
 		Title: cardName, Tagline: strings.ReplaceAll(i18n.Translate("home", lang, "tagline"), "{card}", cardName),
-		Color: t.TownColor(), Theme: townTheme(t.TownColor()), Town: code}
+		Color: t.TownColor(), Town: code}
 	tr := func(key, n string) string { return strings.ReplaceAll(i18n.Translate("home", lang, key), "{n}", n) }
 
 	names := map[string]map[string]string{}
@@ -255,14 +271,14 @@ func (s *server) networkHome(c *fiber.Ctx) error {
 	lang := i18n.PickLang(c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), "")
 	pg := homePage{Lang: lang, Langs: card.Languages, Base: "/", T: i18n.Catalogue("home")[lang], V: assetVersion,
 		Title: i18n.Translate("home", lang, "title"), Tagline: i18n.Translate("home", lang, "network.tagline"),
-		Color: storage.DefaultTownColor, Theme: townTheme(storage.DefaultTownColor)}
+		Color: storage.DefaultTownColor}
 	for _, code := range s.db.TownCodes() {
 		t, ok := s.db.CachedTown(code)
 		if !ok {
 			continue
 		}
 		pg.Towns = append(pg.Towns, homeTown{Code: code, Name: townName(t, lang), CardName: t.CardNameIn(lang),
-			Href: "/t/" + code + "?lang=" + lang, Theme: townTheme(t.TownColor())})
+			Href: "/t/" + code + "?lang=" + lang})
 	}
 	sort.SliceStable(pg.Towns, func(i, j int) bool { return pg.Towns[i].Name < pg.Towns[j].Name })
 	tr := func(key, n string) string { return strings.ReplaceAll(i18n.Translate("home", lang, key), "{n}", n) }

@@ -112,6 +112,18 @@ type townJSON struct {
 	CreatedAt string            `json:"created_at"`
 }
 
+// townFaceJSON is a town as its till shows it: its name, its card's name and its colour.
+type townFaceJSON struct {
+	Code     string            `json:"code"`
+	Name     map[string]string `json:"name"`
+	CardName map[string]string `json:"card_name"`
+	Color    string            `json:"color"`
+}
+
+func toTownFaceJSON(t storage.Town) townFaceJSON {
+	return townFaceJSON{t.Code, t.Name, t.CardNames(), t.TownColor()}
+}
+
 func toTownJSON(t storage.Town) townJSON {
 	return townJSON{t.Code, t.Name, t.Timezone, t.Languages, t.PublicURL, t.CardNames(), t.TownColor(), timeJSON(t.CreatedAt)}
 }

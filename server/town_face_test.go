@@ -87,11 +87,13 @@ func TestTownFrontDoors(t *testing.T) {
 	}
 	door := page("/?lang=sl", nil, 200)
 	must("the front door", door, "Ptujska kartica", "Koper Card", `href="/t/ptuj?lang=sl"`, `href="/t/koper?lang=sl"`,
-		"--town-color:#f2c14e;--town-fg:#1b2733", "--town-color:#0b5cad;--town-fg:#ffffff", "Turistične kartice")
+		`<li class="town" data-town="ptuj">`, `<li class="town" data-town="koper">`, "Turistične kartice", `href="/towns.css"`)
+	must("/towns.css", page("/towns.css", nil, 200), `[data-town="ptuj"] { --town-color: #f2c14e; --town-fg: #1b2733; }`,
+		`[data-town="koper"] { --town-color: #0b5cad; --town-fg: #ffffff; }`)
 	mustNot("the front door", door, "Gostilna P") // no offers mixed together
 
 	ptuj := page("/t/ptuj?lang=it", nil, 200)
-	must("/t/ptuj", ptuj, "<title>Carta di Ptuj</title>", "Carta di Ptuj:", "Gostilna P", "Ptuj 24 ur", `style="--town-color:#f2c14e;--town-fg:#1b2733"`,
+	must("/t/ptuj", ptuj, "<title>Carta di Ptuj</title>", "Carta di Ptuj:", "Gostilna P", "Ptuj 24 ur", `<html lang="it" data-town="ptuj">`,
 		`<meta name="theme-color" content="#f2c14e">`)
 	mustNot("/t/ptuj", ptuj, "Koper Card", e.merchA.Name, e.merchB.Name)
 
