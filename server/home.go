@@ -85,22 +85,26 @@ func (s *server) handleTownHome(c *fiber.Ctx) error {
 }
 
 // hostTown is the code of the town whose public_url names host (ports and case aside); "" if
-// none does.
+// none does, or if several do (towns sharing the deployment's address: the host says nothing).
 func (s *server) hostTown(host string) string {
 	host = bareHost(host)
 	if host == "" {
 		return ""
 	}
+	found := ""
 	for _, code := range s.db.TownCodes() {
 		t, ok := s.db.CachedTown(code)
 		if !ok || t.PublicURL == "" {
 			continue
 		}
 		if u, err := url.Parse(t.PublicURL); err == nil && bareHost(u.Host) == host {
-			return code
+			if found != "" {
+				return ""
+			}
+			found = code
 		}
 	}
-	return ""
+	return found
 }
 
 // bareHost is host without its port, in lower case.
@@ -242,12 +246,17 @@ func (s *server) homeProduct(p card.Product, lang string, tr func(key, n string)
 	return hp
 }
 
-// townNames are the names of the towns in lang, by name, joined by commas.
+// townNames are the names of the towns in lang (Capodistria in Italian), by name, joined by
+// commas.
 func (s *server) townNames(codes []string, lang string) string {
 	var out []string
 	for _, c := range codes {
 		if t, ok := s.db.CachedTown(c); ok {
-			out = append(out, townName(t, lang))
+			n := card.Localize(t.Name, lang)
+			if n == "" {
+				n = townName(t, lang)
+			}
+			out = append(out, n)
 		}
 	}
 	sort.Strings(out)

@@ -113,3 +113,16 @@ func TestTextOnColor(t *testing.T) {
 		}
 	}
 }
+
+// Towns sharing one address (the demo's, or a deployment that gave every town its own URL
+// path): the host names none of them, and / lists the towns.
+func TestHostSharedByTowns(t *testing.T) {
+	e := newTownsEnv(t)
+	for _, code := range []string{"koper", "ptuj"} {
+		e.call(t, 200, "", secReq{method: "PATCH", path: "/api/v1/towns/" + code, secret: e.admin, body: `{"public_url":"https://cards.example"}`}, nil)
+	}
+	resp, body := e.do(secReq{method: "GET", path: "/?lang=sl", header: map[string]string{"Host": "cards.example"}})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `href="/t/ptuj?lang=sl"`) || !strings.Contains(string(body), `href="/t/koper?lang=sl"`) {
+		t.Fatalf("/ at a shared host: %d %.300s", resp.StatusCode, body)
+	}
+}
