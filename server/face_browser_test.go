@@ -109,6 +109,26 @@ func TestBrowserTownFace(t *testing.T) {
 				screenshot(t, ctx, "face-ptuj-"+name)
 			})
 
+			t.Run("network card "+name, func(t *testing.T) {
+				ctx := newTab(t, tabs)
+				do(t, ctx, viewport(int64(width), height), chromedp.Navigate(a.demo.NetworkCardURL+"?lang="+lang),
+					waitJS(`!!document.querySelector(".benefits")`))
+				if got := jsText(t, ctx, "#valid-in"); !strings.Contains(got, "Ptuj") || !(strings.Contains(got, "Koper") || strings.Contains(got, "Capodistria")) {
+					t.Errorf("the network card's page says where it is valid: %q", got)
+				}
+				if got := eval[[]string](t, ctx, `[...document.querySelectorAll(".benefits section.town")].map(s => s.dataset.town)`); !contains(got, "koper") || !contains(got, "ptuj") {
+					t.Errorf("the network card's benefits are grouped by towns %v", got)
+				}
+				if got := style(t, ctx, `section.town[data-town="ptuj"] h3.town-name`, "borderBottomColor"); got != ptujRGB {
+					t.Errorf("Ptuj's heading is underlined in %s, want %s", got, ptujRGB)
+				}
+				if got := jsText(t, ctx, "#card-name"); got == "" {
+					t.Error("the card page names no card")
+				}
+				noSideScroll(t, ctx, width, "network card")
+				screenshot(t, ctx, "face-card-"+name)
+			})
+
 			t.Run("till "+name, func(t *testing.T) {
 				key := a.ptujMerchantKey(t, "Mestni stolp Ptuj")
 				ctx := newTab(t, tabs)
