@@ -58,6 +58,8 @@ var authzRoutes = map[string]authzCase{
 	"GET /readyz":                               {who: public},
 	"GET /metrics":                              {who: metricsOnly},
 	"GET /":                                     {who: public},
+	"GET /t/:code":                              {who: public, path: "/t/koper"},
+	"GET /towns.css":                            {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},

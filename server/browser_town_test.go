@@ -45,7 +45,7 @@ func TestBrowserCardTerms(t *testing.T) {
 	}
 }
 
-// TestBrowserFrontDoor opens "/" as a visitor would: in the browser's language, with the
+// TestBrowserFrontDoor opens a town's page (/t/koper) as a visitor would: in the browser's language, with the
 // language links, the benefits by category and the staff's links, at a phone's and a
 // desktop's width without sideways scrolling.
 func TestBrowserFrontDoor(t *testing.T) {
@@ -54,7 +54,8 @@ func TestBrowserFrontDoor(t *testing.T) {
 	for _, width := range []int64{360, 1280} {
 		t.Run(strconv.FormatInt(width, 10), func(t *testing.T) {
 			ctx := newTab(t, tabs)
-			do(t, ctx, browserLanguage("sl-SI,sl;q=0.9"), viewport(width, 800), chromedp.Navigate(a.URL+"/"))
+			// The demo has two towns: "/" lists them (TestBrowserTownFace), a town's page is /t/{code}.
+			do(t, ctx, browserLanguage("sl-SI,sl;q=0.9"), viewport(width, 800), chromedp.Navigate(a.URL+"/t/koper"))
 			if got := eval[string](t, ctx, `document.documentElement.lang`); got != "sl" {
 				t.Errorf("front door in %q for a Slovene browser", got)
 			}

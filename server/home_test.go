@@ -18,11 +18,11 @@ func TestHomePage(t *testing.T) {
 		name, path, accept, lang string
 		want                     []string
 	}{
-		{"Italian from the browser", "/", "it-IT,it;q=0.9,en;q=0.5", "it", []string{`<html lang="it">`, "Che cos&#39;è la carta?", "Coffee IT",
+		{"Italian from the browser", "/", "it-IT,it;q=0.9,en;q=0.5", "it", []string{`<html lang="it" data-town="koper">`, "Che cos&#39;è la carta?", "Coffee IT",
 			"sconto del 10 %", "con un acquisto di almeno 3,00\u00a0€", "una volta al giorno", "Caffè e bar", "Musei", "Entry IT",
 			"solo con Carta koper-72h", "Carta koper-resident", "per i residenti", "25,00\u00a0€", "valida 72 h dal primo utilizzo",
 			"2 vantaggi in 2 luoghi", `href="/pos"`, `href="/admin"`}},
-		{"Slovene chosen", "/?lang=sl", "de", "sl", []string{`<html lang="sl">`, "Kako do kartice", "Coffee SL", "10 % popusta", "Kavarne in bari",
+		{"Slovene chosen", "/?lang=sl", "de", "sl", []string{`<html lang="sl" data-town="koper">`, "Kako do kartice", "Coffee SL", "10 % popusta", "Kavarne in bari",
 			"velja do konca 365. dneva od prve uporabe", `aria-current="true">sl</a>`}},
 		{"English for a language the town does not write", "/", "fr-FR", "en", []string{"What is the card?", "Coffee EN", "€25.00"}},
 	}

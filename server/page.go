@@ -48,6 +48,8 @@ type cardPage struct {
 	Langs                                    []string
 	Updated, UpdatedISO, TZ                  string
 	V                                        string // asset version, so a new binary's CSS and JS are fetched anew
+	Town, CardName, Color                    string // the card's town: its code, its card's name in Lang, its colour
+	ValidIn                                  string // "Valid in: Koper, Ptuj" for a card several towns accept
 }
 
 // townGroup is the benefits of one town that accepts the card, by category.
@@ -90,6 +92,12 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		Lang: lang, Token: token, Number: card.FormatNumber(cd.Number), ProductName: card.Localize(p.Name, lang),
 		Status: string(cd.Status(now)), Langs: s.cardLanguages(cd.Town), Updated: l.DateTime(now, s.db.TownLoc(cd.Town)),
 		UpdatedISO: now.UTC().Format(time.RFC3339), TZ: s.db.TownLoc(cd.Town).String(), V: assetVersion,
+	}
+	if t, ok := s.db.CachedTown(cd.Town); ok {
+		pg.Town, pg.CardName, pg.Color = t.Code, t.CardNameIn(lang), t.TownColor()
+	}
+	if len(p.Towns) > 1 {
+		pg.ValidIn = strings.ReplaceAll(i18n.Translate("card", lang, "valid_in"), "{towns}", s.townNames(p.Towns, lang))
 	}
 	if left := cd.TimeLeft(now); left > 0 {
 		pg.TimeLeft = i18n.Duration(left, lang)
@@ -295,7 +303,7 @@ func (s *server) handleCardManifest(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	return c.JSON(fiber.Map{
 		"name": name, "short_name": shortName(name), "id": "/c/" + token, "start_url": "/c/" + token, "scope": "/c/" + token,
-		"display": "standalone", "background_color": "#f4f6f8", "theme_color": "#0b5cad",
+		"display": "standalone", "background_color": "#f4f6f8", "theme_color": townColor(s.db, cd.Town),
 		"icons": []fiber.Map{
 			{"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
 			{"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png"},
@@ -311,7 +319,7 @@ func (s *server) handlePosManifest(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	return c.JSON(fiber.Map{
 		"name": "citycard till", "short_name": "Till", "id": "/pos", "start_url": "/pos", "scope": "/pos",
-		"display": "standalone", "orientation": "portrait", "background_color": "#f4f6f8", "theme_color": "#0b5cad",
+		"display": "standalone", "orientation": "portrait", "background_color": "#f4f6f8", "theme_color": pageColor(s.pageTown(c)),
 		"icons": []fiber.Map{
 			{"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
 			{"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png"},
@@ -345,10 +353,11 @@ func (s *server) handleServiceWorker(c *fiber.Ctx) error {
 type posPage struct {
 	V        string
 	Messages map[string]map[string]string
+	Town     *townFaceJSON // the town the page shows before it signs in (pageTown)
 }
 
 func (s *server) handlePosPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "pos.html", posPage{assetVersion, i18n.Catalogue("pos")})
+	return s.sendPage(c, "pos.html", posPage{assetVersion, i18n.Catalogue("pos"), s.pageTown(c)})
 }
 
 // adminPage is what the office's console needs besides its script: its texts in the four
@@ -358,10 +367,41 @@ type adminPage struct {
 	V    string
 	TZ   string
 	I18n map[string]map[string]string
+	Town *townFaceJSON // the town the page shows before it signs in (pageTown)
 }
 
 func (s *server) handleAdminPage(c *fiber.Ctx) error {
-	return s.sendPage(c, "admin.html", adminPage{V: assetVersion, TZ: s.cfg.Loc.String(), I18n: consoleTexts})
+	return s.sendPage(c, "admin.html", adminPage{V: assetVersion, TZ: s.cfg.Loc.String(), I18n: consoleTexts, Town: s.pageTown(c)})
+}
+
+// townColor is town's colour; the default for a town not known.
+func townColor(db *storage.DB, town string) string {
+	t, _ := db.CachedTown(town)
+	return t.TownColor()
+}
+
+// pageColor is the colour of a page's town, the default without one.
+func pageColor(t *townFaceJSON) string {
+	if t == nil {
+		return storage.DefaultTownColor
+	}
+	return t.Color
+}
+
+// pageTown is the town a till's or console's page shows before it signs in: the town whose
+// public_url host the request names, else the only town; nil in a network (the page learns
+// its town when it signs in).
+func (s *server) pageTown(c *fiber.Ctx) *townFaceJSON {
+	code := s.hostTown(c.Hostname())
+	if codes := s.db.TownCodes(); code == "" && len(codes) == 1 {
+		code = codes[0]
+	}
+	t, ok := s.db.CachedTown(code)
+	if !ok {
+		return nil
+	}
+	f := toTownFaceJSON(t)
+	return &f
 }
 
 // consoleTexts are the console's texts: the office's areas (admin) and the network's (towns:

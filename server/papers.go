@@ -61,7 +61,6 @@ func eachPage(fetch func(storage.Page) (string, error)) error {
 	}
 }
 
-// townCardName is the name of t's card by language, which the papers' titles print beside
-// the town's name; nil while towns have no card name of their own (then titles name the
-// town alone). The one place to read it from storage.Town.
-func townCardName(t storage.Town) map[string]string { return nil }
+// townCardName is the name of t's card by language (every language filled in), which the
+// papers' titles print beside the town's name. The one place to read it from storage.Town.
+func townCardName(t storage.Town) map[string]string { return t.CardNames() }

@@ -61,7 +61,8 @@ func (s *server) handlePosMe(c *fiber.Ctx) error {
 		out[i] = toOfferJSON(o)
 	}
 	// The zone lets the web till ask for "today" and show times as the city's clocks do.
-	return c.JSON(fiber.Map{"merchant": toMerchantJSON(m), "offers": out, "timezone": s.db.TownLoc(m.Town).String()})
+	t, _ := s.db.CachedTown(m.Town)
+	return c.JSON(fiber.Map{"merchant": toMerchantJSON(m), "offers": out, "timezone": s.db.TownLoc(m.Town).String(), "town": toTownFaceJSON(t)})
 }
 
 func (s *server) handlePosCheck(c *fiber.Ctx) error {

@@ -6,8 +6,10 @@ import "github.com/gofiber/fiber/v2"
 func (s *server) routes(app *fiber.App) {
 	app.Get("/healthz", s.handleHealth)
 	app.Get("/readyz", s.handleReady)
-	app.Get("/metrics", s.handleMetrics) // with CITYCARD_METRICS_TOKEN only; see metrics.go
-	app.Get("/", s.handleHome)           // the front door: the town's card and its benefits
+	app.Get("/metrics", s.handleMetrics)    // with CITYCARD_METRICS_TOKEN only; see metrics.go
+	app.Get("/", s.handleHome)              // the front door: the town's page, or the list of the towns
+	app.Get("/t/:code", s.handleTownHome)   // a town's page
+	app.Get("/towns.css", s.handleTownsCSS) // each town's colour, for its pages
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)

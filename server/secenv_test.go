@@ -125,6 +125,9 @@ func (e *secEnv) do(r secReq) (*http.Response, []byte) {
 	}
 	for k, v := range r.header {
 		req.Header.Set(k, v)
+		if k == "Host" {
+			req.Host = v
+		}
 	}
 	resp, err := e.app.Test(req, -1)
 	if err != nil {

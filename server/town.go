@@ -107,11 +107,25 @@ type townJSON struct {
 	Timezone  string            `json:"timezone"`
 	Languages []string          `json:"languages"`
 	PublicURL string            `json:"public_url"`
+	CardName  map[string]string `json:"card_name"` // every language filled in (the town's name + " Card" where none is set)
+	Color     string            `json:"color"`     // #rrggbb
 	CreatedAt string            `json:"created_at"`
 }
 
+// townFaceJSON is a town as its till shows it: its name, its card's name and its colour.
+type townFaceJSON struct {
+	Code     string            `json:"code"`
+	Name     map[string]string `json:"name"`
+	CardName map[string]string `json:"card_name"`
+	Color    string            `json:"color"`
+}
+
+func toTownFaceJSON(t storage.Town) townFaceJSON {
+	return townFaceJSON{t.Code, t.Name, t.CardNames(), t.TownColor()}
+}
+
 func toTownJSON(t storage.Town) townJSON {
-	return townJSON{t.Code, t.Name, t.Timezone, t.Languages, t.PublicURL, timeJSON(t.CreatedAt)}
+	return townJSON{t.Code, t.Name, t.Timezone, t.Languages, t.PublicURL, t.CardNames(), t.TownColor(), timeJSON(t.CreatedAt)}
 }
 
 type townBody struct {
@@ -120,6 +134,8 @@ type townBody struct {
 	Timezone  *string           `json:"timezone"`
 	Languages []string          `json:"languages"`
 	PublicURL *string           `json:"public_url"`
+	CardName  map[string]string `json:"card_name"` // replaces the names set; {} goes back to the defaults
+	Color     *string           `json:"color"`     // "" goes back to the default
 }
 
 // handleTownCreate is POST /api/v1/towns (network admin).
@@ -140,6 +156,10 @@ func (s *server) handleTownCreate(c *fiber.Ctx) error {
 	}
 	if b.PublicURL != nil {
 		t.PublicURL = *b.PublicURL
+	}
+	t.CardName = b.CardName
+	if b.Color != nil {
+		t.Color = *b.Color
 	}
 	if err := s.db.CreateTown(c.UserContext(), &t); err != nil {
 		return err
@@ -207,6 +227,12 @@ func (s *server) handleTownUpdate(c *fiber.Ctx) error {
 		}
 		if b.PublicURL != nil {
 			t.PublicURL = *b.PublicURL
+		}
+		if b.CardName != nil {
+			t.CardName = b.CardName
+		}
+		if b.Color != nil {
+			t.Color = *b.Color
 		}
 		return nil
 	})
@@ -279,7 +305,8 @@ func (s *server) handleOfficeTokenRevoke(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// handlePublicTowns is GET /api/v1/public/towns: code, name and languages of every town.
+// handlePublicTowns is GET /api/v1/public/towns: code, name, languages, card_name, color and
+// public_url of every town.
 func (s *server) handlePublicTowns(c *fiber.Ctx) error {
 	ts, err := s.db.Towns(c.UserContext())
 	if err != nil {
@@ -289,10 +316,13 @@ func (s *server) handlePublicTowns(c *fiber.Ctx) error {
 		Code      string            `json:"code"`
 		Name      map[string]string `json:"name"`
 		Languages []string          `json:"languages"`
+		CardName  map[string]string `json:"card_name"`
+		Color     string            `json:"color"`
+		PublicURL string            `json:"public_url"`
 	}
 	out := make([]pub, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, pub{t.Code, t.Name, t.Languages})
+		out = append(out, pub{t.Code, t.Name, t.Languages, t.CardNames(), t.TownColor(), t.PublicURL})
 	}
 	return c.JSON(newList(out, ""))
 }

@@ -24,7 +24,78 @@ type Town struct {
 	Timezone  string
 	Languages []string // ⊆ sl, it, en, de; the town's own first
 	PublicURL string   // base of its cards' QR URLs
+	// CardName is the name of the town's card by language, as set; CardNames fills in the
+	// languages not set.
+	CardName map[string]string
+	// Color is the town's colour, #rrggbb; "" reads as DefaultTownColor.
+	Color     string
 	CreatedAt time.Time
+}
+
+// DefaultTownColor is the colour of a town that has not chosen one.
+const DefaultTownColor = "#0b5cad"
+
+// CardNames is the name of the town's card in each of its languages and of its name's: the
+// name set for the language, else the town's name in it (or in its own language) + " Card".
+func (t Town) CardNames() map[string]string {
+	out := map[string]string{}
+	langs := append([]string{}, t.Languages...)
+	for l := range t.Name {
+		langs = append(langs, l)
+	}
+	for l := range t.CardName {
+		langs = append(langs, l)
+	}
+	for _, l := range langs {
+		if _, ok := out[l]; ok {
+			continue
+		}
+		if n := t.CardName[l]; n != "" {
+			out[l] = n
+			continue
+		}
+		name := t.Name[l]
+		if name == "" && len(t.Languages) > 0 {
+			name = t.Name[t.Languages[0]]
+		}
+		if name == "" {
+			for _, k := range []string{"sl", "it", "en", "de"} {
+				if name = t.Name[k]; name != "" {
+					break
+				}
+			}
+		}
+		if name == "" {
+			name = t.Code
+		}
+		out[l] = name + " Card"
+	}
+	return out
+}
+
+// CardNameIn is the name of the town's card in lang, else in the town's own language.
+func (t Town) CardNameIn(lang string) string {
+	n := t.CardNames()
+	if s := n[lang]; s != "" {
+		return s
+	}
+	if len(t.Languages) > 0 && n[t.Languages[0]] != "" {
+		return n[t.Languages[0]]
+	}
+	for _, l := range []string{"sl", "it", "en", "de"} {
+		if n[l] != "" {
+			return n[l]
+		}
+	}
+	return t.Code + " Card"
+}
+
+// TownColor is the town's colour, DefaultTownColor if it has not chosen one.
+func (t Town) TownColor() string {
+	if t.Color == "" {
+		return DefaultTownColor
+	}
+	return t.Color
 }
 
 // Errors of towns and office tokens.
@@ -37,7 +108,13 @@ var (
 // errNoTown is a list asked for without the town it must be limited to: a bug of the caller.
 var errNoTown = errors.New("storage: a town's list asked for without a town")
 
-var townCodeRE = regexp.MustCompile(`^[a-z0-9-]{2,32}$`)
+var (
+	townCodeRE  = regexp.MustCompile(`^[a-z0-9-]{2,32}$`)
+	townColorRE = regexp.MustCompile(`^#[0-9a-f]{6}$`)
+)
+
+// maxCardName is the longest card name, in characters.
+const maxCardName = 60
 
 // Validate checks the town's fields. Errors wrap card.ErrInvalidInput.
 func (t *Town) Validate() error {
@@ -76,6 +153,15 @@ func (t *Town) Validate() error {
 		return bad("public_url must start with https:// or http://")
 	}
 	t.PublicURL = strings.TrimRight(t.PublicURL, "/")
+	if len(t.CardName) > 0 {
+		if err := card.ValidateNames("card_name", t.CardName, maxCardName); err != nil {
+			return err
+		}
+	}
+	t.Color = strings.ToLower(strings.TrimSpace(t.Color))
+	if t.Color != "" && !townColorRE.MatchString(t.Color) {
+		return bad("color must be a colour written #rrggbb, e.g. #0b5cad")
+	}
 	return nil
 }
 
@@ -180,18 +266,24 @@ func (db *DB) CachedTown(code string) (Town, bool) {
 	return t.Town, ok
 }
 
-const townColumns = `code, name, timezone, languages, public_url, created_at`
+const townColumns = `code, name, timezone, languages, public_url, card_name, color, created_at`
 
 func scanTown(s scanner) (Town, error) {
 	var t Town
-	var name, langs string
+	var name, langs, cardName string
 	var created int64
-	if err := s.Scan(&t.Code, &name, &t.Timezone, &langs, &t.PublicURL, &created); err != nil {
+	if err := s.Scan(&t.Code, &name, &t.Timezone, &langs, &t.PublicURL, &cardName, &t.Color, &created); err != nil {
 		return t, err
 	}
 	t.CreatedAt = fromMS(created)
 	if err := json.Unmarshal([]byte(name), &t.Name); err != nil {
 		return t, err
+	}
+	if err := json.Unmarshal([]byte(cardName), &t.CardName); err != nil {
+		return t, err
+	}
+	if len(t.CardName) == 0 {
+		t.CardName = nil
 	}
 	return t, json.Unmarshal([]byte(langs), &t.Languages)
 }
@@ -234,8 +326,8 @@ func (db *DB) CreateTown(ctx context.Context, t *Town) error {
 		t.CreatedAt = tx.Now
 		name, _ := json.Marshal(t.Name)
 		langs, _ := json.Marshal(t.Languages)
-		_, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			t.Code, string(name), t.Timezone, string(langs), t.PublicURL, t.Timezone, ms(t.CreatedAt))
+		_, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, card_name, color, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Code, string(name), t.Timezone, string(langs), t.PublicURL, cardNameJSON(t.CardName), t.Color, t.Timezone, ms(t.CreatedAt))
 		if tx.isUnique(err) {
 			return ErrTownExists
 		}
@@ -276,8 +368,8 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 		}
 		name, _ := json.Marshal(t.Name)
 		langs, _ := json.Marshal(t.Languages)
-		if _, err := tx.exec(`UPDATE towns SET name = ?, timezone = ?, languages = ?, public_url = ? WHERE code = ?`,
-			string(name), t.Timezone, string(langs), t.PublicURL, code); err != nil {
+		if _, err := tx.exec(`UPDATE towns SET name = ?, timezone = ?, languages = ?, public_url = ?, card_name = ?, color = ? WHERE code = ?`,
+			string(name), t.Timezone, string(langs), t.PublicURL, cardNameJSON(t.CardName), t.Color, code); err != nil {
 			return err
 		}
 		if err := tx.db.loadTowns(tx); err != nil {
@@ -299,6 +391,15 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 		return t, err
 	}
 	return t, nil
+}
+
+// cardNameJSON is a town's card_name column: '{}' when none is set.
+func cardNameJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 // OfficeToken is a town office's credential, as listed (never the token itself).

@@ -112,6 +112,23 @@ func TestUpgradeFromTheLastRelease(t *testing.T) {
 			t.Errorf("%s after the upgrade: closed %v, %v, same bytes %v", month, ok, err, bytes.Equal(cl.Report, report))
 		}
 	}
+	// The town's face (0021): the default card name and colour, until the office sets them;
+	// setting them leaves the closed months as they were.
+	if tw, err := db.Town(ctx, "piran"); err != nil || tw.CardName != nil || tw.TownColor() != DefaultTownColor || tw.CardNameIn("sl") != "Piran Card" {
+		t.Fatalf("piran's face after the upgrade: %+v, %v", tw, err)
+	}
+	if _, err := db.UpdateTown(ctx, "piran", func(tw *Town) error {
+		tw.CardName, tw.Color = map[string]string{"sl": "Piranska kartica"}, "#005f73"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for month, report := range frozen {
+		m, _ := merchant.ParseMonth(month)
+		if cl, _, err := db.ClosedMonth(ctx, "piran", m); err != nil || !bytes.Equal(cl.Report, report) {
+			t.Errorf("%s after piran's card name: %v, same bytes %v", month, err, bytes.Equal(cl.Report, report))
+		}
+	}
 	// The upgraded town works on: a new redemption is booked in its chain (version 3).
 	var m merchant.Merchant
 	var o merchant.Offer

@@ -32,6 +32,8 @@ type demoTownData struct {
 		Name      map[string]string `json:"name"`
 		Timezone  string            `json:"timezone"`
 		Languages []string          `json:"languages"`
+		CardName  map[string]string `json:"card_name"`
+		Color     string            `json:"color"`
 	} `json:"town"`
 	Products  []json.RawMessage `json:"products"`
 	Merchants []struct {
@@ -152,14 +154,15 @@ func SeedDemo(ctx context.Context, d Demo, now time.Time) (DemoResult, error) {
 	for i, f := range files {
 		if i == 0 {
 			if _, err := db.UpdateTown(ctx, own[0], func(t *storage.Town) error {
-				t.Name, t.Languages = f.Town.Name, f.Town.Languages
+				t.Name, t.Languages, t.CardName, t.Color = f.Town.Name, f.Town.Languages, f.Town.CardName, f.Town.Color
 				return nil
 			}); err != nil {
 				return res, fmt.Errorf("town %s: %w", own[0], err)
 			}
 			continue
 		}
-		t := storage.Town{Code: f.Town.Code, Name: f.Town.Name, Timezone: f.Town.Timezone, Languages: f.Town.Languages, PublicURL: publicURL}
+		t := storage.Town{Code: f.Town.Code, Name: f.Town.Name, Timezone: f.Town.Timezone, Languages: f.Town.Languages, PublicURL: publicURL,
+			CardName: f.Town.CardName, Color: f.Town.Color}
 		if err := db.CreateTown(ctx, &t); err != nil {
 			return res, fmt.Errorf("town %s: %w", t.Code, err)
 		}

@@ -14,6 +14,8 @@
   var LOCALES = { sl: "sl-SI", it: "it-IT", en: "en-GB", de: "de-DE" };
   var CATEGORIES = ["shop", "restaurant", "bar", "museum", "attraction", "tour", "transport", "accommodation", "service"];
   var I18N = JSON.parse($("i18n").textContent || "{}");
+  // The town the page shows until the console knows whom it acts for: its host's, or the only town.
+  var PAGE_TOWN = JSON.parse($("page-town").textContent || "null");
   // TZ is the zone of the town the console acts in: the server's default until the town is known.
   var TZ_DEFAULT = document.body.dataset.tz || "Europe/Ljubljana", TZ = TZ_DEFAULT;
   var state = { token: sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "", lang: chooseLang(), products: [],
@@ -40,11 +42,29 @@
     var s = (I18N[state.lang] || {})[key];
     if (s == null) s = (I18N.en || {})[key];
     if (s == null) s = key;
-    return s.replace(/\{(\w+)\}/g, function (m, k) { return vars && vars[k] != null ? vars[k] : m; });
+    return s.replace(/\{(\w+)\}/g, function (m, k) {
+      if (vars && vars[k] != null) return vars[k];
+      return k === "card" ? cardName() : m;
+    });
+  }
+  // The console is in the colours and the card name of the town it acts in.
+  function faceTown() { return currentTown() || PAGE_TOWN; }
+  function cardName() {
+    var tw = faceTown();
+    return tw && tw.card_name ? tw.card_name[state.lang] || name(tw.card_name) : "";
+  }
+  function applyFace() {
+    var tw = faceTown();
+    if (tw) document.documentElement.setAttribute("data-town", tw.code);
+    else document.documentElement.removeAttribute("data-town");
+    var meta = document.querySelector('meta[name="theme-color"]');
+    if (meta && tw && tw.color) meta.setAttribute("content", tw.color);
+    $("card-name").textContent = cardName();
+    document.title = (cardName() ? cardName() + " · " : "") + t("brand");
   }
   function applyTexts() {
     document.documentElement.lang = state.lang;
-    document.title = t("brand");
+    applyFace();
     $("lang").value = state.lang;
     document.querySelectorAll("[data-i18n]").forEach(function (e) { e.textContent = t(e.dataset.i18n); });
     document.querySelectorAll("[data-i18n-placeholder]").forEach(function (e) { e.placeholder = t(e.dataset.i18nPlaceholder); });
@@ -299,6 +319,7 @@
     var tw = currentTown();
     $("who").textContent = tw && !(net && state.towns.length > 1) ? name(tw.name) || tw.code : "";
     document.querySelectorAll("#tabs a.net").forEach(function (a) { a.hidden = !net; });
+    applyFace();
   }
   $("town").addEventListener("change", function () {
     state.town = $("town").value;

@@ -49,15 +49,36 @@
     }
     return "sl";
   })();
-  // t is the text of key in the chosen language, with {name} replaced from vars.
+  // The town whose till this is: the page's (its host's, or the only town) until the
+  // merchant's /pos/me names it. Its card's name and colour are the till's.
+  var PAGE_TOWN = JSON.parse($("pos-town").textContent || "null");
+  var town = PAGE_TOWN;
+  function cardName() {
+    if (!town || !town.card_name) return "";
+    return town.card_name[lang] || (town.name && town.card_name[Object.keys(town.name)[0]]) || town.card_name[Object.keys(town.card_name)[0]] || "";
+  }
+  // applyTown marks the page with the town's code, which /towns.css colours.
+  function applyTown(tw) {
+    town = tw || PAGE_TOWN;
+    if (town) document.documentElement.setAttribute("data-town", town.code);
+    else document.documentElement.removeAttribute("data-town");
+    var meta = document.querySelector('meta[name="theme-color"]');
+    if (meta && town && town.color) meta.setAttribute("content", town.color);
+  }
+  // t is the text of key in the chosen language, with {name} replaced from vars ({card}: the
+  // town's card's name).
   function t(key, vars) {
     var s = (MSG[lang] && MSG[lang][key]) || (MSG.en && MSG.en[key]) || key;
-    return s.replace(/\{(\w+)\}/g, function (m, k) { return vars && vars[k] !== undefined ? vars[k] : m; });
+    return s.replace(/\{(\w+)\}/g, function (m, k) {
+      if (vars && vars[k] !== undefined) return vars[k];
+      return k === "card" ? cardName() : m;
+    }).replace(/ {2,}/g, " ");
   }
   // applyLang writes the static texts of the page in the chosen language.
   function applyLang() {
     document.documentElement.lang = lang;
-    document.title = t("brand");
+    document.title = (cardName() ? cardName() + " · " : "") + t("brand");
+    $("card-name").textContent = cardName();
     $("lang").value = lang;
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (e) { e.textContent = t(e.dataset.i18n); });
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (e) { e.placeholder = t(e.dataset.i18nPlaceholder); });
@@ -71,6 +92,7 @@
     if (state.check) renderCard(true);
     if (state.merchant) loadToday();
   });
+  applyTown(PAGE_TOWN);
   applyLang();
 
   // The till's name in redemptions: one per browser, so the shop sees which device did what.
@@ -199,6 +221,7 @@
     show("till", false); show("signout", false); show("result", false); show("void", false);
     stopCamera();
     $("who").textContent = "";
+    applyTown(null); applyLang();
     show("signin", true);
     $("signin-error").textContent = message || "";
     $("key").value = "";
@@ -236,6 +259,7 @@
     state.tz = me.timezone || undefined;
     state.offers = {};
     me.offers.forEach(function (o) { state.offers[o.id] = o; });
+    if (me.town) { applyTown(me.town); applyLang(); }
     $("who").textContent = state.merchant.name;
     show("signin", false); show("signout", true); show("till", true);
     resetSale();
