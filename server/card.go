@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
@@ -91,8 +92,49 @@ func (s *server) handleCardList(c *fiber.Ctx) error {
 			return badRequest("number must be a card's 12-digit number (spaces allowed) with a valid check digit")
 		}
 		f.Number = n
+		return s.cardsByNumber(c, f)
 	}
 	return sendList(c, func(p storage.Page) ([]card.Card, string, error) { return s.db.Cards(c.UserContext(), f, p) }, s.toCardJSON)
+}
+
+// cardNumberList is the answer to a search by number: the town's card, or none and, when
+// another town of the network issued a card of that number, that town (`issued_by`), so the
+// desk can send the holder to that town's office. Nothing else of the other town's card is
+// shown (docs/api-extensions.md, "A card of another town at the desk").
+type cardNumberList struct {
+	listBody[cardJSON]
+	IssuedBy *townRef `json:"issued_by,omitempty"`
+}
+
+// townRef names a town: its code and its name by language.
+type townRef struct {
+	Code string            `json:"code"`
+	Name map[string]string `json:"name"`
+}
+
+func (s *server) cardsByNumber(c *fiber.Ctx, f storage.CardFilter) error {
+	if _, err := pageParams(c); err != nil {
+		return err
+	}
+	cards, _, err := s.db.Cards(c.UserContext(), f, storage.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	out := cardNumberList{listBody: newList([]cardJSON{}, "")}
+	for _, cd := range cards {
+		out.Items = append(out.Items, s.toCardJSON(cd))
+	}
+	if len(cards) == 0 {
+		other, err := s.db.CardByNumber(c.UserContext(), f.Number)
+		if err == nil && other.Town != f.Town {
+			if t, ok := s.db.CachedTown(other.Town); ok {
+				out.IssuedBy = &townRef{Code: t.Code, Name: t.Name}
+			}
+		} else if err != nil && !errors.Is(err, card.ErrNotFound) {
+			return err
+		}
+	}
+	return c.JSON(out)
 }
 
 // handleCardGet answers one of the town's cards with every use of it, in any town that

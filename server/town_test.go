@@ -475,3 +475,39 @@ func TestOpenAPITownResponses(t *testing.T) {
 	}
 	check(200, secReq{method: "GET", path: "/api/v1/ledger/verify", secret: e.officeP}, "/api/v1/ledger/verify")
 }
+
+// A card looked up by number at another town's desk: that office sees none of the card, but
+// learns which town issued it (its office can help the holder); at the issuing town's desk the
+// card is found as always, and a number no town issued names no town.
+func TestCardNumberAtAnotherTownsDesk(t *testing.T) {
+	e := newTownsEnv(t)
+	type answer struct {
+		Items    []cardJSON `json:"items"`
+		IssuedBy *struct {
+			Code string            `json:"code"`
+			Name map[string]string `json:"name"`
+		} `json:"issued_by"`
+	}
+	search := func(secret, number string) answer {
+		t.Helper()
+		var a answer
+		b := e.call(t, 200, "", secReq{method: "GET", path: "/api/v1/cards?number=" + number, secret: secret}, nil)
+		if err := json.Unmarshal(b, &a); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		return a
+	}
+	if a := search(e.officeP, e.card.Number); len(a.Items) != 0 || a.IssuedBy == nil || a.IssuedBy.Code != "koper" {
+		t.Fatalf("Koper's card at Ptuj's desk: %+v, want no card and issued_by koper", a)
+	}
+	if a := search(e.officeK, e.card.Number); len(a.Items) != 1 || a.Items[0].ID != e.card.ID || a.IssuedBy != nil {
+		t.Fatalf("Koper's card at Koper's desk: %+v", a)
+	}
+	unknown, err := card.NewNumber() // a valid number no town issued
+	if err != nil || unknown == e.card.Number {
+		t.Fatal(err)
+	}
+	if a := search(e.officeP, unknown); len(a.Items) != 0 || a.IssuedBy != nil {
+		t.Fatalf("a number no town issued: %+v", a)
+	}
+}

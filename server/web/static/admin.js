@@ -392,7 +392,12 @@
       if (!res.ok) { $("find-error").textContent = message(res); return; }
       // Only an exact match: a server that ignored the filter must not show another card.
       var found = res.body.items.filter(function (c) { return c.number === digits; });
-      if (!found.length) { $("find-error").textContent = t("desk.not_found", { number: formatNumber(digits) }); show("card-panel", false); state.card = null; return; }
+      if (!found.length) {
+        var other = res.body.issued_by; // another town's card: whose office can help
+        $("find-error").textContent = other ? t("desk.other_town", { number: formatNumber(digits), town: name(other.name) || other.code })
+          : t("desk.not_found", { number: formatNumber(digits) });
+        show("card-panel", false); state.card = null; return;
+      }
       showCard(found[0].id, true);
     });
   });
