@@ -252,11 +252,17 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string, capture chro
 	}
 }
 
-// merchantKey gives the demo merchant called name a fresh API key and returns both.
+// merchantKey gives Koper's demo merchant called name a fresh API key and returns both.
 func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, string) {
 	t.Helper()
+	return a.merchantKeyIn(t, "koper", name)
+}
+
+// merchantKeyIn is merchantKey in town.
+func (a *liveApp) merchantKeyIn(t *testing.T, town, name string) (merchant.Merchant, string) {
+	t.Helper()
 	ctx := context.Background()
-	ms, _, err := a.db.Merchants(ctx, "koper", storage.Page{Limit: 500})
+	ms, _, err := a.db.Merchants(ctx, town, storage.Page{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,13 +270,13 @@ func (a *liveApp) merchantKey(t *testing.T, name string) (merchant.Merchant, str
 		if m.Name == name {
 			key := newSecret("ccm")
 			sum := sha256.Sum256([]byte(key))
-			if err := a.db.SetMerchantKey(ctx, "koper", m.ID, sum[:]); err != nil {
+			if err := a.db.SetMerchantKey(ctx, town, m.ID, sum[:]); err != nil {
 				t.Fatal(err)
 			}
 			return m, key
 		}
 	}
-	t.Fatalf("no demo merchant %q", name)
+	t.Fatalf("no demo merchant %q in %s", name, town)
 	return merchant.Merchant{}, ""
 }
 

@@ -2,37 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/server/tools"
-	"github.com/citycard/citycard/storage"
 )
-
-// ptujMerchantKey gives the demo's Ptuj merchant called name a fresh API key.
-func (a *liveApp) ptujMerchantKey(t *testing.T, name string) string {
-	t.Helper()
-	ctx := context.Background()
-	ms, _, err := a.db.Merchants(ctx, "ptuj", storage.Page{Limit: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Name == name {
-			key := newSecret("ccm")
-			sum := sha256.Sum256([]byte(key))
-			if err := a.db.SetMerchantKey(ctx, "ptuj", m.ID, sum[:]); err != nil {
-				t.Fatal(err)
-			}
-			return key
-		}
-	}
-	t.Fatalf("no demo merchant %q in ptuj", name)
-	return ""
-}
 
 // Each town's own face (issue 19), in Slovene and Italian at 360 and 1280 px, on the demo
 // (Koper: "Koper Card", #0b5cad; Ptuj: "Ptuj Card", #8a1538): the front door lists both
@@ -130,7 +106,7 @@ func TestBrowserTownFace(t *testing.T) {
 			})
 
 			t.Run("till "+name, func(t *testing.T) {
-				key := a.ptujMerchantKey(t, "Mestni stolp Ptuj")
+				_, key := a.merchantKeyIn(t, "ptuj", "Mestni stolp Ptuj")
 				ctx := newTab(t, tabs)
 				do(t, ctx, viewport(int64(width), height), chromedp.Navigate(a.URL+"/pos"), waitJS(`!!document.getElementById("lang")`),
 					chromedp.Evaluate[chromedp.Void](`localStorage.clear(); localStorage.setItem("citycard.pos.lang", `+jsString(lang)+`)`),
