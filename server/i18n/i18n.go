@@ -85,27 +85,8 @@ func Translate(area, lang, key string) string {
 // PickLang chooses the page language: ?lang= (query), else the best of Accept-Language,
 // else the card holder's language, else English. It always returns one of card.Languages.
 func PickLang(query, acceptLanguage, cardLang string) string {
-	if card.ValidLang(query) {
-		return query
-	}
-	best, bestQ := "", 0.0
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		fields := strings.Split(part, ";")
-		tag := strings.ToLower(strings.TrimSpace(fields[0]))
-		q := 1.0
-		for _, f := range fields[1:] {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(f), "q="); ok {
-				if n, err := strconv.ParseFloat(v, 64); err == nil {
-					q = n
-				}
-			}
-		}
-		if len(tag) >= 2 && card.ValidLang(tag[:2]) && q > bestQ {
-			best, bestQ = tag[:2], q
-		}
-	}
-	if best != "" {
-		return best
+	if langs := ReaderLangs(query, acceptLanguage); len(langs) > 0 {
+		return langs[0]
 	}
 	if card.ValidLang(cardLang) {
 		return cardLang
