@@ -171,14 +171,9 @@ func snapshotTowns(ctx context.Context, snap *sql.Tx) ([]string, error) {
 // copy whose check failed, so that migrate-db can be run again. Run it only on a target no
 // service uses: it empties every table of the target's schema.
 func EmptyTarget(ctx context.Context, to string) error {
-	cfg, err := pgxpool.ParseConfig(to)
+	pool, err := targetPool(ctx, to)
 	if err != nil {
-		return fmt.Errorf("the target %s: %w", postgres.Redact(to), err)
-	}
-	cfg.MaxConns, cfg.MinConns = 1, 0
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", postgres.Redact(to), err)
+		return err
 	}
 	defer pool.Close()
 	tx, err := pool.Begin(ctx)
@@ -196,14 +191,9 @@ func EmptyTarget(ctx context.Context, to string) error {
 // any table of its schema holds a row. (A pool, not pgx.Connect: it reads the URL's pool_*
 // settings as the service does instead of sending them to the server.)
 func refuseNonEmpty(ctx context.Context, to string) error {
-	cfg, err := pgxpool.ParseConfig(to)
+	pool, err := targetPool(ctx, to)
 	if err != nil {
-		return fmt.Errorf("the target %s: %w", postgres.Redact(to), err)
-	}
-	cfg.MaxConns, cfg.MinConns = 1, 0
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", postgres.Redact(to), err)
+		return err
 	}
 	defer pool.Close()
 	table, n, err := postgres.Empty(ctx, pool)
@@ -223,4 +213,20 @@ func notEmpty(describe, table string, n int64) error {
 	}
 	return fmt.Errorf("%w: %s has %d %s in table %s; migrate-db copies into an empty database only (create a new database, or drop this one's tables)",
 		ErrTargetNotEmpty, describe, n, rows, table)
+}
+
+// targetPool is a pool of one connection to the target, without migrating it. (A pool, not
+// pgx.Connect: it reads the URL's pool_* settings as the service does instead of sending them
+// to the server.)
+func targetPool(ctx context.Context, to string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(to)
+	if err != nil {
+		return nil, fmt.Errorf("the target %s: %w", postgres.Redact(to), err)
+	}
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", postgres.Redact(to), err)
+	}
+	return pool, nil
 }
