@@ -63,10 +63,13 @@ func TestBrowserPrivacyNotice(t *testing.T) {
 				if href := eval[string](t, ctx, `document.getElementById("link-privacy").getAttribute("href")`); href != "/privacy?town=koper&lang="+lang {
 					t.Errorf("the card page links to %q", href)
 				}
+				do(t, ctx, chromedp.ScrollIntoView(chromedp.ID("link-privacy")))
+				screenshotScreen(t, ctx, "privacy-card-link-"+name)
 				do(t, ctx, chromedp.Navigate(a.URL+"/pos"), waitJS(`!document.getElementById("signin").hidden`))
 				if !eval[bool](t, ctx, `(() => { const l = document.getElementById("link-privacy"); return !!l && l.getBoundingClientRect().height > 0 && l.textContent.trim() !== ""; })()`) {
 					t.Error("the till's sign-in shows no link to the privacy notice")
 				}
+				screenshotScreen(t, ctx, "privacy-till-link-"+name)
 			})
 		}
 	}
@@ -110,4 +113,3 @@ func TestBrowserPrivacyNotice(t *testing.T) {
 		screenshot(t, nctx, "privacy-ptuj-set-it-360")
 	})
 }
-
