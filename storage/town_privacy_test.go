@@ -74,3 +74,52 @@ func TestTownPrivacy(t *testing.T) {
 		t.Fatalf("after clearing: %+v", got.Privacy)
 	}
 }
+
+// Changes of one town racing (issue 22: the privacy fields join the settings a PATCH
+// changes): each of several changes at once, through several instances on PostgreSQL, sets
+// a different field; every one of them is kept, because each applies to what the one before
+// stored (UpdateTown locks the town's row before reading it), and the town in memory of
+// each instance agrees with the database once all are done.
+func TestTownUpdatesRace(t *testing.T) {
+	ctx := context.Background()
+	db, clock := MustOpenDB(t)
+	dbs := raceInstances(t, db, clock, 4)
+	ptuj := Town{Code: "ptuj", Name: map[string]string{"sl": "Ptuj"}, Timezone: "Europe/Ljubljana", Languages: []string{"sl"}}
+	if err := db.CreateTown(ctx, &ptuj); err != nil {
+		t.Fatal(err)
+	}
+	want := TownPrivacy{Controller: "Mestna občina Ptuj", Contact: "dpo@ptuj.si"}
+	changes := []func(*Town){
+		func(t0 *Town) { t0.Privacy = want },
+		func(t0 *Town) { t0.Color = "#8a1538" },
+		func(t0 *Town) { t0.CardName = map[string]string{"sl": "Ptujska kartica"} },
+		func(t0 *Town) { t0.PublicURL = "https://ptuj.example" },
+		func(t0 *Town) { t0.Name = map[string]string{"sl": "Ptuj", "de": "Pettau"} },
+		func(t0 *Town) { t0.Languages = []string{"sl", "de"} },
+	}
+	for round := range 5 {
+		if _, err := db.UpdateTown(ctx, "ptuj", func(t0 *Town) error {
+			*t0 = Town{Code: "ptuj", Name: map[string]string{"sl": "Ptuj"}, Timezone: "Europe/Ljubljana", Languages: []string{"sl"}}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		errs := raceN(len(changes), func(i int) error {
+			_, err := dbs[i%len(dbs)].UpdateTown(ctx, "ptuj", func(t0 *Town) error { changes[i](t0); return nil })
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: change %d: %v", round, i, err)
+			}
+		}
+		got, err := db.Town(ctx, "ptuj")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Privacy != want || got.Color != "#8a1538" || got.CardName["sl"] != "Ptujska kartica" || got.PublicURL != "https://ptuj.example" ||
+			got.Name["de"] != "Pettau" || len(got.Languages) != 2 {
+			t.Fatalf("round %d: a change was lost: %+v", round, got)
+		}
+	}
+}
