@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,13 +125,5 @@ func (s *server) privacyList(c *fiber.Ctx) error {
 }
 
 func (s *server) sendPrivacy(c *fiber.Ctx, pg privacyPage) error {
-	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, "privacy.html", pg); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderContentLanguage, pg.Lang)
-	c.Set(fiber.HeaderVary, fiber.HeaderAcceptLanguage+", Host")
-	c.Type("html", "utf-8")
-	return c.Send(buf.Bytes())
+	return sendTownPage(c, "privacy.html", pg.Lang, pg)
 }

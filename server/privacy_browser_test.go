@@ -29,7 +29,7 @@ func TestBrowserPrivacyNotice(t *testing.T) {
 				// From Ptuj's front door, by its link.
 				do(t, ctx, browserLanguage(lang), viewport(int64(width), height), chromedp.Navigate(a.URL+"/t/ptuj"),
 					waitJS(`!!document.getElementById("link-privacy")`), chromedp.Click(chromedp.ID("link-privacy")),
-					waitJS(`location.pathname === "/privacy" && !!document.getElementById("controller-name")`))
+					waitJS(`location.pathname === "/privacy" && document.readyState === "complete" && !!document.getElementById("controller-name")`))
 				if got := eval[string](t, ctx, `document.documentElement.lang`); got != lang {
 					t.Errorf("the notice is in %q", got)
 				}
@@ -65,9 +65,14 @@ func TestBrowserPrivacyNotice(t *testing.T) {
 				}
 				do(t, ctx, chromedp.ScrollIntoView(chromedp.ID("link-privacy")))
 				screenshotScreen(t, ctx, "privacy-card-link-"+name)
-				do(t, ctx, chromedp.Navigate(a.URL+"/pos"), waitJS(`!document.getElementById("signin").hidden`))
+				do(t, ctx, chromedp.Navigate(a.URL+"/pos"), waitJS(`!!document.getElementById("lang")`),
+					chromedp.Evaluate[chromedp.Void](`localStorage.setItem("citycard.pos.lang", `+jsString(lang)+`)`),
+					chromedp.Reload(), waitJS(`!document.getElementById("signin").hidden`))
 				if !eval[bool](t, ctx, `(() => { const l = document.getElementById("link-privacy"); return !!l && l.getBoundingClientRect().height > 0 && l.textContent.trim() !== ""; })()`) {
 					t.Error("the till's sign-in shows no link to the privacy notice")
+				}
+				if href := eval[string](t, ctx, `document.getElementById("link-privacy").getAttribute("href")`); href != "/privacy?lang="+lang {
+					t.Errorf("the till's sign-in links to %q, want the notices in the till's language", href)
 				}
 				screenshotScreen(t, ctx, "privacy-till-link-"+name)
 			})
