@@ -93,8 +93,8 @@ func (s *server) handleOpenDataCatalog(c *fiber.Ctx) error {
 	if only != "" {
 		self += "?town=" + url.QueryEscape(only)
 	}
-	publisher, _ := s.db.CachedTown(s.cfg.Town)
-	if only != "" || len(towns) == 1 {
+	publisher, ok := s.db.CachedTown(s.cfg.Town)
+	if (only != "" || len(towns) == 1 || !ok) && len(towns) > 0 {
 		publisher = towns[0].Town
 	}
 	body, err := json.Marshal(openDataCatalog(self, s.cfg.PublicURL, s.cfg.OpenDataLicense, publisher, towns))
