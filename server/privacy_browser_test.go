@@ -11,7 +11,7 @@ import (
 // The privacy notice (issue 22) in a real browser, in Slovene and Italian at 360 and 1280
 // px: the card page, the front door and the till's sign-in link to it; Ptuj's notice, not
 // filled in, names the municipality of Ptuj in Ptuj's card name and colour with no sideways
-// scroll; the console's town settings say it is not filled in and fill it in, and the
+// scroll; Koper's, filled in by the demo, its controller and e-mail; the console's town settings say it is not filled in and fill it in, and the
 // notice then names the controller with its e-mail link.
 func TestBrowserPrivacyNotice(t *testing.T) {
 	a := startLiveApp(t)
@@ -65,6 +65,17 @@ func TestBrowserPrivacyNotice(t *testing.T) {
 				}
 				do(t, ctx, chromedp.ScrollIntoView(chromedp.ID("link-privacy")))
 				screenshotScreen(t, ctx, "privacy-card-link-"+name)
+				// Koper's notice, filled in by the demo: its controller and e-mail link.
+				do(t, ctx, chromedp.Click(chromedp.ID("link-privacy")), waitJS(`location.pathname === "/privacy" && document.readyState === "complete" && !!document.getElementById("controller-name")`))
+				if got := jsText(t, ctx, "#controller-name"); !strings.Contains(got, "Mestna občina Koper") {
+					t.Errorf("Koper's notice names %q", got)
+				}
+				if href := eval[string](t, ctx, `document.querySelector("#controller-contact a").getAttribute("href")`); href != "mailto:varstvo.podatkov@koper.example" {
+					t.Errorf("Koper's contact links to %q", href)
+				}
+				if width == 360 {
+					screenshot(t, ctx, "privacy-koper-"+name)
+				}
 				do(t, ctx, chromedp.Navigate(a.URL+"/pos"), waitJS(`!!document.getElementById("lang")`),
 					chromedp.Evaluate[chromedp.Void](`localStorage.setItem("citycard.pos.lang", `+jsString(lang)+`)`),
 					chromedp.Reload(), waitJS(`!document.getElementById("signin").hidden`))
