@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -97,10 +98,15 @@ func (s *server) handleOpenDataCatalog(c *fiber.Ctx) error {
 	if (only != "" || len(towns) == 1 || !ok) && len(towns) > 0 {
 		publisher = towns[0].Town
 	}
-	body, err := json.Marshal(openDataCatalog(self, s.cfg.PublicURL, s.cfg.OpenDataLicense, publisher, towns))
-	if err != nil {
+	// URLs as they are (& not \u0026): a harvester or a person reading the catalogue sees
+	// the download addresses it can paste.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(openDataCatalog(self, s.cfg.PublicURL, s.cfg.OpenDataLicense, publisher, towns)); err != nil {
 		return err
 	}
+	body := buf.Bytes()
 	sum := sha256.Sum256(body)
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 	c.Set(fiber.HeaderETag, etag)

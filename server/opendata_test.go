@@ -176,6 +176,9 @@ func TestOpenDataCatalog(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/ld+json") {
 			t.Fatalf("%s: Content-Type %q", path, ct)
 		}
+		if strings.Contains(string(body), `\u0026`) {
+			t.Errorf("%s: the URLs' & is escaped as \\u0026", path)
+		}
 		var doc map[string]any
 		if err := json.Unmarshal(body, &doc); err != nil {
 			t.Fatalf("%s: %v", path, err)
