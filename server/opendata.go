@@ -199,8 +199,11 @@ func openDataset(ct catalogTown, licence string) jsonLD {
 			kw = append(kw, jsonLD{"@value": i18n.Translate("opendata", l, k), "@language": l})
 		}
 	}
+	// The dataset and its distributions are named in the town's catalogue; the CSV files
+	// are what the distributions point at, not the distributions.
+	self := ct.Base + catalogPath + "?town=" + url.QueryEscape(t.Code)
 	ds := jsonLD{
-		"@id": ct.Base + catalogPath + "?town=" + url.QueryEscape(t.Code) + "#dataset", "@type": "dcat:Dataset",
+		"@id": self + "#dataset", "@type": "dcat:Dataset",
 		"dct:identifier": "citycard-open-data-" + t.Code,
 		"dct:title":      fill("dataset.title"), "dct:description": fill("dataset.description"),
 		"dct:publisher":          agent(t),
@@ -217,7 +220,7 @@ func openDataset(ct catalogTown, licence string) jsonLD {
 	for _, cl := range ct.Closes {
 		csv := ct.Base + openDataPath + "?town=" + url.QueryEscape(t.Code) + "&month=" + cl.Month.String()
 		dists = append(dists, jsonLD{
-			"@id": csv, "@type": "dcat:Distribution",
+			"@id": self + "#" + cl.Month.String(), "@type": "dcat:Distribution",
 			"dct:identifier":   "citycard-open-data-" + t.Code + "-" + cl.Month.String(),
 			"dct:title":        fill("distribution.title", "{month}", cl.Month.String()),
 			"dcat:accessURL":   jsonLD{"@id": csv},

@@ -297,6 +297,9 @@ func TestOpenDataCatalog(t *testing.T) {
 		t.Errorf("September's period: %v", tm)
 	}
 	dl := ldID(d[nsDCAT+"downloadURL"])
+	if id, _ := d["@id"].(string); id == "" || id == dl {
+		t.Errorf("the distribution's @id %q is not its own (the CSV is %q)", id, dl)
+	}
 	path, ok := strings.CutPrefix(dl, e.s.cfg.PublicURL)
 	if !ok || ldID(d[nsDCAT+"accessURL"]) == "" {
 		t.Fatalf("download URL %q is not on %s", dl, e.s.cfg.PublicURL)
