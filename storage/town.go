@@ -470,7 +470,10 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 		}
 		return t, err
 	}
-	return t, nil
+	// Read again once committed: a reload that a notification started before the commit
+	// may have stored the towns as they were after the write's own load; this instance's
+	// next read must see its own change.
+	return t, db.loadTowns(db.reader(ctx))
 }
 
 // cardNameJSON is a town's card_name column: '{}' when none is set.
