@@ -27,6 +27,12 @@ type Config struct {
 	// MaxOpenConflicts is how many undecided conflicts one merchant may have before its
 	// tills' further conflicts are refused for now (CITYCARD_MAX_OPEN_CONFLICTS; 0 is no cap).
 	MaxOpenConflicts int
+	// RetentionDays is how many days after a card expired (or its activation deadline passed)
+	// its holder data is erased (CITYCARD_RETENTION_DAYS); AuditAddressDays how long the audit
+	// log keeps a client's whole address (CITYCARD_AUDIT_ADDRESS_DAYS). See docs/privacy.md.
+	RetentionDays, AuditAddressDays int
+	// RetentionBatch is the rows one retention write changes at most (CITYCARD_RETENTION_BATCH).
+	RetentionBatch int
 	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults);
 	// PGMaxWrites bounds its write transactions at once (0: a quarter of the pool, at least 2).
 	PGMaxConns, PGMinConns, PGMaxWrites int32
@@ -73,6 +79,9 @@ func defaultConfig() Config {
 		Languages: []string{"sl", "it"},
 
 		MaxOpenConflicts: merchant.DefaultMaxOpenConflicts,
+		RetentionDays:    30,
+		AuditAddressDays: 90,
+		RetentionBatch:   500,
 	}
 }
 
@@ -141,6 +150,20 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return cfg, nil, fmt.Errorf("CITYCARD_MAX_OPEN_CONFLICTS must be a whole number from 0 (no cap) to 100000, got %q", v)
 		}
 		cfg.MaxOpenConflicts = n
+	}
+	for _, p := range []struct {
+		key      string
+		dst      *int
+		min, max int
+	}{{"CITYCARD_RETENTION_DAYS", &cfg.RetentionDays, 0, 36500}, {"CITYCARD_AUDIT_ADDRESS_DAYS", &cfg.AuditAddressDays, 0, 36500},
+		{"CITYCARD_RETENTION_BATCH", &cfg.RetentionBatch, 1, 10000}} {
+		if v := getenv(p.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < p.min || n > p.max {
+				return cfg, nil, fmt.Errorf("%s must be a whole number from %d to %d, got %q", p.key, p.min, p.max, v)
+			}
+			*p.dst = n
+		}
 	}
 	for _, p := range []struct {
 		key string

@@ -3,10 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/citycard/citycard/card"
 )
@@ -240,12 +238,12 @@ func (db *DB) CardPersonalData(ctx context.Context, town, id string) (PersonalDa
 // checkpointed and emptied, so the erased bytes are in no file (secure_delete zeroes them in
 // the database file).
 func (db *DB) EraseCard(ctx context.Context, town, id, reason string) (card.Card, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || utf8.RuneCountInString(reason) > MaxEraseReason {
-		return card.Card{}, fmt.Errorf("%w: reason is required, at most %d characters", card.ErrInvalidInput, MaxEraseReason)
+	reason, err := card.CleanText("reason", reason, MaxEraseReason, true)
+	if err != nil {
+		return card.Card{}, err
 	}
 	var c card.Card
-	err := db.update(ctx, func(tx *Tx) error {
+	err = db.update(ctx, func(tx *Tx) error {
 		ok, err := eraseCard(tx, town, id, reason)
 		if err != nil {
 			return err
