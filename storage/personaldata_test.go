@@ -158,6 +158,10 @@ func TestPersonalDataAndErasure(t *testing.T) {
 	if !actions["redemption.create "+r1.ID] {
 		t.Errorf("audit events naming the card: %+v", pd.Audit)
 	}
+	if pb, err := db.CardPersonalData(ctx, "koper", blocked[0].ID); err != nil || pb.Card.Holder != holderName || !strings.Contains(pb.Card.BlockReason, holderName) ||
+		!strings.Contains(fmt.Sprint(pb.Audit), "card.block") {
+		t.Errorf("personal data of the blocked card: %+v, %v", pb, err)
+	}
 	if _, err := db.CardPersonalData(ctx, "piran", f.card.ID); !errors.Is(err, card.ErrNotFound) {
 		t.Errorf("another town's card: %v", err)
 	}
