@@ -10,29 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/citycard/citycard/storage/storagetest"
 )
-
-// syncBuffer is a log that tests read while the server writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
 
 const erasedName = "Marjetka Zupančič-Privacy"
 
@@ -43,7 +25,7 @@ const erasedName = "Marjetka Zupančič-Privacy"
 // the file, its WAL, a backup made with `citycard backup` afterwards) and no table
 // (PostgreSQL).
 func TestPersonalDataAccessAndErase(t *testing.T) {
-	var logs syncBuffer
+	var logs lockedBuffer
 	ts := newTestServer(t, logTo(&logs))
 	ts.mustProduct("koper-year", -365, "resident")
 	m, key := ts.mustMerchant("Kavarna Loggia", "restaurant")
@@ -95,7 +77,7 @@ func TestPersonalDataAccessAndErase(t *testing.T) {
 	if bytes.Contains(resp.body, []byte(erasedName)) || !bytes.Contains(resp.body, []byte(`"card.erase"`)) {
 		t.Errorf("personal data after the erasure: %s", resp.body)
 	}
-	if bytes.Contains(logs.Bytes(), []byte(erasedName)) {
+	if strings.Contains(logs.String(), erasedName) {
 		t.Errorf("the log holds the erased name")
 	}
 	serverNameGone(t, ts, erasedName)

@@ -18,10 +18,7 @@ func TestBrowserConsolePersonalData(t *testing.T) {
 	a := startLiveApp(t)
 	tabs := newBrowser(t)
 	bg := context.Background()
-	for i, run := range []struct {
-		lang  string
-		width int
-	}{{"sl", 360}, {"it", 1280}} {
+	for i, run := range consoleRuns[:2] {
 		t.Run(run.lang+"-"+strconv.Itoa(run.width), func(t *testing.T) {
 			ct := openConsole(t, a, tabs, run.lang, run.width, "#desk")
 			ctx := ct.ctx

@@ -67,20 +67,27 @@ func TestPersonalDataInventory(t *testing.T) {
 
 func readColumns(t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+	return scanStrings(t)(db.Query(q))
+}
+
+// scanStrings reads a query's one text column: scanStrings(t)(q.query(…)).
+func scanStrings(t *testing.T) func(*sql.Rows, error) []string {
+	return func(rows *sql.Rows, err error) []string {
+		t.Helper()
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, s)
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
 	}
-	return out
 }
 
 // unclassified is the columns of cols not in Inventory and the entries of Inventory not in cols.
@@ -216,17 +223,7 @@ func assertNameGone(t *testing.T, db *DB, name string) {
 	t.Helper()
 	ctx := context.Background()
 	if storagetest.OnPostgres() {
-		var tables []string
-		rows, err := db.reader(ctx).query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			tables = append(tables, s)
-		}
-		rows.Close()
+		tables := scanStrings(t)(db.reader(ctx).query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`))
 		for _, tb := range tables {
 			var n int
 			if err := db.reader(ctx).queryRow(`SELECT count(*) FROM `+tb+` x WHERE x::text LIKE ?`, "%"+name+"%").Scan(&n); err != nil {
@@ -454,18 +451,7 @@ func TestRetentionEdges(t *testing.T) {
 	assertNameGoneBut(t, db, cards[2].ID)
 
 	addrs := func() []string {
-		rows, err := db.reader(ctx).query(`SELECT client_addr FROM audit WHERE client_addr <> '' ORDER BY seq`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			rows.Scan(&s)
-			out = append(out, s)
-		}
-		return out
+		return scanStrings(t)(db.reader(ctx).query(`SELECT client_addr FROM audit WHERE client_addr <> '' ORDER BY seq`))
 	}
 	clock.Set(time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC).AddDate(0, 0, 90).Add(-time.Minute))
 	if _, err := db.Retention(ctx, opt); err != nil {
