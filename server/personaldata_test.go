@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citycard/citycard/storage"
 	"github.com/citycard/citycard/storage/storagetest"
 )
 
@@ -205,5 +206,23 @@ func TestRetentionMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestAuditClientAddress: an audited write records its client's address, the one a trusted
+// proxy names in X-Forwarded-For, not the proxy's; a request without a proxy its peer's.
+func TestAuditClientAddress(t *testing.T) {
+	ts := newTestServer(t, withConfig(func(c *Config) {
+		p, err := parseTrustedProxies("0.0.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.TrustedProxies = p
+	}))
+	ts.mustProduct("koper-24h", 24, "tourist")
+	ts.must(201, "POST", "/api/v1/cards", `{"product":"koper-24h"}`, asAdmin.with("X-Forwarded-For", "198.51.100.7"), nil)
+	l, _, err := ts.db.Audit(context.Background(), storage.AuditFilter{Action: "card.create"}, storage.Page{Limit: 1})
+	if err != nil || len(l) != 1 || l[0].ClientAddr != "198.51.100.7" {
+		t.Fatalf("audit entry %+v, %v: want the client address 198.51.100.7", l, err)
 	}
 }

@@ -99,7 +99,10 @@ type AuditEntry struct {
 	RequestID string // the server's id of the request
 	// ClientRequestID is the X-Request-ID the client sent, cleaned; "" if none.
 	ClientRequestID string
-	CreatedAt       time.Time
+	// ClientAddr is the client's network address, shortened once old ("" if none; not
+	// served by the API, see docs/privacy.md).
+	ClientAddr string
+	CreatedAt  time.Time
 }
 
 // AuditFilter narrows the audit log; empty fields do not filter.
@@ -116,12 +119,12 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry
 	if f.Town != "" {
 		town, args = `town = ?`, []any{f.Town}
 	}
-	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, created_at FROM audit
+	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, client_addr, created_at FROM audit
 		WHERE `+town+` AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
 		append(args, f.Actor, f.Actor, f.Action, f.Action), page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
-			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
+			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &e.ClientAddr, &at)
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})
