@@ -81,7 +81,7 @@ func defaultConfig() Config {
 		MaxOpenConflicts: merchant.DefaultMaxOpenConflicts,
 		RetentionDays:    30,
 		AuditAddressDays: 90,
-		RetentionBatch:   500,
+		RetentionBatch:   100,
 	}
 }
 

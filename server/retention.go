@@ -27,11 +27,14 @@ const (
 	retentionEvery = 24 * time.Hour
 	retentionLease = 15 * time.Minute
 	retentionJob   = "retention"
+	// retentionPause is the least rest between two batches (see storage.RetentionOptions):
+	// the job takes the writer at most half the time, so tills keep their pace.
+	retentionPause = 10 * time.Millisecond
 )
 
 // retentionOptions are the job's options from the configuration.
 func (cfg Config) retentionOptions() storage.RetentionOptions {
-	return storage.RetentionOptions{HolderDays: cfg.RetentionDays, AddressDays: cfg.AuditAddressDays, Batch: cfg.RetentionBatch}
+	return storage.RetentionOptions{HolderDays: cfg.RetentionDays, AddressDays: cfg.AuditAddressDays, Batch: cfg.RetentionBatch, Pause: retentionPause}
 }
 
 // instanceID names this process as a lease holder.

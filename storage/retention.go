@@ -16,8 +16,12 @@ import (
 type RetentionOptions struct {
 	HolderDays  int // days after a card expired (or its activation deadline passed), in its town's calendar
 	AddressDays int // days an audit entry keeps its client's full address
-	Batch       int // rows a write changes at most (default 500)
+	Batch       int // rows a write changes at most (default 100)
 	DryRun      bool
+	// Pause, if not 0, is the least rest between two batches; the rest is at least as long as
+	// the batch took, so the job has the writer at most half the time and the tills' writes
+	// queued behind a batch go first.
+	Pause time.Duration
 	// Progress, if set, is called after each batch with what that batch did.
 	Progress func(RetentionBatch)
 }
@@ -69,7 +73,7 @@ var retentionQueries = []string{
 func (db *DB) Retention(ctx context.Context, opt RetentionOptions) (RetentionResult, error) {
 	var res RetentionResult
 	if opt.Batch <= 0 {
-		opt.Batch = 500
+		opt.Batch = 100
 	}
 	if _, ok := ctx.Value(actorKey{}).(actor); !ok {
 		ctx = WithActor(ctx, retentionActor, newID("ret"))
@@ -139,6 +143,9 @@ func (db *DB) Retention(ctx context.Context, opt RetentionOptions) (RetentionRes
 				}
 				if len(numbers) < opt.Batch {
 					break
+				}
+				if err := rest(ctx, opt.Pause, time.Since(start)); err != nil {
+					return res, err
 				}
 			}
 		}
@@ -239,6 +246,25 @@ func (db *DB) shortenAddresses(ctx context.Context, cutoff time.Time, opt Retent
 		if seen < opt.Batch {
 			return total, nil
 		}
+		if err := rest(ctx, opt.Pause, time.Since(start)); err != nil {
+			return total, err
+		}
+	}
+}
+
+// rest waits between two batches: at least pause, and at least as long as the batch took
+// (nothing when pause is 0); ctx's end ends it.
+func rest(ctx context.Context, pause, took time.Duration) error {
+	if pause <= 0 {
+		return nil
+	}
+	t := time.NewTimer(max(pause, took))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
