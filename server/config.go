@@ -28,6 +28,13 @@ type Config struct {
 	// MaxOpenConflicts is how many undecided conflicts one merchant may have before its
 	// tills' further conflicts are refused for now (CITYCARD_MAX_OPEN_CONFLICTS; 0 is no cap).
 	MaxOpenConflicts int
+	// RetentionDays is how many days after a card expired (or its activation deadline passed)
+	// its holder data is erased (CITYCARD_RETENTION_DAYS); AuditAddressDays how long the audit
+	// log keeps a client's whole address (CITYCARD_AUDIT_ADDRESS_DAYS). See docs/privacy.md;
+	// the privacy notice states both.
+	RetentionDays, AuditAddressDays int
+	// RetentionBatch is the rows one retention write changes at most (CITYCARD_RETENTION_BATCH).
+	RetentionBatch int
 	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults);
 	// PGMaxWrites bounds its write transactions at once (0: a quarter of the pool, at least 2).
 	PGMaxConns, PGMinConns, PGMaxWrites int32
@@ -45,12 +52,6 @@ type Config struct {
 	// CITYCARD_PUBLIC_URL.
 	Town     string
 	TownName string
-	// RetentionDays is how many days after a card expired (or its activation deadline
-	// passed) its holder's personal data is kept (CITYCARD_RETENTION_DAYS); AuditAddressDays
-	// how long the audit log keeps full client addresses (CITYCARD_AUDIT_ADDRESS_DAYS). The
-	// privacy notice states both.
-	RetentionDays    int
-	AuditAddressDays int
 	// OpenDataLicense is the licence of the open data, a URL, named in the open-data
 	// catalogue (CITYCARD_OPEN_DATA_LICENSE, default CC BY 4.0).
 	OpenDataLicense string
@@ -90,6 +91,7 @@ func defaultConfig() Config {
 		RetentionDays:    30,
 		AuditAddressDays: 90,
 		OpenDataLicense:  defaultOpenDataLicense,
+		RetentionBatch:   100,
 	}
 }
 
@@ -159,23 +161,25 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		}
 		cfg.MaxOpenConflicts = n
 	}
-	for _, d := range []struct {
-		key string
-		dst *int
-	}{{"CITYCARD_RETENTION_DAYS", &cfg.RetentionDays}, {"CITYCARD_AUDIT_ADDRESS_DAYS", &cfg.AuditAddressDays}} {
-		if v := getenv(d.key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 3660 {
-				return cfg, nil, fmt.Errorf("%s must be a whole number of days from 1 to 3660, got %q", d.key, v)
-			}
-			*d.dst = n
-		}
-	}
 	if v := strings.TrimSpace(getenv("CITYCARD_OPEN_DATA_LICENSE")); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return cfg, nil, fmt.Errorf("CITYCARD_OPEN_DATA_LICENSE must be the licence's URL (https://…), got %q", v)
 		}
 		cfg.OpenDataLicense = v
+	}
+	for _, p := range []struct {
+		key      string
+		dst      *int
+		min, max int
+	}{{"CITYCARD_RETENTION_DAYS", &cfg.RetentionDays, 0, 36500}, {"CITYCARD_AUDIT_ADDRESS_DAYS", &cfg.AuditAddressDays, 0, 36500},
+		{"CITYCARD_RETENTION_BATCH", &cfg.RetentionBatch, 1, 10000}} {
+		if v := getenv(p.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < p.min || n > p.max {
+				return cfg, nil, fmt.Errorf("%s must be a whole number from %d to %d, got %q", p.key, p.min, p.max, v)
+			}
+			*p.dst = n
+		}
 	}
 	for _, p := range []struct {
 		key string

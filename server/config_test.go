@@ -127,7 +127,7 @@ func TestMaxOpenConflictsSetting(t *testing.T) {
 }
 
 // The privacy notice's and the open data's settings (issue 22): CITYCARD_RETENTION_DAYS
-// (default 30) and CITYCARD_AUDIT_ADDRESS_DAYS (default 90), whole days from 1 to 3660, and
+// (default 30) and CITYCARD_AUDIT_ADDRESS_DAYS (default 90), whole days from 0 to 36500, and
 // CITYCARD_OPEN_DATA_LICENSE (default CC BY 4.0), an http(s) URL; anything else refused at
 // start, naming the variable.
 func TestPrivacyAndOpenDataSettings(t *testing.T) {
@@ -145,8 +145,8 @@ func TestPrivacyAndOpenDataSettings(t *testing.T) {
 		t.Fatalf("set: %d, %d, %q, %v", cfg.RetentionDays, cfg.AuditAddressDays, cfg.OpenDataLicense, err)
 	}
 	for key, bad := range map[string][]string{
-		"CITYCARD_RETENTION_DAYS":     {"0", "-1", "a month", "3661"},
-		"CITYCARD_AUDIT_ADDRESS_DAYS": {"0", "9999"},
+		"CITYCARD_RETENTION_DAYS":     {"-1", "a month", "36501"},
+		"CITYCARD_AUDIT_ADDRESS_DAYS": {"-1", "99999"},
 		"CITYCARD_OPEN_DATA_LICENSE":  {"CC-BY-4.0", "ftp://example.org/licence", "https://"},
 	} {
 		for _, v := range bad {

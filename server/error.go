@@ -58,6 +58,7 @@ var errorTable = []struct {
 	{card.ErrNotFound, 404, "card_not_found", ""},
 	{card.ErrBlocked, 422, "card_blocked", ""},
 	{card.ErrExpired, 422, "card_expired", ""},
+	{card.ErrErased, 409, "already_erased", ""},
 	{card.ErrNotYetIssued, 422, "card_not_yet_issued", ""},
 	{card.ErrNoProduct, 404, "product_not_found", ""},
 	{card.ErrBatchNotFound, 404, "not_found", ""},

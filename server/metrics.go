@@ -34,8 +34,12 @@ type metrics struct {
 	commitTime  prometheus.Histogram
 	restarts    *prometheus.CounterVec // result
 	walPause    prometheus.Histogram
-	routes      *routeMatcher // set by app(), once every route is registered
-	series      sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
+	erased      *prometheus.CounterVec // by: office, retention
+	shortened   prometheus.Counter     // audit addresses shortened by the retention job
+	retention   prometheus.Histogram   // one retention batch's write
+	retentionAt prometheus.Gauge       // the end of the last retention run, unix seconds
+	routes      *routeMatcher          // set by app(), once every route is registered
+	series      sync.Map               // seriesKey -> *requestSeries, so a request hashes no labels
 }
 
 // seriesKey is one request series: the labels of citycard_http_requests_total.
@@ -92,8 +96,26 @@ func newMetrics(db *storage.DB) *metrics {
 			Help:    "How long the writer was paused for a checkpoint that restarts the log.",
 			Buckets: latencyBuckets,
 		}),
+		erased: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citycard_personal_data_erased_total",
+			Help: "Cards whose holder data was erased, by the office or the retention job (docs/privacy.md).",
+		}, []string{"by"}),
+		shortened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "citycard_audit_addresses_shortened_total",
+			Help: "Client addresses of the audit log shortened by the retention job (IPv4 /24, IPv6 /48).",
+		}),
+		retention: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "citycard_retention_batch_duration_seconds",
+			Help:    "Time of one batch of the retention job's writes (queue and commit included).",
+			Buckets: latencyBuckets,
+		}),
+		retentionAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "citycard_retention_last_run_timestamp_seconds",
+			Help: "When this instance last finished a retention run (0: never).",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.redemptions, m.batchSize, m.commitTime, m.restarts, m.walPause,
+		m.erased, m.shortened, m.retention, m.retentionAt,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "citycard_writer_queue_depth",
 			Help: "Writes waiting for the writer goroutine.",
@@ -129,6 +151,9 @@ func newMetrics(db *storage.DB) *metrics {
 	}
 	for _, r := range []string{"ok", "busy"} {
 		m.restarts.WithLabelValues(r)
+	}
+	for _, by := range []string{"office", "retention"} {
+		m.erased.WithLabelValues(by)
 	}
 	return m
 }

@@ -48,6 +48,8 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/cards/:id/block", s.handleCardBlock)
 	admin.Post("/cards/:id/unblock", s.handleCardUnblock)
 	admin.Get("/cards/:id/qr.png", s.handleCardQR)
+	admin.Get("/cards/:id/personal-data", s.handleCardPersonalData)
+	admin.Post("/cards/:id/erase", s.handleCardErase)
 	admin.Get("/batches", s.handleBatchList)
 	admin.Get("/batches/:id", s.handleBatchGet)
 	admin.Get("/batches/:id/sheet.pdf", s.handleBatchSheet)

@@ -17,6 +17,8 @@ type actorKey struct{}
 
 type clientRequestIDKey struct{}
 
+type clientAddrKey struct{}
+
 type actor struct {
 	id        string
 	requestID string
@@ -34,6 +36,16 @@ func WithActor(ctx context.Context, id, requestID string) context.Context {
 // printable ASCII characters: anything else is dropped.
 func WithClientRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, clientRequestIDKey{}, cleanRequestID(id))
+}
+
+// WithClientAddr returns a context whose audited writes also record the client's network
+// address (as the server saw it, after trusted proxies). It is personal data: the retention
+// job shortens it after CITYCARD_AUDIT_ADDRESS_DAYS (see ShortenAddr, docs/privacy.md).
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	if len(addr) > 64 {
+		addr = addr[:64]
+	}
+	return context.WithValue(ctx, clientAddrKey{}, addr)
 }
 
 func cleanRequestID(s string) string {
@@ -73,8 +85,9 @@ func (t *Tx) auditIn(town, action, target string) error {
 		}
 	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
-	return t.execDeferred(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now))
+	addr, _ := t.ctx.Value(clientAddrKey{}).(string)
+	return t.execDeferred(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, client_addr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		nullStr(town), a.id, action, target, a.requestID, client, addr, ms(t.Now))
 }
 
 // AuditEntry is one line of the audit log.
@@ -86,7 +99,10 @@ type AuditEntry struct {
 	RequestID string // the server's id of the request
 	// ClientRequestID is the X-Request-ID the client sent, cleaned; "" if none.
 	ClientRequestID string
-	CreatedAt       time.Time
+	// ClientAddr is the client's network address, shortened once old ("" if none; not
+	// served by the API, see docs/privacy.md).
+	ClientAddr string
+	CreatedAt  time.Time
 }
 
 // AuditFilter narrows the audit log; empty fields do not filter.
@@ -103,12 +119,12 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry
 	if f.Town != "" {
 		town, args = `town = ?`, []any{f.Town}
 	}
-	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, created_at FROM audit
+	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, client_addr, created_at FROM audit
 		WHERE `+town+` AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
 		append(args, f.Actor, f.Actor, f.Action, f.Action), page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
-			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
+			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &e.ClientAddr, &at)
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})

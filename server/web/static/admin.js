@@ -480,8 +480,41 @@
     if (!(c.redemptions || []).length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("desk.no_redemptions") })]));
     labelCells(tb);
     show("void-form", false);
+    renderPrivacy(c);
     show("card-panel", true);
   }
+
+  // The holder's personal data (docs/privacy.md): a download of everything stored, and an
+  // erasure with a reason and a confirmation. An erased card shows when, and offers no erasure.
+  function renderPrivacy(c) {
+    $("privacy-error").textContent = ""; $("privacy-ok").textContent = "";
+    $("erase-reason").value = ""; $("erase-confirm").checked = false;
+    $("privacy-state").textContent = c.erased_at ? t("desk.erased_since", { when: dateTime(c.erased_at) }) : t("desk.privacy_hint");
+    show("erase-box", !c.erased_at);
+  }
+  $("privacy-download").addEventListener("click", function () {
+    var c = state.card;
+    $("privacy-error").textContent = ""; $("privacy-ok").textContent = "";
+    api("GET", "/api/v1/cards/" + encodeURIComponent(c.id) + "/personal-data").then(function (res) {
+      if (!res.ok) { $("privacy-error").textContent = message(res); return; }
+      var url = URL.createObjectURL(new Blob([JSON.stringify(res.body, null, 2)], { type: "application/json" }));
+      var a = el("a", { href: url, download: "personal-data-" + c.number + ".json" });
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      $("privacy-ok").textContent = t("desk.privacy_downloaded");
+    });
+  });
+  $("privacy-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var c = state.card, reason = $("erase-reason").value.trim();
+    $("privacy-error").textContent = ""; $("privacy-ok").textContent = "";
+    if (!reason) { $("privacy-error").textContent = t("desk.reason_needed"); $("erase-reason").focus(); return; }
+    if (!$("erase-confirm").checked) { $("privacy-error").textContent = t("desk.erase_confirm_needed"); $("erase-confirm").focus(); return; }
+    api("POST", "/api/v1/cards/" + encodeURIComponent(c.id) + "/erase", { reason: reason }).then(function (res) {
+      if (!res.ok) { $("privacy-error").textContent = message(res); return; }
+      showCard(c.id, false).then(function () { $("privacy-ok").textContent = t("desk.erased_ok"); });
+    });
+  });
 
   $("block-form").addEventListener("submit", function (e) {
     e.preventDefault();
