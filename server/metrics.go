@@ -34,6 +34,10 @@ type metrics struct {
 	commitTime  prometheus.Histogram
 	restarts    *prometheus.CounterVec // result
 	walPause    prometheus.Histogram
+	// walletDeliveries counts the outbox's deliveries by kind and result; walletExpiry is
+	// each wallet certificate's expiry (unix seconds).
+	walletDeliveries *prometheus.CounterVec
+	walletExpiry     *prometheus.GaugeVec
 	routes      *routeMatcher // set by app(), once every route is registered
 	series      sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
 }
@@ -93,6 +97,21 @@ func newMetrics(db *storage.DB) *metrics {
 			Buckets: latencyBuckets,
 		}),
 	}
+	m.walletDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citycard_wallet_deliveries_total",
+		Help: "Wallet updates attempted (APNs pushes, Google Wallet object updates), by kind and result (delivered, failed: retried later).",
+	}, []string{"kind", "result"})
+	m.walletExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "citycard_wallet_certificate_expiry_seconds",
+		Help: "When each configured wallet certificate expires, unix seconds (alert 30 days before: docs/wallet.md).",
+	}, []string{"certificate"})
+	m.reg.MustRegister(m.walletDeliveries, m.walletExpiry, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "citycard_wallet_outbox_pending",
+		Help: "Wallet updates queued and not yet delivered.",
+	}, func() float64 {
+		n, _ := db.WalletOutboxPending(context.Background())
+		return float64(n)
+	}))
 	m.reg.MustRegister(m.requests, m.latency, m.redemptions, m.batchSize, m.commitTime, m.restarts, m.walPause,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "citycard_writer_queue_depth",
@@ -374,3 +393,16 @@ func (s *server) serveMetrics(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
+
+// watchWallet publishes the wallet certificates' expiry.
+func (m *metrics) watchWallet(k *walletKit) {
+	if k == nil || k.apple == nil {
+		return
+	}
+	pass, wwdr := k.apple.Certificates()
+	m.walletExpiry.WithLabelValues("apple_pass").Set(float64(pass.NotAfter.Unix()))
+	m.walletExpiry.WithLabelValues("apple_wwdr").Set(float64(wwdr.NotAfter.Unix()))
+}
+
+// walletDelivered counts one delivery attempt.
+func (m *metrics) walletDelivered(kind, result string) { m.walletDeliveries.WithLabelValues(kind, result).Inc() }
