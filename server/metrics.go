@@ -38,8 +38,8 @@ type metrics struct {
 	// each wallet certificate's expiry (unix seconds).
 	walletDeliveries *prometheus.CounterVec
 	walletExpiry     *prometheus.GaugeVec
-	routes      *routeMatcher // set by app(), once every route is registered
-	series      sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
+	routes           *routeMatcher // set by app(), once every route is registered
+	series           sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
 }
 
 // seriesKey is one request series: the labels of citycard_http_requests_total.
@@ -405,4 +405,6 @@ func (m *metrics) watchWallet(k *walletKit) {
 }
 
 // walletDelivered counts one delivery attempt.
-func (m *metrics) walletDelivered(kind, result string) { m.walletDeliveries.WithLabelValues(kind, result).Inc() }
+func (m *metrics) walletDelivered(kind, result string) {
+	m.walletDeliveries.WithLabelValues(kind, result).Inc()
+}
