@@ -53,7 +53,9 @@ type walletKit struct {
 
 const walletMaxBackoff = time.Hour
 
-var errWalletNotConfigured = errorf(fiber.StatusNotFound, "wallet_not_configured", "this wallet is not configured on this service")
+// errWalletNotConfigured is a wallet endpoint of a wallet without configuration (404
+// wallet_not_configured, server/error.go).
+var errWalletNotConfigured = errors.New("this wallet is not configured on this service")
 
 // loadWallet reads the wallets' certificates and keys (nil fields for a wallet without
 // configuration). It refuses an expired certificate and returns a warning for each one that
