@@ -478,3 +478,17 @@ func (s *server) startWallet(cfg WalletConfig, out io.Writer, log *slog.Logger) 
 	s.metrics.watchWallet(k)
 	return nil
 }
+
+// walletLinks are the card page's links to the card's passes, "" for a wallet not configured.
+func (s *server) walletLinks(token string) (apple, google string) {
+	if s.wallet == nil {
+		return "", ""
+	}
+	if s.wallet.apple != nil {
+		apple = "/api/v1/public/cards/" + token + "/pass.pkpass"
+	}
+	if s.wallet.google != nil {
+		google = "/api/v1/public/cards/" + token + "/google-wallet"
+	}
+	return apple, google
+}
