@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -407,5 +408,39 @@ func TestWalletWorkersRace(t *testing.T) {
 		if k != 1 {
 			t.Errorf("%s pushed %d times", tok, k)
 		}
+	}
+}
+
+// TestWalletCertificateAtStart: an expired pass certificate refuses the start; one expiring
+// within 30 days starts with a warning on the console output and its expiry in /metrics.
+func TestWalletCertificateAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cfgFor := func(chain wallettest.Chain) WalletConfig {
+		p12, wwdr := filepath.Join(dir, "pass.p12"), filepath.Join(dir, "wwdr.pem")
+		os.WriteFile(p12, chain.P12, 0o600)
+		os.WriteFile(wwdr, chain.WWDRPEM, 0o600)
+		return WalletConfig{AppleCert: p12, ApplePassword: wallettest.Password, AppleWWDR: wwdr,
+			ApplePassTypeID: wallettest.PassTypeID, AppleTeamID: wallettest.TeamID}
+	}
+	expired := cfgFor(wallettest.NewChain(t, time.Now().Add(-time.Hour)))
+	if _, _, err := loadWallet(expired, time.Now()); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("an expired certificate: %v", err)
+	}
+	soon := wallettest.NewChain(t, time.Now().Add(10*24*time.Hour))
+	ts := newTestServer(t, withConfig(func(c *Config) { c.Wallet = cfgFor(soon) }))
+	var out bytes.Buffer
+	if err := ts.s.startWallet(ts.s.cfg.Wallet, &out, ts.s.log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "warning: the pass certificate") || !strings.Contains(out.String(), "renew") {
+		t.Errorf("start said %q", out.String())
+	}
+	var m bytes.Buffer
+	if _, err := ts.s.writeMetrics(&m); err != nil {
+		t.Fatal(err)
+	}
+	want := `citycard_wallet_certificate_expiry_seconds{certificate="apple_pass"} ` + strconv.FormatFloat(float64(soon.Pass.NotAfter.Unix()), 'g', -1, 64)
+	if !strings.Contains(m.String(), want) {
+		t.Errorf("metrics lack %q", want)
 	}
 }
