@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
 )
 
 // Wallet passes (docs/wallet.md): the passes handed out, the devices registered for their
@@ -50,12 +51,36 @@ type WalletDelivery struct {
 // walletState is the state a card's pass shows at now.
 func walletState(c card.Card, now time.Time) card.Status { return c.Status(now) }
 
+// walletDue is when card c, in state st, changes state by itself next (wallet_passes.due_at):
+// an issued card at its activation deadline, an active one at the end of its validity; never
+// (NULL) a blocked or expired one.
+func walletDue(c card.Card, st card.Status) sql.NullInt64 {
+	switch {
+	case st == card.StatusIssued:
+		return sql.NullInt64{Int64: ms(c.ActivateBy), Valid: true}
+	case st == card.StatusActive && c.ExpiresAt != nil:
+		return sql.NullInt64{Int64: ms(*c.ExpiresAt), Valid: true}
+	}
+	return sql.NullInt64{}
+}
+
+// walletActivationWindow is how far back the sweep looks for activations: an offline sale
+// activates a card at its occurred_at, up to merchant.OfflineMaxHours before it is recorded.
+const walletActivationWindow = (merchant.OfflineMaxHours + 1) * time.Hour
+
 // WalletPassFor returns the card's pass, recording it first if the card had none, with
 // authHash (the hex SHA-256 of its authentication token) and the card's state at now.
 // google marks that a Google Wallet link was made. card.ErrNotFound for an unknown card.
 func (db *DB) WalletPassFor(ctx context.Context, cardID, authHash string, google bool) (WalletPass, error) {
-	var p WalletPass
-	err := db.update(ctx, func(tx *Tx) error {
+	// Most fetches find the pass recorded: a read, no write.
+	p, err := walletPass(db.reader(ctx), cardID)
+	if err == nil && (p.Google || !google) {
+		return p, nil
+	}
+	if err != nil && !errors.Is(err, card.ErrNotFound) {
+		return p, err
+	}
+	err = db.update(ctx, func(tx *Tx) error {
 		c, err := cardWhere(tx, `id = ?`, cardID)
 		if err != nil {
 			return err
@@ -64,8 +89,9 @@ func (db *DB) WalletPassFor(ctx context.Context, cardID, authHash string, google
 		if google {
 			g = 1
 		}
-		if _, err := tx.exec(`INSERT INTO wallet_passes (card_id, auth_hash, state, google, tag, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			cardID, authHash, string(walletState(c, tx.Now)), g, ms(tx.Now), ms(tx.Now)); err != nil {
+		st := walletState(c, tx.Now)
+		if _, err := tx.exec(`INSERT INTO wallet_passes (card_id, auth_hash, state, google, tag, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			cardID, authHash, string(st), g, ms(tx.Now), walletDue(c, st), ms(tx.Now)); err != nil {
 			return err
 		}
 		if google {
@@ -201,7 +227,8 @@ func queueWalletUpdate(tx *Tx, cardID, reason string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.exec(`UPDATE wallet_passes SET state = ?, tag = ? WHERE card_id = ?`, string(walletState(c, tx.Now)), ms(tx.Now), cardID)
+	st := walletState(c, tx.Now)
+	res, err := tx.exec(`UPDATE wallet_passes SET state = ?, tag = ?, due_at = ? WHERE card_id = ?`, string(st), ms(tx.Now), walletDue(c, st), cardID)
 	if err != nil {
 		return err
 	}
@@ -220,7 +247,8 @@ func walletStateChanged(tx *Tx, c card.Card, shown card.Status) (bool, error) {
 	if now == shown {
 		return false, nil
 	}
-	res, err := tx.exec(`UPDATE wallet_passes SET state = ?, tag = ? WHERE card_id = ? AND state = ?`, string(now), ms(tx.Now), c.ID, string(shown))
+	res, err := tx.exec(`UPDATE wallet_passes SET state = ?, tag = ?, due_at = ? WHERE card_id = ? AND state = ?`,
+		string(now), ms(tx.Now), walletDue(c, now), c.ID, string(shown))
 	if err != nil {
 		return false, err
 	}
@@ -257,39 +285,60 @@ func enqueueWalletUpdates(tx *Tx, cardID, reason string) error {
 
 // WalletSweep finds the passes whose card changed by itself since they were last updated (a
 // first redemption activated it; its validity or activation deadline passed) and queues
-// their updates; it returns how many passes changed. Only passes still issued or active are
-// read (an index on state), at most limit of them, oldest change first. Safe on several
-// instances at once: each change is queued by exactly one of them.
+// their updates; it returns how many passes changed. It reads by index only what may have
+// changed, at most limit of each kind: the passes due (wallet_passes.due_at) and the cards
+// activated within walletActivationWindow whose pass still shows them issued. Safe on
+// several instances at once: each change is queued by exactly one of them.
 func (db *DB) WalletSweep(ctx context.Context, limit int) (int, error) {
-	rows, err := db.reader(ctx).query(`SELECT p.state, c.`+strings.ReplaceAll(cardColumns, ", ", ", c.")+` FROM wallet_passes p JOIN cards c ON c.id = p.card_id
-		WHERE p.state IN ('issued', 'active') ORDER BY p.tag LIMIT ?`, limit)
-	if err != nil {
-		return 0, err
-	}
+	now := db.Now()
+	cols := `p.state, c.` + strings.ReplaceAll(cardColumns, ", ", ", c.")
 	type seen struct {
 		c     card.Card
 		shown card.Status
 	}
 	var changed []seen
-	now := db.Now()
-	for rows.Next() {
-		var shown string
-		c, _, err := scanCard(prefixScanner{rows, &shown})
+	got := map[string]bool{}
+	type query struct {
+		sql  string
+		args []any
+	}
+	queries := []query{{`SELECT ` + cols + ` FROM wallet_passes p JOIN cards c ON c.id = p.card_id WHERE p.due_at <= ? ORDER BY p.due_at LIMIT ?`,
+		[]any{ms(now), limit}}}
+	// Per town, on the index cards (town, activated_at); CROSS JOIN makes SQLite read the
+	// cards first (PostgreSQL plans it as any join).
+	for _, town := range db.TownCodes() {
+		queries = append(queries, query{`SELECT ` + cols + ` FROM cards c CROSS JOIN wallet_passes p
+			WHERE c.town = ? AND c.activated_at >= ? AND p.card_id = c.id AND p.state = 'issued' LIMIT ?`,
+			[]any{town, ms(now.Add(-walletActivationWindow)), limit}})
+	}
+	for _, q := range queries {
+		rows, err := db.reader(ctx).query(q.sql, q.args...)
 		if err != nil {
-			rows.Close()
 			return 0, err
 		}
-		if walletState(c, now) != card.Status(shown) {
-			changed = append(changed, seen{c, card.Status(shown)})
+		for rows.Next() {
+			var shown string
+			c, _, err := scanCard(prefixScanner{rows, &shown})
+			if err != nil {
+				rows.Close()
+				return 0, err
+			}
+			if !got[c.ID] && walletState(c, now) != card.Status(shown) {
+				got[c.ID] = true
+				changed = append(changed, seen{c, card.Status(shown)})
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return 0, err
 		}
 	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil || len(changed) == 0 {
-		return 0, err
+	if len(changed) == 0 {
+		return 0, nil
 	}
 	n := 0
-	err = db.update(ctx, func(tx *Tx) error {
+	err := db.update(ctx, func(tx *Tx) error {
 		n = 0
 		for _, s := range changed {
 			// Read again in the write: the card may have changed since (a void undoing the

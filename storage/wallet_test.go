@@ -163,3 +163,34 @@ func TestWalletErase(t *testing.T) {
 		t.Fatalf("a card without a pass: %v", err)
 	}
 }
+
+// BenchmarkWalletSweep: a sweep over many live passes of which none changed: what each
+// instance's worker pays every round.
+func BenchmarkWalletSweep(b *testing.B) {
+	db, _ := MustOpenDB(b)
+	f := mustFixture(b, db)
+	ctx := context.Background()
+	const n = 10000
+	cards, err := db.CreateCards(ctx, "koper", f.kr, "koper-72h", 1000, "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for len(cards) < n {
+		more, err := db.CreateCards(ctx, "koper", f.kr, "koper-72h", 1000, "", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		cards = append(cards, more...)
+	}
+	for _, c := range cards {
+		if _, err := db.WalletPassFor(ctx, c.ID, strings.Repeat("a", 64), false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if k, err := db.WalletSweep(ctx, 1000); err != nil || k != 0 {
+			b.Fatal(k, err)
+		}
+	}
+}

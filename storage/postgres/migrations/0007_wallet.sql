@@ -6,9 +6,10 @@ CREATE TABLE wallet_passes (
     state      TEXT COLLATE "C" NOT NULL CHECK (state IN ('issued', 'active', 'blocked', 'expired')),
     google     BIGINT NOT NULL DEFAULT 0 CHECK (google IN (0, 1)),
     tag        BIGINT NOT NULL,
+    due_at     BIGINT,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX wallet_passes_state ON wallet_passes (state);
+CREATE INDEX wallet_passes_due ON wallet_passes (due_at);
 
 CREATE TABLE wallet_registrations (
     device_id  TEXT COLLATE "C" NOT NULL CHECK (length(device_id) BETWEEN 1 AND 200),

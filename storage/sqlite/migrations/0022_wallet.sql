@@ -6,17 +6,19 @@
 -- the card's state the pass last showed, so a change (an activation by a redemption, an expiry)
 -- is found by comparing, without the redemption writing anything; tag is the time of the last
 -- change (Apple's passesUpdatedSince and Last-Modified); google 1 once a Google Wallet link
--- was made (its object is then PATCHed on a change).
+-- was made (its object is then PATCHed on a change); due_at the time the card's state changes
+-- by itself next (the activation deadline of an issued card, the end of an active one's
+-- validity; NULL for blocked and expired), so the sweep finds expiries by an index.
 CREATE TABLE wallet_passes (
     card_id    TEXT    PRIMARY KEY REFERENCES cards (id),
     auth_hash  TEXT    NOT NULL CHECK (length(auth_hash) = 64),
     state      TEXT    NOT NULL CHECK (state IN ('issued', 'active', 'blocked', 'expired')),
     google     INTEGER NOT NULL DEFAULT 0 CHECK (google IN (0, 1)),
     tag        INTEGER NOT NULL,
+    due_at     INTEGER,
     created_at INTEGER NOT NULL
 );
--- The worker's sweep reads the passes that may still change by time (issued, active).
-CREATE INDEX wallet_passes_state ON wallet_passes (state);
+CREATE INDEX wallet_passes_due ON wallet_passes (due_at);
 
 -- A device that registered a pass for updates (Apple's PassKit web service).
 CREATE TABLE wallet_registrations (
