@@ -492,3 +492,28 @@ func (s *server) walletLinks(token string) (apple, google string) {
 	}
 	return apple, google
 }
+
+// walletCertJSON is a wallet certificate that expires soon: apple_pass or apple_wwdr.
+type walletCertJSON struct {
+	Certificate string `json:"certificate"`
+	ExpiresAt   string `json:"expires_at"`
+}
+
+// walletCertsExpiring are the configured wallet certificates that expire within
+// wallet.WarnBefore of now.
+func (s *server) walletCertsExpiring(now time.Time) []walletCertJSON {
+	if s.wallet == nil || s.wallet.apple == nil {
+		return nil
+	}
+	var out []walletCertJSON
+	pass, wwdr := s.wallet.apple.Certificates()
+	for _, c := range []struct {
+		name string
+		cert *x509.Certificate
+	}{{"apple_pass", pass}, {"apple_wwdr", wwdr}} {
+		if c.cert.NotAfter.Sub(now) < wallet.WarnBefore {
+			out = append(out, walletCertJSON{c.name, timeJSON(c.cert.NotAfter)})
+		}
+	}
+	return out
+}

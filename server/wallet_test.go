@@ -444,3 +444,30 @@ func TestWalletCertificateAtStart(t *testing.T) {
 		t.Errorf("metrics lack %q", want)
 	}
 }
+
+// TestWalletCertificateInConsole: the network admin's GET /api/v1/me names a wallet
+// certificate that expires within 30 days (the console shows it), and none otherwise.
+func TestWalletCertificateInConsole(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		left time.Duration
+		want int
+	}{{10 * 24 * time.Hour, 1}, {300 * 24 * time.Hour, 0}} {
+		chain := wallettest.NewChain(t, time.Now().Add(tc.left))
+		p12, wwdr := filepath.Join(dir, "pass.p12"), filepath.Join(dir, "wwdr.pem")
+		os.WriteFile(p12, chain.P12, 0o600)
+		os.WriteFile(wwdr, chain.WWDRPEM, 0o600)
+		ts := newTestServer(t, withConfig(func(c *Config) {
+			c.Wallet = WalletConfig{AppleCert: p12, ApplePassword: wallettest.Password, AppleWWDR: wwdr,
+				ApplePassTypeID: wallettest.PassTypeID, AppleTeamID: wallettest.TeamID}
+		}))
+		var me meJSON
+		ts.must(200, "GET", "/api/v1/me", "", asAdmin, &me)
+		if len(me.WalletCertificates) != tc.want {
+			t.Errorf("%v left: /api/v1/me names %+v", tc.left, me.WalletCertificates)
+		}
+		if tc.want == 1 && (me.WalletCertificates[0].Certificate != "apple_pass" || me.WalletCertificates[0].ExpiresAt != timeJSON(chain.Pass.NotAfter)) {
+			t.Errorf("certificate %+v", me.WalletCertificates[0])
+		}
+	}
+}
