@@ -2,10 +2,14 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/citycard/citycard/server/wallet/wallettest"
 )
 
 // TestBrowserWalletBadges: with both wallets configured the card page shows the two badges
@@ -35,4 +39,27 @@ func TestBrowserWalletBadges(t *testing.T) {
 			screenshot(t, ctx, "wallet-badges-"+tc.lang)
 		})
 	}
+}
+
+// TestBrowserWalletCertificateWarning: the network admin's console warns, in its language,
+// of an Apple Wallet certificate that expires within 30 days.
+func TestBrowserWalletCertificateWarning(t *testing.T) {
+	dir := t.TempDir()
+	chain := wallettest.NewChain(t, time.Now().Add(10*24*time.Hour))
+	p12, wwdr := filepath.Join(dir, "pass.p12"), filepath.Join(dir, "wwdr.pem")
+	os.WriteFile(p12, chain.P12, 0o600)
+	os.WriteFile(wwdr, chain.WWDRPEM, 0o600)
+	ts := newTestServer(t, live(), seeded(), realClock(), asServed(), rateLimit(0), logTo(io.Discard),
+		withAdmin("cca_browser-test-admin-token-0123456789"), withConfig(func(c *Config) {
+			c.Wallet = WalletConfig{AppleCert: p12, ApplePassword: wallettest.Password, AppleWWDR: wwdr,
+				ApplePassTypeID: wallettest.PassTypeID, AppleTeamID: wallettest.TeamID}
+		}))
+	a := &liveApp{URL: ts.url, db: ts.db, srv: ts.s, adminToken: ts.admin, demo: ts.demo, ts: ts}
+	tabs := newBrowser(t)
+	ctx := signInConsole(t, a, tabs, "it", 1280, "", a.adminToken)
+	do(t, ctx, waitJS(`!document.getElementById("wallet-cert").hidden`))
+	if got := jsText(t, ctx, "#wallet-cert"); !strings.Contains(got, "Il certificato di Apple Wallet") || !strings.Contains(got, "apple_pass") {
+		t.Errorf("the console warns %q", got)
+	}
+	screenshot(t, ctx, "wallet-cert-warning-it")
 }
