@@ -81,7 +81,7 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 		switch {
 		case r.Method == "POST" && r.URL.Path == "/token":
 			if r.FormValue("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || r.FormValue("assertion") == "" {
-				http.Error(w, "bad grant", 400)
+				http.Error(w, "bad grant", http.StatusBadRequest)
 				return
 			}
 			f.tokens++
@@ -89,7 +89,7 @@ func newFakeGoogle(t *testing.T) *fakeGoogle {
 			io.WriteString(w, `{"access_token":"fake-token","expires_in":3600,"token_type":"Bearer"}`)
 		case r.Method == "PATCH" && strings.HasPrefix(r.URL.Path, "/walletobjects/v1/genericObject/"):
 			if r.Header.Get("Authorization") != "Bearer fake-token" {
-				http.Error(w, "unauthorized", 401)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
 			var body struct{ State string }
