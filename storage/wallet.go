@@ -189,6 +189,34 @@ func (db *DB) WalletSerialsSince(ctx context.Context, deviceID string, since tim
 	return out, fromMS(last), rows.Err()
 }
 
+// WalletRegistration is a device registered for the updates of a card's pass.
+type WalletRegistration struct {
+	DeviceID  string
+	PushToken string
+	CreatedAt time.Time
+}
+
+// WalletRegistrations lists the devices registered for the card's pass, oldest first (for
+// the export of a holder's personal data).
+func (db *DB) WalletRegistrations(ctx context.Context, cardID string) ([]WalletRegistration, error) {
+	rows, err := db.reader(ctx).query(`SELECT device_id, push_token, created_at FROM wallet_registrations WHERE card_id = ? ORDER BY created_at, device_id`, cardID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []WalletRegistration
+	for rows.Next() {
+		var r WalletRegistration
+		var at int64
+		if err := rows.Scan(&r.DeviceID, &r.PushToken, &at); err != nil {
+			return nil, err
+		}
+		r.CreatedAt = fromMS(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // DeleteWalletRegistrations removes every device registration of the card's pass (for the
 // erasure of its personal data: a push token names a person's device) and returns how many
 // there were. Queue the final update first (QueueWalletUpdate) if the devices should hear of it.

@@ -139,6 +139,9 @@ func TestWalletErase(t *testing.T) {
 	db, _ := MustOpenDB(t)
 	f := walletFixture(t, db, 2)
 	ctx := context.Background()
+	if regs, err := db.WalletRegistrations(ctx, f.card.ID); err != nil || len(regs) != 2 || regs[0].PushToken == "" {
+		t.Fatalf("registrations %+v, %v", regs, err)
+	}
 	if err := db.QueueWalletUpdate(ctx, f.card.ID, "erase"); err != nil {
 		t.Fatal(err)
 	}
