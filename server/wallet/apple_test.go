@@ -168,3 +168,48 @@ func TestCheckCertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadAppleOpenSSLExport: a .p12 as OpenSSL 3 exports it (openssl pkcs12 -export: AES-256
+// and PBKDF2 by default; -legacy: RC2/3DES where the legacy provider is installed) loads and
+// signs a pass that openssl verifies.
+func TestLoadAppleOpenSSLExport(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	chain := wallettest.NewChain(t, time.Now().AddDate(1, 0, 0))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "pass.pem"), chain.PassPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), chain.KeyPEM, 0o600)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{{"default", nil}, {"legacy", []string{"-legacy"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"pkcs12", "-export", "-inkey", "key.pem", "-in", "pass.pem", "-out", tc.name + ".p12", "-passout", "pass:" + wallettest.Password}, tc.extra...)
+			cmd := exec.Command("openssl", args...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				if tc.extra != nil {
+					t.Skipf("openssl cannot export legacy here: %s", out)
+				}
+				t.Fatalf("openssl: %s", out)
+			}
+			p12, err := os.ReadFile(filepath.Join(dir, tc.name+".p12"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := wallet.LoadApple(p12, wallettest.Password, chain.WWDRPEM, wallettest.PassTypeID, wallettest.TeamID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := a.Build(samplePass())
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := unzip(t, b)
+			if err := opensslVerify(t, t.TempDir(), files["signature"], files["manifest.json"], chain.RootPEM); err != nil {
+				t.Fatalf("openssl does not verify: %s", err)
+			}
+		})
+	}
+}

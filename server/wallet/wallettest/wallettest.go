@@ -32,6 +32,7 @@ type Chain struct {
 	RootPEM, WWDRPEM []byte
 	P12              []byte // the pass certificate and key, PKCS#12 (modern AES), Password
 	P12Legacy        []byte // the same, legacy encryption (RC2/3DES)
+	PassPEM, KeyPEM  []byte // the pass certificate and its key, PEM (for openssl pkcs12 -export)
 	Root, WWDR, Pass *x509.Certificate
 }
 
@@ -64,7 +65,12 @@ func NewChain(tb testing.TB, notAfter time.Time) Chain {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return Chain{RootPEM: certPEM(root), WWDRPEM: certPEM(wwdr), P12: p12, P12Legacy: legacy, Root: root, WWDR: wwdr, Pass: pass}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(passKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Chain{RootPEM: certPEM(root), WWDRPEM: certPEM(wwdr), P12: p12, P12Legacy: legacy, Root: root, WWDR: wwdr, Pass: pass,
+		PassPEM: certPEM(pass), KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})}
 }
 
 func mustEC(tb testing.TB) *ecdsa.PrivateKey {
