@@ -417,6 +417,12 @@ func (s *server) walletRound(ctx context.Context) int {
 		}
 		for _, d := range ds {
 			err := s.deliverWallet(ctx, d)
+			if errors.Is(err, wallet.ErrGone) && d.Kind == storage.WalletAPNs {
+				// Apple says the device dropped the pass: push it no more.
+				if _, err := s.db.ForgetWalletPushToken(ctx, d.CardID, d.Target); err != nil {
+					s.log.Error("wallet outbox", "err", err)
+				}
+			}
 			if err == nil || errors.Is(err, wallet.ErrGone) {
 				if _, err := s.db.WalletDelivered(ctx, d.Seq, s.wallet.worker); err != nil {
 					s.log.Error("wallet outbox", "err", err)

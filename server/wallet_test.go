@@ -46,6 +46,10 @@ func newFakeAPNs(t *testing.T) *fakeAPNs {
 			http.Error(w, `{"reason":"ServiceUnavailable"}`, http.StatusServiceUnavailable)
 			return
 		}
+		if strings.HasSuffix(r.URL.Path, "/gone") {
+			http.Error(w, `{"reason":"Unregistered"}`, http.StatusGone)
+			return
+		}
 		f.mu.Lock()
 		f.got = append(f.got, apnsPush{token: strings.TrimPrefix(r.URL.Path, "/3/device/"), topic: r.Header.Get("apns-topic"),
 			proto: r.Proto, clientCert: r.TLS != nil && len(r.TLS.PeerCertificates) > 0})
@@ -200,6 +204,9 @@ func TestWalletPassKitEndToEnd(t *testing.T) {
 	wantError(t, ts.do("POST", reg, `{"pushToken":"ptok-1"}`, nil), 401, "unauthorized")
 	ts.must(201, "POST", reg, `{"pushToken":"ptok-1"}`, good, nil)
 	ts.must(200, "POST", reg, `{"pushToken":"ptok-1"}`, good, nil)
+	// A second device whose token APNs says is gone (410): pushed once, then forgotten.
+	reg2 := "/wallet/v1/devices/dev-2/registrations/" + wallettest.PassTypeID + "/" + c.ID
+	ts.must(201, "POST", reg2, `{"pushToken":"gone"}`, good, nil)
 	serials := "/wallet/v1/devices/dev-1/registrations/" + wallettest.PassTypeID
 	var list struct {
 		SerialNumbers []string `json:"serialNumbers"`
@@ -220,8 +227,11 @@ func TestWalletPassKitEndToEnd(t *testing.T) {
 	}
 	ts.clock.Add(2 * time.Second)
 	ts.must(200, "POST", "/api/v1/cards/"+c.ID+"/block", `{"reason":"lost"}`, asAdmin, nil)
-	if n := ts.s.walletRound(ctx); n != 1 {
-		t.Fatalf("%d deliveries after the block, want 1", n)
+	if n := ts.s.walletRound(ctx); n != 2 {
+		t.Fatalf("%d deliveries after the block, want 2 (one to a gone device)", n)
+	}
+	if regs, _ := ts.db.WalletRegistrations(ctx, c.ID); len(regs) != 1 || regs[0].DeviceID != "dev-1" {
+		t.Fatalf("registrations after APNs said 410: %+v", regs)
 	}
 	got := apns.pushes()
 	if len(got) != 1 || got[0].token != "ptok-1" || got[0].topic != wallettest.PassTypeID || got[0].proto != "HTTP/2.0" || !got[0].clientCert {

@@ -217,6 +217,21 @@ func (db *DB) WalletRegistrations(ctx context.Context, cardID string) ([]WalletR
 	return out, rows.Err()
 }
 
+// ForgetWalletPushToken removes the registrations of the card's pass with pushToken: APNs
+// said the token is no longer valid (410). It returns how many there were.
+func (db *DB) ForgetWalletPushToken(ctx context.Context, cardID, pushToken string) (int, error) {
+	var n int64
+	err := db.update(ctx, func(tx *Tx) error {
+		res, err := tx.exec(`DELETE FROM wallet_registrations WHERE card_id = ? AND push_token = ?`, cardID, pushToken)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // DeleteWalletRegistrations removes every device registration of the card's pass (for the
 // erasure of its personal data: a push token names a person's device) and returns how many
 // there were. Queue the final update first (QueueWalletUpdate) if the devices should hear of it.
