@@ -213,3 +213,18 @@ func TestLoadAppleOpenSSLExport(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkApplePassBuild: building and signing one pass, what every fetch costs.
+func BenchmarkApplePassBuild(b *testing.B) {
+	chain := wallettest.NewChain(b, time.Now().AddDate(1, 0, 0))
+	a, err := wallet.LoadApple(chain.P12, wallettest.Password, chain.WWDRPEM, wallettest.PassTypeID, wallettest.TeamID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := samplePass()
+	for b.Loop() {
+		if _, err := a.Build(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
