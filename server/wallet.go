@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,7 +155,7 @@ func (s *server) walletPass(ctx context.Context, cd card.Card) (wallet.Pass, err
 		Text: map[string]map[string]string{},
 	}
 	for _, l := range append(append([]string{}, town.Languages...), "en", "de") {
-		if !strings.Contains(strings.Join(pass.Langs, ","), l) {
+		if !slices.Contains(pass.Langs, l) {
 			pass.Langs = append(pass.Langs, l)
 		}
 	}
