@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -56,6 +57,25 @@ type Config struct {
 	// catalogue (CITYCARD_OPEN_DATA_LICENSE, default CC BY 4.0).
 	OpenDataLicense string
 	dbFromConfig    bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Wallet          WalletConfig
+}
+
+// WalletConfig is the wallets' configuration (docs/wallet.md). Without AppleCert there is no
+// Apple Wallet pass, without GoogleKey no Google Wallet link: their endpoints answer 404
+// wallet_not_configured and no page shows their badge.
+type WalletConfig struct {
+	AppleCert       string // CITYCARD_APPLE_PASS_CERT: the PKCS#12 file of the Pass Type ID certificate and its key
+	ApplePassword   string // CITYCARD_APPLE_PASS_PASSWORD: its password
+	AppleWWDR       string // CITYCARD_APPLE_WWDR: Apple's WWDR intermediate certificate, PEM
+	ApplePassTypeID string // CITYCARD_APPLE_PASS_TYPE_ID: pass.…, as in the certificate
+	AppleTeamID     string // CITYCARD_APPLE_TEAM_ID
+	APNsURL         string // CITYCARD_APNS_URL (default Apple's production push service)
+	GoogleKey       string // CITYCARD_GOOGLE_WALLET_KEY: the service account's JSON key file
+	GoogleIssuerID  string // CITYCARD_GOOGLE_ISSUER_ID
+	GoogleAPI       string // CITYCARD_GOOGLE_WALLET_API (default Google's)
+	// apnsTLS, if set, is the TLS configuration the APNs client starts from (tests: a
+	// local HTTP/2 server's root).
+	apnsTLS *tls.Config
 }
 
 // defaultOpenDataLicense is the open data's licence unless configured: Creative Commons
@@ -131,6 +151,15 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_TOWN_NAME", &cfg.TownName)
 	env("CITYCARD_METRICS_ADDR", &cfg.MetricsAddr)
 	env("CITYCARD_METRICS_TOKEN", &cfg.MetricsToken)
+	env("CITYCARD_APPLE_PASS_CERT", &cfg.Wallet.AppleCert)
+	env("CITYCARD_APPLE_PASS_PASSWORD", &cfg.Wallet.ApplePassword)
+	env("CITYCARD_APPLE_WWDR", &cfg.Wallet.AppleWWDR)
+	env("CITYCARD_APPLE_PASS_TYPE_ID", &cfg.Wallet.ApplePassTypeID)
+	env("CITYCARD_APPLE_TEAM_ID", &cfg.Wallet.AppleTeamID)
+	env("CITYCARD_APNS_URL", &cfg.Wallet.APNsURL)
+	env("CITYCARD_GOOGLE_WALLET_KEY", &cfg.Wallet.GoogleKey)
+	env("CITYCARD_GOOGLE_ISSUER_ID", &cfg.Wallet.GoogleIssuerID)
+	env("CITYCARD_GOOGLE_WALLET_API", &cfg.Wallet.GoogleAPI)
 	// A bearer secret never carries surrounding white space (bearer trims what a client sends),
 	// so a token pasted with a space or a newline around it, or quoted as " cca_… " in an env
 	// file, would start a service nobody can sign in to: it is trimmed instead.

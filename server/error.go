@@ -88,6 +88,8 @@ var errorTable = []struct {
 	{merchant.ErrConflictNotVoidable, 409, "conflict_not_voidable", ""},
 	{merchant.ErrConflictsOpen, 409, "conflicts_open", ""},
 	{merchant.ErrTooManyConflicts, 429, "too_many_conflicts", ""},
+	{storage.ErrWalletAuth, 401, "unauthorized", "wallet_auth"},
+	{errWalletNotConfigured, 404, "wallet_not_configured", ""},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -38,8 +38,12 @@ type metrics struct {
 	shortened   prometheus.Counter     // audit addresses shortened by the retention job
 	retention   prometheus.Histogram   // one retention batch's write
 	retentionAt prometheus.Gauge       // the end of the last retention run, unix seconds
-	routes      *routeMatcher          // set by app(), once every route is registered
-	series      sync.Map               // seriesKey -> *requestSeries, so a request hashes no labels
+	// walletDeliveries counts the outbox's deliveries by kind and result; walletExpiry is
+	// each wallet certificate's expiry (unix seconds).
+	walletDeliveries *prometheus.CounterVec
+	walletExpiry     *prometheus.GaugeVec
+	routes           *routeMatcher // set by app(), once every route is registered
+	series           sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
 }
 
 // seriesKey is one request series: the labels of citycard_http_requests_total.
@@ -114,6 +118,21 @@ func newMetrics(db *storage.DB) *metrics {
 			Help: "When this instance last finished a retention run (0: never).",
 		}),
 	}
+	m.walletDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citycard_wallet_deliveries_total",
+		Help: "Wallet updates attempted (APNs pushes, Google Wallet object updates), by kind and result (delivered, failed: retried later).",
+	}, []string{"kind", "result"})
+	m.walletExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "citycard_wallet_certificate_expiry_seconds",
+		Help: "When each configured wallet certificate expires, unix seconds (alert 30 days before: docs/wallet.md).",
+	}, []string{"certificate"})
+	m.reg.MustRegister(m.walletDeliveries, m.walletExpiry, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "citycard_wallet_outbox_pending",
+		Help: "Wallet updates queued and not yet delivered.",
+	}, func() float64 {
+		n, _ := db.WalletOutboxPending(context.Background())
+		return float64(n)
+	}))
 	m.reg.MustRegister(m.requests, m.latency, m.redemptions, m.batchSize, m.commitTime, m.restarts, m.walPause,
 		m.erased, m.shortened, m.retention, m.retentionAt,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -398,4 +417,19 @@ func (s *server) serveMetrics(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// watchWallet publishes the wallet certificates' expiry.
+func (m *metrics) watchWallet(k *walletKit) {
+	if k == nil || k.apple == nil {
+		return
+	}
+	pass, wwdr := k.apple.Certificates()
+	m.walletExpiry.WithLabelValues("apple_pass").Set(float64(pass.NotAfter.Unix()))
+	m.walletExpiry.WithLabelValues("apple_wwdr").Set(float64(wwdr.NotAfter.Unix()))
+}
+
+// walletDelivered counts one delivery attempt.
+func (m *metrics) walletDelivered(kind, result string) {
+	m.walletDeliveries.WithLabelValues(kind, result).Inc()
 }

@@ -15,8 +15,15 @@ import (
 type personalDataJSON struct {
 	Card        cardJSON                 `json:"card"`
 	Redemptions []holderRedemptionJSON   `json:"redemptions"`
-	Wallet      []map[string]interface{} `json:"wallet_registrations"` // filled by the wallet release
+	Wallet      []walletRegistrationJSON `json:"wallet_registrations"`
 	Audit       []auditJSON              `json:"audit"`
+}
+
+// walletRegistrationJSON is a device that registered the card's pass for updates.
+type walletRegistrationJSON struct {
+	DeviceID  string `json:"device_id"`
+	PushToken string `json:"push_token"`
+	CreatedAt string `json:"created_at"`
 }
 
 type holderRedemptionJSON struct {
@@ -40,7 +47,7 @@ func (s *server) handleCardPersonalData(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := personalDataJSON{Card: s.toCardJSON(pd.Card), Redemptions: []holderRedemptionJSON{}, Wallet: []map[string]interface{}{}, Audit: []auditJSON{}}
+	out := personalDataJSON{Card: s.toCardJSON(pd.Card), Redemptions: []holderRedemptionJSON{}, Wallet: []walletRegistrationJSON{}, Audit: []auditJSON{}}
 	for _, r := range pd.Redemptions {
 		status := "completed"
 		switch {
@@ -51,6 +58,9 @@ func (s *server) handleCardPersonalData(c *fiber.Ctx) error {
 		}
 		out.Redemptions = append(out.Redemptions, holderRedemptionJSON{ID: r.ID, At: timeJSON(r.At), Merchant: r.MerchantName,
 			Amount: formatMoney(r.Amount), Discount: formatMoney(r.Discount), Status: status, Offline: r.Offline})
+	}
+	for _, w := range pd.Wallet {
+		out.Wallet = append(out.Wallet, walletRegistrationJSON{DeviceID: w.DeviceID, PushToken: w.PushToken, CreatedAt: timeJSON(w.CreatedAt)})
 	}
 	for _, e := range pd.Audit {
 		out.Audit = append(out.Audit, toAuditJSON(e))

@@ -30,7 +30,15 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/keys", s.handlePublicKeys)
 	pub.Get("/ledger/checkpoints", s.handleLedgerCheckpoints)
 	pub.Get("/towns", s.handlePublicTowns)
-	pub.Get("/open-data/catalog", s.handleOpenDataCatalog) // DCAT-AP, for open-data portals (server/opendata.go)
+	pub.Get("/open-data/catalog", s.handleOpenDataCatalog)        // DCAT-AP, for open-data portals (server/opendata.go)
+	pub.Get("/cards/:token/pass.pkpass", s.handleWalletApplePass) // wallet passes (server/wallet.go)
+	pub.Get("/cards/:token/google-wallet", s.handleWalletGoogle)
+	// Apple's PassKit web service, called by the wallet app with the pass's own token.
+	app.Post("/wallet/v1/devices/:device/registrations/:passType/:serial", s.handleWalletRegister)
+	app.Delete("/wallet/v1/devices/:device/registrations/:passType/:serial", s.handleWalletUnregister)
+	app.Get("/wallet/v1/devices/:device/registrations/:passType", s.handleWalletSerials)
+	app.Get("/wallet/v1/passes/:passType/:serial", s.handleWalletLatestPass)
+	app.Post("/wallet/v1/log", s.handleWalletLog)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 	// A till pairs with a one-time code from the console (the code is the credential).

@@ -146,6 +146,10 @@ func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, rea
 		if c, err = cardWhere(tx, `id = ?`, id); err != nil {
 			return err
 		}
+		// Its wallet passes show the change: updates queued in this write (wallet.go).
+		if err := walletCardChanged(tx, c); err != nil {
+			return err
+		}
 		if blocked {
 			return tx.auditIn(town, "card.block", id)
 		}

@@ -38,7 +38,6 @@ const (
 // Inventory classifies every column of every table of both engines (table.column). A test
 // (TestPersonalDataInventory) reads both schemas and fails on a column missing here, so a new
 // column is classified before it ships; docs/privacy.md explains the classes to a DPO.
-// Wallet registrations (from the wallet release) are added here by that release.
 var Inventory = map[string]DataClass{
 	"audit.seq": NotPersonal, "audit.actor": StaffData, "audit.action": NotPersonal, "audit.target": CardLink,
 	"audit.request_id": NotPersonal, "audit.created_at": NotPersonal, "audit.client_request_id": NotPersonal,
@@ -141,7 +140,19 @@ var Inventory = map[string]DataClass{
 
 	"towns.code": NotPersonal, "towns.name": NotPersonal, "towns.timezone": NotPersonal, "towns.languages": NotPersonal,
 	"towns.public_url": NotPersonal, "towns.rollup_zone": NotPersonal, "towns.created_at": NotPersonal,
-	"towns.card_name": NotPersonal, "towns.color": NotPersonal,
+	"towns.card_name": NotPersonal, "towns.color": NotPersonal, "towns.privacy": StaffData, // the controller's contact may name its officer
+
+	// Wallet passes (docs/wallet.md): a device that registered the card's pass, and the
+	// pushes queued to it (a delivered push's token is cleared).
+	"wallet_passes.card_id": CardLink, "wallet_passes.auth_hash": CardLink, "wallet_passes.state": NotPersonal,
+	"wallet_passes.google": NotPersonal, "wallet_passes.tag": NotPersonal, "wallet_passes.due_at": NotPersonal,
+	"wallet_passes.created_at":       NotPersonal,
+	"wallet_registrations.device_id": HolderData, "wallet_registrations.card_id": CardLink,
+	"wallet_registrations.push_token": HolderData, "wallet_registrations.created_at": NotPersonal,
+	"wallet_outbox.seq": NotPersonal, "wallet_outbox.card_id": CardLink, "wallet_outbox.kind": NotPersonal,
+	"wallet_outbox.target": HolderData, "wallet_outbox.reason": NotPersonal, "wallet_outbox.attempts": NotPersonal,
+	"wallet_outbox.next_at": NotPersonal, "wallet_outbox.claimed_by": NotPersonal, "wallet_outbox.claimed_until": NotPersonal,
+	"wallet_outbox.last_error": NotPersonal, "wallet_outbox.created_at": NotPersonal, "wallet_outbox.delivered_at": NotPersonal,
 }
 
 // MaxEraseReason bounds an erasure's reason, in characters.
@@ -153,7 +164,7 @@ type PersonalData struct {
 	Card        card.Card
 	Redemptions []HolderRedemption
 	Audit       []AuditEntry
-	// Wallet registrations (from the wallet release) are added by that release.
+	Wallet      []WalletRegistration // the devices that registered the card's pass
 }
 
 // HolderRedemption is one use of the card as its holder sees it.
@@ -203,6 +214,23 @@ func (db *DB) CardPersonalData(ctx context.Context, town, id string) (PersonalDa
 		targets = append(targets, h.ID)
 	}
 	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	wrows, err := r.query(`SELECT device_id, push_token, created_at FROM wallet_registrations WHERE card_id = ? ORDER BY created_at, device_id`, id)
+	if err != nil {
+		return out, err
+	}
+	defer wrows.Close()
+	for wrows.Next() {
+		var w WalletRegistration
+		var at int64
+		if err := wrows.Scan(&w.DeviceID, &w.PushToken, &at); err != nil {
+			return out, err
+		}
+		w.CreatedAt = fromMS(at)
+		out.Wallet = append(out.Wallet, w)
+	}
+	if err := wrows.Err(); err != nil {
 		return out, err
 	}
 	// In chunks: SQLite bounds the number of parameters of one statement.
@@ -288,17 +316,17 @@ func eraseCard(tx *Tx, town, id, reason string) (bool, error) {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return false, err
 	}
-	// wallet registrations: deleted by the wallet release (its devices and push tokens of
-	// this card, in this transaction).
-	if err := eraseWalletRegistrations(tx, id); err != nil {
+	// The wallets holding the card's pass are told to fetch it again (their pushes are queued
+	// with the devices' push tokens, which a delivery clears), then its wallet registrations
+	// (device ids, push tokens) are deleted, in this transaction.
+	if err := queueWalletUpdate(tx, id, "erase"); err != nil {
+		return false, err
+	}
+	if _, err := deleteWalletRegistrations(tx, id); err != nil {
 		return false, err
 	}
 	return true, tx.auditIn(town, "card.erase", id)
 }
-
-// eraseWalletRegistrations is the wallet release's hook: it deletes card id's wallet
-// registrations inside the erasure's transaction. Until then there are none.
-var eraseWalletRegistrations = func(tx *Tx, cardID string) error { return nil }
 
 // scrubber is an engine that can drop old versions of rows from its files (SQLite: its
 // write-ahead log, checkpointed and truncated).

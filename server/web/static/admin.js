@@ -296,6 +296,10 @@
     var tw = currentTown();
     TZ = tw && tw.timezone || TZ_DEFAULT;
     document.body.classList.toggle("network", me.role === "network");
+    // A wallet certificate that expires within 30 days (docs/wallet.md).
+    var certs = me.wallet_certificates || [];
+    $("wallet-cert").textContent = certs.map(function (c) { return t("wallet.cert_expires", { which: c.certificate, date: date(c.expires_at) }); }).join(" ");
+    $("wallet-cert").hidden = certs.length === 0;
     document.body.classList.toggle("office", me.role === "office");
   }
   function currentTown() {
