@@ -59,6 +59,7 @@ type Card struct {
 	BlockedAt   *time.Time
 	BlockReason string
 	BatchID     string // the batch it was issued in, empty for a single card
+	SalesPoint  string // the sales point that issued it, empty for the office's
 }
 
 // Status returns the card's status at now.

@@ -55,6 +55,9 @@ type reportJSON struct {
 	Adjustments adjustmentsJSON    `json:"adjustments"`
 	// Issuers are absent from a report frozen before the network of towns.
 	Issuers []issuerLineJSON `json:"issuers"`
+	// Sales are absent from a month without cards issued by sales points (and from every
+	// report frozen before them), so those reports keep their bytes.
+	Sales []salesLineJSON `json:"sales,omitempty"`
 }
 
 // issuerLineJSON is a town report's line of the redemptions of the cards one town issued.
@@ -149,6 +152,7 @@ func toReportJSON(r merchant.Report) reportJSON {
 	for i, l := range r.Issuers {
 		out.Issuers[i] = issuerLineJSON{l.Town, toCountersJSON(l.Counters)}
 	}
+	out.Sales = toSalesLinesJSON(r.Sales)
 	return out
 }
 
@@ -204,6 +208,7 @@ func decodeReport(b []byte) (merchant.Report, error) {
 			r.Issuers = append(r.Issuers, merchant.IssuerLine{Town: l.Town, Counters: counters(l.countersJSON)})
 		}
 	}
+	r.Sales = fromSalesLinesJSON(in.Sales, &p)
 	return r, p.err
 }
 

@@ -11,7 +11,8 @@ import (
 	"github.com/citycard/citycard/card"
 )
 
-const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
+const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id,
+	(SELECT sales_point_id FROM sales WHERE sales.card_id = cards.id)`
 
 // CreateCards issues n cards of product in town, in one transaction, each with a fresh
 // random number and a token signed by kr. The product must be the town's own or a network
@@ -100,6 +101,8 @@ type CardFilter struct {
 	Product string // product code
 	Number  string // the exact, normalised 12-digit number
 	Batch   string // batch id
+	// SalesPoint is the id of the sales point that issued the cards.
+	SalesPoint string
 }
 
 // Cards lists cards, newest first.
@@ -118,6 +121,9 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 	}
 	if f.Product != "" {
 		where, args = append(where, "product_code = ?"), append(args, f.Product)
+	}
+	if f.SalesPoint != "" {
+		where, args = append(where, "id IN (SELECT card_id FROM sales WHERE sales_point_id = ?)"), append(args, f.SalesPoint)
 	}
 	where = append(where, "seq < ?")
 	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`,
@@ -199,9 +205,9 @@ func scanCard(s scanner) (card.Card, int64, error) {
 	var c card.Card
 	var seq, issued, activateBy int64
 	var activated, expires, blocked sql.NullInt64
-	var batch sql.NullString
-	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
-	c.BatchID = batch.String
+	var batch, sp sql.NullString
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch, &sp)
+	c.BatchID, c.SalesPoint = batch.String, sp.String
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
 	return c, seq, err
