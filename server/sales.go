@@ -58,27 +58,35 @@ type salesPointRequest struct {
 	Active     *bool    `json:"active"`
 }
 
-// handleSalesPointCreate is POST /api/v1/sales-points: 201 with the secret, shown only here.
-func (s *server) handleSalesPointCreate(c *fiber.Ctx) error {
-	town, err := townOf(c)
-	if err != nil {
-		return err
-	}
+// readSalesPoint reads a create body: the API's and the demo's (server/demo.go).
+func readSalesPoint(body []byte) (merchant.SalesPoint, error) {
 	var req salesPointRequest
-	if err := decodeBody(c, &req); err != nil {
-		return err
+	if err := decodeJSON(body, &req, false); err != nil {
+		return merchant.SalesPoint{}, err
 	}
 	if req.Commission == "" {
 		req.Commission = "0"
 	}
 	bp, err := parsePercent("commission", req.Commission)
 	if err != nil {
-		return err
+		return merchant.SalesPoint{}, err
 	}
 	if req.Active != nil && !*req.Active {
-		return badRequest("a sales point is created active")
+		return merchant.SalesPoint{}, badRequest("a sales point is created active")
 	}
-	p := merchant.SalesPoint{Name: req.Name, Products: req.Products, CommissionBP: bp}
+	return merchant.SalesPoint{Name: req.Name, Products: req.Products, CommissionBP: bp}, nil
+}
+
+// handleSalesPointCreate is POST /api/v1/sales-points: 201 with the secret, shown only here.
+func (s *server) handleSalesPointCreate(c *fiber.Ctx) error {
+	town, err := townOf(c)
+	if err != nil {
+		return err
+	}
+	p, err := readSalesPoint(c.Body())
+	if err != nil {
+		return err
+	}
 	token := newSecret(salesPointPrefix)
 	sum := sha256.Sum256([]byte(token))
 	if err := s.db.CreateSalesPoint(c.UserContext(), town, &p, sum[:]); err != nil {

@@ -112,51 +112,57 @@ func ReceiptPDF(paper string, sc SheetCard, cardName string, l i18n.Locale, town
 			langs = append(langs, t)
 		}
 	}
-	height := 120 + 14*float64(len(langs))
-	d := newPDF(cardName, loc, meta, l)
-	d.SetFooterFunc(nil)
-	d.SetMargins(receiptMargin, receiptMargin, receiptMargin)
-	d.SetAutoPageBreak(false, 0)
-	d.AddPageFormat("P", fpdf.SizeType{Wd: receiptW, Ht: height})
-	w := receiptW - 2*receiptMargin
-	center := func(size float64, style, text string, h float64, lines int) {
-		d.SetFont(pdfFont, style, size)
-		for _, line := range d.wrap(text, w, lines) {
-			d.SetX(receiptMargin)
-			d.CellFormat(w, h, line, "", 1, "C", false, 0, "")
-		}
-	}
-	d.SetY(receiptMargin)
-	center(13, "B", cardName, 6, 2)
-	center(10, "", l.ProductName(p.Code, p.Name), 5, 2)
 	q, err := qrcode.New(sc.URL, qrcode.Medium)
 	if err != nil {
 		return nil, fmt.Errorf("QR code of card %s: %w", c.ID, err)
 	}
 	q.DisableBorder = true
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, qrGray(q.Bitmap(), 4)); err != nil {
+	var qr bytes.Buffer
+	if err := png.Encode(&qr, qrGray(q.Bitmap(), 4)); err != nil {
 		return nil, err
 	}
-	y := d.GetY() + 3
-	d.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, &buf)
-	d.ImageOptions("qr", (receiptW-receiptQR)/2, y, receiptQR, receiptQR, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-	d.SetY(y + receiptQR + 3)
-	center(15, "B", card.FormatNumber(c.Number), 7, 1)
-	center(9, "", validityText(l, p), 4.5, 2)
-	center(9, "", l.Tf("sheet.activate_by", l.UntilShort(c.ActivateBy, loc)), 4.5, 2)
-	d.Ln(2)
-	for _, lang := range langs {
-		ll := i18n.NewLocale(lang)
-		d.SetFont(pdfFont, "", 7.5)
-		for _, line := range d.wrap(strings.ToUpper(lang)+" · "+ll.T("sheet.instructions"), w, 4) {
-			d.SetX(receiptMargin)
-			d.CellFormat(w, 3.4, line, "", 1, "L", false, 0, "")
+	// Twice: first on a long page to learn how long the text runs, then on a page that long
+	// (a roll is cut where the paper ends).
+	draw := func(height float64) (*pdfDoc, float64) {
+		d := newPDF(cardName, loc, meta, l)
+		d.SetFooterFunc(nil)
+		d.SetMargins(receiptMargin, receiptMargin, receiptMargin)
+		d.SetAutoPageBreak(false, 0)
+		d.AddPageFormat("P", fpdf.SizeType{Wd: receiptW, Ht: height})
+		w := receiptW - 2*receiptMargin
+		center := func(size float64, style, text string, h float64, lines int) {
+			d.SetFont(pdfFont, style, size)
+			for _, line := range d.wrap(text, w, lines) {
+				d.SetX(receiptMargin)
+				d.CellFormat(w, h, line, "", 1, "C", false, 0, "")
+			}
 		}
-		d.Ln(1)
+		d.SetY(receiptMargin)
+		center(13, "B", cardName, 6, 2)
+		center(10, "", l.ProductName(p.Code, p.Name), 5, 2)
+		y := d.GetY() + 3
+		d.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(qr.Bytes()))
+		d.ImageOptions("qr", (receiptW-receiptQR)/2, y, receiptQR, receiptQR, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+		d.SetY(y + receiptQR + 3)
+		center(15, "B", card.FormatNumber(c.Number), 7, 1)
+		center(9, "", validityText(l, p), 4.5, 2)
+		center(9, "", l.Tf("sheet.activate_by", l.UntilShort(c.ActivateBy, loc)), 4.5, 2)
+		d.Ln(2)
+		for _, lang := range langs {
+			ll := i18n.NewLocale(lang)
+			d.SetFont(pdfFont, "", 7.5)
+			for _, line := range d.wrap(strings.ToUpper(lang)+" · "+ll.T("sheet.instructions"), w, 4) {
+				d.SetX(receiptMargin)
+				d.CellFormat(w, 3.4, line, "", 1, "L", false, 0, "")
+			}
+			d.Ln(1)
+		}
+		d.SetFont(pdfFont, "", 7)
+		d.SetX(receiptMargin)
+		d.CellFormat(w, 4, l.DateTime(c.IssuedAt, loc), "", 1, "C", false, 0, "")
+		return d, d.GetY() + receiptMargin
 	}
-	d.SetFont(pdfFont, "", 7)
-	d.SetX(receiptMargin)
-	d.CellFormat(w, 4, l.DateTime(c.IssuedAt, loc), "", 1, "C", false, 0, "")
+	_, height := draw(400)
+	d, _ := draw(height)
 	return d.bytes()
 }
