@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/citycard/citycard/storage"
@@ -114,4 +117,63 @@ func TestBrowserSell(t *testing.T) {
 			t.Errorf("after the old answer came, today lists %d cards, want %d", got, before+2)
 		}
 	})
+}
+
+// TestBrowserConsoleSales: the console's finance tab lists the month's sales point lines (the
+// report's) and downloads their statements; the card list filters by sales point. In Slovene
+// at 1280 px and Italian at 360 px.
+func TestBrowserConsoleSales(t *testing.T) {
+	a := startLiveApp(t)
+	tabs := newBrowser(t)
+	sum := sha256.Sum256([]byte(a.demo.Towns[0].SalesPointToken))
+	if _, err := a.db.IssueSale(t.Context(), a.srv.keys, sum[:], "koper-72h", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	month := time.Now().In(a.srv.cfg.Loc).Format("2006-01")
+	for _, run := range []struct {
+		lang, title string
+		width       int
+	}{{"sl", "Prodajna mesta", 1280}, {"it", "Punti vendita", 360}} {
+		t.Run(run.lang+"-"+strconv.Itoa(run.width), func(t *testing.T) {
+			ct := openConsole(t, a, tabs, run.lang, run.width, "#report")
+			ctx := ct.ctx
+			do(t, ctx, waitJS(`!document.getElementById("report").hidden`),
+				chromedp.SetValue(chromedp.ID("report-month"), month), chromedp.Click(chromedp.CSS(`#report-form button[type=submit]`)),
+				waitJS(`document.getElementById("report").dataset.month === "`+month+`" && document.querySelectorAll("#sales tr td.main").length > 0`))
+			if got := jsText(t, ctx, "#sales-panel h2"); got != run.title {
+				t.Errorf("the panel's title %q, want %q", got, run.title)
+			}
+			if got := jsText(t, ctx, "#sales tr td.main"); got != "Hotel Histria" {
+				t.Errorf("the first sales line is %q", got)
+			}
+			do(t, ctx, chromedp.Click(chromedp.ID("sp-pdf")))
+			if typ, pdf := ct.fetched(t, "/api/v1/reports/sales-statements?month="+month+"&format=pdf"); typ != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+				t.Errorf("sales statements PDF (%s): %.20q", typ, pdf)
+			}
+			ct.check(t, "console-sales-"+run.lang)
+
+			// The cards tab: only the hotel's cards when it is chosen.
+			do(t, ctx, chromedp.Navigate(a.URL+"/admin#cards"), waitJS(`document.querySelectorAll("#cards-sp option").length === 3`),
+				chromedp.SetValue(chromedp.ID("cards-sp"), a.salesPointID(t, "Hotel Histria")),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById("cards-sp").dispatchEvent(new Event("change"))`),
+				waitJS(`document.querySelectorAll("#cards tr").length === 8`))
+			ct.check(t, "console-cards-by-sales-point-"+run.lang)
+		})
+	}
+}
+
+// salesPointID is the id of Koper's demo sales point called name.
+func (a *liveApp) salesPointID(t *testing.T, name string) string {
+	t.Helper()
+	ps, _, err := a.db.SalesPoints(t.Context(), "koper", storage.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p.ID
+		}
+	}
+	t.Fatalf("no sales point %q", name)
+	return ""
 }
