@@ -103,7 +103,9 @@ func TestBrowserSell(t *testing.T) {
 		do(t, ctx, viewport(360, 740), chromedp.Navigate(a.URL+"/healthz"), chromedp.Evaluate[chromedp.Void](`localStorage.clear()`),
 			chromedp.Navigate(a.URL+"/sell"), waitJS(`!document.getElementById("signin").hidden`),
 			chromedp.SendKeys(chromedp.ID("key"), secret+"\r"), waitJS(`!document.getElementById("desk").hidden`),
-			waitJS(`document.querySelectorAll("#products input").length === 2`))
+			waitJS(`document.querySelectorAll("#products input").length === 2`),
+			// today's list, as the sign-in loaded it
+			waitJS(`document.getElementById("today").children.length > 0 || !document.getElementById("today-empty").hidden`))
 		release := holdFirstRequest(t, ctx, "*/api/v1/sales/cards?limit=*")
 		before := eval[int](t, ctx, `document.querySelectorAll("#today li").length`)
 		// The first issue's list request is held; the second issue's goes through and shows both.

@@ -296,18 +296,28 @@ func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byt
 	return nil, "", "", badRequest("format must be json, csv or pdf")
 }
 
+// monthAndFormat reads a month's paper's ?month= (YYYY-MM) and ?format= (json, the default,
+// csv or pdf): 400 invalid_request otherwise.
+func monthAndFormat(c *fiber.Ctx) (merchant.Month, string, error) {
+	m, err := merchant.ParseMonth(c.Query("month"))
+	if err != nil {
+		return m, "", err
+	}
+	format := c.Query("format", "json")
+	if format != "json" && format != "csv" && format != "pdf" {
+		return m, "", badRequest("format must be json, csv or pdf")
+	}
+	return m, format, nil
+}
+
 func (s *server) handleReportMonthly(c *fiber.Ctx) error {
 	town, err := townOf(c)
 	if err != nil {
 		return err
 	}
-	m, err := merchant.ParseMonth(c.Query("month"))
+	m, format, err := monthAndFormat(c)
 	if err != nil {
 		return err
-	}
-	format := c.Query("format", "json")
-	if format != "json" && format != "csv" && format != "pdf" {
-		return badRequest("format must be json, csv or pdf")
 	}
 	o, err := s.paperOpts(c, town, format)
 	if err != nil {

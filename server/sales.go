@@ -435,13 +435,9 @@ func (s *server) handleSalesStatements(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := merchant.ParseMonth(c.Query("month"))
+	m, format, err := monthAndFormat(c)
 	if err != nil {
 		return err
-	}
-	format := c.Query("format", "json")
-	if format != "json" && format != "csv" && format != "pdf" {
-		return badRequest("format must be json, csv or pdf")
 	}
 	o, err := s.paperOpts(c, town, format)
 	if err != nil {

@@ -8,22 +8,12 @@
   "use strict";
   var KEY = "citycard.sell.key", LANG = "citycard.sell.lang";
   var $ = function (id) { return document.getElementById(id); };
-  var LANGS = ["sl", "it", "en", "de"];
-  var LOCALES = { sl: "sl-SI", it: "it-IT", en: "en-GB", de: "de-DE" };
+  var PAGE = window.citycardPage, LOCALES = PAGE.LOCALES;
   var MSG = JSON.parse($("sell-messages").textContent);
   var PAGE_TOWN = JSON.parse($("sell-town").textContent || "null");
   var state = { key: localStorage.getItem(KEY) || "", me: null, tz: undefined, last: null, rows: [] };
   var town = PAGE_TOWN;
-  var lang = (function () {
-    var saved = localStorage.getItem(LANG);
-    if (LANGS.indexOf(saved) >= 0) return saved;
-    var prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
-    for (var i = 0; i < prefs.length; i++) {
-      var l = String(prefs[i]).slice(0, 2).toLowerCase();
-      if (LANGS.indexOf(l) >= 0) return l;
-    }
-    return "sl";
-  })();
+  var lang = PAGE.pickLang(localStorage.getItem(LANG));
 
   function cardName() {
     if (!town || !town.card_name) return "";
@@ -47,8 +37,7 @@
     document.title = (cardName() ? cardName() + " · " : "") + t("brand");
     $("card-name").textContent = cardName();
     $("lang").value = lang;
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (e) { e.textContent = t(e.dataset.i18n); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria-label]"), function (e) { e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)); });
+    PAGE.applyTexts(t);
   }
   $("lang").addEventListener("change", function () {
     lang = $("lang").value;
@@ -74,20 +63,8 @@
         });
       });
   }
-  // ask(view) starts a new question of a view and returns current(), true while it is still
-  // that view's latest; an older answer is dropped (counted in data-dropped, for the tests).
-  var asked = {};
-  function ask(view) {
-    var n = asked[view] = (asked[view] || 0) + 1, counted = false;
-    return function () {
-      if (asked[view] === n) return true;
-      if (!counted) {
-        counted = true;
-        document.body.dataset.dropped = String(Number(document.body.dataset.dropped || 0) + 1);
-      }
-      return false;
-    };
-  }
+  // ask(view)/current(): an answer a newer question of the view made old is dropped.
+  var ask = PAGE.makeAsk();
   function message(res) {
     var code = res.body && res.body.error ? res.body.error.code : "http_" + res.status;
     var k = "reason." + code;
