@@ -282,6 +282,13 @@ func TestSalesStatements(t *testing.T) {
 		}
 	}
 
+	text = pdfText(t, get("/api/v1/reports/monthly?month="+month+"&format=pdf").body)
+	for _, want := range []string{"Kartice, ki so jih izdala prodajna mesta", "Hotel Histria", "134,97 €"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report PDF lacks %q:\n%s", want, text)
+		}
+	}
+
 	// A month without sales keeps its report's form: no "sales" key.
 	if r := get("/api/v1/reports/monthly?month=2026-09"); bytes.Contains(r.body, []byte(`"sales"`)) {
 		t.Fatalf("a month without sales has a sales key: %s", r.body)

@@ -54,18 +54,7 @@ func SalesStatementsPDF(m merchant.Month, lines []merchant.SalesLine, loc *time.
 	d := newPDF(title, loc, meta, l)
 	d.AddPage()
 	d.title(title, l.Tf("sales.sub", month))
-	figures := func(f merchant.SalesFigures) []string {
-		return []string{l.Count(f.Cards), l.Count(f.Cancelled), l.Money(f.Amount), l.Money(f.Commission), l.Money(f.Owed())}
-	}
-	cols := func(first string) []pdfCol {
-		return []pdfCol{{first, 60, "L", true}, {l.T("sales.cards"), 18, "R", false}, {l.T("sales.cancelled"), 22, "R", false},
-			{l.T("amount"), 26, "R", false}, {l.T("sales.commission"), 26, "R", false}, {l.T("sales.owed"), 28, "R", false}}
-	}
-	rows := make([][]string, 0, len(lines))
-	for _, s := range lines {
-		rows = append(rows, append([]string{s.Name}, figures(s.SalesFigures)...))
-	}
-	d.table(cols(l.T("sales.sales_point")), rows, append([]string{l.T("total")}, figures(merchant.SalesTotals(lines))...))
+	d.salesTable(l.T("sales.sales_point"), lines)
 	if len(lines) == 0 {
 		d.SetFont(pdfFont, "", 9)
 		d.CellFormat(pdfWidth, 6, l.T("sales.none"), "", 1, "L", false, 0, "")
@@ -75,11 +64,32 @@ func SalesStatementsPDF(m merchant.Month, lines []merchant.SalesLine, loc *time.
 		d.title(monthTitle(l, "sales.statement", m, names, s.Name), s.SalesPoint)
 		rows := make([][]string, 0, len(s.Products))
 		for _, p := range s.Products {
-			rows = append(rows, append([]string{l.ProductName(p.Product, names.Products[p.Product])}, figures(p.SalesFigures)...))
+			rows = append(rows, append([]string{l.ProductName(p.Product, names.Products[p.Product])}, salesFigures(l, p.SalesFigures)...))
 		}
-		d.table(cols(l.T("product")), rows, append([]string{l.T("total")}, figures(s.SalesFigures)...))
+		d.table(salesCols(l, l.T("product")), rows, append([]string{l.T("total")}, salesFigures(l, s.SalesFigures)...))
 	}
 	return d.bytes()
+}
+
+// salesFigures are the figures' cells of a sales table.
+func salesFigures(l i18n.Locale, f merchant.SalesFigures) []string {
+	return []string{l.Count(f.Cards), l.Count(f.Cancelled), l.Money(f.Amount), l.Money(f.Commission), l.Money(f.Owed())}
+}
+
+// salesCols are a sales table's columns, the first titled first.
+func salesCols(l i18n.Locale, first string) []pdfCol {
+	return []pdfCol{{first, 60, "L", true}, {l.T("sales.cards"), 18, "R", false}, {l.T("sales.cancelled"), 22, "R", false},
+		{l.T("amount"), 26, "R", false}, {l.T("sales.commission"), 26, "R", false}, {l.T("sales.owed"), 28, "R", false}}
+}
+
+// salesTable is one line per sales point and their total (the report's and the statements'
+// summary).
+func (d *pdfDoc) salesTable(first string, lines []merchant.SalesLine) {
+	rows := make([][]string, 0, len(lines))
+	for _, s := range lines {
+		rows = append(rows, append([]string{s.Name}, salesFigures(d.l, s.SalesFigures)...))
+	}
+	d.table(salesCols(d.l, first), rows, append([]string{d.l.T("total")}, salesFigures(d.l, merchant.SalesTotals(lines))...))
 }
 
 // Receipt papers.
