@@ -301,3 +301,14 @@ func TestRaceSaleCancelClose(t *testing.T) {
 	}
 	t.Logf("%s: the cancel won %d months, the close %d", db.Engine(), cancels, closes)
 }
+
+// BenchmarkIssueSale measures one card issued by a sales point: the card, its sales row and
+// its ledger entry in one write.
+func BenchmarkIssueSale(b *testing.B) {
+	db, _ := MustOpenDB(b)
+	f := mustFixture(b, db)
+	_, token := mustSalesPoint(b, db, "Hotel Histria", 1000, "koper-72h")
+	for b.Loop() {
+		mustSell(b, db, f.kr, token, "koper-72h", "")
+	}
+}
