@@ -134,6 +134,8 @@ func TestSalesPointAPI(t *testing.T) {
 	cancelled := e.mustSell(e.secret, "koper-72h", "")
 	e.must(200, "POST", "/api/v1/sales/cards/"+cancelled.ID+"/cancel", "", asKey(e.secret), nil)
 	wantError(t, e.redeem(key, cancelled.Token, o.ID, "10.00", "used-2"), 422, "card_blocked")
+	// The office cannot unblock it: it was never billed.
+	wantError(t, e.do("POST", "/api/v1/cards/"+cancelled.ID+"/unblock", `{}`, asAdmin), 409, "already_cancelled")
 
 	// The office finds a sales point's cards.
 	var found listBody[cardJSON]

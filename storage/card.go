@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
 )
 
 const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id,
@@ -131,7 +132,8 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 }
 
 // SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
-// a blocked card updates the reason and keeps the original time.
+// a blocked card updates the reason and keeps the original time. A card its sales point
+// cancelled is not unblocked: merchant.ErrAlreadyCancelled.
 func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, reason string) (card.Card, error) {
 	var c card.Card
 	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
@@ -141,6 +143,18 @@ func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, rea
 		if blocked {
 			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ? AND town = ?`, ms(tx.Now), reason, id, town)
 		} else {
+			// A card its sales point cancelled stays blocked: it is not billed (storage/sales.go).
+			// The card first, locked, as the cancel locks it: a cancel committed before is seen.
+			if _, err := cardWhere(tx, `id = ?`+tx.forUpdate(), id); err != nil && !errors.Is(err, card.ErrNotFound) {
+				return err
+			}
+			var cancelled int
+			if err := tx.queryRow(`SELECT count(*) FROM sales WHERE card_id = ? AND cancelled_at IS NOT NULL`, id).Scan(&cancelled); err != nil {
+				return err
+			}
+			if cancelled > 0 {
+				return merchant.ErrAlreadyCancelled
+			}
 			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ? AND town = ?`, id, town)
 		}
 		if err != nil {

@@ -312,3 +312,36 @@ func BenchmarkIssueSale(b *testing.B) {
 		mustSell(b, db, f.kr, token, "koper-72h", "")
 	}
 }
+
+// TestRaceSaleCancelUnblock: the office unblocks a card while its sales point cancels it: a
+// cancelled card (never billed) always stays blocked, and unblocking it afterwards is refused.
+func TestRaceSaleCancelUnblock(t *testing.T) {
+	db := openRaceDB(t)
+	f := mustFixture(t, db)
+	_, token := mustSalesPoint(t, db, "Hotel Histria", 1000, "koper-72h")
+	ctx := WithActor(context.Background(), "admin", "")
+	for round := range 8 {
+		c := mustSell(t, db, f.kr, token, "koper-72h", "")
+		if _, err := db.SetBlocked(ctx, "koper", c.ID, true, "checking"); err != nil {
+			t.Fatal(err)
+		}
+		errs := raceN(2, func(i int) error {
+			if i == 0 {
+				_, err := db.CancelSale(ctx, token, c.ID, "race")
+				return err
+			}
+			_, err := db.SetBlocked(ctx, "koper", c.ID, false, "")
+			return err
+		})
+		if errs[0] != nil || (errs[1] != nil && !errors.Is(errs[1], merchant.ErrAlreadyCancelled)) {
+			t.Fatalf("round %d: cancel %v, unblock %v", round, errs[0], errs[1])
+		}
+		got, err := db.Card(ctx, "koper", c.ID)
+		if err != nil || got.BlockedAt == nil {
+			t.Fatalf("round %d: the cancelled card is not blocked (%v)", round, err)
+		}
+		if _, err := db.SetBlocked(ctx, "koper", c.ID, false, ""); !errors.Is(err, merchant.ErrAlreadyCancelled) {
+			t.Fatalf("round %d: unblocking a cancelled card: %v", round, err)
+		}
+	}
+}
