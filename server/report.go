@@ -310,23 +310,40 @@ func monthAndFormat(c *fiber.Ctx) (merchant.Month, string, error) {
 	return m, format, nil
 }
 
+// monthPaper is what a handler of a month's paper reads first: the town, ?month=, ?format=,
+// the paper's options and the month's report document.
+type monthPaper struct {
+	town   string
+	m      merchant.Month
+	format string
+	o      paperOpts
+	doc    reportDoc
+}
+
+// loadMonthPaper reads the month's paper request and its report (the report's and the sales
+// points' statements' handlers).
+func (s *server) loadMonthPaper(c *fiber.Ctx) (monthPaper, error) {
+	var p monthPaper
+	var err error
+	if p.town, err = townOf(c); err != nil {
+		return p, err
+	}
+	if p.m, p.format, err = monthAndFormat(c); err != nil {
+		return p, err
+	}
+	if p.o, err = s.paperOpts(c, p.town, p.format); err != nil {
+		return p, err
+	}
+	p.doc, err = loadReport(c.UserContext(), s.db, p.town, p.m)
+	return p, err
+}
+
 func (s *server) handleReportMonthly(c *fiber.Ctx) error {
-	town, err := townOf(c)
+	p, err := s.loadMonthPaper(c)
 	if err != nil {
 		return err
 	}
-	m, format, err := monthAndFormat(c)
-	if err != nil {
-		return err
-	}
-	o, err := s.paperOpts(c, town, format)
-	if err != nil {
-		return err
-	}
-	doc, err := loadReport(c.UserContext(), s.db, town, m)
-	if err != nil {
-		return err
-	}
+	town, m, format, o, doc := p.town, p.m, p.format, p.o, p.doc
 	body, ctype, filename, err := doc.render(format, s.db.Now(), o)
 	if err != nil {
 		return err

@@ -431,25 +431,14 @@ type salesStatementsJSON struct {
 // each sales point's statement of the month, from the report (a closed month's from its
 // frozen report, so the same bytes every time).
 func (s *server) handleSalesStatements(c *fiber.Ctx) error {
-	town, err := townOf(c)
+	p, err := s.loadMonthPaper(c)
 	if err != nil {
 		return err
 	}
-	m, format, err := monthAndFormat(c)
-	if err != nil {
-		return err
-	}
-	o, err := s.paperOpts(c, town, format)
-	if err != nil {
-		return err
-	}
-	doc, err := loadReport(c.UserContext(), s.db, town, m)
-	if err != nil {
-		return err
-	}
+	town, m, o, doc := p.town, p.m, p.o, p.doc
 	lines := doc.report.Sales
 	name := "citycard-sales-" + m.String()
-	switch format {
+	switch p.format {
 	case "csv":
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+csvFilename(name, o.csv)+`"`)
