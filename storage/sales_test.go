@@ -183,10 +183,14 @@ func TestSaleLedgerTamper(t *testing.T) {
 }
 
 // TestRaceSaleCancelRedeem: a sales point cancels a card while a till redeems it, many times
-// over: exactly one wins each time (the card cancelled and the redemption refused as blocked,
-// or the redemption completed and the cancel refused), and the books verify.
+// over (on PostgreSQL through two instances, as two service processes): exactly one wins each
+// time (the card cancelled and the redemption refused as blocked, or the redemption completed
+// and the cancel refused), and the books verify.
 func TestRaceSaleCancelRedeem(t *testing.T) {
 	db := openRaceDB(t)
+	clock := &fixedClock{t: time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)}
+	db.SetClock(clock.Now)
+	dbs := raceInstances(t, db, clock, 2)
 	f := mustFixture(t, db)
 	_, token := mustSalesPoint(t, db, "Hotel Histria", 1000, "koper-72h")
 	ctx := WithActor(context.Background(), "admin", "")
@@ -195,10 +199,10 @@ func TestRaceSaleCancelRedeem(t *testing.T) {
 		c := mustSell(t, db, f.kr, token, "koper-72h", "")
 		errs := raceN(2, func(i int) error {
 			if i == 0 {
-				_, err := db.CancelSale(ctx, token, c.ID, "race")
+				_, err := dbs[0].CancelSale(ctx, token, c.ID, "race")
 				return err
 			}
-			_, _, err := db.Redeem(ctx, merchant.RedeemRequest{MerchantID: f.unlimited.MerchantID, CardInput: c.Token, OfferID: f.unlimited.ID,
+			_, _, err := dbs[len(dbs)-1].Redeem(ctx, merchant.RedeemRequest{MerchantID: f.unlimited.MerchantID, CardInput: c.Token, OfferID: f.unlimited.ID,
 				Amount: 1000, IdempotencyKey: "race-" + strconv.Itoa(round)}, card.Ref{Number: c.Number, FromToken: true})
 			return err
 		})
