@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,10 +43,23 @@ type Config struct {
 	// are upgraded into: CITYCARD_TOWN (default koper), CITYCARD_TOWN_NAME (default the code
 	// capitalised), languages CITYCARD_LANGUAGES, zone CITYCARD_TZ and public URL
 	// CITYCARD_PUBLIC_URL.
-	Town         string
-	TownName     string
-	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Town     string
+	TownName string
+	// RetentionDays is how many days after a card expired (or its activation deadline
+	// passed) its holder's personal data is kept (CITYCARD_RETENTION_DAYS); AuditAddressDays
+	// how long the audit log keeps full client addresses (CITYCARD_AUDIT_ADDRESS_DAYS). The
+	// privacy notice states both.
+	RetentionDays    int
+	AuditAddressDays int
+	// OpenDataLicense is the licence of the open data, a URL, named in the open-data
+	// catalogue (CITYCARD_OPEN_DATA_LICENSE, default CC BY 4.0).
+	OpenDataLicense string
+	dbFromConfig    bool // DB was set explicitly (the demo uses a temporary file otherwise)
 }
+
+// defaultOpenDataLicense is the open data's licence unless configured: Creative Commons
+// Attribution 4.0, which the EU's portals recommend for public sector data.
+const defaultOpenDataLicense = "https://creativecommons.org/licenses/by/4.0/"
 
 // minAdminTokenLen is the shortest CITYCARD_ADMIN_TOKEN accepted, in characters. The admin
 // token is the one secret a person may choose; a short one could be guessed in spite of the
@@ -73,6 +87,9 @@ func defaultConfig() Config {
 		Languages: []string{"sl", "it"},
 
 		MaxOpenConflicts: merchant.DefaultMaxOpenConflicts,
+		RetentionDays:    30,
+		AuditAddressDays: 90,
+		OpenDataLicense:  defaultOpenDataLicense,
 	}
 }
 
@@ -141,6 +158,24 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return cfg, nil, fmt.Errorf("CITYCARD_MAX_OPEN_CONFLICTS must be a whole number from 0 (no cap) to 100000, got %q", v)
 		}
 		cfg.MaxOpenConflicts = n
+	}
+	for _, d := range []struct {
+		key string
+		dst *int
+	}{{"CITYCARD_RETENTION_DAYS", &cfg.RetentionDays}, {"CITYCARD_AUDIT_ADDRESS_DAYS", &cfg.AuditAddressDays}} {
+		if v := getenv(d.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 3660 {
+				return cfg, nil, fmt.Errorf("%s must be a whole number of days from 1 to 3660, got %q", d.key, v)
+			}
+			*d.dst = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("CITYCARD_OPEN_DATA_LICENSE")); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return cfg, nil, fmt.Errorf("CITYCARD_OPEN_DATA_LICENSE must be the licence's URL (https://…), got %q", v)
+		}
+		cfg.OpenDataLicense = v
 	}
 	for _, p := range []struct {
 		key string

@@ -10,6 +10,8 @@ func (s *server) routes(app *fiber.App) {
 	app.Get("/", s.handleHome)              // the front door: the town's page, or the list of the towns
 	app.Get("/t/:code", s.handleTownHome)   // a town's page
 	app.Get("/towns.css", s.handleTownsCSS) // each town's colour, for its pages
+	app.Get("/privacy", s.handlePrivacy)    // a town's privacy notice (server/privacy.go)
+	app.Get("/t/:code/privacy", s.handleTownPrivacy)
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
@@ -29,6 +31,7 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/keys", s.handlePublicKeys)
 	pub.Get("/ledger/checkpoints", s.handleLedgerCheckpoints)
 	pub.Get("/towns", s.handlePublicTowns)
+	pub.Get("/open-data/catalog", s.handleOpenDataCatalog) // DCAT-AP, for open-data portals (server/opendata.go)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 	// A till pairs with a one-time code from the console (the code is the credential).

@@ -1441,6 +1441,7 @@
   // townTexts redoes the texts of the towns' panels that code sets, after a language switch.
   function townTexts() {
     $("town-title").textContent = state.editTown ? t("towns.edit", { name: name(state.editTown.name) || state.editTown.code }) : t("towns.new");
+    privacyNote();
     $("town-save").textContent = t(state.editTown ? "towns.save" : "towns.create");
     if (state.tokensTown) $("tokens-title").textContent = t("tokens.title", { name: name(state.tokensTown.name) || state.tokensTown.code });
     if (state.newToken) $("token-new-title").textContent = t("tokens.new_title", { label: state.newToken });
@@ -1482,6 +1483,17 @@
   }
   $("t-own").addEventListener("change", ownChanged);
 
+  // privacyNote says, in the town's settings, when its privacy notice is not filled in (it
+  // then names the municipality as the controller and gives no contact), and links to it.
+  function privacyNote() {
+    var tw = state.editTown, p = tw && tw.privacy || {};
+    var unset = !!tw && !p.controller && !p.contact;
+    $("t-privacy-unset").textContent = unset ? t("towns.privacy_unset", { name: name(tw.name) || tw.code }) : "";
+    show("t-privacy-unset", unset);
+    show("t-privacy-view", !!tw);
+    if (tw) $("t-privacy-view").href = "/t/" + encodeURIComponent(tw.code) + "/privacy?lang=" + state.lang;
+  }
+
   function editTown(tw) {
     state.editTown = tw;
     townTexts();
@@ -1490,6 +1502,8 @@
     $("t-zone").value = tw ? tw.timezone : "Europe/Ljubljana";
     $("t-url").value = tw && tw.public_url || "";
     LANGS.forEach(function (l) { $("t-" + l).value = tw && tw.name && tw.name[l] || ""; });
+    var pr = tw && tw.privacy || {};
+    $("t-controller").value = pr.controller || ""; $("t-address").value = pr.address || ""; $("t-contact").value = pr.contact || "";
     var langs = tw && tw.languages && tw.languages.length ? tw.languages : ["sl"];
     $("t-own").value = langs[0];
     ownChanged();
@@ -1509,7 +1523,8 @@
     if (!Object.keys(names).length) { $("town-error").textContent = t("towns.name_needed"); return; }
     var langs = [$("t-own").value];
     document.querySelectorAll("#t-also input:checked").forEach(function (b) { if (langs.indexOf(b.value) < 0) langs.push(b.value); });
-    var body = { name: names, timezone: $("t-zone").value.trim(), languages: langs, public_url: $("t-url").value.trim() };
+    var body = { name: names, timezone: $("t-zone").value.trim(), languages: langs, public_url: $("t-url").value.trim(),
+      privacy: { controller: $("t-controller").value.trim(), address: $("t-address").value.trim(), contact: $("t-contact").value.trim() } };
     var tw = state.editTown;
     if (!tw) body.code = $("t-code").value.trim();
     api(tw ? "PATCH" : "POST", tw ? "/api/v1/towns/" + encodeURIComponent(tw.code) : "/api/v1/towns", body, true).then(function (res) {

@@ -71,6 +71,13 @@
     $("card-name").textContent = cardName();
     $("lang").value = lang;
     PAGE.applyTexts(t);
+    // The privacy notice opens in the till's language, which is the clerk's choice here.
+    var notice = $("link-privacy");
+    if (notice) {
+      var u = new URL(notice.getAttribute("href"), location.href);
+      u.searchParams.set("lang", lang);
+      notice.setAttribute("href", u.pathname + u.search);
+    }
   }
   $("lang").addEventListener("change", function () {
     lang = $("lang").value;
