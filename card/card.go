@@ -62,7 +62,8 @@ type Card struct {
 	BatchID     string // the batch it was issued in, empty for a single card
 	// ErasedAt is when the holder's personal data (Holder, BlockReason) was erased, by the
 	// office or the retention job (docs/privacy.md); nil while it is kept.
-	ErasedAt *time.Time
+	ErasedAt   *time.Time
+	SalesPoint string // the sales point that issued it, empty for the office's
 }
 
 // Status returns the card's status at now.

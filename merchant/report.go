@@ -130,6 +130,9 @@ type Report struct {
 	// by town code. Nil only in a report frozen before the network of towns: such a month
 	// is wholly its own town's (see OwnIssuers).
 	Issuers []IssuerLine
+	// Sales are the month's cards issued by sales points, one line per sales point
+	// (merchant/sales.go); nil in a month without them.
+	Sales []SalesLine
 }
 
 // Adjustment is the void of a redemption whose month was already closed, booked in the

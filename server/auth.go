@@ -84,6 +84,11 @@ func (s *server) requireAdmin(c *fiber.Ctx) error {
 	if ok {
 		return errForbidden
 	}
+	if _, ok, err := s.salesPointBySecret(c, secret); err != nil {
+		return err
+	} else if ok {
+		return errForbidden // a sales point has its own routes (server/sales.go)
+	}
 	return s.signinFailed(c)
 }
 
@@ -108,6 +113,11 @@ func (s *server) requireMerchant(c *fiber.Ctx) error {
 		if _, office, err := s.officeBySecret(c, secret); err != nil {
 			return err
 		} else if office {
+			return errForbidden
+		}
+		if _, sp, err := s.salesPointBySecret(c, secret); err != nil {
+			return err
+		} else if sp {
 			return errForbidden
 		}
 		return s.signinFailed(c)

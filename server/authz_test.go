@@ -22,6 +22,7 @@ const (
 	adminOnly   = "admin"    // the network admin and the town offices; 401 without a valid secret, 403 for a merchant key
 	networkOnly = "network"  // the network admin only; 403 for an office token or a merchant key
 	tillOnly    = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin or an office token
+	salesOnly   = "sales"    // a sales point's secret; 401 without a valid secret, 403 for every other role
 	// metricsOnly is the metrics token (CITYCARD_METRICS_TOKEN, set for the test): every other
 	// secret, the admin's included, is 401.
 	metricsOnly = "metrics"
@@ -132,6 +133,20 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/towns/:code/tokens":           {who: networkOnly, changes: true, path: "/api/v1/towns/koper/tokens", body: `{"label":"Koper office"}`},
 	"GET /api/v1/towns/:code/tokens":            {who: networkOnly, path: "/api/v1/towns/koper/tokens"},
 	"DELETE /api/v1/towns/:code/tokens/:id":     {who: networkOnly, changes: true, path: "/api/v1/towns/koper/tokens/{officetoken}"},
+	// Sales points (server/sales.go): the office manages them; each issues and cancels its own
+	// cards ("other" is koper's second sales point, "town" ptuj's, which may not sell koper-72h).
+	"GET /sell":                               {who: public},
+	"POST /api/v1/sales-points":               {town: notFound, who: adminOnly, changes: true, body: `{"name":"Hotel {caller}","products":["koper-72h"],"commission":"10"}`},
+	"GET /api/v1/sales-points":                {who: adminOnly},
+	"GET /api/v1/sales-points/:id":            {town: notFound, who: adminOnly, path: "/api/v1/sales-points/{salespoint}"},
+	"PATCH /api/v1/sales-points/:id":          {town: notFound, who: adminOnly, changes: true, path: "/api/v1/sales-points/{salespoint}", body: `{"commission":"12.5"}`},
+	"POST /api/v1/sales-points/:id/token":     {town: notFound, who: adminOnly, changes: true, path: "/api/v1/sales-points/{salespoint}/token"},
+	"GET /api/v1/reports/sales-statements":    {who: adminOnly, path: "/api/v1/reports/sales-statements?month=2026-10"},
+	"GET /api/v1/sales/me":                    {who: salesOnly, other: statusOK, town: statusOK},
+	"POST /api/v1/sales/cards":                {who: salesOnly, other: statusOK, town: 422, changes: true, body: `{"product":"koper-72h","holder":"Giulia Rossi","lang":"it"}`},
+	"GET /api/v1/sales/cards":                 {who: salesOnly, other: statusOK, town: statusOK},
+	"POST /api/v1/sales/cards/:id/cancel":     {who: salesOnly, other: notFound, town: notFound, changes: true, path: "/api/v1/sales/cards/{salescard}/cancel", body: `{"reason":"mistake"}`},
+	"GET /api/v1/sales/cards/:id/receipt.pdf": {who: salesOnly, other: notFound, town: notFound, path: "/api/v1/sales/cards/{salescard}/receipt.pdf"},
 }
 
 // TestAuthorizationMatrix calls every route registered in the app as no one, with a wrong
@@ -188,8 +203,32 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	if _, err := e.db.CreateBatch(ctx, e.s.keys, &batch); err != nil {
 		t.Fatal(err)
 	}
+	// Sales points: A and B of koper and one of ptuj call; C is the one the office manages.
+	salesPoint := func(town, name, product string) (merchant.SalesPoint, string) {
+		secret := newSecret(salesPointPrefix)
+		sum := sha256.Sum256([]byte(secret))
+		p := merchant.SalesPoint{Name: name, Products: []string{product}, CommissionBP: 1000}
+		if err := e.db.CreateSalesPoint(ctx, town, &p, sum[:]); err != nil {
+			t.Fatal(err)
+		}
+		return p, secret
+	}
+	spA, secretA := salesPoint("koper", "Hotel A", "koper-72h")
+	spB, secretB := salesPoint("koper", "Hotel B", "koper-72h")
+	spP, secretP := salesPoint("ptuj", "Hotel P", "ptuj-24h")
+	spC, _ := salesPoint("koper", "Hotel C", "koper-72h")
+	sell := func() card.Card {
+		sum := sha256.Sum256([]byte(secretA))
+		c, err := e.db.IssueSale(ctx, e.s.keys, sum[:], "koper-72h", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	salesCard := sell()
 	// Koper's identifiers: nothing the other town's office or merchant is answered may hold one.
-	koperIDs := []string{e.merchA.ID, e.merchB.ID, e.offerA.ID, e.onceA.ID, e.offerB.ID, e.card.ID, e.officeKID, tok.ID, batch.ID}
+	koperIDs := []string{e.merchA.ID, e.merchB.ID, e.offerA.ID, e.onceA.ID, e.offerB.ID, e.card.ID, e.officeKID, tok.ID, batch.ID,
+		spA.ID, spB.ID, spC.ID, salesCard.ID}
 
 	type caller struct {
 		name, secret, actor string
@@ -203,6 +242,9 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		{name: "merchant B", secret: e.keyB, actor: e.merchB.ID, want: 403},
 		{name: "merchant A", secret: e.keyA, actor: e.merchA.ID, want: 403},
 		{name: "merchant of ptuj", secret: e.keyP, actor: e.merchP.ID, want: 403, otherTown: true},
+		{name: "sales point A", secret: secretA, actor: spA.ID, want: 403},
+		{name: "sales point B", secret: secretB, actor: spB.ID, want: 403},
+		{name: "sales point of ptuj", secret: secretP, actor: spP.ID, want: 403, otherTown: true},
 		{name: "office of ptuj", secret: e.officeP, actor: e.officePID, want: 403, otherTown: true},
 		{name: "office of koper", secret: e.officeK, actor: e.officeKID, want: 403},
 		{name: "network admin", secret: e.admin, actor: "admin", header: e.koper, want: 403},
@@ -224,6 +266,12 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		case tc.who == tillOnly && c.name == "merchant B":
 			c.want = tc.other
 		case tc.who == tillOnly && c.name == "merchant of ptuj":
+			c.want = tc.town
+		case tc.who == salesOnly && c.name == "sales point A":
+			c.want = statusOK
+		case tc.who == salesOnly && c.name == "sales point B":
+			c.want = tc.other
+		case tc.who == salesOnly && c.name == "sales point of ptuj":
 			c.want = tc.town
 		case tc.who == metricsOnly:
 			c.want = 401
@@ -277,13 +325,16 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			fresh = cs[0].ID
 			koperIDs = append(koperIDs, fresh)
 		}
+		if strings.Contains(tc.path, "{salescard}") && strings.Contains(tc.path, "cancel") {
+			salesCard = sell() // a cancel is final: each caller gets its own
+		}
 		pairing := ""
 		if strings.Contains(tc.body, "{pairing}") { // a pairing code works once: a fresh one per caller
 			pairing = mustPairingCode(t, e.db, e.merchA.ID)
 		}
 		fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
 			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{conflict}", conf.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1),
-			"{pairing}", pairing, "{freshcard}", fresh)
+			"{pairing}", pairing, "{freshcard}", fresh, "{salespoint}", spC.ID, "{salescard}", salesCard.ID)
 		path := route
 		if tc.path != "" {
 			path = tc.path

@@ -24,6 +24,7 @@ type cardJSON struct {
 	Token       string            `json:"token"`
 	QRURL       string            `json:"qr_url"`
 	BatchID     *string           `json:"batch_id"`
+	SalesPoint  *string           `json:"sales_point,omitempty"` // a sales point's card only
 	Redemptions *[]redemptionJSON `json:"redemptions,omitempty"`
 	ErasedAt    *string           `json:"erased_at,omitempty"`
 }
@@ -39,6 +40,7 @@ func (s *server) toCardJSON(c card.Card) cardJSON {
 		IssuedAt: timeJSON(c.IssuedAt), ActivatedAt: timePtrJSON(c.ActivatedAt), ExpiresAt: timePtrJSON(c.ExpiresAt),
 		ActivateBy: timeJSON(c.ActivateBy), BlockedAt: timePtrJSON(c.BlockedAt), BlockReason: c.BlockReason,
 		Token: c.Token, QRURL: s.cardURL(c.Town, c.Token), BatchID: strPtr(c.BatchID),
+		SalesPoint: strPtr(c.SalesPoint),
 	}
 }
 
@@ -91,7 +93,7 @@ func (s *server) handleCardList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := storage.CardFilter{Town: town, Product: c.Query("product"), Batch: c.Query("batch")}
+	f := storage.CardFilter{Town: town, Product: c.Query("product"), Batch: c.Query("batch"), SalesPoint: c.Query("sales_point")}
 	if raw := c.Query("number"); raw != "" {
 		n, err := card.NormalizeNumber(raw)
 		if err != nil {

@@ -40,6 +40,9 @@ func (s *server) loadDemo(ctx context.Context, stdout io.Writer, networkToken st
 		fmt.Fprintf(stdout, "demo: %s (town %s): office token: %s\n", t.Name, t.Code, t.OfficeToken)
 		fmt.Fprintf(stdout, "demo: %s: merchant %q, API key: %s\n", t.Name, t.MerchantName, t.MerchantKey)
 		fmt.Fprintf(stdout, "demo: %s: an unused card, number %s: %s\n", t.Name, card.FormatNumber(t.CardNumber), t.CardURL)
+		if t.SalesPointToken != "" {
+			fmt.Fprintf(stdout, "demo: %s: sales point %q, secret: %s (counter page %s/sell)\n", t.Name, t.SalesPointName, t.SalesPointToken, s.cfg.PublicURL)
+		}
 	}
 	fmt.Fprintf(stdout, "demo: an unused network card (accepted in every demo town), number %s: %s\n", card.FormatNumber(res.NetworkCardNumber), res.NetworkCardURL)
 	fmt.Fprintf(stdout, "demo: web till %s/pos (merchant key), office console %s/admin (network or office token)\n", s.cfg.PublicURL, s.cfg.PublicURL)
@@ -76,6 +79,7 @@ var demoAPI = tools.DemoAPI{
 		}
 		return r.apply(o)
 	},
-	Money:     parseMoney,
-	NewSecret: newSecret,
+	Money:      parseMoney,
+	NewSecret:  newSecret,
+	SalesPoint: readSalesPoint,
 }

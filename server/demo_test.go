@@ -44,14 +44,15 @@ func TestSeedDemo(t *testing.T) {
 				ts.must(200, "GET", path+"?limit=500", "", asAdmin.with(HeaderTown, town), &l)
 				return len(l.Items)
 			}
-			// Koper: its 3 products and the network's; its 6 cards and 2 network cards; its 22
-			// redemptions and the network cards' 5 at its merchants. Ptuj likewise.
+			// Koper: its 3 products and the network's; its 6 cards, 2 network cards and the 12 its
+			// two sales points issued; its 22 redemptions and the network cards' 5 at its
+			// merchants. Ptuj likewise, without sales points.
 			for _, tc := range []struct {
 				town string
 				want map[string]int
 			}{
-				{"koper", map[string]int{"/api/v1/products": 4, "/api/v1/merchants": 12, "/api/v1/offers": 22, "/api/v1/cards": 8, "/api/v1/redemptions": 27}},
-				{"ptuj", map[string]int{"/api/v1/products": 2, "/api/v1/merchants": 7, "/api/v1/offers": 8, "/api/v1/cards": 4, "/api/v1/redemptions": 14}},
+				{"koper", map[string]int{"/api/v1/products": 4, "/api/v1/merchants": 12, "/api/v1/offers": 22, "/api/v1/cards": 20, "/api/v1/redemptions": 27, "/api/v1/sales-points": 2}},
+				{"ptuj", map[string]int{"/api/v1/products": 2, "/api/v1/merchants": 7, "/api/v1/offers": 8, "/api/v1/cards": 4, "/api/v1/redemptions": 14, "/api/v1/sales-points": 0}},
 			} {
 				for path, want := range tc.want {
 					if got := count(tc.town, path); got != want {
@@ -126,6 +127,21 @@ func TestSeedDemo(t *testing.T) {
 						t.Errorf("the network card is not accepted in %s", tr.Code)
 					}
 				}
+			}
+			// Koper's first sales point signs in with the secret the demo prints; its statements
+			// of the months the demo touches add up.
+			if !strings.HasPrefix(res.Towns[0].SalesPointToken, "ccs_") || res.Towns[0].SalesPointName != "Hotel Histria" || res.Towns[1].SalesPointToken != "" {
+				t.Fatalf("demo sales points %+v", res.Towns)
+			}
+			ts.must(200, "GET", "/api/v1/sales/me", "", asKey(res.Towns[0].SalesPointToken), nil)
+			var sold, cancelled int
+			for _, m := range demoMonths(now) {
+				var st salesStatements
+				ts.must(200, "GET", "/api/v1/reports/sales-statements?month="+m, "", asAdmin.with(HeaderTown, "koper"), &st)
+				sold, cancelled = sold+st.Totals.Cards, cancelled+st.Totals.Cancelled
+			}
+			if sold != 10 || cancelled != 2 {
+				t.Errorf("the demo's sales: %d cards billed and %d cancelled, want 10 and 2", sold, cancelled)
 			}
 			if res.MerchantKey != res.Towns[0].MerchantKey || res.CardURL != res.Towns[0].CardURL {
 				t.Error("the top-level merchant and card are not the first town's")

@@ -90,6 +90,10 @@ var errorTable = []struct {
 	{merchant.ErrTooManyConflicts, 429, "too_many_conflicts", ""},
 	{storage.ErrWalletAuth, 401, "unauthorized", "wallet_auth"},
 	{errWalletNotConfigured, 404, "wallet_not_configured", ""},
+	{merchant.ErrProductNotAllowed, 422, "product_not_allowed", ""},
+	{merchant.ErrCancelWindowOver, 409, "cancel_window_over", ""},
+	{merchant.ErrAlreadyCancelled, 409, "already_cancelled", ""},
+	{merchant.ErrSalesPointStopped, 403, "forbidden", "sales_point_inactive"},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

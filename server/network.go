@@ -16,13 +16,9 @@ func (s *server) handleReportNetwork(c *fiber.Ctx) error {
 	if err := requireNetwork(c); err != nil {
 		return err
 	}
-	m, err := merchant.ParseMonth(c.Query("month"))
+	m, format, err := monthAndFormat(c)
 	if err != nil {
 		return err
-	}
-	format := c.Query("format", "json")
-	if format != "json" && format != "csv" && format != "pdf" {
-		return badRequest("format must be json, csv or pdf")
 	}
 	l, err := s.paperLang(c.Query("lang"))
 	if err != nil {

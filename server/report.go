@@ -55,6 +55,9 @@ type reportJSON struct {
 	Adjustments adjustmentsJSON    `json:"adjustments"`
 	// Issuers are absent from a report frozen before the network of towns.
 	Issuers []issuerLineJSON `json:"issuers"`
+	// Sales are absent from a month without cards issued by sales points (and from every
+	// report frozen before them), so those reports keep their bytes.
+	Sales []salesLineJSON `json:"sales,omitempty"`
 }
 
 // issuerLineJSON is a town report's line of the redemptions of the cards one town issued.
@@ -149,6 +152,7 @@ func toReportJSON(r merchant.Report) reportJSON {
 	for i, l := range r.Issuers {
 		out.Issuers[i] = issuerLineJSON{l.Town, toCountersJSON(l.Counters)}
 	}
+	out.Sales = toSalesLinesJSON(r.Sales)
 	return out
 }
 
@@ -204,6 +208,7 @@ func decodeReport(b []byte) (merchant.Report, error) {
 			r.Issuers = append(r.Issuers, merchant.IssuerLine{Town: l.Town, Counters: counters(l.countersJSON)})
 		}
 	}
+	r.Sales = fromSalesLinesJSON(in.Sales, &p)
 	return r, p.err
 }
 
@@ -291,27 +296,54 @@ func (d reportDoc) render(format string, now time.Time, o paperOpts) (body []byt
 	return nil, "", "", badRequest("format must be json, csv or pdf")
 }
 
-func (s *server) handleReportMonthly(c *fiber.Ctx) error {
-	town, err := townOf(c)
-	if err != nil {
-		return err
-	}
+// monthAndFormat reads a month's paper's ?month= (YYYY-MM) and ?format= (json, the default,
+// csv or pdf): 400 invalid_request otherwise.
+func monthAndFormat(c *fiber.Ctx) (merchant.Month, string, error) {
 	m, err := merchant.ParseMonth(c.Query("month"))
 	if err != nil {
-		return err
+		return m, "", err
 	}
 	format := c.Query("format", "json")
 	if format != "json" && format != "csv" && format != "pdf" {
-		return badRequest("format must be json, csv or pdf")
+		return m, "", badRequest("format must be json, csv or pdf")
 	}
-	o, err := s.paperOpts(c, town, format)
+	return m, format, nil
+}
+
+// monthPaper is what a handler of a month's paper reads first: the town, ?month=, ?format=,
+// the paper's options and the month's report document.
+type monthPaper struct {
+	town   string
+	m      merchant.Month
+	format string
+	o      paperOpts
+	doc    reportDoc
+}
+
+// loadMonthPaper reads the month's paper request and its report (the report's and the sales
+// points' statements' handlers).
+func (s *server) loadMonthPaper(c *fiber.Ctx) (monthPaper, error) {
+	var p monthPaper
+	var err error
+	if p.town, err = townOf(c); err != nil {
+		return p, err
+	}
+	if p.m, p.format, err = monthAndFormat(c); err != nil {
+		return p, err
+	}
+	if p.o, err = s.paperOpts(c, p.town, p.format); err != nil {
+		return p, err
+	}
+	p.doc, err = loadReport(c.UserContext(), s.db, p.town, p.m)
+	return p, err
+}
+
+func (s *server) handleReportMonthly(c *fiber.Ctx) error {
+	p, err := s.loadMonthPaper(c)
 	if err != nil {
 		return err
 	}
-	doc, err := loadReport(c.UserContext(), s.db, town, m)
-	if err != nil {
-		return err
-	}
+	town, m, format, o, doc := p.town, p.m, p.format, p.o, p.doc
 	body, ctype, filename, err := doc.render(format, s.db.Now(), o)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ func (s *server) routes(app *fiber.App) {
 	app.Get("/pos", s.handlePosPage)
 	app.Get("/pos/manifest.webmanifest", s.handlePosManifest)
 	app.Get("/admin", s.handleAdminPage)
+	app.Get("/sell", s.handleSellPage) // a sales point's counter page (server/sales.go)
 	pub := app.Group("/api/v1/public")
 	pub.Get("/cards/:token", s.handlePublicCardGet)
 	pub.Get("/offers", s.handlePublicOffersList)
@@ -45,7 +46,7 @@ func (s *server) routes(app *fiber.App) {
 	app.Post("/api/v1/pos/pair", s.handlePosPair)
 
 	// Admin: the town-centre office and the municipality.
-	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public"))
+	admin := app.Group("/api/v1", s.requireAdminFor("/api/v1/pos", "/api/v1/public", "/api/v1/sales/"))
 	admin.Post("/products", s.handleProductCreate)
 	admin.Get("/products", s.handleProductList)
 	admin.Post("/cards", s.handleCardCreate)
@@ -83,6 +84,12 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/reports/monthly/:month/close", s.handleReportClose)
 	admin.Get("/reports/statements", s.handleStatementList)
 	admin.Get("/ledger/verify", s.handleLedgerVerify)
+	admin.Post("/sales-points", s.handleSalesPointCreate) // hotels and tourist offices (server/sales.go)
+	admin.Get("/sales-points", s.handleSalesPointList)
+	admin.Get("/sales-points/:id", s.handleSalesPointGet)
+	admin.Patch("/sales-points/:id", s.handleSalesPointUpdate)
+	admin.Post("/sales-points/:id/token", s.handleSalesPointToken)
+	admin.Get("/reports/sales-statements", s.handleSalesStatements)
 	// The network: towns and their offices (network admin; an office reads its own town).
 	admin.Post("/towns", s.handleTownCreate)
 	admin.Get("/me", s.handleMe) // who the console signed in as (server/me.go)
@@ -104,6 +111,14 @@ func (s *server) routes(app *fiber.App) {
 	pos.Get("/redemptions", s.handlePosRedemptionList)
 	pos.Post("/redemptions/:id/void", s.handlePosVoid)
 	pos.Get("/statements", s.handlePosStatements)
+
+	// Sales point: a hotel's or tourist office's secret (server/sales.go).
+	sales := app.Group("/api/v1/sales", s.requireSalesPoint)
+	sales.Get("/me", s.handleSalesMe)
+	sales.Post("/cards", s.handleSalesCardCreate)
+	sales.Get("/cards", s.handleSalesCardList)
+	sales.Post("/cards/:id/cancel", s.handleSalesCardCancel)
+	sales.Get("/cards/:id/receipt.pdf", s.handleSalesCardReceipt)
 }
 
 // requireAdminFor is requireAdmin for a group mounted on /api/v1, skipping the sub-trees that

@@ -117,13 +117,9 @@ func (s *server) sendStatements(c *fiber.Ctx, only *merchant.Merchant) error {
 	if err != nil {
 		return err
 	}
-	m, err := merchant.ParseMonth(c.Query("month"))
+	m, format, err := monthAndFormat(c)
 	if err != nil {
 		return err
-	}
-	format := c.Query("format", "json")
-	if format != "json" && format != "csv" && format != "pdf" {
-		return badRequest("format must be json, csv or pdf")
 	}
 	all := false
 	switch c.Query("all", "false") {

@@ -9,9 +9,20 @@ import (
 	"time"
 
 	"github.com/citycard/citycard/card"
+	"github.com/citycard/citycard/merchant"
 )
 
-const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id, erased_at`
+// cardColumns are the columns scanCard reads from the cards table: its own, then the sales
+// point that issued the card (the sales table's primary key), if any.
+const cardColumns = cardOwnColumns + `, (SELECT sales_point_id FROM sales WHERE sales.card_id = cards.id)`
+
+const cardOwnColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id, erased_at`
+
+// cardColumnsOf is cardColumns for a query that names the cards table alias.
+func cardColumnsOf(alias string) string {
+	return alias + "." + strings.ReplaceAll(cardOwnColumns, ", ", ", "+alias+".") +
+		`, (SELECT sales_point_id FROM sales WHERE sales.card_id = ` + alias + `.id)`
+}
 
 // CreateCards issues n cards of product in town, in one transaction, each with a fresh
 // random number and a token signed by kr. The product must be the town's own or a network
@@ -100,6 +111,8 @@ type CardFilter struct {
 	Product string // product code
 	Number  string // the exact, normalised 12-digit number
 	Batch   string // batch id
+	// SalesPoint is the id of the sales point that issued the cards.
+	SalesPoint string
 }
 
 // Cards lists cards, newest first.
@@ -119,13 +132,17 @@ func (db *DB) Cards(ctx context.Context, f CardFilter, page Page) ([]card.Card, 
 	if f.Product != "" {
 		where, args = append(where, "product_code = ?"), append(args, f.Product)
 	}
+	if f.SalesPoint != "" {
+		where, args = append(where, "id IN (SELECT card_id FROM sales WHERE sales_point_id = ?)"), append(args, f.SalesPoint)
+	}
 	where = append(where, "seq < ?")
 	return list(db.reader(ctx), `SELECT `+cardColumns+` FROM cards WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`,
 		args, page, true, func(r *sql.Rows) (card.Card, int64, error) { return scanCard(r) })
 }
 
 // SetBlocked blocks (with a reason) or unblocks a card town issued and returns it. Blocking
-// a blocked card updates the reason and keeps the original time.
+// a blocked card updates the reason and keeps the original time. A card its sales point
+// cancelled is not unblocked: merchant.ErrAlreadyCancelled.
 func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, reason string) (card.Card, error) {
 	var c card.Card
 	defer func() { db.cache.cards.invalidate(c.Number, c.Number == "") }()
@@ -135,6 +152,18 @@ func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, rea
 		if blocked {
 			res, err = tx.exec(`UPDATE cards SET blocked_at = coalesce(blocked_at, ?), block_reason = ? WHERE id = ? AND town = ?`, ms(tx.Now), reason, id, town)
 		} else {
+			// A card its sales point cancelled stays blocked: it is not billed (storage/sales.go).
+			// The card first, locked, as the cancel locks it: a cancel committed before is seen.
+			if _, err := cardWhere(tx, `id = ?`+tx.forUpdate(), id); err != nil && !errors.Is(err, card.ErrNotFound) {
+				return err
+			}
+			var cancelled int
+			if err := tx.queryRow(`SELECT count(*) FROM sales WHERE card_id = ? AND cancelled_at IS NOT NULL`, id).Scan(&cancelled); err != nil {
+				return err
+			}
+			if cancelled > 0 {
+				return merchant.ErrAlreadyCancelled
+			}
 			res, err = tx.exec(`UPDATE cards SET blocked_at = NULL, block_reason = '' WHERE id = ? AND town = ?`, id, town)
 		}
 		if err != nil {
@@ -203,9 +232,9 @@ func scanCard(s scanner) (card.Card, int64, error) {
 	var c card.Card
 	var seq, issued, activateBy int64
 	var activated, expires, blocked, erased sql.NullInt64
-	var batch sql.NullString
-	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch, &erased)
-	c.BatchID, c.ErasedAt = batch.String, fromNullMS(erased)
+	var batch, sp sql.NullString
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch, &erased, &sp)
+	c.BatchID, c.ErasedAt, c.SalesPoint = batch.String, fromNullMS(erased), sp.String
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
 	return c, seq, err

@@ -249,6 +249,11 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 	}
 	acc := newRollupAcc(town, loc, nil)
 	closed := map[string]bool{} // months with a close entry
+	sales, err := townSales(q, town)
+	if err != nil {
+		return LedgerCheck{}, err
+	}
+	saleBooked := map[string]bool{} // entry ids of the sale and sale_cancel entries seen
 	rows, err := q.query(`SELECT l.town, l.seq, l.version, l.card_town, l.kind, l.redemption_id, l.card_id, l.card_number, l.merchant_id, l.offer_id,
 			l.terminal, l.product_code, l.category, l.amount_cents, l.discount_cents, l.share_cents, l.created_at, l.at, l.month,
 			l.reason, l.hash,
@@ -294,6 +299,16 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 				return bad(e.Seq, "", "the close of %s differs from its ledger entry", e.Month), nil
 			}
 			closed[e.Month.String()] = true
+		} else if e.Kind == merchant.LedgerSale || e.Kind == merchant.LedgerSaleCancel {
+			// A sales point's card: its sales row must say what the entry booked.
+			sr, ok := sales[e.CardID]
+			if !ok {
+				return bad(e.Seq, e.RedemptionID, "the sale of card %s is not in the sales table", e.CardID), nil
+			}
+			if p := saleMismatch(e, sr); p != "" {
+				return bad(e.Seq, e.RedemptionID, "the sale of card %s differs from its ledger entry: %s", e.CardID, p), nil
+			}
+			saleBooked[e.RedemptionID] = true
 		} else {
 			if !found {
 				return bad(e.Seq, e.RedemptionID, "redemption %s is not in the redemptions table", e.RedemptionID), nil
@@ -323,6 +338,9 @@ func (db *DB) VerifyLedger(ctx context.Context, town string, extra ...merchant.C
 	rows.Close()
 	if len(anchors) > 0 {
 		return bad(n+1, "", "entry %d is missing: %s saw %d entries, the ledger has %d", n+1, anchors[0].name, anchors[0].entries, n), nil
+	}
+	if c := unbookedSale(sales, saleBooked, n); c != nil {
+		return *c, nil
 	}
 	if c, err := unbookedRow(q, town, n); err != nil || c != nil {
 		if err != nil {
@@ -424,6 +442,28 @@ func unbookedRow(q querier, town string, n int64) (*LedgerCheck, error) {
 		c.Problem = fmt.Sprintf("the void of redemption %s has no ledger entry", id)
 	}
 	return &c, nil
+}
+
+// unbookedSale names a sales row of the town without its issue entry, or cancelled without
+// its cancel entry, in a ledger of n entries (first_bad n+1), or nil.
+func unbookedSale(sales map[string]saleRow, booked map[string]bool, n int64) *LedgerCheck {
+	ids := make([]string, 0, len(sales))
+	for id := range sales {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // the same row named every time
+	for _, id := range ids {
+		s := sales[id]
+		switch {
+		case !booked[merchant.SaleID(id)]:
+			return &LedgerCheck{FirstBad: strconv.FormatInt(n+1, 10), RedemptionID: merchant.SaleID(id),
+				Problem: fmt.Sprintf("the sale of card %s has no ledger entry", id)}
+		case s.cancelledAt != nil && !booked[merchant.SaleCancelID(id)]:
+			return &LedgerCheck{FirstBad: strconv.FormatInt(n+1, 10), RedemptionID: merchant.SaleCancelID(id),
+				Problem: fmt.Sprintf("the cancel of card %s has no ledger entry", id)}
+		}
+	}
+	return nil
 }
 
 // conflictState says what r, a conflict, is for a problem's text.

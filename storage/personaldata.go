@@ -142,6 +142,17 @@ var Inventory = map[string]DataClass{
 	"towns.public_url": NotPersonal, "towns.rollup_zone": NotPersonal, "towns.created_at": NotPersonal,
 	"towns.card_name": NotPersonal, "towns.color": NotPersonal, "towns.privacy": StaffData, // the controller's contact may name its officer
 
+	// Sales points (docs/sales-points.md): a sales point's name may name a sole trader; a
+	// cancel's reason is the receptionist's free text, which may name the guest (erased with
+	// the holder).
+	"sales_points.seq": NotPersonal, "sales_points.id": NotPersonal, "sales_points.town": NotPersonal,
+	"sales_points.name": StaffData, "sales_points.products": NotPersonal, "sales_points.commission_bp": NotPersonal,
+	"sales_points.active": NotPersonal, "sales_points.token_hash": NotPersonal, "sales_points.created_at": NotPersonal,
+	"sales_points.updated_at": NotPersonal,
+	"sales.card_id": CardLink, "sales.town": NotPersonal, "sales.sales_point_id": NotPersonal, "sales.product_code": NotPersonal,
+	"sales.price_cents": NotPersonal, "sales.commission_cents": NotPersonal, "sales.issued_at": NotPersonal,
+	"sales.month": NotPersonal, "sales.cancelled_at": NotPersonal, "sales.cancel_reason": HolderData,
+
 	// Wallet passes (docs/wallet.md): a device that registered the card's pass, and the
 	// pushes queued to it (a delivered push's token is cleared).
 	"wallet_passes.card_id": CardLink, "wallet_passes.auth_hash": CardLink, "wallet_passes.state": NotPersonal,
@@ -314,6 +325,10 @@ func eraseCard(tx *Tx, town, id, reason string) (bool, error) {
 		return false, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	// A sales point's cancel reason is free text beside the block reason.
+	if _, err := tx.exec(`UPDATE sales SET cancel_reason = '' WHERE card_id = ?`, id); err != nil {
 		return false, err
 	}
 	// The wallets holding the card's pass are told to fetch it again (their pushes are queued

@@ -82,7 +82,11 @@ func monthReport(q querier, town string, loc *time.Location, m merchant.Month) (
 	if err := q.queryRow(`SELECT count(*) FROM cards WHERE town = ? AND activated_at >= ? AND activated_at < ?`, town, ms(start), ms(end)).Scan(&activated); err != nil {
 		return merchant.Report{}, err
 	}
-	return merchant.BuildReportFromRollups(m, loc, lines, days, names, cards, adj, issued, activated), nil
+	rep := merchant.BuildReportFromRollups(m, loc, lines, days, names, cards, adj, issued, activated)
+	if rep.Sales, err = salesLines(q, town, m); err != nil {
+		return merchant.Report{}, err
+	}
+	return rep, nil
 }
 
 func merchantNames(q querier, town string) (map[string]string, error) {

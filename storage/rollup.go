@@ -85,7 +85,8 @@ func entryRollup(e merchant.LedgerEntry, loc *time.Location) (day string, d roll
 		return rollupDay(e.CreatedAt, e.Month, loc), rollupDelta{redemptions: -1, voided: 1, amount: e.Amount, discount: e.Discount, share: e.Share}, -1, true, nil
 	case merchant.LedgerAdjustment:
 		return rollupDay(e.At, e.Month, loc), rollupDelta{adjustments: 1, adjAmount: e.Amount, adjDiscount: e.Discount, adjShare: e.Share}, 0, true, nil
-	case merchant.LedgerClose:
+	case merchant.LedgerClose, merchant.LedgerSale, merchant.LedgerSaleCancel:
+		// A close, and a sales point's cards (merchant/sales.go), are no use of a card.
 		return "", rollupDelta{}, 0, false, nil
 	}
 	return "", rollupDelta{}, 0, false, fmt.Errorf("ledger entry %d: unknown kind %q", e.Seq, e.Kind)

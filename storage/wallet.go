@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/citycard/citycard/card"
@@ -334,7 +333,7 @@ func enqueueWalletUpdates(tx *Tx, cardID, reason string) error {
 // several instances at once: each change is queued by exactly one of them.
 func (db *DB) WalletSweep(ctx context.Context, limit int) (int, error) {
 	now := db.Now()
-	cols := `p.state, c.` + strings.ReplaceAll(cardColumns, ", ", ", c.")
+	cols := `p.state, ` + cardColumnsOf("c")
 	type seen struct {
 		c     card.Card
 		shown card.Status

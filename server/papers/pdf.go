@@ -466,6 +466,10 @@ func ReportPDF(r merchant.Report, meta Meta, l i18n.Locale, names Names) ([]byte
 			{l.T("reason"), 34, "L", true}, {l.T("amount"), 20, "R", false}, {l.T("discount"), 20, "R", false}, {l.T("share"), 20, "R", false}},
 			rows, []string{l.T("total"), "", "", "", l.Money(a.Amount), l.Money(a.Discount), l.Money(a.MunicipalShare)})
 	}
+	if len(r.Sales) > 0 {
+		d.heading(l.T("sales.sales_points"))
+		d.salesTable(l.T("sales.sales_point"), r.Sales)
+	}
 	return d.bytes()
 }
 

@@ -43,7 +43,22 @@ type demoTownData struct {
 		Merchant json.RawMessage   `json:"merchant"`
 		Offers   []json.RawMessage `json:"offers"`
 	} `json:"merchants"`
-	Cards []demoCard `json:"cards"`
+	Cards       []demoCard       `json:"cards"`
+	SalesPoints []demoSalesPoint `json:"sales_points"`
+}
+
+// demoSalesPoint is a sales point (its create body) and the cards it issued, each on the day
+// issued_days_ago at time, withdrawn cancel_after minutes later if that is not 0.
+type demoSalesPoint struct {
+	SalesPoint json.RawMessage `json:"sales_point"`
+	Cards      []struct {
+		Product       string `json:"product"`
+		Holder        string `json:"holder"`
+		Lang          string `json:"lang"`
+		IssuedDaysAgo int    `json:"issued_days_ago"`
+		Time          string `json:"time"`
+		CancelAfter   int    `json:"cancel_after"`
+	} `json:"cards"`
 }
 
 // demoNetworkData is the network's file: network products and cards used across towns.
@@ -87,6 +102,8 @@ type DemoTown struct {
 	Code, Name, OfficeToken   string
 	MerchantName, MerchantKey string
 	CardURL, CardNumber       string
+	// SalesPointName and SalesPointToken are the town's first sales point and its secret.
+	SalesPointName, SalesPointToken string
 }
 
 // Demo is what SeedDemo writes with and through.
@@ -111,8 +128,10 @@ type DemoAPI struct {
 	// Money reads an amount in euros ("12.30") into cents; field names it in the error.
 	Money func(field, s string) (int64, error)
 	// NewSecret makes a new secret with the prefix: ccm for a merchant key, cco for an
-	// office token.
+	// office token, ccs for a sales point.
 	NewSecret func(prefix string) string
+	// SalesPoint reads a sales point's create body.
+	SalesPoint func(body []byte) (merchant.SalesPoint, error)
 }
 
 // SeedDemo writes the demo data set as it would stand at now: the deployment's town becomes
@@ -314,6 +333,40 @@ func SeedDemo(ctx context.Context, d Demo, now time.Time) (DemoResult, error) {
 		}
 		if c.ID != "" {
 			res.Towns[i].CardURL, res.Towns[i].CardNumber = cardURL(c.Town, c.Token), c.Number
+		}
+	}
+	// The sales points and the cards they issued over the past weeks.
+	for i, f := range files {
+		town := code[f.Town.Code]
+		for si, ds := range f.SalesPoints {
+			p, err := api.SalesPoint(ds.SalesPoint)
+			if err != nil {
+				return res, fmt.Errorf("sales point %d of %s: %w", si, town, err)
+			}
+			clock = now.AddDate(0, 0, -60)
+			secret := api.NewSecret("ccs")
+			sum := sha256.Sum256([]byte(secret))
+			if err := db.CreateSalesPoint(ctx, town, &p, sum[:]); err != nil {
+				return res, fmt.Errorf("sales point %s: %w", p.Name, err)
+			}
+			if si == 0 {
+				res.Towns[i].SalesPointName, res.Towns[i].SalesPointToken = p.Name, secret
+			}
+			for ci, dc := range ds.Cards {
+				if clock, err = demoTime(now, db.TownLoc(town), dc.IssuedDaysAgo, dc.Time); err != nil {
+					return res, err
+				}
+				c, err := db.IssueSale(ctx, keys, sum[:], dc.Product, dc.Holder, dc.Lang)
+				if err != nil {
+					return res, fmt.Errorf("sales point %s card %d: %w", p.Name, ci, err)
+				}
+				if dc.CancelAfter > 0 {
+					clock = clock.Add(time.Duration(dc.CancelAfter) * time.Minute)
+					if _, err := db.CancelSale(ctx, sum[:], c.ID, "guest changed plans"); err != nil {
+						return res, fmt.Errorf("sales point %s card %d cancel: %w", p.Name, ci, err)
+					}
+				}
+			}
 		}
 	}
 	c, err := seedCards("network", own[0], network.Cards)

@@ -34,6 +34,8 @@ var Tables = []string{
 	"product_towns",
 	"batches",
 	"cards",
+	"sales_points",
+	"sales",
 	"merchants",
 	"offers",
 	"redemptions",

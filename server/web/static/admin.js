@@ -363,7 +363,7 @@
       if (a.dataset.tab === tab) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
     });
     if (tab === "desk") loadDesk();
-    if (tab === "cards") loadCards(true);
+    if (tab === "cards") { loadCards(true); loadSalesPoints(); }
     if (tab === "merchants") loadMerchants();
     if (tab === "report") loadReport();
     if (tab === "towns") loadTowns();
@@ -693,7 +693,8 @@
 
   function loadCards(fresh) {
     var cursor = fresh ? "" : state.cardsCursor, current = ask("cards");
-    return api("GET", "/api/v1/cards?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
+    var sp = $("cards-sp").value;
+    return api("GET", "/api/v1/cards?limit=50" + (sp ? "&sales_point=" + encodeURIComponent(sp) : "") + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "")).then(function (res) {
       if (!current()) return;
       if (!res.ok) { $("cards-error").textContent = message(res); return; }
       if (fresh) { state.cards = []; $("cards").textContent = ""; $("select-all").checked = false; }
@@ -715,6 +716,19 @@
     });
   }
   $("cards-more").addEventListener("click", function () { loadCards(false); });
+  // The sales points, for the search of the cards each issued.
+  function loadSalesPoints() {
+    var current = ask("sales-points");
+    return api("GET", "/api/v1/sales-points?limit=500").then(function (res) {
+      if (!current() || !res.ok) return;
+      var sel = $("cards-sp"), chosen = sel.value;
+      while (sel.options.length > 1) sel.remove(1);
+      res.body.items.forEach(function (p) { sel.appendChild(el("option", { value: p.id, text: p.name })); });
+      sel.value = chosen;
+      if (sel.value !== chosen) { sel.value = ""; loadCards(true); }
+    });
+  }
+  $("cards-sp").addEventListener("change", function () { loadCards(true); });
   $("select-all").addEventListener("change", function () {
     document.querySelectorAll("#cards input[type=checkbox]").forEach(function (b) { b.checked = $("select-all").checked; });
     selectionChanged();
@@ -1042,9 +1056,33 @@
     });
     if (!r.merchants.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("report.empty") })]));
     labelCells(tb);
+    renderSales(r.sales || []);
     show("report", true);
     drawReportCharts(); // once visible: a chart is drawn at its box's width
   }
+
+  // renderSales shows the month's sales point lines of the report (equal to their statements).
+  function renderSales(lines) {
+    var tb = $("sales"), owed = 0;
+    tb.textContent = "";
+    lines.forEach(function (l) {
+      owed += Math.round(Number(l.owed) * 100);
+      tb.appendChild(el("tr", {}, [el("td", { class: "main", text: l.name }), el("td", { class: "r num", text: count(l.cards) }),
+        el("td", { class: "r num", text: count(l.cancelled) }), el("td", { class: "r num", text: money(l.amount) }),
+        el("td", { class: "r num", text: money(l.commission) }), el("td", { class: "r num strong", text: money(l.owed) })]));
+    });
+    if (!lines.length) tb.appendChild(el("tr", {}, [el("td", { colspan: "6", class: "muted", text: t("sp.empty") })]));
+    $("sp-total").textContent = lines.length ? t("sp.total", { amount: money((owed / 100).toFixed(2)) }) : "";
+    labelCells(tb);
+  }
+  $("sp-pdf").addEventListener("click", function (e) {
+    var month = reportMonth();
+    download("/api/v1/reports/sales-statements?month=" + month + "&format=pdf&lang=" + state.lang, "citycard-sales-" + month + ".pdf", $("sp-error"), e.currentTarget);
+  });
+  $("sp-csv").addEventListener("click", function (e) {
+    var month = reportMonth();
+    download("/api/v1/reports/sales-statements?month=" + month + "&format=csv", "citycard-sales-" + month + ".csv", $("sp-error"), e.currentTarget);
+  });
 
   function loadStatements() {
     var month = reportMonth();

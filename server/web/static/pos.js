@@ -34,21 +34,11 @@
 
   // --- words ---
 
-  var LANGS = ["sl", "it", "en", "de"];
-  var LOCALES = { sl: "sl-SI", it: "it-IT", en: "en-GB", de: "de-DE" };
+  var PAGE = window.citycardPage, LOCALES = PAGE.LOCALES; // page-words.js
   var MSG = JSON.parse($("pos-messages").textContent);
   // The clerk's choice, else the browser's first language the till speaks, else Slovene (the
   // town's language).
-  var lang = (function () {
-    var saved = localStorage.getItem(LANG);
-    if (LANGS.indexOf(saved) >= 0) return saved;
-    var prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
-    for (var i = 0; i < prefs.length; i++) {
-      var l = String(prefs[i]).slice(0, 2).toLowerCase();
-      if (LANGS.indexOf(l) >= 0) return l;
-    }
-    return "sl";
-  })();
+  var lang = PAGE.pickLang(localStorage.getItem(LANG));
   // The town whose till this is: the page's (its host's, or the only town) until the
   // merchant's /pos/me names it. Its card's name and colour are the till's.
   var PAGE_TOWN = JSON.parse($("pos-town").textContent || "null");
@@ -80,9 +70,7 @@
     document.title = (cardName() ? cardName() + " · " : "") + t("brand");
     $("card-name").textContent = cardName();
     $("lang").value = lang;
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (e) { e.textContent = t(e.dataset.i18n); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (e) { e.placeholder = t(e.dataset.i18nPlaceholder); });
-    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria-label]"), function (e) { e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)); });
+    PAGE.applyTexts(t);
     // The privacy notice opens in the till's language, which is the clerk's choice here.
     var notice = $("link-privacy");
     if (notice) {
@@ -144,18 +132,7 @@
   // current(), true while it is still that view's latest: a card scanned after another, or a
   // new sale begun, makes the answer about the first card old, and an old answer is dropped
   // (counted in the page's data-dropped, for the tests), never shown for the card at hand.
-  var asked = {};
-  function ask(view) {
-    var n = asked[view] = (asked[view] || 0) + 1, counted = false;
-    return function () {
-      if (asked[view] === n) return true;
-      if (!counted) {
-        counted = true;
-        document.body.dataset.dropped = String(Number(document.body.dataset.dropped || 0) + 1);
-      }
-      return false;
-    };
-  }
+  var ask = PAGE.makeAsk();
 
   function errCode(res) { return res.body && res.body.error ? res.body.error.code : "http_" + res.status; }
   function errMessage(res) { return resReason(res); }
