@@ -149,7 +149,7 @@ var Inventory = map[string]DataClass{
 	"sales_points.name": StaffData, "sales_points.products": NotPersonal, "sales_points.commission_bp": NotPersonal,
 	"sales_points.active": NotPersonal, "sales_points.token_hash": NotPersonal, "sales_points.created_at": NotPersonal,
 	"sales_points.updated_at": NotPersonal,
-	"sales.card_id": CardLink, "sales.town": NotPersonal, "sales.sales_point_id": NotPersonal, "sales.product_code": NotPersonal,
+	"sales.card_id":           CardLink, "sales.town": NotPersonal, "sales.sales_point_id": NotPersonal, "sales.product_code": NotPersonal,
 	"sales.price_cents": NotPersonal, "sales.commission_cents": NotPersonal, "sales.issued_at": NotPersonal,
 	"sales.month": NotPersonal, "sales.cancelled_at": NotPersonal, "sales.cancel_reason": HolderData,
 
