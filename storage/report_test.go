@@ -294,7 +294,8 @@ func TestLedgerBackfilledOnMigration(t *testing.T) {
 		// Only the migrations whose tables were dropped or changed run again (the others, such
 		// as 0007's column of audit, which is kept, stay applied); by name, as their numbers
 		// depend on which migrations the build has.
-		`DELETE FROM schema_migrations WHERE name IN ('0003_ledger.sql', '0004_books.sql', '0010_towns.sql', '0019_open_conflicts.sql', '0020_product_codes.sql', '0021_town_face.sql')`}, undoTowns...) {
+		`DELETE FROM schema_migrations WHERE name IN ('0003_ledger.sql', '0004_books.sql', '0010_towns.sql', '0019_open_conflicts.sql', '0020_product_codes.sql', '0021_town_face.sql',
+			'0022_wallet.sql', '0023_sales_points.sql', '0024_personal_data.sql', '0025_town_privacy.sql')`}, undoTowns...) {
 		if _, err := raw.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -405,13 +406,20 @@ func TestOpenDataCells(t *testing.T) {
 // undoTowns turns a database's town columns and tables back into what the migrations before
 // 0010 left (run with foreign keys off, after the ledger, rollup and close tables are gone).
 var undoTowns = []string{
-	// 0020 first: a card's and a batch's product back to products (code).
+	// 0022 to 0025 (wallet passes, sales points, personal data, a town's privacy) before all:
+	// they run again after 0010 and 0020 have.
+	`DROP TABLE wallet_outbox`, `DROP TABLE wallet_registrations`, `DROP TABLE wallet_passes`,
+	`DROP TABLE sales`, `DROP TABLE sales_points`, `DROP TABLE leases`,
+	`DROP INDEX audit_client_addr`, `DROP TRIGGER audit_no_update`, `ALTER TABLE audit DROP COLUMN client_addr`,
+	`CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END`,
+	// 0020: a card's and a batch's product back to products (code).
 	`DROP TABLE product_codes`,
 	`CREATE TABLE cards_v1 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, number TEXT NOT NULL UNIQUE, token TEXT NOT NULL UNIQUE,
 		product_code TEXT NOT NULL REFERENCES products (code), holder TEXT NOT NULL DEFAULT '', lang TEXT NOT NULL DEFAULT '',
 		issued_at INTEGER NOT NULL, activate_by INTEGER NOT NULL, activated_at INTEGER, expires_at INTEGER, blocked_at INTEGER,
 		block_reason TEXT NOT NULL DEFAULT '', batch_id TEXT REFERENCES batches (id), town TEXT NOT NULL DEFAULT '')`,
-	`INSERT INTO cards_v1 SELECT * FROM cards`, `DROP TABLE cards`, `ALTER TABLE cards_v1 RENAME TO cards`,
+	`INSERT INTO cards_v1 SELECT seq, id, number, token, product_code, holder, lang, issued_at, activate_by, activated_at,
+		expires_at, blocked_at, block_reason, batch_id, town FROM cards`, `DROP TABLE cards`, `ALTER TABLE cards_v1 RENAME TO cards`,
 	`CREATE TABLE batches_v1 (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL DEFAULT '',
 		name_key TEXT NOT NULL DEFAULT '', product_code TEXT NOT NULL REFERENCES products (code), count INTEGER NOT NULL,
 		lang TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, town TEXT NOT NULL DEFAULT '')`,

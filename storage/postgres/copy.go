@@ -53,6 +53,9 @@ var Tables = []string{
 	"pairings",
 	"office_tokens",
 	"leases",
+	"wallet_passes",
+	"wallet_registrations",
+	"wallet_outbox",
 }
 
 // Conn is what the copy needs of a connection: pgx.Tx, *pgx.Conn and *pgxpool.Pool all are.
