@@ -1,6 +1,6 @@
 // The town-centre office's console: the service desk (find a card, its history, block, void),
-// issuing and printing cards, merchants and offers, and the month's finance (report, downloads,
-// statements, closing). It signs in with the admin token and calls /api/v1. Its texts come
+// issuing and printing cards, merchants and offers, sales points, and the month's finance
+// (report, downloads, statements, closing). It signs in with the admin token and calls /api/v1. Its texts come
 // from the page's JSON data block (server/i18n/admin.<lang>.json), in the language the user
 // picks. The network admin also has a town switcher (every call then names the town in the
 // Citycard-Town header), the towns with their office tokens, and the network's month with the
