@@ -958,16 +958,19 @@
       $("sp-name").value = p ? p.name : "";
       $("sp-commission").value = p ? percentInput(p.commission) : "";
       $("sp-active").checked = p ? p.active : true;
-      var box = $("sp-products"), have = {};
-      (p ? p.products : []).forEach(function (c) { have[c] = true; });
-      box.textContent = "";
-      state.products.forEach(function (pr) {
-        var input = el("input", { type: "checkbox", value: pr.code });
-        input.checked = !!have[pr.code];
-        box.appendChild(el("label", { class: "check" }, [input, name(pr.name)]));
-      });
       $("sp-error").textContent = ""; $("sp-ok").textContent = "";
     }
+    // The town's products, named in the chosen language; quiet (the list reloaded, the
+    // language changed) keeps what is ticked and not yet saved.
+    var box = $("sp-products"), have = {};
+    if (quiet) document.querySelectorAll("#sp-products input:checked").forEach(function (b) { have[b.value] = true; });
+    else (p ? p.products : []).forEach(function (c) { have[c] = true; });
+    box.textContent = "";
+    state.products.forEach(function (pr) {
+      var input = el("input", { type: "checkbox", value: pr.code });
+      input.checked = !!have[pr.code];
+      box.appendChild(el("label", { class: "check" }, [input, name(pr.name)]));
+    });
     show("sp-active-field", !!p);
     $("sp-save").textContent = t(p ? "spe.save" : "spe.create");
     show("sp-rotate", !!p);
