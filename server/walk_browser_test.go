@@ -174,7 +174,8 @@ func showTab(t *testing.T, ctx context.Context, tab string) {
 }
 
 // walkConsole signs in to the console with token and walks its tabs: the desk with a card
-// and its redemptions, the cards, a merchant with its offers, the month's report with its
+// and its redemptions, the cards, a merchant with its offers, a sales point (its new secret
+// asked for once), the month's report with its
 // conflicts and statements, and for the network admin the towns with a town's tokens and the
 // network's month.
 func walkConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, width int, token, who, cardNumber, netMonth string) {
@@ -213,6 +214,16 @@ func walkConsole(t *testing.T, a *liveApp, tabs context.Context, lang string, wi
 		do(t, ctx, chromedp.Click(chromedp.CSS("#merchants button.edit")), waitJS(`!document.getElementById("merchant-panel").hidden`), settled)
 	}
 	walkPage(t, ctx, lang, "merchants-"+at, areas...)
+	// The sales points (in the merchants tab): one open for editing, else the new one's form.
+	if eval[bool](t, ctx, `!!document.querySelector("#salespoints button.edit")`) {
+		do(t, ctx, chromedp.Click(chromedp.CSS("#salespoints button.edit")), waitJS(`!document.getElementById("sp-panel").hidden`), settled)
+	} else {
+		do(t, ctx, chromedp.Click(chromedp.ID("sp-new")), waitJS(`!document.getElementById("sp-panel").hidden`), settled)
+	}
+	// One click on "new secret" only asks again: its longer text is walked too.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(b => { if (!b.hidden) b.click(); })(document.getElementById("sp-rotate"))`))
+	walkPage(t, ctx, lang, "salespoints-"+at, areas...)
+	do(t, ctx, chromedp.Click(chromedp.ID("sp-close")), settled)
 	showTab(t, ctx, "report")
 	do(t, ctx, waitJS(`!document.getElementById("report").hidden || document.getElementById("report-state").textContent !== ""`), settled)
 	walkPage(t, ctx, lang, "report-"+at, areas...)

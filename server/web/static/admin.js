@@ -1,6 +1,6 @@
 // The town-centre office's console: the service desk (find a card, its history, block, void),
-// issuing and printing cards, merchants and offers, and the month's finance (report, downloads,
-// statements, closing). It signs in with the admin token and calls /api/v1. Its texts come
+// issuing and printing cards, merchants and offers, sales points, and the month's finance
+// (report, downloads, statements, closing). It signs in with the admin token and calls /api/v1. Its texts come
 // from the page's JSON data block (server/i18n/admin.<lang>.json), in the language the user
 // picks. The network admin also has a town switcher (every call then names the town in the
 // Citycard-Town header), the towns with their office tokens, and the network's month with the
@@ -334,7 +334,8 @@
     // Everything shown so far belongs to the other town.
     state.merchant = null; state.offer = null; state.card = null; state.batch = null; state.report = null;
     state.merchantsById = null; state.offersById = null; state.issued = []; state.issuedBatch = null; state.batchNames = {};
-    ["card-panel", "batch-panel", "issued-panel", "merchant-panel", "key-panel", "report", "close-result"].forEach(function (id) { show(id, false); });
+    state.salesPoint = null; $("sp-key-value").textContent = "";
+    ["card-panel", "batch-panel", "issued-panel", "merchant-panel", "key-panel", "sp-panel", "sp-key-panel", "report", "close-result"].forEach(function (id) { show(id, false); });
     $("report-month").value = lastFullMonth();
     fillTowns();
     var current = ask("products");
@@ -364,7 +365,7 @@
     });
     if (tab === "desk") loadDesk();
     if (tab === "cards") { loadCards(true); loadSalesPoints(); }
-    if (tab === "merchants") loadMerchants();
+    if (tab === "merchants") { loadMerchants(); loadSalesPointList(); }
     if (tab === "report") loadReport();
     if (tab === "towns") loadTowns();
     if (tab === "network") loadNetwork();
@@ -903,6 +904,150 @@
     $("key-value").textContent = ""; $("key-copy").textContent = t("key.copy");
     state.keyFor = "";
     show("key-panel", false);
+  });
+
+  // --- sales points ---
+
+  // Hotels and tourist offices that issue the town's cards on the counter page (/sell): the
+  // list, a form to create or edit one (its products, commission, on or off), and a new secret.
+  // A secret (ccs_…) is shown once, after the create or a rotation.
+  $("sell-url").textContent = location.origin + "/sell";
+  state.salesPoint = null;
+
+  function percent(s) { // "12.5" → "12,5 %" in the chosen language
+    return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(Number(s || 0)) + " %";
+  }
+  function percentInput(s) { // "12.5" → "12,5" for the form
+    return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2, useGrouping: false }).format(Number(s || 0));
+  }
+
+  function loadSalesPointList() {
+    var current = ask("sp-list");
+    return all("/api/v1/sales-points").then(function (items) {
+      if (!current()) return;
+      $("salespoints-error").textContent = "";
+      var tb = $("salespoints");
+      tb.textContent = "";
+      items.forEach(function (p) {
+        var tr = el("tr", { class: state.salesPoint && state.salesPoint.id === p.id ? "selected" : "" }, [
+          el("td", { class: "main", text: p.name }),
+          el("td", { text: (p.products || []).map(productName).join(", ") }),
+          el("td", { class: "nowrap", text: percent(p.commission) }),
+          el("td", {}, [badge(p.active ? "active" : "suspended", t(p.active ? "spstatus.active" : "spstatus.inactive"))]),
+          el("td", { class: "end" }, [el("button", { type: "button", class: "edit", text: t("edit"), onclick: function () { editSalesPoint(p); } })])]);
+        tr.dataset.id = p.id;
+        tb.appendChild(tr);
+      });
+      show("sp-none", !items.length);
+      labelCells(tb);
+      if (state.salesPoint) {
+        var cur = items.filter(function (p) { return p.id === state.salesPoint.id; })[0];
+        if (cur) editSalesPoint(cur, true);
+      }
+    }, function (res) { if (current()) $("salespoints-error").textContent = message(res); });
+  }
+
+  $("sp-new").addEventListener("click", function () { editSalesPoint(null); });
+  $("sp-close").addEventListener("click", function () { state.salesPoint = null; show("sp-panel", false); loadSalesPointList(); });
+
+  function editSalesPoint(p, quiet) {
+    state.salesPoint = p;
+    $("sp-panel").dataset.salesPoint = p ? p.id : "";
+    $("sp-title").textContent = p ? p.name : t("spe.new");
+    if (!quiet) {
+      $("sp-name").value = p ? p.name : "";
+      $("sp-commission").value = p ? percentInput(p.commission) : "";
+      $("sp-active").checked = p ? p.active : true;
+      $("sp-error").textContent = ""; $("sp-ok").textContent = "";
+    }
+    // The town's products, named in the chosen language; quiet (the list reloaded, the
+    // language changed) keeps what is ticked and not yet saved.
+    var box = $("sp-products"), have = {};
+    if (quiet) document.querySelectorAll("#sp-products input:checked").forEach(function (b) { have[b.value] = true; });
+    else (p ? p.products : []).forEach(function (c) { have[c] = true; });
+    box.textContent = "";
+    state.products.forEach(function (pr) {
+      var input = el("input", { type: "checkbox", value: pr.code });
+      input.checked = !!have[pr.code];
+      box.appendChild(el("label", { class: "check" }, [input, name(pr.name)]));
+    });
+    show("sp-active-field", !!p);
+    $("sp-save").textContent = t(p ? "spe.save" : "spe.create");
+    show("sp-rotate", !!p);
+    spRotateArmed = false;
+    $("sp-rotate").textContent = t("spe.rotate"); $("sp-rotate").className = "";
+    show("sp-panel", true);
+    document.querySelectorAll("#salespoints tr").forEach(function (tr) { tr.className = p && tr.dataset.id === p.id ? "selected" : ""; });
+    if (!quiet) {
+      $("sp-panel").scrollIntoView({ block: "start" });
+      $("sp-name").focus({ preventScroll: true });
+    }
+  }
+
+  $("sp-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    $("sp-error").textContent = ""; $("sp-ok").textContent = "";
+    var products = [];
+    document.querySelectorAll("#sp-products input:checked").forEach(function (b) { products.push(b.value); });
+    if (!products.length) { $("sp-error").textContent = t("spe.no_products"); return; }
+    var p = state.salesPoint;
+    var body = { name: $("sp-name").value.trim(), products: products, commission: decimalInput($("sp-commission").value) || "0" };
+    if (p) body.active = $("sp-active").checked;
+    $("sp-save").disabled = true;
+    api(p ? "PATCH" : "POST", p ? "/api/v1/sales-points/" + encodeURIComponent(p.id) : "/api/v1/sales-points", body).then(function (res) {
+      $("sp-save").disabled = false;
+      if (!res.ok) { $("sp-error").textContent = message(res); return; }
+      editSalesPoint(res.body, true);
+      $("sp-ok").textContent = t("spe.saved");
+      if (!p) {
+        $("sp-active").checked = res.body.active;
+        showSalesPointKey(res.body.name, res.body.token);
+      }
+      loadSalesPointList();
+    });
+  });
+
+  var spRotateArmed = false, spRotateTimer = 0;
+  $("sp-rotate").addEventListener("click", function () {
+    // Ask once more: the counter page stops working at once, until it signs in with the new secret.
+    if (!spRotateArmed) {
+      spRotateArmed = true;
+      $("sp-rotate").textContent = t("spe.rotate_again");
+      $("sp-rotate").className = "danger";
+      clearTimeout(spRotateTimer);
+      spRotateTimer = setTimeout(function () { spRotateArmed = false; $("sp-rotate").textContent = t("spe.rotate"); $("sp-rotate").className = ""; }, 5000);
+      return;
+    }
+    spRotateArmed = false; clearTimeout(spRotateTimer);
+    $("sp-rotate").textContent = t("spe.rotate"); $("sp-rotate").className = "";
+    var p = state.salesPoint;
+    $("sp-error").textContent = ""; $("sp-ok").textContent = "";
+    api("POST", "/api/v1/sales-points/" + encodeURIComponent(p.id) + "/token").then(function (res) {
+      if (!res.ok) { $("sp-error").textContent = message(res); return; }
+      showSalesPointKey(p.name, res.body.token);
+    });
+  });
+
+  function showSalesPointKey(who, key) {
+    $("sp-key-title").textContent = t("spk.title", { name: who });
+    $("sp-key-value").textContent = key;
+    $("sp-key-copy").textContent = t("key.copy");
+    show("sp-key-panel", true);
+    $("sp-key-panel").scrollIntoView({ block: "start" });
+  }
+  $("sp-key-copy").addEventListener("click", function () {
+    var k = $("sp-key-value").textContent;
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(k).then(function () { $("sp-key-copy").textContent = t("key.copied"); }, selectSalesPointKey);
+    } else selectSalesPointKey();
+  });
+  function selectSalesPointKey() {
+    var r = document.createRange(); r.selectNodeContents($("sp-key-value"));
+    var s = window.getSelection(); s.removeAllRanges(); s.addRange(r);
+  }
+  $("sp-key-done").addEventListener("click", function () {
+    $("sp-key-value").textContent = ""; $("sp-key-copy").textContent = t("key.copy");
+    show("sp-key-panel", false);
   });
 
   // --- offers ---
