@@ -79,6 +79,7 @@ type DB struct {
 	readOnly bool     // OpenReadOnly: no writes
 
 	conflictCap atomic.Int64 // a merchant's open conflicts: 0 the default, < 0 none (conflict.go)
+	townWrites  townWrites   // redemptions waiting for their town's next batch (townwrite.go)
 
 	stopListen context.CancelFunc // the engine's change notifications (a shared engine)
 	listening  sync.WaitGroup
@@ -96,6 +97,9 @@ type Tx struct {
 	// left them: a write that locks a head to read the close state appends without
 	// another round trip.
 	heads map[string]ledgerHeadState
+	// closed is the close state of the months this write read with their town's head held
+	// (lockMonth): no close can commit while it is held.
+	closed map[string]bool
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than an SQLite file.
@@ -302,7 +306,7 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Q
 func (t *Tx) savepoint(fn func() error) error {
 	err := t.tx.Savepoint(fn)
 	if err != nil {
-		t.heads = nil
+		t.heads, t.closed = nil, nil
 	}
 	return err
 }

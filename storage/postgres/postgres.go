@@ -473,6 +473,10 @@ func SerializationFailure() error {
 // IsUnique implements engine.Engine.
 func (e *Engine) IsUnique(err error) bool { return isCode(err, "23505") }
 
+// Retryable reports whether err is a serialization failure or a deadlock, after which the
+// transaction must be run again from its start (Update does).
+func (e *Engine) Retryable(err error) bool { return isCode(err, "40001", "40P01") }
+
 // bind rewrites the ? placeholders of q to $1, $2, …, leaving string literals, quoted
 // identifiers and comments alone. Results are kept: the statements are a fixed set.
 func (e *Engine) bind(q string) string {
@@ -674,30 +678,38 @@ func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
 	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
-// Savepoint implements engine.Tx.
+// Savepoint implements engine.Tx. SAVEPOINT goes with fn's first statement and RELEASE with
+// its last deferred ones, so a savepoint whose fn succeeds costs no round trip of its own
+// (a redemption in a town's batch is one).
 func (t *Tx) Savepoint(fn func() error) error {
 	if err := t.flush(false); err != nil {
 		return err
 	}
 	t.sp++
 	name := "sp" + strconv.Itoa(t.sp)
-	if _, err := t.conn.ExecContext(t.ctx, `SAVEPOINT `+name); err != nil {
-		return err
-	}
+	begin := deferred{query: `SAVEPOINT ` + name}
+	t.pending = append(t.pending, begin)
 	err := fn()
 	if err == nil {
-		if err = t.flush(false); err != nil {
-			err = t.err // fn's deferred statement failed: fn failed
+		t.pending = append(t.pending, deferred{query: `RELEASE SAVEPOINT ` + name})
+		if err = t.flush(false); err == nil {
+			return nil
 		}
+		err = t.err // fn's deferred statement failed: fn failed
 	}
-	if err != nil {
-		t.pending, t.err = nil, nil // fn's own statements, undone with it
-		if _, e := t.conn.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
-			return e
-		}
+	if len(t.pending) > 0 && t.pending[0].query == begin.query {
+		t.pending = nil // nothing of fn was sent, not even the SAVEPOINT
 		return err
 	}
-	_, err = t.conn.ExecContext(t.ctx, `RELEASE SAVEPOINT `+name)
+	if t.err != nil {
+		// A deferred statement of fn failed when a later one flushed it: that is fn's
+		// outcome (a unique violation, say), not what the later statement made of it.
+		err = t.err
+	}
+	t.pending, t.err = nil, nil // fn's own statements, undone with it
+	if _, e := t.conn.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
+		return e
+	}
 	return err
 }
 
