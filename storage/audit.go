@@ -73,6 +73,11 @@ func (t *Tx) auditIn(town, action, target string) error {
 		}
 	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
+	if t.fold != nil {
+		// In a town's batch: written with the batch's other entries at its end.
+		t.fold.audit = append(t.fold.audit, []any{nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now)})
+		return nil
+	}
 	return t.execDeferred(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now))
 }

@@ -3,8 +3,10 @@ package storage
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
+	"github.com/citycard/citycard/merchant"
 	"github.com/citycard/citycard/storage/engine"
 )
 
@@ -127,7 +129,7 @@ func (db *DB) commitTownBatch(town string, batch []*townWrite) []error {
 	retryable, _ := db.eng.(interface{ Retryable(error) bool })
 	err := db.eng.Update(context.Background(), func(t engine.Tx) error {
 		clear(errs)
-		tx := &Tx{tx: t, Now: db.Now(), db: db, ctx: context.Background()}
+		tx := &Tx{tx: t, Now: db.Now(), db: db, ctx: context.Background(), fold: &batchFold{}}
 		// The head first, before any member's card or offer: batches of one town never hold
 		// each other's rows while waiting for the head (no deadlock between instances).
 		if _, _, err := lockHead(tx, town); err != nil {
@@ -150,7 +152,7 @@ func (db *DB) commitTownBatch(town string, batch []*townWrite) []error {
 		if !ok {
 			return errNoMember
 		}
-		return nil
+		return foldFlush(tx)
 	})
 	if err != nil && !errors.Is(err, errNoMember) {
 		for i := range errs {
@@ -173,4 +175,80 @@ func (t *Tx) member(fn func(*Tx) error) error {
 			return err
 		}
 	}
+}
+
+// batchFold holds what a town's batch books for its members, written at the batch's end in
+// as few statements as the rows allow (foldFlush): the ledger entries in one multi-row insert,
+// each town's head once, the rollups' rows summed by key, the audit entries in one insert.
+// None of these can fail because of another write (the head lock orders the chain; the
+// rollups only grow; the audit log only appends), so a member's outcome is known without
+// them; a member whose savepoint fails drops its rows with it (savepoint keeps the lengths).
+type batchFold struct {
+	ledger  []merchant.LedgerEntry // with Seq set, and their hashes in hashes
+	hashes  [][32]byte
+	rollups []merchant.LedgerEntry // redemptions' entries, for the rollups
+	audit   [][]any
+}
+
+type foldMark struct{ ledger, rollups, audit int }
+
+func (f *batchFold) mark() foldMark { return foldMark{len(f.ledger), len(f.rollups), len(f.audit)} }
+
+func (f *batchFold) undo(m foldMark) {
+	f.ledger, f.hashes, f.rollups, f.audit = f.ledger[:m.ledger], f.hashes[:m.ledger], f.rollups[:m.rollups], f.audit[:m.audit]
+}
+
+// foldFlush queues the batch's folded statements (deferred: they go with the COMMIT).
+func foldFlush(tx *Tx) error {
+	f := tx.fold
+	tx.fold = nil
+	if f == nil {
+		return nil
+	}
+	if len(f.ledger) > 0 {
+		rows := make([][]any, len(f.ledger))
+		last := map[string]int{}
+		for i, e := range f.ledger {
+			h := f.hashes[i]
+			rows[i] = []any{e.Town, e.Seq, e.Version, e.CardTown, e.Kind, e.RedemptionID, e.CardID, e.CardNumber, e.MerchantID, e.OfferID, e.Terminal,
+				e.Product, e.Category, e.Amount, e.Discount, e.Share, ms(e.CreatedAt), ms(e.At), e.Month.String(), e.Reason, h[:]}
+			last[e.Town] = i
+		}
+		if err := execRows(tx, `INSERT INTO ledger (`+ledgerColumns+`) VALUES `, "", rows); err != nil {
+			return err
+		}
+		for town, i := range last {
+			if err := tx.execDeferred(`UPDATE ledger_heads SET seq = ?, hash = ? WHERE town = ?`, f.ledger[i].Seq, f.hashes[i][:], town); err != nil {
+				return err
+			}
+		}
+	}
+	if err := foldRollups(tx, f.rollups); err != nil {
+		return err
+	}
+	return execRows(tx, `INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES `, "", f.audit)
+}
+
+// execRows queues head, one "(?, …)" per row of rows, and tail as deferred statements of at
+// most 500 rows each.
+func execRows(tx *Tx, head, tail string, rows [][]any) error {
+	for len(rows) > 0 {
+		n := min(len(rows), 500)
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, n*len(rows[0]))
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?" + strings.Repeat(", ?", len(r)-1) + ")")
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		if err := tx.execDeferred(b.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
