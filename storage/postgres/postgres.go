@@ -589,6 +589,10 @@ type Tx struct {
 	sp      int
 	pending []deferred
 	err     error // the first deferred statement's error: the transaction's outcome
+	// open is a savepoint sent with the last one's RELEASE, nothing sent since: the next
+	// Savepoint starts there without a round trip (a town's batch runs one member after
+	// another). Any statement sent makes it stale ("").
+	open string
 }
 
 type deferred struct {
@@ -601,6 +605,7 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
+	t.open = ""
 	return t.conn.ExecContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -625,7 +630,7 @@ func (t *Tx) flush(commit bool) error {
 		return nil
 	}
 	pending := t.pending
-	t.pending = nil
+	t.pending, t.open = nil, ""
 	err := t.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -665,6 +670,7 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
+	t.open = ""
 	return t.conn.QueryContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -675,29 +681,39 @@ func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
 		// transaction ends with is the deferred statement's, kept in t.err).
 		return t.conn.QueryRowContext(t.ctx, `SELECT 1/0`)
 	}
+	t.open = ""
 	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
 // Savepoint implements engine.Tx. SAVEPOINT goes with fn's first statement and RELEASE with
 // its last deferred ones, so a savepoint whose fn succeeds costs no round trip of its own
-// (a redemption in a town's batch is one).
+// (a redemption in a town's batch is one). The RELEASE opens the next savepoint too: if the
+// next Savepoint comes before any other statement (the batch's next member), it starts
+// there, and its first statement goes alone.
 func (t *Tx) Savepoint(fn func() error) error {
 	if err := t.flush(false); err != nil {
 		return err
 	}
-	t.sp++
-	name := "sp" + strconv.Itoa(t.sp)
-	begin := deferred{query: `SAVEPOINT ` + name}
-	t.pending = append(t.pending, begin)
+	name, begin := t.open, deferred{}
+	t.open = ""
+	if name == "" {
+		t.sp++
+		name = "sp" + strconv.Itoa(t.sp)
+		begin = deferred{query: `SAVEPOINT ` + name}
+		t.pending = append(t.pending, begin)
+	}
 	err := fn()
 	if err == nil {
-		t.pending = append(t.pending, deferred{query: `RELEASE SAVEPOINT ` + name})
+		t.sp++
+		next := "sp" + strconv.Itoa(t.sp)
+		t.pending = append(t.pending, deferred{query: `RELEASE SAVEPOINT ` + name}, deferred{query: `SAVEPOINT ` + next})
 		if err = t.flush(false); err == nil {
+			t.open = next
 			return nil
 		}
 		err = t.err // fn's deferred statement failed: fn failed
 	}
-	if len(t.pending) > 0 && t.pending[0].query == begin.query {
+	if begin.query != "" && len(t.pending) > 0 && t.pending[0].query == begin.query {
 		t.pending = nil // nothing of fn was sent, not even the SAVEPOINT
 		return err
 	}
