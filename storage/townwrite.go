@@ -152,6 +152,9 @@ func (db *DB) commitTownBatch(town string, batch []*townWrite) []error {
 		if !ok {
 			return errNoMember
 		}
+		if w, is := t.(interface{ SetWrites(int) }); is {
+			w.SetWrites(len(batch)) // the commit's size for metrics
+		}
 		return foldFlush(tx)
 	})
 	if err != nil && !errors.Is(err, errNoMember) {

@@ -67,8 +67,11 @@ func TestRaceTownBatchMembers(t *testing.T) {
 	if runs[bad] < 2 && storagetest.OnPostgres() {
 		t.Errorf("the member with the taken key ran %d times, want it retried", runs[bad])
 	}
+	if storagetest.OnPostgres() && commits.writes.Load() != n {
+		t.Errorf("the observer was told of %d writes in the batches, want %d", commits.writes.Load(), n)
+	}
 	if storagetest.OnPostgres() && commits.batches.Load() >= n {
 		t.Errorf("%d transactions for %d writes parked on the town's head: no batch", commits.batches.Load(), n)
 	}
-	t.Logf("%s: %d writes in %d transactions; the failing member ran %d times: %v", db.Engine(), n, commits.batches.Load(), runs[bad], errs[bad])
+	t.Logf("%s: %d writes in %d transactions (the observer saw %d writes); the failing member ran %d times: %v", db.Engine(), n, commits.batches.Load(), commits.writes.Load(), runs[bad], errs[bad])
 }

@@ -445,7 +445,7 @@ func (e *Engine) try(ctx context.Context, fn func(engine.Tx) error, attempt int)
 		return t.err
 	}
 	if o := e.observer.Load(); o != nil {
-		(*o).BatchCommitted(1, time.Since(start))
+		(*o).BatchCommitted(max(1, t.writes), time.Since(start))
 	}
 	return nil
 }
@@ -593,7 +593,13 @@ type Tx struct {
 	// Savepoint starts there without a round trip (a town's batch runs one member after
 	// another). Any statement sent makes it stale ("").
 	open string
+	// writes is how many writes the transaction held, for the observer (SetWrites).
+	writes int
 }
+
+// SetWrites tells the observer that the transaction holds n writes (a town's batch of
+// redemptions) rather than one.
+func (t *Tx) SetWrites(n int) { t.writes = n }
 
 type deferred struct {
 	query string
