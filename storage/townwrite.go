@@ -229,7 +229,7 @@ func foldFlush(tx *Tx) error {
 	if err := foldRollups(tx, f.rollups); err != nil {
 		return err
 	}
-	return execRows(tx, `INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES `, "", f.audit)
+	return execRows(tx, auditInsert, "", f.audit)
 }
 
 // execRows queues head, one "(?, …)" per row of rows, and tail as deferred statements of at
