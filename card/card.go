@@ -10,14 +10,15 @@ import (
 
 // Errors a card operation can return. Their text is safe to show to a client.
 var (
-	ErrInvalid       = errors.New("card invalid")           // malformed or forged token or number
-	ErrNotFound      = errors.New("card not found")         // well-formed but unknown
-	ErrBlocked       = errors.New("card blocked")           // blocked by the office
-	ErrExpired       = errors.New("card expired")           // validity or activation deadline passed
-	ErrNotYetIssued  = errors.New("card not yet issued")    // a sale dated before the card's issue
-	ErrProductExists = errors.New("product already exists") // duplicate product code
-	ErrNoProduct     = errors.New("product not found")      // unknown product code
-	ErrInvalidInput  = errors.New("invalid request")        // a field fails validation
+	ErrInvalid       = errors.New("card invalid")                 // malformed or forged token or number
+	ErrNotFound      = errors.New("card not found")               // well-formed but unknown
+	ErrBlocked       = errors.New("card blocked")                 // blocked by the office
+	ErrExpired       = errors.New("card expired")                 // validity or activation deadline passed
+	ErrNotYetIssued  = errors.New("card not yet issued")          // a sale dated before the card's issue
+	ErrProductExists = errors.New("product already exists")       // duplicate product code
+	ErrNoProduct     = errors.New("product not found")            // unknown product code
+	ErrInvalidInput  = errors.New("invalid request")              // a field fails validation
+	ErrErased        = errors.New("personal data already erased") // a second erasure of one card
 )
 
 // Languages the card page and offer titles are written in.
@@ -59,6 +60,9 @@ type Card struct {
 	BlockedAt   *time.Time
 	BlockReason string
 	BatchID     string // the batch it was issued in, empty for a single card
+	// ErasedAt is when the holder's personal data (Holder, BlockReason) was erased, by the
+	// office or the retention job (docs/privacy.md); nil while it is kept.
+	ErasedAt *time.Time
 }
 
 // Status returns the card's status at now.

@@ -40,6 +40,10 @@ type server struct {
 	metrics   *metrics
 	// metricsTokenHash is the SHA-256 of CITYCARD_METRICS_TOKEN, nil when none is set.
 	metricsTokenHash []byte
+	// wallet is what the configured wallets give (server/wallet.go; startWallet), nil
+	// before it; walletWarnings the certificates' expiry warnings given at start.
+	wallet         *walletKit
+	walletWarnings []string
 }
 
 // newServer opens nothing: it wires an open database and its keyring into a server.
@@ -78,6 +82,7 @@ func (s *server) app() *fiber.App {
 	app.Use(requestIDs)
 	app.Use(securityHeaders)
 	app.Use(s.limitAddress)
+	app.Use(s.auditAddress)
 	s.routes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 	s.metrics.routes = newRouteMatcher(app.GetRoutes(true))
@@ -215,10 +220,21 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if _, _, err := db.CheckpointIfDue(ctx, merchant.CheckpointStartup, checkpointAtLeast, checkpointAtLeast); err != nil {
 		return fmt.Errorf("ledger checkpoint: %w", err)
 	}
+	// The wallets: an expired certificate refuses the start (docs/wallet.md).
+	if err := s.startWallet(cfg.Wallet, stdout, log); err != nil {
+		return err
+	}
+	walletCtx, stopWallet := context.WithCancel(ctx)
+	walletDone := make(chan struct{})
+	go s.walletLoop(walletCtx, walletDone)
+	defer func() { stopWallet(); <-walletDone }()
 	cpCtx, stopCheckpoints := context.WithCancel(ctx)
 	cpDone := make(chan struct{})
 	go s.checkpointLoop(cpCtx, cpDone)
 	defer func() { stopCheckpoints(); <-cpDone }()
+	retentionDone := make(chan struct{})
+	go s.retentionLoop(cpCtx, retentionDone)
+	defer func() { stopCheckpoints(); <-retentionDone }()
 	app := s.app()
 	fmt.Fprintf(stdout, "citycard listening on %s (database %s, zone %s)\n", ln.Addr(), db.Describe(), cfg.TZ)
 	errc := make(chan error, 2)

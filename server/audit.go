@@ -36,12 +36,14 @@ func (s *server) handleAuditList(c *fiber.Ctx) error {
 		return badRequest("actor and action must be at most 100 characters")
 	}
 	return sendList(c, func(p storage.Page) ([]storage.AuditEntry, string, error) { return s.db.Audit(c.UserContext(), f, p) },
-		func(e storage.AuditEntry) auditJSON {
-			var town *string
-			if e.Town != "" {
-				town = &e.Town
-			}
-			return auditJSON{Town: town, Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID,
-				ClientRequestID: e.ClientRequestID, CreatedAt: timeJSON(e.CreatedAt)}
-		})
+		toAuditJSON)
+}
+
+func toAuditJSON(e storage.AuditEntry) auditJSON {
+	var town *string
+	if e.Town != "" {
+		town = &e.Town
+	}
+	return auditJSON{Town: town, Actor: e.Actor, Action: e.Action, Target: e.Target, RequestID: e.RequestID,
+		ClientRequestID: e.ClientRequestID, CreatedAt: timeJSON(e.CreatedAt)}
 }

@@ -60,6 +60,9 @@ var authzRoutes = map[string]authzCase{
 	"GET /":                                     {who: public},
 	"GET /t/:code":                              {who: public, path: "/t/koper"},
 	"GET /towns.css":                            {who: public},
+	"GET /privacy":                              {who: public, path: "/privacy?town=koper"},
+	"GET /t/:code/privacy":                      {who: public, path: "/t/koper/privacy"},
+	"GET /api/v1/public/open-data/catalog":      {who: public},
 	"GET /c/:token":                             {who: public, path: "/c/{token}"},
 	"GET /c/:token/qr.png":                      {who: public, path: "/c/{token}/qr.png"},
 	"GET /static/*":                             {who: public, path: "/static/card.css"},
@@ -76,6 +79,7 @@ var authzRoutes = map[string]authzCase{
 	"GET /api/v1/cards":                         {who: adminOnly},
 	"GET /api/v1/cards/:id":                     {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}"},
 	"GET /api/v1/cards/:id/qr.png":              {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}/qr.png"},
+	"GET /api/v1/cards/:id/personal-data":       {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}/personal-data"},
 	"GET /api/v1/batches":                       {who: adminOnly, path: "/api/v1/batches?q=hotel"},
 	"GET /api/v1/batches/:id":                   {town: notFound, who: adminOnly, path: "/api/v1/batches/{batch}"},
 	"GET /api/v1/batches/:id/sheet.pdf":         {town: notFound, who: adminOnly, path: "/api/v1/batches/{batch}/sheet.pdf"},
@@ -100,6 +104,7 @@ var authzRoutes = map[string]authzCase{
 	"POST /api/v1/cards/batch":                  {town: notFound, who: adminOnly, changes: true, body: `{"product":"koper-72h","count":3}`},
 	"POST /api/v1/cards/:id/block":              {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/block", body: `{"reason":"lost"}`},
 	"POST /api/v1/cards/:id/unblock":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
+	"POST /api/v1/cards/:id/erase":              {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{freshcard}/erase", body: `{"reason":"asked"}`},
 	"POST /api/v1/merchants":                    {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
 	"POST /api/v1/merchants/:id/key":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
 	"POST /api/v1/merchants/:id/pairings":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/pairings"},
@@ -259,13 +264,26 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		if strings.Contains(tc.path+tc.body, "{conflict}") {
 			conf = conflict("conflict-" + strconv.Itoa(i)) // a decision is final: each caller gets its own
 		}
+		fresh := e.card.ID
+		if strings.Contains(tc.path, "{freshcard}") { // an erasure is final: a fresh card per caller
+			kr, err := e.db.Keyring(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := e.db.CreateCards(ctx, e.card.Town, kr, e.card.Product, 1, "Holder "+strconv.Itoa(i), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh = cs[0].ID
+			koperIDs = append(koperIDs, fresh)
+		}
 		pairing := ""
 		if strings.Contains(tc.body, "{pairing}") { // a pairing code works once: a fresh one per caller
 			pairing = mustPairingCode(t, e.db, e.merchA.ID)
 		}
 		fill := strings.NewReplacer("{batch}", batch.ID, "{officetoken}", tok.ID, "{card}", e.card.ID, "{token}", e.card.Token, "{merchant}", e.merchA.ID,
 			"{offer}", e.offerA.ID, "{redemption}", red.ID, "{conflict}", conf.ID, "{caller}", "c"+strconv.Itoa(i), "{month}", fmt.Sprintf("2020-%02d", i+1),
-			"{pairing}", pairing)
+			"{pairing}", pairing, "{freshcard}", fresh)
 		path := route
 		if tc.path != "" {
 			path = tc.path

@@ -99,7 +99,13 @@ func TestBrowserCardOffline(t *testing.T) {
 		// The service worker runs and has kept the page and its QR code.
 		waitJS(`navigator.serviceWorker.controller !== null`),
 		waitJS(`caches.match(location.href).then(r => !!r)`),
-		waitJS(`caches.match(document.getElementById("qr").src).then(r => !!r)`))
+		waitJS(`caches.match(document.getElementById("qr").src).then(r => !!r)`),
+		waitJS(`caches.match("/towns.css").then(r => !!r)`))
+	townColor := `getComputedStyle(document.documentElement).getPropertyValue("--town-color").trim()`
+	online := eval[string](t, ctx, townColor)
+	if online == "" {
+		t.Fatal("the card page has no town colour online")
+	}
 	if !eval[bool](t, ctx, `document.getElementById("offline").hidden`) {
 		t.Error("the page says it is offline while the server runs")
 	}
@@ -119,6 +125,9 @@ func TestBrowserCardOffline(t *testing.T) {
 		}
 		if got := jsText(t, ctx, "#offline"); !strings.Contains(got, "offline") {
 			t.Errorf("offline note = %q, want it to say the card is shown offline and as of when", got)
+		}
+		if got := eval[string](t, ctx, townColor); got != online {
+			t.Errorf("offline %s: the town's colour is %q, want %q as online (/towns.css not kept)", u, got, online)
 		}
 	}
 	screenshot(t, ctx, "card-offline-360")

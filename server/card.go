@@ -13,7 +13,7 @@ type cardJSON struct {
 	Number      string            `json:"number"`
 	Product     string            `json:"product"`
 	Status      card.Status       `json:"status"`
-	Holder      string            `json:"holder"`
+	Holder      *string           `json:"holder"` // null once erased (docs/privacy.md)
 	Lang        string            `json:"lang"`
 	IssuedAt    string            `json:"issued_at"`
 	ActivatedAt *string           `json:"activated_at"`
@@ -25,11 +25,17 @@ type cardJSON struct {
 	QRURL       string            `json:"qr_url"`
 	BatchID     *string           `json:"batch_id"`
 	Redemptions *[]redemptionJSON `json:"redemptions,omitempty"`
+	ErasedAt    *string           `json:"erased_at,omitempty"`
 }
 
 func (s *server) toCardJSON(c card.Card) cardJSON {
+	holder := &c.Holder
+	if c.ErasedAt != nil {
+		holder = nil
+	}
 	return cardJSON{
-		ID: c.ID, Town: c.Town, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: c.Holder, Lang: c.Lang,
+		ID: c.ID, Town: c.Town, Number: c.Number, Product: c.Product, Status: c.Status(s.db.Now()), Holder: holder, Lang: c.Lang,
+		ErasedAt: timePtrJSON(c.ErasedAt),
 		IssuedAt: timeJSON(c.IssuedAt), ActivatedAt: timePtrJSON(c.ActivatedAt), ExpiresAt: timePtrJSON(c.ExpiresAt),
 		ActivateBy: timeJSON(c.ActivateBy), BlockedAt: timePtrJSON(c.BlockedAt), BlockReason: c.BlockReason,
 		Token: c.Token, QRURL: s.cardURL(c.Town, c.Token), BatchID: strPtr(c.BatchID),

@@ -54,7 +54,7 @@ func TestCardBatch(t *testing.T) {
 		}
 		numbers, tokens := map[string]bool{}, map[string]bool{}
 		for _, c := range out.Cards {
-			if c.Product != "koper-24h" || c.Holder != "" || c.Status != card.StatusIssued || !card.ValidNumber(c.Number) {
+			if c.Product != "koper-24h" || c.Holder == nil || *c.Holder != "" || c.Status != card.StatusIssued || !card.ValidNumber(c.Number) {
 				t.Fatalf("batch card %+v", c)
 			}
 			numbers[c.Number], tokens[c.Token] = true, true

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/citycard/citycard/storage"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -122,4 +123,19 @@ func (s *server) clientKey(c *fiber.Ctx) string {
 		return c.IP()
 	}
 	return limitKey(s.trusted.clientAddr(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)))
+}
+
+// auditAddress hands the client's address to the audit log of the API's writes (storage:
+// WithClientAddr), kept whole for CITYCARD_AUDIT_ADDRESS_DAYS and then shortened.
+func (s *server) auditAddress(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Path(), "/api/") {
+		return c.Next()
+	}
+	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+	if !ok {
+		return c.Next()
+	}
+	a := s.trusted.clientAddr(peer, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
+	c.SetUserContext(storage.WithClientAddr(c.UserContext(), a.String()))
+	return c.Next()
 }

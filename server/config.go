@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,13 @@ type Config struct {
 	// MaxOpenConflicts is how many undecided conflicts one merchant may have before its
 	// tills' further conflicts are refused for now (CITYCARD_MAX_OPEN_CONFLICTS; 0 is no cap).
 	MaxOpenConflicts int
+	// RetentionDays is how many days after a card expired (or its activation deadline passed)
+	// its holder data is erased (CITYCARD_RETENTION_DAYS); AuditAddressDays how long the audit
+	// log keeps a client's whole address (CITYCARD_AUDIT_ADDRESS_DAYS). See docs/privacy.md;
+	// the privacy notice states both.
+	RetentionDays, AuditAddressDays int
+	// RetentionBatch is the rows one retention write changes at most (CITYCARD_RETENTION_BATCH).
+	RetentionBatch int
 	// PGMaxConns and PGMinConns size each instance's pool on PostgreSQL (0: the defaults);
 	// PGMaxWrites bounds its write transactions at once (0: a quarter of the pool, at least 2).
 	PGMaxConns, PGMinConns, PGMaxWrites int32
@@ -42,10 +51,36 @@ type Config struct {
 	// are upgraded into: CITYCARD_TOWN (default koper), CITYCARD_TOWN_NAME (default the code
 	// capitalised), languages CITYCARD_LANGUAGES, zone CITYCARD_TZ and public URL
 	// CITYCARD_PUBLIC_URL.
-	Town         string
-	TownName     string
-	dbFromConfig bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Town     string
+	TownName string
+	// OpenDataLicense is the licence of the open data, a URL, named in the open-data
+	// catalogue (CITYCARD_OPEN_DATA_LICENSE, default CC BY 4.0).
+	OpenDataLicense string
+	dbFromConfig    bool // DB was set explicitly (the demo uses a temporary file otherwise)
+	Wallet          WalletConfig
 }
+
+// WalletConfig is the wallets' configuration (docs/wallet.md). Without AppleCert there is no
+// Apple Wallet pass, without GoogleKey no Google Wallet link: their endpoints answer 404
+// wallet_not_configured and no page shows their badge.
+type WalletConfig struct {
+	AppleCert       string // CITYCARD_APPLE_PASS_CERT: the PKCS#12 file of the Pass Type ID certificate and its key
+	ApplePassword   string // CITYCARD_APPLE_PASS_PASSWORD: its password
+	AppleWWDR       string // CITYCARD_APPLE_WWDR: Apple's WWDR intermediate certificate, PEM
+	ApplePassTypeID string // CITYCARD_APPLE_PASS_TYPE_ID: pass.…, as in the certificate
+	AppleTeamID     string // CITYCARD_APPLE_TEAM_ID
+	APNsURL         string // CITYCARD_APNS_URL (default Apple's production push service)
+	GoogleKey       string // CITYCARD_GOOGLE_WALLET_KEY: the service account's JSON key file
+	GoogleIssuerID  string // CITYCARD_GOOGLE_ISSUER_ID
+	GoogleAPI       string // CITYCARD_GOOGLE_WALLET_API (default Google's)
+	// apnsTLS, if set, is the TLS configuration the APNs client starts from (tests: a
+	// local HTTP/2 server's root).
+	apnsTLS *tls.Config
+}
+
+// defaultOpenDataLicense is the open data's licence unless configured: Creative Commons
+// Attribution 4.0, which the EU's portals recommend for public sector data.
+const defaultOpenDataLicense = "https://creativecommons.org/licenses/by/4.0/"
 
 // minAdminTokenLen is the shortest CITYCARD_ADMIN_TOKEN accepted, in characters. The admin
 // token is the one secret a person may choose; a short one could be guessed in spite of the
@@ -73,6 +108,10 @@ func defaultConfig() Config {
 		Languages: []string{"sl", "it"},
 
 		MaxOpenConflicts: merchant.DefaultMaxOpenConflicts,
+		RetentionDays:    30,
+		AuditAddressDays: 90,
+		OpenDataLicense:  defaultOpenDataLicense,
+		RetentionBatch:   100,
 	}
 }
 
@@ -112,6 +151,15 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	env("CITYCARD_TOWN_NAME", &cfg.TownName)
 	env("CITYCARD_METRICS_ADDR", &cfg.MetricsAddr)
 	env("CITYCARD_METRICS_TOKEN", &cfg.MetricsToken)
+	env("CITYCARD_APPLE_PASS_CERT", &cfg.Wallet.AppleCert)
+	env("CITYCARD_APPLE_PASS_PASSWORD", &cfg.Wallet.ApplePassword)
+	env("CITYCARD_APPLE_WWDR", &cfg.Wallet.AppleWWDR)
+	env("CITYCARD_APPLE_PASS_TYPE_ID", &cfg.Wallet.ApplePassTypeID)
+	env("CITYCARD_APPLE_TEAM_ID", &cfg.Wallet.AppleTeamID)
+	env("CITYCARD_APNS_URL", &cfg.Wallet.APNsURL)
+	env("CITYCARD_GOOGLE_WALLET_KEY", &cfg.Wallet.GoogleKey)
+	env("CITYCARD_GOOGLE_ISSUER_ID", &cfg.Wallet.GoogleIssuerID)
+	env("CITYCARD_GOOGLE_WALLET_API", &cfg.Wallet.GoogleAPI)
 	// A bearer secret never carries surrounding white space (bearer trims what a client sends),
 	// so a token pasted with a space or a newline around it, or quoted as " cca_… " in an env
 	// file, would start a service nobody can sign in to: it is trimmed instead.
@@ -141,6 +189,26 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return cfg, nil, fmt.Errorf("CITYCARD_MAX_OPEN_CONFLICTS must be a whole number from 0 (no cap) to 100000, got %q", v)
 		}
 		cfg.MaxOpenConflicts = n
+	}
+	if v := strings.TrimSpace(getenv("CITYCARD_OPEN_DATA_LICENSE")); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return cfg, nil, fmt.Errorf("CITYCARD_OPEN_DATA_LICENSE must be the licence's URL (https://…), got %q", v)
+		}
+		cfg.OpenDataLicense = v
+	}
+	for _, p := range []struct {
+		key      string
+		dst      *int
+		min, max int
+	}{{"CITYCARD_RETENTION_DAYS", &cfg.RetentionDays, 0, 36500}, {"CITYCARD_AUDIT_ADDRESS_DAYS", &cfg.AuditAddressDays, 0, 36500},
+		{"CITYCARD_RETENTION_BATCH", &cfg.RetentionBatch, 1, 10000}} {
+		if v := getenv(p.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < p.min || n > p.max {
+				return cfg, nil, fmt.Errorf("%s must be a whole number from %d to %d, got %q", p.key, p.min, p.max, v)
+			}
+			*p.dst = n
+		}
 	}
 	for _, p := range []struct {
 		key string

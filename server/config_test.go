@@ -125,3 +125,34 @@ func TestMaxOpenConflictsSetting(t *testing.T) {
 		t.Fatalf("the store's cap is %d, want 7", got)
 	}
 }
+
+// The privacy notice's and the open data's settings (issue 22): CITYCARD_RETENTION_DAYS
+// (default 30) and CITYCARD_AUDIT_ADDRESS_DAYS (default 90), whole days from 0 to 36500, and
+// CITYCARD_OPEN_DATA_LICENSE (default CC BY 4.0), an http(s) URL; anything else refused at
+// start, naming the variable.
+func TestPrivacyAndOpenDataSettings(t *testing.T) {
+	parse := func(env map[string]string) (Config, error) {
+		cfg, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+		return cfg, err
+	}
+	cfg, err := parse(nil)
+	if err != nil || cfg.RetentionDays != 30 || cfg.AuditAddressDays != 90 || cfg.OpenDataLicense != "https://creativecommons.org/licenses/by/4.0/" {
+		t.Fatalf("defaults: %d, %d, %q, %v", cfg.RetentionDays, cfg.AuditAddressDays, cfg.OpenDataLicense, err)
+	}
+	cfg, err = parse(map[string]string{"CITYCARD_RETENTION_DAYS": "60", "CITYCARD_AUDIT_ADDRESS_DAYS": "1",
+		"CITYCARD_OPEN_DATA_LICENSE": "https://creativecommons.org/publicdomain/zero/1.0/"})
+	if err != nil || cfg.RetentionDays != 60 || cfg.AuditAddressDays != 1 || cfg.OpenDataLicense != "https://creativecommons.org/publicdomain/zero/1.0/" {
+		t.Fatalf("set: %d, %d, %q, %v", cfg.RetentionDays, cfg.AuditAddressDays, cfg.OpenDataLicense, err)
+	}
+	for key, bad := range map[string][]string{
+		"CITYCARD_RETENTION_DAYS":     {"-1", "a month", "36501"},
+		"CITYCARD_AUDIT_ADDRESS_DAYS": {"-1", "99999"},
+		"CITYCARD_OPEN_DATA_LICENSE":  {"CC-BY-4.0", "ftp://example.org/licence", "https://"},
+	} {
+		for _, v := range bad {
+			if _, err := parse(map[string]string{key: v}); err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s=%q: %v, want refused naming the variable", key, v, err)
+			}
+		}
+	}
+}

@@ -58,6 +58,7 @@ var errorTable = []struct {
 	{card.ErrNotFound, 404, "card_not_found", ""},
 	{card.ErrBlocked, 422, "card_blocked", ""},
 	{card.ErrExpired, 422, "card_expired", ""},
+	{card.ErrErased, 409, "already_erased", ""},
 	{card.ErrNotYetIssued, 422, "card_not_yet_issued", ""},
 	{card.ErrNoProduct, 404, "product_not_found", ""},
 	{card.ErrBatchNotFound, 404, "not_found", ""},
@@ -87,6 +88,8 @@ var errorTable = []struct {
 	{merchant.ErrConflictNotVoidable, 409, "conflict_not_voidable", ""},
 	{merchant.ErrConflictsOpen, 409, "conflicts_open", ""},
 	{merchant.ErrTooManyConflicts, 429, "too_many_conflicts", ""},
+	{storage.ErrWalletAuth, 401, "unauthorized", "wallet_auth"},
+	{errWalletNotConfigured, 404, "wallet_not_configured", ""},
 }
 
 // errorCode is the contract code of a domain error, or "" if it has none. Used for the

@@ -310,12 +310,18 @@ func (s *server) networkHome(c *fiber.Ctx) error {
 }
 
 func (s *server) sendHome(c *fiber.Ctx, pg homePage) error {
+	return sendTownPage(c, "home.html", pg.Lang, pg)
+}
+
+// sendTownPage renders a public page of a town (or of the list of the towns) in lang: which
+// town and language it shows depend on the Host and Accept-Language, which caches are told.
+func sendTownPage(c *fiber.Ctx, name, lang string, data any) error {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, "home.html", pg); err != nil {
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderContentLanguage, pg.Lang)
+	c.Set(fiber.HeaderContentLanguage, lang)
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptLanguage+", Host")
 	c.Type("html", "utf-8")
 	return c.Send(buf.Bytes())

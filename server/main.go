@@ -13,6 +13,9 @@
 //	                          grace period), make it sign now, list the keys
 //	citycard ledger verify [--checkpoint FILE]
 //	                          verify the books in the database file (read-only)
+//	citycard retention [--dry-run]
+//	                          erase the holder data of long-expired cards, shorten old audit
+//	                          addresses (docs/privacy.md); --dry-run lists what it would do
 //	citycard migrate-db [--from FILE] --to postgres://…
 //	                          copy the SQLite database into an empty PostgreSQL one, checked
 package main
@@ -57,6 +60,8 @@ commands:
   keys          rotate [--activate-in DURATION | --activate-at TIME]: add a card token signing key, published
                 at once, signing after the grace (no restart); activate KID: sign with it now; list: the keys
   ledger verify verify the books in the database file, read-only: [--checkpoint FILE]
+  retention     erase the holder data of cards expired over CITYCARD_RETENTION_DAYS ago and shorten audit
+                addresses older than CITYCARD_AUDIT_ADDRESS_DAYS (--dry-run: list what it would do)
   migrate-db    copy the SQLite database into an empty PostgreSQL one and check the copy: [--from FILE] --to postgres://…
 `
 
@@ -97,6 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCommand(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		return ledgerCommand(ctx, rest, getenv, stdout, stderr)
+	case "retention":
+		return retentionCommand(ctx, rest, getenv, stdout, stderr)
 	case "migrate-db":
 		return tools.MigrateDB(ctx, rest, toolConfig(getenv, stderr), compareMonth, stdout, stderr)
 	case "help", "-h", "--help":

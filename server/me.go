@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -11,6 +13,9 @@ type meJSON struct {
 	Role  string     `json:"role"`
 	Town  *string    `json:"town"`
 	Towns []townJSON `json:"towns"`
+	// WalletCertificates are the wallet certificates that expire within 30 days, for the
+	// network admin's console to warn about (docs/wallet.md).
+	WalletCertificates []walletCertJSON `json:"wallet_certificates,omitempty"`
 }
 
 // handleMe answers GET /api/v1/me for an admin-side token, so the console knows whether to
@@ -33,6 +38,7 @@ func (s *server) handleMe(c *fiber.Ctx) error {
 		out.Towns = append(out.Towns, toTownJSON(t))
 		return c.JSON(out)
 	}
+	out.WalletCertificates = s.walletCertsExpiring(time.Now())
 	towns, err := s.db.Towns(ctx)
 	if err != nil {
 		return err

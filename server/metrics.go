@@ -34,8 +34,16 @@ type metrics struct {
 	commitTime  prometheus.Histogram
 	restarts    *prometheus.CounterVec // result
 	walPause    prometheus.Histogram
-	routes      *routeMatcher // set by app(), once every route is registered
-	series      sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
+	erased      *prometheus.CounterVec // by: office, retention
+	shortened   prometheus.Counter     // audit addresses shortened by the retention job
+	retention   prometheus.Histogram   // one retention batch's write
+	retentionAt prometheus.Gauge       // the end of the last retention run, unix seconds
+	// walletDeliveries counts the outbox's deliveries by kind and result; walletExpiry is
+	// each wallet certificate's expiry (unix seconds).
+	walletDeliveries *prometheus.CounterVec
+	walletExpiry     *prometheus.GaugeVec
+	routes           *routeMatcher // set by app(), once every route is registered
+	series           sync.Map      // seriesKey -> *requestSeries, so a request hashes no labels
 }
 
 // seriesKey is one request series: the labels of citycard_http_requests_total.
@@ -92,8 +100,41 @@ func newMetrics(db *storage.DB) *metrics {
 			Help:    "How long the writer was paused for a checkpoint that restarts the log.",
 			Buckets: latencyBuckets,
 		}),
+		erased: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citycard_personal_data_erased_total",
+			Help: "Cards whose holder data was erased, by the office or the retention job (docs/privacy.md).",
+		}, []string{"by"}),
+		shortened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "citycard_audit_addresses_shortened_total",
+			Help: "Client addresses of the audit log shortened by the retention job (IPv4 /24, IPv6 /48).",
+		}),
+		retention: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "citycard_retention_batch_duration_seconds",
+			Help:    "Time of one batch of the retention job's writes (queue and commit included).",
+			Buckets: latencyBuckets,
+		}),
+		retentionAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "citycard_retention_last_run_timestamp_seconds",
+			Help: "When this instance last finished a retention run (0: never).",
+		}),
 	}
+	m.walletDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citycard_wallet_deliveries_total",
+		Help: "Wallet updates attempted (APNs pushes, Google Wallet object updates), by kind and result (delivered, failed: retried later).",
+	}, []string{"kind", "result"})
+	m.walletExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "citycard_wallet_certificate_expiry_seconds",
+		Help: "When each configured wallet certificate expires, unix seconds (alert 30 days before: docs/wallet.md).",
+	}, []string{"certificate"})
+	m.reg.MustRegister(m.walletDeliveries, m.walletExpiry, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "citycard_wallet_outbox_pending",
+		Help: "Wallet updates queued and not yet delivered.",
+	}, func() float64 {
+		n, _ := db.WalletOutboxPending(context.Background())
+		return float64(n)
+	}))
 	m.reg.MustRegister(m.requests, m.latency, m.redemptions, m.batchSize, m.commitTime, m.restarts, m.walPause,
+		m.erased, m.shortened, m.retention, m.retentionAt,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "citycard_writer_queue_depth",
 			Help: "Writes waiting for the writer goroutine.",
@@ -129,6 +170,9 @@ func newMetrics(db *storage.DB) *metrics {
 	}
 	for _, r := range []string{"ok", "busy"} {
 		m.restarts.WithLabelValues(r)
+	}
+	for _, by := range []string{"office", "retention"} {
+		m.erased.WithLabelValues(by)
 	}
 	return m
 }
@@ -373,4 +417,19 @@ func (s *server) serveMetrics(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// watchWallet publishes the wallet certificates' expiry.
+func (m *metrics) watchWallet(k *walletKit) {
+	if k == nil || k.apple == nil {
+		return
+	}
+	pass, wwdr := k.apple.Certificates()
+	m.walletExpiry.WithLabelValues("apple_pass").Set(float64(pass.NotAfter.Unix()))
+	m.walletExpiry.WithLabelValues("apple_wwdr").Set(float64(wwdr.NotAfter.Unix()))
+}
+
+// walletDelivered counts one delivery attempt.
+func (m *metrics) walletDelivered(kind, result string) {
+	m.walletDeliveries.WithLabelValues(kind, result).Inc()
 }

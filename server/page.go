@@ -50,6 +50,9 @@ type cardPage struct {
 	V                                        string // asset version, so a new binary's CSS and JS are fetched anew
 	Town, CardName, Color                    string // the card's town: its code, its card's name in Lang, its colour
 	ValidIn                                  string // "Valid in: Koper, Ptuj" for a card several towns accept
+	// AppleWallet and GoogleWallet are the links of the wallets' badges, "" for a wallet
+	// not configured (server/wallet.go).
+	AppleWallet, GoogleWallet string
 }
 
 // townGroup is the benefits of one town that accepts the card, by category.
@@ -109,6 +112,7 @@ func (s *server) handleCardPage(c *fiber.Ctx) error {
 		}
 	}
 	pg.ActivateBy = l.Until(cd.ActivateBy, s.db.TownLoc(cd.Town))
+	pg.AppleWallet, pg.GoogleWallet = s.walletLinks(token)
 	names, err := s.productNames(c, states)
 	if err != nil {
 		return err

@@ -177,7 +177,7 @@ func rateLimited(c *fiber.Ctx, wait time.Duration) error {
 // and API (open data included) and the tills. /healthz (probes) and /static (assets of a page already counted)
 // do not; nor do the admin's endpoints, whose secret nobody else holds.
 func limitedByAddress(path string) bool {
-	return path == "/" || strings.HasPrefix(path, "/c/") || strings.HasPrefix(path, "/t/") || strings.HasPrefix(path, "/api/v1/public/") ||
+	return path == "/" || path == "/privacy" || strings.HasPrefix(path, "/c/") || strings.HasPrefix(path, "/t/") || strings.HasPrefix(path, "/api/v1/public/") || strings.HasPrefix(path, "/wallet/") ||
 		strings.HasPrefix(path, "/api/v1/pos/") || path == "/api/v1/pos" || path == "/api/v1/reports/open-data"
 }
 

@@ -10,6 +10,8 @@ func (s *server) routes(app *fiber.App) {
 	app.Get("/", s.handleHome)              // the front door: the town's page, or the list of the towns
 	app.Get("/t/:code", s.handleTownHome)   // a town's page
 	app.Get("/towns.css", s.handleTownsCSS) // each town's colour, for its pages
+	app.Get("/privacy", s.handlePrivacy)    // a town's privacy notice (server/privacy.go)
+	app.Get("/t/:code/privacy", s.handleTownPrivacy)
 
 	// Public: the tourist's page and what it needs. Never a bare card number, never a holder.
 	app.Get("/c/:token", s.handleCardPage)
@@ -28,6 +30,15 @@ func (s *server) routes(app *fiber.App) {
 	pub.Get("/keys", s.handlePublicKeys)
 	pub.Get("/ledger/checkpoints", s.handleLedgerCheckpoints)
 	pub.Get("/towns", s.handlePublicTowns)
+	pub.Get("/open-data/catalog", s.handleOpenDataCatalog)        // DCAT-AP, for open-data portals (server/opendata.go)
+	pub.Get("/cards/:token/pass.pkpass", s.handleWalletApplePass) // wallet passes (server/wallet.go)
+	pub.Get("/cards/:token/google-wallet", s.handleWalletGoogle)
+	// Apple's PassKit web service, called by the wallet app with the pass's own token.
+	app.Post("/wallet/v1/devices/:device/registrations/:passType/:serial", s.handleWalletRegister)
+	app.Delete("/wallet/v1/devices/:device/registrations/:passType/:serial", s.handleWalletUnregister)
+	app.Get("/wallet/v1/devices/:device/registrations/:passType", s.handleWalletSerials)
+	app.Get("/wallet/v1/passes/:passType/:serial", s.handleWalletLatestPass)
+	app.Post("/wallet/v1/log", s.handleWalletLog)
 	// Registered before the admin group, whose middleware would otherwise ask for the token.
 	app.Get("/api/v1/reports/open-data", s.handleOpenData)
 	// A till pairs with a one-time code from the console (the code is the credential).
@@ -45,6 +56,8 @@ func (s *server) routes(app *fiber.App) {
 	admin.Post("/cards/:id/block", s.handleCardBlock)
 	admin.Post("/cards/:id/unblock", s.handleCardUnblock)
 	admin.Get("/cards/:id/qr.png", s.handleCardQR)
+	admin.Get("/cards/:id/personal-data", s.handleCardPersonalData)
+	admin.Post("/cards/:id/erase", s.handleCardErase)
 	admin.Get("/batches", s.handleBatchList)
 	admin.Get("/batches/:id", s.handleBatchGet)
 	admin.Get("/batches/:id/sheet.pdf", s.handleBatchSheet)

@@ -231,6 +231,9 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 			ts.db.SetClock(ts.clock.Now) // seedDemo leaves the real clock behind
 		}
 	}
+	if err := ts.s.startWallet(cfg.Wallet, io.Discard, ts.s.log); err != nil {
+		t.Fatal(err)
+	}
 	ts.app = ts.s.app()
 	if o.live {
 		ts.url = cfg.PublicURL

@@ -109,7 +109,17 @@ type townJSON struct {
 	PublicURL string            `json:"public_url"`
 	CardName  map[string]string `json:"card_name"` // every language filled in (the town's name + " Card" where none is set)
 	Color     string            `json:"color"`     // #rrggbb
+	Privacy   townPrivacyJSON   `json:"privacy"`   // "" fields: not filled in
 	CreatedAt string            `json:"created_at"`
+}
+
+// townPrivacyJSON is a town's privacy fields as served and set: the controller named by its
+// privacy notice, its address and its contact (an e-mail address or a URL). All three are ""
+// while not filled in; {} in a PATCH clears them.
+type townPrivacyJSON struct {
+	Controller string `json:"controller"`
+	Address    string `json:"address"`
+	Contact    string `json:"contact"`
 }
 
 // townFaceJSON is a town as its till shows it: its name, its card's name and its colour.
@@ -125,7 +135,8 @@ func toTownFaceJSON(t storage.Town) townFaceJSON {
 }
 
 func toTownJSON(t storage.Town) townJSON {
-	return townJSON{t.Code, t.Name, t.Timezone, t.Languages, t.PublicURL, t.CardNames(), t.TownColor(), timeJSON(t.CreatedAt)}
+	return townJSON{t.Code, t.Name, t.Timezone, t.Languages, t.PublicURL, t.CardNames(), t.TownColor(),
+		townPrivacyJSON(t.Privacy), timeJSON(t.CreatedAt)}
 }
 
 type townBody struct {
@@ -136,6 +147,7 @@ type townBody struct {
 	PublicURL *string           `json:"public_url"`
 	CardName  map[string]string `json:"card_name"` // replaces the names set; {} goes back to the defaults
 	Color     *string           `json:"color"`     // "" goes back to the default
+	Privacy   *townPrivacyJSON  `json:"privacy"`   // replaces all three; {} clears them
 }
 
 // handleTownCreate is POST /api/v1/towns (network admin).
@@ -160,6 +172,9 @@ func (s *server) handleTownCreate(c *fiber.Ctx) error {
 	t.CardName = b.CardName
 	if b.Color != nil {
 		t.Color = *b.Color
+	}
+	if b.Privacy != nil {
+		t.Privacy = storage.TownPrivacy(*b.Privacy)
 	}
 	if err := s.db.CreateTown(c.UserContext(), &t); err != nil {
 		return err
@@ -233,6 +248,9 @@ func (s *server) handleTownUpdate(c *fiber.Ctx) error {
 		}
 		if b.Color != nil {
 			t.Color = *b.Color
+		}
+		if b.Privacy != nil {
+			t.Privacy = storage.TownPrivacy(*b.Privacy)
 		}
 		return nil
 	})

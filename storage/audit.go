@@ -17,6 +17,8 @@ type actorKey struct{}
 
 type clientRequestIDKey struct{}
 
+type clientAddrKey struct{}
+
 type actor struct {
 	id        string
 	requestID string
@@ -34,6 +36,16 @@ func WithActor(ctx context.Context, id, requestID string) context.Context {
 // printable ASCII characters: anything else is dropped.
 func WithClientRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, clientRequestIDKey{}, cleanRequestID(id))
+}
+
+// WithClientAddr returns a context whose audited writes also record the client's network
+// address (as the server saw it, after trusted proxies). It is personal data: the retention
+// job shortens it after CITYCARD_AUDIT_ADDRESS_DAYS (see ShortenAddr, docs/privacy.md).
+func WithClientAddr(ctx context.Context, addr string) context.Context {
+	if len(addr) > 64 {
+		addr = addr[:64]
+	}
+	return context.WithValue(ctx, clientAddrKey{}, addr)
 }
 
 func cleanRequestID(s string) string {
@@ -73,7 +85,8 @@ func (t *Tx) auditIn(town, action, target string) error {
 		}
 	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
-	row := []any{nullStr(town), a.id, action, target, a.requestID, client, ms(t.Now)}
+	addr, _ := t.ctx.Value(clientAddrKey{}).(string)
+	row := []any{nullStr(town), a.id, action, target, a.requestID, client, addr, ms(t.Now)}
 	if t.fold != nil {
 		// In a town's batch: written with the batch's other entries at its end.
 		t.fold.audit = append(t.fold.audit, row)
@@ -83,7 +96,7 @@ func (t *Tx) auditIn(town, action, target string) error {
 }
 
 // auditInsert inserts audit rows (execRows), the values in auditIn's order.
-const auditInsert = `INSERT INTO audit (town, actor, action, target, request_id, client_request_id, created_at) VALUES `
+const auditInsert = `INSERT INTO audit (town, actor, action, target, request_id, client_request_id, client_addr, created_at) VALUES `
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
@@ -94,7 +107,10 @@ type AuditEntry struct {
 	RequestID string // the server's id of the request
 	// ClientRequestID is the X-Request-ID the client sent, cleaned; "" if none.
 	ClientRequestID string
-	CreatedAt       time.Time
+	// ClientAddr is the client's network address, shortened once old ("" if none; not
+	// served by the API, see docs/privacy.md).
+	ClientAddr string
+	CreatedAt  time.Time
 }
 
 // AuditFilter narrows the audit log; empty fields do not filter.
@@ -111,12 +127,12 @@ func (db *DB) Audit(ctx context.Context, f AuditFilter, page Page) ([]AuditEntry
 	if f.Town != "" {
 		town, args = `town = ?`, []any{f.Town}
 	}
-	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, created_at FROM audit
+	return list(db.reader(ctx), `SELECT seq, coalesce(town, ''), actor, action, target, request_id, client_request_id, client_addr, created_at FROM audit
 		WHERE `+town+` AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND seq < ? ORDER BY seq DESC LIMIT ?`,
 		append(args, f.Actor, f.Actor, f.Action, f.Action), page, true, func(r *sql.Rows) (AuditEntry, int64, error) {
 			var e AuditEntry
 			var seq, at int64
-			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &at)
+			err := r.Scan(&seq, &e.Town, &e.Actor, &e.Action, &e.Target, &e.RequestID, &e.ClientRequestID, &e.ClientAddr, &at)
 			e.CreatedAt = fromMS(at)
 			return e, seq, err
 		})

@@ -11,7 +11,7 @@ import (
 	"github.com/citycard/citycard/card"
 )
 
-const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id`
+const cardColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id, erased_at`
 
 // CreateCards issues n cards of product in town, in one transaction, each with a fresh
 // random number and a token signed by kr. The product must be the town's own or a network
@@ -146,6 +146,10 @@ func (db *DB) SetBlocked(ctx context.Context, town, id string, blocked bool, rea
 		if c, err = cardWhere(tx, `id = ?`, id); err != nil {
 			return err
 		}
+		// Its wallet passes show the change: updates queued in this write (wallet.go).
+		if err := walletCardChanged(tx, c); err != nil {
+			return err
+		}
 		if blocked {
 			return tx.auditIn(town, "card.block", id)
 		}
@@ -198,10 +202,10 @@ func (db *DB) CardsByID(ctx context.Context, town string, ids []string) ([]card.
 func scanCard(s scanner) (card.Card, int64, error) {
 	var c card.Card
 	var seq, issued, activateBy int64
-	var activated, expires, blocked sql.NullInt64
+	var activated, expires, blocked, erased sql.NullInt64
 	var batch sql.NullString
-	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch)
-	c.BatchID = batch.String
+	err := s.Scan(&seq, &c.ID, &c.Town, &c.Number, &c.Token, &c.Product, &c.Holder, &c.Lang, &issued, &activateBy, &activated, &expires, &blocked, &c.BlockReason, &batch, &erased)
+	c.BatchID, c.ErasedAt = batch.String, fromNullMS(erased)
 	c.IssuedAt, c.ActivateBy = fromMS(issued), fromMS(activateBy)
 	c.ActivatedAt, c.ExpiresAt, c.BlockedAt = fromNullMS(activated), fromNullMS(expires), fromNullMS(blocked)
 	return c, seq, err

@@ -329,6 +329,34 @@ func (db *DB) MonthCloses(ctx context.Context, town string) ([]MonthClose, error
 	return monthCloses(db.reader(ctx), town)
 }
 
+// MonthCloseTimes returns town's closed months (every town's for ""), by month then town,
+// with only Town, Month, ClosedAt and SHA256 filled in: what the open-data catalogue lists,
+// without reading the frozen reports.
+func (db *DB) MonthCloseTimes(ctx context.Context, town string) ([]MonthClose, error) {
+	rows, err := db.reader(ctx).query(`SELECT town, month, closed_at, sha256 FROM month_closes WHERE (? = '' OR town = ?) ORDER BY month, town`, town, town)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MonthClose
+	for rows.Next() {
+		var c MonthClose
+		var month string
+		var closed int64
+		var sum []byte
+		if err := rows.Scan(&c.Town, &month, &closed, &sum); err != nil {
+			return nil, err
+		}
+		if c.Month, err = merchant.ParseMonth(month); err != nil {
+			return nil, err
+		}
+		c.ClosedAt = fromMS(closed)
+		copy(c.SHA256[:], sum)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // monthCloseState is monthClose, refusing (merchant.ErrLedgerMismatch) a month whose close
 // is in the ledger but not in month_closes: deleting the row must not reopen the month.
 func monthCloseState(q querier, town string, m merchant.Month) (MonthClose, bool, error) {

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -28,8 +30,83 @@ type Town struct {
 	// languages not set.
 	CardName map[string]string
 	// Color is the town's colour, #rrggbb; "" reads as DefaultTownColor.
-	Color     string
+	Color string
+	// Privacy names the controller of the card's personal data for the town's privacy
+	// notice; the zero value is not filled in (the notice names the municipality).
+	Privacy   TownPrivacy
 	CreatedAt time.Time
+}
+
+// TownPrivacy is the controller of a town's personal data as its privacy notice names it:
+// who (the municipality, or whoever runs the card for it), its postal address, and the e-mail
+// address or web address where a person exercises their rights.
+type TownPrivacy struct {
+	Controller string `json:"controller,omitempty"`
+	Address    string `json:"address,omitempty"`
+	Contact    string `json:"contact,omitempty"`
+}
+
+// IsSet reports whether the town's privacy fields are filled in.
+func (p TownPrivacy) IsSet() bool { return p != TownPrivacy{} }
+
+// Longest privacy fields, in characters.
+const (
+	maxPrivacyController = 200
+	maxPrivacyAddress    = 300
+	maxPrivacyContact    = 200
+)
+
+// ContactIsEmail reports whether the contact is an e-mail address (else it is a URL).
+func (p TownPrivacy) ContactIsEmail() bool { return validEmail(p.Contact) }
+
+// validate trims and checks the privacy fields: all empty (not filled in), or a controller
+// and a contact, each of bounded length without control characters, the contact an e-mail
+// address (name@example.si) or an http(s) URL. Errors wrap card.ErrInvalidInput and name the
+// field (privacy.contact).
+func (p *TownPrivacy) validate() error {
+	var err error
+	if p.Controller, err = card.CleanText("privacy.controller", p.Controller, maxPrivacyController, false); err != nil {
+		return err
+	}
+	if p.Address, err = card.CleanText("privacy.address", p.Address, maxPrivacyAddress, false); err != nil {
+		return err
+	}
+	if p.Contact, err = card.CleanText("privacy.contact", p.Contact, maxPrivacyContact, false); err != nil {
+		return err
+	}
+	if !p.IsSet() {
+		return nil
+	}
+	if p.Controller == "" {
+		return fmt.Errorf("%w: privacy.controller is required with the other privacy fields (1 to %d characters)", card.ErrInvalidInput, maxPrivacyController)
+	}
+	if p.Contact == "" {
+		return fmt.Errorf("%w: privacy.contact is required with the other privacy fields: an e-mail address or an https:// URL", card.ErrInvalidInput)
+	}
+	if !validEmail(p.Contact) && !validWebURL(p.Contact) {
+		return fmt.Errorf("%w: privacy.contact must be an e-mail address (name@example.si) or a URL starting with https:// or http://", card.ErrInvalidInput)
+	}
+	return nil
+}
+
+// validEmail reports whether s is a bare e-mail address whose domain has a dot:
+// name@example.si, not "Name <name@example.si>" nor name@localhost.
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	_, domain, ok := strings.Cut(s, "@")
+	return ok && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// validWebURL reports whether s is an absolute http(s) URL with a host and no white space.
+func validWebURL(s string) bool {
+	if strings.ContainsAny(s, " \t\"<>") {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
 }
 
 // DefaultTownColor is the colour of a town that has not chosen one.
@@ -162,7 +239,7 @@ func (t *Town) Validate() error {
 	if t.Color != "" && !townColorRE.MatchString(t.Color) {
 		return bad("color must be a colour written #rrggbb, e.g. #0b5cad")
 	}
-	return nil
+	return t.Privacy.validate()
 }
 
 // DefaultTown is the town a fresh database starts with and an upgraded one puts its rows in:
@@ -266,13 +343,16 @@ func (db *DB) CachedTown(code string) (Town, bool) {
 	return t.Town, ok
 }
 
-const townColumns = `code, name, timezone, languages, public_url, card_name, color, created_at`
+const townColumns = `code, name, timezone, languages, public_url, card_name, color, privacy, created_at`
 
 func scanTown(s scanner) (Town, error) {
 	var t Town
-	var name, langs, cardName string
+	var name, langs, cardName, privacy string
 	var created int64
-	if err := s.Scan(&t.Code, &name, &t.Timezone, &langs, &t.PublicURL, &cardName, &t.Color, &created); err != nil {
+	if err := s.Scan(&t.Code, &name, &t.Timezone, &langs, &t.PublicURL, &cardName, &t.Color, &privacy, &created); err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal([]byte(privacy), &t.Privacy); err != nil {
 		return t, err
 	}
 	t.CreatedAt = fromMS(created)
@@ -326,8 +406,8 @@ func (db *DB) CreateTown(ctx context.Context, t *Town) error {
 		t.CreatedAt = tx.Now
 		name, _ := json.Marshal(t.Name)
 		langs, _ := json.Marshal(t.Languages)
-		_, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, card_name, color, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.Code, string(name), t.Timezone, string(langs), t.PublicURL, cardNameJSON(t.CardName), t.Color, t.Timezone, ms(t.CreatedAt))
+		_, err := tx.exec(`INSERT INTO towns (code, name, timezone, languages, public_url, card_name, color, privacy, rollup_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Code, string(name), t.Timezone, string(langs), t.PublicURL, cardNameJSON(t.CardName), t.Color, privacyJSON(t.Privacy), t.Timezone, ms(t.CreatedAt))
 		if tx.isUnique(err) {
 			return ErrTownExists
 		}
@@ -368,8 +448,8 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 		}
 		name, _ := json.Marshal(t.Name)
 		langs, _ := json.Marshal(t.Languages)
-		if _, err := tx.exec(`UPDATE towns SET name = ?, timezone = ?, languages = ?, public_url = ?, card_name = ?, color = ? WHERE code = ?`,
-			string(name), t.Timezone, string(langs), t.PublicURL, cardNameJSON(t.CardName), t.Color, code); err != nil {
+		if _, err := tx.exec(`UPDATE towns SET name = ?, timezone = ?, languages = ?, public_url = ?, card_name = ?, color = ?, privacy = ? WHERE code = ?`,
+			string(name), t.Timezone, string(langs), t.PublicURL, cardNameJSON(t.CardName), t.Color, privacyJSON(t.Privacy), code); err != nil {
 			return err
 		}
 		if err := tx.db.loadTowns(tx); err != nil {
@@ -390,7 +470,10 @@ func (db *DB) UpdateTown(ctx context.Context, code string, change func(*Town) er
 		}
 		return t, err
 	}
-	return t, nil
+	// Read again once committed: a reload that a notification started before the commit
+	// may have stored the towns as they were after the write's own load; this instance's
+	// next read must see its own change.
+	return t, db.loadTowns(db.reader(ctx))
 }
 
 // cardNameJSON is a town's card_name column: '{}' when none is set.
@@ -399,6 +482,12 @@ func cardNameJSON(m map[string]string) string {
 		return "{}"
 	}
 	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// privacyJSON is a town's privacy column: '{}' when not filled in.
+func privacyJSON(p TownPrivacy) string {
+	b, _ := json.Marshal(p)
 	return string(b)
 }
 

@@ -34,6 +34,9 @@ type demoTownData struct {
 		Languages []string          `json:"languages"`
 		CardName  map[string]string `json:"card_name"`
 		Color     string            `json:"color"`
+		// Privacy is the controller its privacy notice names; Ptuj's is left empty, so the
+		// demo shows a notice not filled in and the console's note about it.
+		Privacy storage.TownPrivacy `json:"privacy"`
 	} `json:"town"`
 	Products  []json.RawMessage `json:"products"`
 	Merchants []struct {
@@ -154,7 +157,7 @@ func SeedDemo(ctx context.Context, d Demo, now time.Time) (DemoResult, error) {
 	for i, f := range files {
 		if i == 0 {
 			if _, err := db.UpdateTown(ctx, own[0], func(t *storage.Town) error {
-				t.Name, t.Languages, t.CardName, t.Color = f.Town.Name, f.Town.Languages, f.Town.CardName, f.Town.Color
+				t.Name, t.Languages, t.CardName, t.Color, t.Privacy = f.Town.Name, f.Town.Languages, f.Town.CardName, f.Town.Color, f.Town.Privacy
 				return nil
 			}); err != nil {
 				return res, fmt.Errorf("town %s: %w", own[0], err)
@@ -162,7 +165,7 @@ func SeedDemo(ctx context.Context, d Demo, now time.Time) (DemoResult, error) {
 			continue
 		}
 		t := storage.Town{Code: f.Town.Code, Name: f.Town.Name, Timezone: f.Town.Timezone, Languages: f.Town.Languages, PublicURL: publicURL,
-			CardName: f.Town.CardName, Color: f.Town.Color}
+			CardName: f.Town.CardName, Color: f.Town.Color, Privacy: f.Town.Privacy}
 		if err := db.CreateTown(ctx, &t); err != nil {
 			return res, fmt.Errorf("town %s: %w", t.Code, err)
 		}

@@ -35,8 +35,9 @@ function sameOrigin(u) {
 }
 
 // A card page is /c/{token} (any ?lang=); its QR code and manifest live below it.
-// The till is /pos.
-function isPage(url) { return /^\/c\/[^\/]+\/?$/.test(url.pathname) || url.pathname === "/pos"; }
+// The till is /pos. /towns.css (each town's colour) changes when an office changes a colour, so
+// it is fetched like a page: the network's when it answers, else the kept copy.
+function isPage(url) { return /^\/c\/[^\/]+\/?$/.test(url.pathname) || url.pathname === "/pos" || url.pathname === "/towns.css"; }
 
 self.addEventListener("fetch", function (e) {
   var req = e.request;

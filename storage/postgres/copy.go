@@ -50,6 +50,7 @@ var Tables = []string{
 	"merchant_keys",
 	"pairings",
 	"office_tokens",
+	"leases",
 }
 
 // Conn is what the copy needs of a connection: pgx.Tx, *pgx.Conn and *pgxpool.Pool all are.

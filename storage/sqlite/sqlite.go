@@ -106,6 +106,9 @@ func Open(ctx context.Context, path string, before BeforeMigration) (*Engine, er
 	q.Set("_synchronous", "FULL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
+	// Erased personal data must not linger in free space (docs/privacy.md): every byte a
+	// write frees is overwritten with zeros.
+	q.Set("_secure_delete", "on")
 	q.Set("_cache_size", "-65536") // 64 MiB of pages: the rollups and indexes stay in memory
 	w, err := sql.Open(driverName, "file:"+escapePath(path)+"?"+q.Encode())
 	if err != nil {
@@ -242,6 +245,13 @@ func (e *Engine) checkWriter(ctx context.Context) error {
 	}
 	if err := checkSettings(version, vnum, mode, sync); err != nil {
 		return fmt.Errorf("refusing to open database %s: %w", e.path, err)
+	}
+	var secure int
+	if err := e.write.QueryRowContext(ctx, `PRAGMA secure_delete`).Scan(&secure); err != nil {
+		return e.openError(err)
+	}
+	if secure != 1 {
+		return fmt.Errorf("refusing to open database %s: secure_delete is %d, not on (1): erased personal data would stay in the file", e.path, secure)
 	}
 	rows, err := e.write.QueryContext(ctx, `PRAGMA quick_check(5)`)
 	if err != nil {

@@ -88,6 +88,34 @@ func (e *Engine) checkpointRestart() bool {
 	return ok
 }
 
+// Scrub copies the whole write-ahead log into the database file and truncates the log to
+// nothing, with the writer paused between batches: after an erasure no old version of a row
+// stays in the log (the database file's freed bytes are zeroed by secure_delete). Readers
+// of an older snapshot hold the log; it tries again for a few seconds, then gives up.
+func (e *Engine) Scrub(ctx context.Context) error {
+	if e.readOnly {
+		return nil
+	}
+	var err error
+	for attempt := 0; attempt < 100; attempt++ {
+		e.pause.Lock()
+		var busy, logPages, done int
+		err = e.checkpoint.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done)
+		e.pause.Unlock()
+		if err == nil && busy == 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err == nil {
+		err = errors.New("readers held the log")
+	}
+	return fmt.Errorf("scrub: checkpoint(TRUNCATE): %w", err)
+}
+
 // SetWALLimit changes walLimit and the writer's journal_size_limit together (tests: a small
 // limit shows the bound in a few seconds of writes).
 func (e *Engine) SetWALLimit(n int64) error {

@@ -296,6 +296,10 @@
     var tw = currentTown();
     TZ = tw && tw.timezone || TZ_DEFAULT;
     document.body.classList.toggle("network", me.role === "network");
+    // A wallet certificate that expires within 30 days (docs/wallet.md).
+    var certs = me.wallet_certificates || [];
+    $("wallet-cert").textContent = certs.map(function (c) { return t("wallet.cert_expires", { which: c.certificate, date: date(c.expires_at) }); }).join(" ");
+    $("wallet-cert").hidden = certs.length === 0;
     document.body.classList.toggle("office", me.role === "office");
   }
   function currentTown() {
@@ -480,8 +484,41 @@
     if (!(c.redemptions || []).length) tb.appendChild(el("tr", {}, [el("td", { colspan: "7", class: "muted", text: t("desk.no_redemptions") })]));
     labelCells(tb);
     show("void-form", false);
+    renderPrivacy(c);
     show("card-panel", true);
   }
+
+  // The holder's personal data (docs/privacy.md): a download of everything stored, and an
+  // erasure with a reason and a confirmation. An erased card shows when, and offers no erasure.
+  function renderPrivacy(c) {
+    $("privacy-error").textContent = ""; $("privacy-ok").textContent = "";
+    $("erase-reason").value = ""; $("erase-confirm").checked = false;
+    $("privacy-state").textContent = c.erased_at ? t("desk.erased_since", { when: dateTime(c.erased_at) }) : t("desk.privacy_hint");
+    show("erase-box", !c.erased_at);
+  }
+  $("privacy-download").addEventListener("click", function () {
+    var c = state.card;
+    $("privacy-error").textContent = ""; $("privacy-ok").textContent = "";
+    api("GET", "/api/v1/cards/" + encodeURIComponent(c.id) + "/personal-data").then(function (res) {
+      if (!res.ok) { $("privacy-error").textContent = message(res); return; }
+      var url = URL.createObjectURL(new Blob([JSON.stringify(res.body, null, 2)], { type: "application/json" }));
+      var a = el("a", { href: url, download: "personal-data-" + c.number + ".json" });
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      $("privacy-ok").textContent = t("desk.privacy_downloaded");
+    });
+  });
+  $("privacy-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var c = state.card, reason = $("erase-reason").value.trim();
+    $("privacy-error").textContent = ""; $("privacy-ok").textContent = "";
+    if (!reason) { $("privacy-error").textContent = t("desk.reason_needed"); $("erase-reason").focus(); return; }
+    if (!$("erase-confirm").checked) { $("privacy-error").textContent = t("desk.erase_confirm_needed"); $("erase-confirm").focus(); return; }
+    api("POST", "/api/v1/cards/" + encodeURIComponent(c.id) + "/erase", { reason: reason }).then(function (res) {
+      if (!res.ok) { $("privacy-error").textContent = message(res); return; }
+      showCard(c.id, false).then(function () { $("privacy-ok").textContent = t("desk.erased_ok"); });
+    });
+  });
 
   $("block-form").addEventListener("submit", function (e) {
     e.preventDefault();
@@ -1403,6 +1440,7 @@
   // townTexts redoes the texts of the towns' panels that code sets, after a language switch.
   function townTexts() {
     $("town-title").textContent = state.editTown ? t("towns.edit", { name: name(state.editTown.name) || state.editTown.code }) : t("towns.new");
+    privacyNote();
     $("town-save").textContent = t(state.editTown ? "towns.save" : "towns.create");
     if (state.tokensTown) $("tokens-title").textContent = t("tokens.title", { name: name(state.tokensTown.name) || state.tokensTown.code });
     if (state.newToken) $("token-new-title").textContent = t("tokens.new_title", { label: state.newToken });
@@ -1444,6 +1482,17 @@
   }
   $("t-own").addEventListener("change", ownChanged);
 
+  // privacyNote says, in the town's settings, when its privacy notice is not filled in (it
+  // then names the municipality as the controller and gives no contact), and links to it.
+  function privacyNote() {
+    var tw = state.editTown, p = tw && tw.privacy || {};
+    var unset = !!tw && !p.controller && !p.contact;
+    $("t-privacy-unset").textContent = unset ? t("towns.privacy_unset", { name: name(tw.name) || tw.code }) : "";
+    show("t-privacy-unset", unset);
+    show("t-privacy-view", !!tw);
+    if (tw) $("t-privacy-view").href = "/t/" + encodeURIComponent(tw.code) + "/privacy?lang=" + state.lang;
+  }
+
   function editTown(tw) {
     state.editTown = tw;
     townTexts();
@@ -1452,6 +1501,8 @@
     $("t-zone").value = tw ? tw.timezone : "Europe/Ljubljana";
     $("t-url").value = tw && tw.public_url || "";
     LANGS.forEach(function (l) { $("t-" + l).value = tw && tw.name && tw.name[l] || ""; });
+    var pr = tw && tw.privacy || {};
+    $("t-controller").value = pr.controller || ""; $("t-address").value = pr.address || ""; $("t-contact").value = pr.contact || "";
     var langs = tw && tw.languages && tw.languages.length ? tw.languages : ["sl"];
     $("t-own").value = langs[0];
     ownChanged();
@@ -1471,7 +1522,8 @@
     if (!Object.keys(names).length) { $("town-error").textContent = t("towns.name_needed"); return; }
     var langs = [$("t-own").value];
     document.querySelectorAll("#t-also input:checked").forEach(function (b) { if (langs.indexOf(b.value) < 0) langs.push(b.value); });
-    var body = { name: names, timezone: $("t-zone").value.trim(), languages: langs, public_url: $("t-url").value.trim() };
+    var body = { name: names, timezone: $("t-zone").value.trim(), languages: langs, public_url: $("t-url").value.trim(),
+      privacy: { controller: $("t-controller").value.trim(), address: $("t-address").value.trim(), contact: $("t-contact").value.trim() } };
     var tw = state.editTown;
     if (!tw) body.code = $("t-code").value.trim();
     api(tw ? "PATCH" : "POST", tw ? "/api/v1/towns/" + encodeURIComponent(tw.code) : "/api/v1/towns", body, true).then(function (res) {

@@ -57,7 +57,7 @@
     navigator.serviceWorker.register("/sw.js", { scope: "/c/" }).then(function () {
       return navigator.serviceWorker.ready;
     }).then(function (reg) {
-      var urls = [location.href, document.getElementById("qr").src];
+      var urls = [location.href, document.getElementById("qr").src, new URL("/towns.css", location.href).href];
       var link = document.querySelector('link[rel="manifest"]');
       if (link) urls.push(link.href);
       reg.active.postMessage({ type: "keep", urls: urls });

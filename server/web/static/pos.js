@@ -83,6 +83,13 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (e) { e.textContent = t(e.dataset.i18n); });
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (e) { e.placeholder = t(e.dataset.i18nPlaceholder); });
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-aria-label]"), function (e) { e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)); });
+    // The privacy notice opens in the till's language, which is the clerk's choice here.
+    var notice = $("link-privacy");
+    if (notice) {
+      var u = new URL(notice.getAttribute("href"), location.href);
+      u.searchParams.set("lang", lang);
+      notice.setAttribute("href", u.pathname + u.search);
+    }
   }
   $("lang").addEventListener("change", function () {
     lang = $("lang").value;
