@@ -168,3 +168,41 @@ func BenchmarkHTTP(b *testing.B) {
 		})
 	}
 }
+
+// TestLoadtestTowns: --towns 3 creates three towns, each with its merchant, offer and cards,
+// and the phases run in all of them without an error.
+func TestLoadtestTowns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a server for a second")
+	}
+	lc, addr := startLoadServer(t)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"loadtest", "--url", "http://" + addr, "--admin-token", "bench-admin",
+		"--tills", "6", "--duration", "300ms", "--cards", "30", "--towns", "3"}, func(string) string { return "" }, &out, &errOut)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, errOut.String())
+	}
+	if errOut.Len() > 0 {
+		t.Fatalf("loadtest reported errors: %s", errOut.String())
+	}
+	if !strings.Contains(out.String(), "6 tills, 3 town(s)") {
+		t.Fatalf("output lacks the towns:\n%s", out.String())
+	}
+	status, body, err := lc.Call(context.Background(), "GET", "/api/v1/towns", nil, map[string]string{"Authorization": "Bearer bench-admin"})
+	if err != nil || status != 200 {
+		t.Fatalf("GET /api/v1/towns: %d %v %s", status, err, body)
+	}
+	var towns struct{ Items []struct{ Code string } }
+	if err := json.Unmarshal(body, &towns); err != nil {
+		t.Fatal(err)
+	}
+	made := 0
+	for _, tw := range towns.Items {
+		if strings.HasPrefix(tw.Code, "l") && strings.Contains(tw.Code, "-") {
+			made++
+		}
+	}
+	if made != 3 {
+		t.Fatalf("%d load towns among %s, want 3", made, body)
+	}
+}

@@ -86,9 +86,17 @@ func (t *Tx) auditIn(town, action, target string) error {
 	}
 	client, _ := t.ctx.Value(clientRequestIDKey{}).(string)
 	addr, _ := t.ctx.Value(clientAddrKey{}).(string)
-	return t.execDeferred(`INSERT INTO audit (town, actor, action, target, request_id, client_request_id, client_addr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		nullStr(town), a.id, action, target, a.requestID, client, addr, ms(t.Now))
+	row := []any{nullStr(town), a.id, action, target, a.requestID, client, addr, ms(t.Now)}
+	if t.fold != nil {
+		// In a town's batch: written with the batch's other entries at its end.
+		t.fold.audit = append(t.fold.audit, row)
+		return nil
+	}
+	return execRows(t, auditInsert, "", [][]any{row})
 }
+
+// auditInsert inserts audit rows (execRows), the values in auditIn's order.
+const auditInsert = `INSERT INTO audit (town, actor, action, target, request_id, client_request_id, client_addr, created_at) VALUES `
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {

@@ -35,6 +35,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,7 @@ type DB struct {
 	readOnly bool     // OpenReadOnly: no writes
 
 	conflictCap atomic.Int64 // a merchant's open conflicts: 0 the default, < 0 none (conflict.go)
+	townWrites  townWrites   // redemptions waiting for their town's next batch (townwrite.go)
 
 	stopListen context.CancelFunc // the engine's change notifications (a shared engine)
 	listening  sync.WaitGroup
@@ -96,6 +98,12 @@ type Tx struct {
 	// left them: a write that locks a head to read the close state appends without
 	// another round trip.
 	heads map[string]ledgerHeadState
+	// closed is the close state of the months this write read with their town's head held
+	// (lockMonth): no close can commit while it is held.
+	closed map[string]bool
+	// fold, in a town's batch, collects what its members book for one write at its end
+	// (townwrite.go).
+	fold *batchFold
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than an SQLite file.
@@ -297,12 +305,22 @@ func (t *Tx) execDeferred(query string, args ...any) error { return t.tx.ExecDef
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Query(query, args...) }
 
 // savepoint runs fn so that its failure undoes only its statements (see engine.Tx).
-// A failed savepoint forgets the heads read since: its appends were undone (and, on
-// PostgreSQL, the locks it took released), so the next lockHead reads and locks again.
+// A failed savepoint puts back the heads and close states as they were before it: its appends
+// were undone (and, on PostgreSQL, the locks it took released, so a head first locked inside
+// it is read and locked again by the next lockHead).
 func (t *Tx) savepoint(fn func() error) error {
+	heads, closed := maps.Clone(t.heads), maps.Clone(t.closed)
+	var mark foldMark
+	if t.fold != nil {
+		mark = t.fold.mark()
+	}
 	err := t.tx.Savepoint(fn)
 	if err != nil {
-		t.heads = nil
+		// As before fn: a head locked inside it was unlocked with it, and is not in heads.
+		t.heads, t.closed = heads, closed
+		if t.fold != nil {
+			t.fold.undo(mark)
+		}
 	}
 	return err
 }

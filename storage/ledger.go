@@ -33,6 +33,11 @@ func appendLedger(tx *Tx, e *merchant.LedgerEntry) ([32]byte, error) {
 	}
 	h := e.Hash(prev)
 	tx.heads[e.Town] = ledgerHeadState{e.Seq, h}
+	if tx.fold != nil {
+		// In a town's batch: written with the batch's other entries at its end.
+		tx.fold.ledger, tx.fold.hashes = append(tx.fold.ledger, *e), append(tx.fold.hashes, h)
+		return h, nil
+	}
 	// Deferred: from here to the commit the town's head is held (on PostgreSQL, locked by
 	// lockHead), so what follows goes in as few round trips as it can (see execDeferred).
 	err = tx.execDeferred(`INSERT INTO ledger (`+ledgerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

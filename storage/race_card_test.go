@@ -89,11 +89,13 @@ type ledgerHolder struct {
 	t    *testing.T
 	conn *sql.DB
 	tx   *sql.Tx
+	db   *DB
+	town string
 }
 
 func holdLedger(t *testing.T, db *DB, town string) *ledgerHolder {
 	t.Helper()
-	h := &ledgerHolder{t: t}
+	h := &ledgerHolder{t: t, db: db, town: town}
 	if !storagetest.OnPostgres() {
 		return h
 	}
@@ -172,7 +174,13 @@ func (h *ledgerHolder) race(n int, redeem func(i int) (merchant.Redemption, erro
 		return out, errs, false
 	}
 	close(start)
-	h.waitFor(strconv.Itoa(n)+" redemptions waiting for a lock", func() bool { return h.waiting() >= n })
+	// Each redemption waits for the head on its own, or the town's batch does for those in
+	// it and the ones queued behind it (townwrite.go).
+	var parked int
+	h.waitFor(strconv.Itoa(n)+" redemptions waiting for a lock", func() bool {
+		parked = h.waiting()
+		return parked >= n || (parked >= 1 && h.db.townWritesPending(h.town) >= n)
+	})
 	go func() { changed <- change() }()
 	var early bool
 	var changeErr error
@@ -182,7 +190,7 @@ func (h *ledgerHolder) race(n int, redeem func(i int) (merchant.Redemption, erro
 			early = true
 			return true
 		default:
-			return h.waiting() >= n+1
+			return h.waiting() >= parked+1
 		}
 	})
 	if err := h.tx.Rollback(); err != nil {

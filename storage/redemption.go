@@ -44,7 +44,7 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 	var out merchant.Redemption
 	var replayed bool
 	defer db.cache.cards.invalidate(ref.Number, false)
-	err := db.update(ctx, func(tx *Tx) error {
+	err := db.updateInTown(ctx, db.merchantTown(ctx, req.MerchantID), func(tx *Tx) error {
 		r, ok, err := replay(tx, req, fp)
 		if err != nil || ok {
 			out, replayed = r, ok
@@ -76,6 +76,16 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 		}
 	}
 	return out, replayed, err
+}
+
+// merchantTown is the town of merchant id, from the cache, for the batch its redemptions join
+// (updateInTown); "" if it cannot be read (the write then runs on its own and finds out why).
+func (db *DB) merchantTown(ctx context.Context, id string) string {
+	m, err := cached(db.cache.merchantByID, id, func() (merchant.Merchant, error) { return merchantWhere(db.reader(ctx), `id = ?`, id) })
+	if err != nil {
+		return ""
+	}
+	return m.Town
 }
 
 func redeem(tx *Tx, req merchant.RedeemRequest, ref card.Ref) (merchant.Redemption, error) {

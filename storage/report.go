@@ -401,7 +401,18 @@ func lockMonth(tx *Tx, town string, m merchant.Month) (bool, error) {
 	if _, _, err := lockHead(tx, town); err != nil {
 		return false, err
 	}
-	return monthClosed(tx, town, m)
+	key := town + "/" + m.String()
+	if closed, ok := tx.closed[key]; ok {
+		return closed, nil
+	}
+	closed, err := monthClosed(tx, town, m)
+	if err == nil {
+		if tx.closed == nil {
+			tx.closed = map[string]bool{}
+		}
+		tx.closed[key] = closed
+	}
+	return closed, err
 }
 
 // lateMonth is the month in which an entry is booked whose own month was closed when it was

@@ -141,37 +141,106 @@ func applyRollup(tx *Tx, e merchant.LedgerEntry) error {
 		}
 		return useCard(tx, month, day, e, uses)
 	}
-	// The target's columns are named with its table: PostgreSQL finds a bare name ambiguous
-	// next to excluded's.
-	set := func(t string) string {
-		return strings.NewReplacer("$", t).Replace(`redemptions = $.redemptions + excluded.redemptions, voided = $.voided + excluded.voided,
+	if tx.fold != nil {
+		// In a town's batch: summed with the batch's other entries at its end.
+		tx.fold.rollups = append(tx.fold.rollups, e)
+		return nil
+	}
+	return foldRollups(tx, []merchant.LedgerEntry{e})
+}
+
+// rollupSet is the upsert's SET of a rollup table t: the sums add up. The target's columns
+// are named with its table: PostgreSQL finds a bare name ambiguous next to excluded's.
+func rollupSet(t string) string {
+	return strings.NewReplacer("$", t).Replace(`redemptions = $.redemptions + excluded.redemptions, voided = $.voided + excluded.voided,
 		amount_cents = $.amount_cents + excluded.amount_cents, discount_cents = $.discount_cents + excluded.discount_cents,
 		share_cents = $.share_cents + excluded.share_cents, adjustments = $.adjustments + excluded.adjustments,
 		adj_amount_cents = $.adj_amount_cents + excluded.adj_amount_cents,
 		adj_discount_cents = $.adj_discount_cents + excluded.adj_discount_cents,
 		adj_share_cents = $.adj_share_cents + excluded.adj_share_cents`)
+}
+
+// foldRollups adds ledger entries that are not voids (a void updates existing rows, see
+// applyRollup) to the rollups: the entries' deltas summed by row, one upsert per table for
+// all of them (a town's batch books many at once; a single write books one).
+func foldRollups(tx *Tx, entries []merchant.LedgerEntry) error {
+	type row struct {
+		key   []any
+		d     rollupDelta
+		last  string // rollup_months: the latest day
+		order int
 	}
-	if err := tx.execDeferred(`INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
+	days, months := map[string]*row{}, map[string]*row{}
+	uses := map[string]*row{}
+	var dayRows, monthRows, useRows []*row
+	add := func(m map[string]*row, list *[]*row, key []any) *row {
+		k := fmt.Sprintf("%q", key)
+		r, ok := m[k]
+		if !ok {
+			r = &row{key: key}
+			m[k] = r
+			*list = append(*list, r)
+		}
+		return r
+	}
+	for _, e := range entries {
+		day, d, n, ok, err := entryRollup(e, tx.db.TownLoc(e.Town))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		month := e.Month.String()
+		add(days, &dayRows, []any{e.Town, day, e.MerchantID, e.OfferID, e.Product, e.Category}).d.add(d)
+		r := add(months, &monthRows, []any{e.Town, month, e.MerchantID, e.Category, e.Product, e.CardTown})
+		r.d.add(d)
+		r.last = max(r.last, day)
+		if n > 0 {
+			for _, s := range cardScopes(day, e) {
+				add(uses, &useRows, []any{e.Town, month, s[0], s[1], e.CardID}).d.redemptions += n
+			}
+		}
+	}
+	sums := func(d rollupDelta) []any {
+		return []any{d.redemptions, d.voided, d.amount, d.discount, d.share, d.adjustments, d.adjAmount, d.adjDiscount, d.adjShare}
+	}
+	var rows [][]any
+	for _, r := range dayRows {
+		rows = append(rows, append(r.key, sums(r.d)...))
+	}
+	if err := execRows(tx, `INSERT INTO rollup_days (town, date, merchant_id, offer_id, product_code, category,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
-			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (town, date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+set("rollup_days"),
-		append([]any{e.Town, day, e.MerchantID, e.OfferID, e.Product, e.Category}, args...)...); err != nil {
-		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
+			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents) VALUES `,
+		` ON CONFLICT (town, date, merchant_id, offer_id, product_code, category) DO UPDATE SET `+rollupSet("rollup_days"), rows); err != nil {
+		return fmt.Errorf("rollups: %w", err)
 	}
-	if err := tx.execDeferred(`INSERT INTO rollup_months (town, month, merchant_id, category, product_code, card_town, last_date,
+	rows = rows[:0]
+	for _, r := range monthRows {
+		rows = append(rows, append(append(r.key, r.last), sums(r.d)...))
+	}
+	if err := execRows(tx, `INSERT INTO rollup_months (town, month, merchant_id, category, product_code, card_town, last_date,
 			redemptions, voided, amount_cents, discount_cents, share_cents,
-			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (town, month, merchant_id, category, product_code, card_town) DO UPDATE SET
-			last_date = CASE WHEN excluded.last_date > rollup_months.last_date THEN excluded.last_date ELSE rollup_months.last_date END, `+set("rollup_months"),
-		append([]any{e.Town, month, e.MerchantID, e.Category, e.Product, e.CardTown, day}, args...)...); err != nil {
-		return fmt.Errorf("rollup of %s: %w", e.RedemptionID, err)
+			adjustments, adj_amount_cents, adj_discount_cents, adj_share_cents) VALUES `,
+		` ON CONFLICT (town, month, merchant_id, category, product_code, card_town) DO UPDATE SET
+			last_date = CASE WHEN excluded.last_date > rollup_months.last_date THEN excluded.last_date ELSE rollup_months.last_date END, `+rollupSet("rollup_months"), rows); err != nil {
+		return fmt.Errorf("rollups: %w", err)
 	}
-	if uses != 0 {
-		return useCard(tx, month, day, e, uses)
+	// One more live use of each card in each of its scopes; the triggers keep rollup_cards'
+	// counts of distinct cards.
+	rows = rows[:0]
+	for _, r := range useRows {
+		rows = append(rows, append(r.key, r.d.redemptions))
 	}
-	return nil
+	return execRows(tx, `INSERT INTO rollup_card_uses (town, month, scope, key, card_id, uses) VALUES `,
+		` ON CONFLICT (town, month, scope, key, card_id) DO UPDATE SET uses = rollup_card_uses.uses + excluded.uses`, rows)
+}
+
+// add adds d to r.
+func (r *rollupDelta) add(d rollupDelta) {
+	r.redemptions, r.voided, r.adjustments = r.redemptions+d.redemptions, r.voided+d.voided, r.adjustments+d.adjustments
+	r.amount, r.discount, r.share = r.amount+d.amount, r.discount+d.discount, r.share+d.share
+	r.adjAmount, r.adjDiscount, r.adjShare = r.adjAmount+d.adjAmount, r.adjDiscount+d.adjDiscount, r.adjShare+d.adjShare
 }
 
 // cardScopes are the scopes and keys in which entry e, counted on day, uses its card; the
@@ -188,19 +257,14 @@ type rollupDelta struct {
 	adjAmount, adjDiscount, adjShare int64
 }
 
-// useCard counts one more (delta 1) or one less (-1) live redemption of the entry's card in
-// each scope of month; the triggers keep rollup_cards' counts of distinct cards.
+// useCard counts one less live redemption of the entry's card (delta -1, a void) in each
+// scope of month; the triggers keep rollup_cards' counts of distinct cards. (One more is
+// foldRollups'.)
 func useCard(tx *Tx, month, day string, e merchant.LedgerEntry, delta int) error {
-	scopes := cardScopes(day, e)
-	if delta > 0 {
-		args := make([]any, 0, 5*len(scopes))
-		for _, s := range scopes {
-			args = append(args, e.Town, month, s[0], s[1], e.CardID)
-		}
-		return tx.execDeferred(`INSERT INTO rollup_card_uses (town, month, scope, key, card_id, uses)
-			VALUES (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1), (?, ?, ?, ?, ?, 1)
-			ON CONFLICT (town, month, scope, key, card_id) DO UPDATE SET uses = rollup_card_uses.uses + 1`, args...)
+	if delta >= 0 {
+		return fmt.Errorf("rollup of %s: useCard(%d) counts voids only", e.RedemptionID, delta)
 	}
+	scopes := cardScopes(day, e)
 	for _, s := range scopes {
 		res, err := tx.exec(`DELETE FROM rollup_card_uses WHERE town = ? AND month = ? AND scope = ? AND key = ? AND card_id = ? AND uses = 1`,
 			e.Town, month, s[0], s[1], e.CardID)

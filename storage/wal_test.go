@@ -103,10 +103,14 @@ func TestWALStaysBounded(t *testing.T) {
 // countingObserver counts what the checkpointer reports.
 type countingObserver struct {
 	batches, restarts atomic.Int64
+	writes            atomic.Int64
 	maxPause          atomic.Int64
 }
 
-func (o *countingObserver) BatchCommitted(int, time.Duration) { o.batches.Add(1) }
+func (o *countingObserver) BatchCommitted(n int, _ time.Duration) {
+	o.batches.Add(1)
+	o.writes.Add(int64(n))
+}
 
 func (o *countingObserver) WALRestarted(ok bool, paused time.Duration) {
 	if ok {

@@ -36,47 +36,50 @@ func Loadtest(ctx context.Context, args []string, getenv func(string) string, st
 	admin := fs.String("admin-token", getenv("CITYCARD_ADMIN_TOKEN"), "admin token (CITYCARD_ADMIN_TOKEN)")
 	tills := fs.Int("tills", 64, "concurrent tills")
 	dur := fs.Duration("duration", 10*time.Second, "how long each phase runs")
-	cards := fs.Int("cards", 1000, "cards to spread redemptions over")
+	cards := fs.Int("cards", 1000, "cards to spread redemptions over (in all towns together)")
+	towns := fs.Int("towns", 1, "towns to spread the tills over: 1 uses the deployment's own; N > 1 creates N new towns, each with its merchant, offer and cards, and till i redeems in town (i / instances) mod N")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *admin == "" {
 		return errors.New("loadtest needs --admin-token or CITYCARD_ADMIN_TOKEN")
 	}
-	if *tills < 1 || *tills > 4096 || *dur <= 0 || *dur > 10*time.Minute || *cards < 1 || *cards > 100000 {
-		return errors.New("loadtest: --tills 1..4096, --duration up to 10m, --cards 1..100000")
+	if *tills < 1 || *tills > 4096 || *dur <= 0 || *dur > 10*time.Minute || *cards < 1 || *cards > 100000 || *towns < 1 || *towns > 64 || *towns > *cards {
+		return errors.New("loadtest: --tills 1..4096, --duration up to 10m, --cards 1..100000, --towns 1..64 and at most --cards")
 	}
 	bases, err := loadURLs(*base)
 	if err != nil {
 		return err
 	}
 	lt := NewLoadClient(bases, *tills*2)
-	setup, err := lt.Setup(ctx, *admin, *cards)
+	setups, err := lt.SetupTowns(ctx, *admin, *cards, *towns)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
 	var seq atomic.Int64
+	// Till w's town: the tills of each instance are spread over every town.
+	town := func(w int) LoadSetup { return setups[(w/len(lt.bases))%len(setups)] }
 	phases := []struct {
 		name string
-		req  func(i int64) (string, string, []byte, map[string]string)
+		req  func(s LoadSetup, i int64) (string, string, []byte, map[string]string)
 	}{
-		{"healthz", func(int64) (string, string, []byte, map[string]string) { return "GET", "/healthz", nil, nil }},
-		{"till check", func(i int64) (string, string, []byte, map[string]string) {
-			body, _ := json.Marshal(map[string]string{"card": setup.Cards[i%int64(len(setup.Cards))]})
-			return "POST", "/api/v1/pos/check", body, map[string]string{"Authorization": "Bearer " + setup.Key}
+		{"healthz", func(LoadSetup, int64) (string, string, []byte, map[string]string) { return "GET", "/healthz", nil, nil }},
+		{"till check", func(s LoadSetup, i int64) (string, string, []byte, map[string]string) {
+			body, _ := json.Marshal(map[string]string{"card": s.Cards[i%int64(len(s.Cards))]})
+			return "POST", "/api/v1/pos/check", body, map[string]string{"Authorization": "Bearer " + s.Key}
 		}},
-		{"redemption", func(i int64) (string, string, []byte, map[string]string) {
-			body, _ := json.Marshal(map[string]string{"card": setup.Cards[i%int64(len(setup.Cards))], "offer_id": setup.Offer, "amount": "12.30", "terminal": "load"})
-			return "POST", "/api/v1/pos/redemptions", body, map[string]string{"Authorization": "Bearer " + setup.Key,
-				"Idempotency-Key": setup.Run + "-" + strconv.FormatInt(i, 10)}
+		{"redemption", func(s LoadSetup, i int64) (string, string, []byte, map[string]string) {
+			body, _ := json.Marshal(map[string]string{"card": s.Cards[i%int64(len(s.Cards))], "offer_id": s.Offer, "amount": "12.30", "terminal": "load"})
+			return "POST", "/api/v1/pos/redemptions", body, map[string]string{"Authorization": "Bearer " + s.Key,
+				"Idempotency-Key": s.Run + "-" + strconv.FormatInt(i, 10)}
 		}},
 	}
-	fmt.Fprintf(stdout, "loadtest: %s, %d tills, %s per phase\n", strings.Join(lt.bases, " + "), *tills, *dur)
+	fmt.Fprintf(stdout, "loadtest: %s, %d tills, %d town(s), %s per phase\n", strings.Join(lt.bases, " + "), *tills, len(setups), *dur)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\trequests\terrors\treq/s\tp50 ms\tp99 ms\tvs healthz\t")
 	var floor float64
 	for _, ph := range phases {
-		res := lt.phase(ctx, *tills, *dur, func() (string, string, []byte, map[string]string) { return ph.req(seq.Add(1)) })
+		res := lt.phase(ctx, *tills, *dur, func(w int) (string, string, []byte, map[string]string) { return ph.req(town(w), seq.Add(1)) })
 		if ph.name == "healthz" {
 			floor = res.rps
 		}
@@ -157,10 +160,48 @@ func (l *LoadClient) callAt(ctx context.Context, base, method, path string, body
 }
 
 // Setup creates, with the admin token admin, the product, merchant, unlimited offer and n
-// cards the phases use; an error is the first request that did not answer as expected.
+// cards the phases use, in the deployment's only town; an error is the first request that did
+// not answer as expected.
 func (l *LoadClient) Setup(ctx context.Context, admin string, n int) (LoadSetup, error) {
+	return l.setupIn(ctx, admin, n, strconv.FormatInt(time.Now().UnixNano(), 36), "")
+}
+
+// SetupTowns is Setup for towns towns: 1 is Setup; more creates that many new towns and sets
+// up each with its own product, merchant, offer and n/towns cards (at least one).
+func (l *LoadClient) SetupTowns(ctx context.Context, admin string, n, towns int) ([]LoadSetup, error) {
+	if towns <= 1 {
+		s, err := l.Setup(ctx, admin, n)
+		return []LoadSetup{s}, err
+	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	auth := map[string]string{"Authorization": "Bearer " + admin}
+	var out []LoadSetup
+	for i := range towns {
+		code := fmt.Sprintf("l%s-%d", run, i)
+		body, _ := json.Marshal(map[string]any{"code": code, "name": map[string]string{"en": "Load " + code},
+			"timezone": "Europe/Ljubljana", "languages": []string{"en"}})
+		status, b, err := l.Call(ctx, "POST", "/api/v1/towns", body, auth)
+		if err != nil {
+			return out, err
+		}
+		if status != 201 {
+			return out, fmt.Errorf("POST /api/v1/towns: %d %s", status, b)
+		}
+		s, err := l.setupIn(ctx, admin, max(1, n/towns), run+"-"+strconv.Itoa(i), code)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// setupIn is Setup in town (the deployment's only one if ""), named after run.
+func (l *LoadClient) setupIn(ctx context.Context, admin string, n int, run, town string) (LoadSetup, error) {
+	auth := map[string]string{"Authorization": "Bearer " + admin}
+	if town != "" {
+		auth["Citycard-Town"] = town
+	}
 	post := func(path string, v any, want int, out any) error {
 		body, _ := json.Marshal(v)
 		status, b, err := l.Call(ctx, "POST", path, body, auth)
@@ -214,7 +255,7 @@ type phaseResult struct {
 
 // phase runs tills workers sending next() requests back to back for d, worker i to
 // instance i mod n.
-func (l *LoadClient) phase(ctx context.Context, tills int, d time.Duration, next func() (string, string, []byte, map[string]string)) phaseResult {
+func (l *LoadClient) phase(ctx context.Context, tills int, d time.Duration, next func(w int) (string, string, []byte, map[string]string)) phaseResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var mu sync.Mutex
@@ -225,12 +266,12 @@ func (l *LoadClient) phase(ctx context.Context, tills int, d time.Duration, next
 	for w := 0; w < tills; w++ {
 		wg.Add(1)
 		base := l.bases[w%len(l.bases)]
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
 			errs, first := 0, ""
 			for ctx.Err() == nil {
-				method, path, body, hdr := next()
+				method, path, body, hdr := next(w)
 				t0 := time.Now()
 				status, b, err := l.callAt(context.Background(), base, method, path, body, hdr)
 				if ctx.Err() != nil && err != nil {
@@ -251,7 +292,7 @@ func (l *LoadClient) phase(ctx context.Context, tills int, d time.Duration, next
 				res.firstErr = first
 			}
 			mu.Unlock()
-		}()
+		}(w)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)

@@ -445,7 +445,7 @@ func (e *Engine) try(ctx context.Context, fn func(engine.Tx) error, attempt int)
 		return t.err
 	}
 	if o := e.observer.Load(); o != nil {
-		(*o).BatchCommitted(1, time.Since(start))
+		(*o).BatchCommitted(max(1, t.writes), time.Since(start))
 	}
 	return nil
 }
@@ -472,6 +472,10 @@ func SerializationFailure() error {
 
 // IsUnique implements engine.Engine.
 func (e *Engine) IsUnique(err error) bool { return isCode(err, "23505") }
+
+// Retryable reports whether err is a serialization failure or a deadlock, after which the
+// transaction must be run again from its start (Update does).
+func (e *Engine) Retryable(err error) bool { return isCode(err, "40001", "40P01") }
 
 // bind rewrites the ? placeholders of q to $1, $2, …, leaving string literals, quoted
 // identifiers and comments alone. Results are kept: the statements are a fixed set.
@@ -585,7 +589,17 @@ type Tx struct {
 	sp      int
 	pending []deferred
 	err     error // the first deferred statement's error: the transaction's outcome
+	// open is a savepoint sent with the last one's RELEASE, nothing sent since: the next
+	// Savepoint starts there without a round trip (a town's batch runs one member after
+	// another). Any statement sent makes it stale ("").
+	open string
+	// writes is how many writes the transaction held, for the observer (SetWrites).
+	writes int
 }
+
+// SetWrites tells the observer that the transaction holds n writes (a town's batch of
+// redemptions) rather than one.
+func (t *Tx) SetWrites(n int) { t.writes = n }
 
 type deferred struct {
 	query string
@@ -597,6 +611,7 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
+	t.open = ""
 	return t.conn.ExecContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -621,7 +636,7 @@ func (t *Tx) flush(commit bool) error {
 		return nil
 	}
 	pending := t.pending
-	t.pending = nil
+	t.pending, t.open = nil, ""
 	err := t.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -661,6 +676,7 @@ func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
+	t.open = ""
 	return t.conn.QueryContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -671,33 +687,51 @@ func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
 		// transaction ends with is the deferred statement's, kept in t.err).
 		return t.conn.QueryRowContext(t.ctx, `SELECT 1/0`)
 	}
+	t.open = ""
 	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
-// Savepoint implements engine.Tx.
+// Savepoint implements engine.Tx. SAVEPOINT goes with fn's first statement and RELEASE with
+// its last deferred ones, so a savepoint whose fn succeeds costs no round trip of its own
+// (a redemption in a town's batch is one). The RELEASE opens the next savepoint too: if the
+// next Savepoint comes before any other statement (the batch's next member), it starts
+// there, and its first statement goes alone.
 func (t *Tx) Savepoint(fn func() error) error {
 	if err := t.flush(false); err != nil {
 		return err
 	}
-	t.sp++
-	name := "sp" + strconv.Itoa(t.sp)
-	if _, err := t.conn.ExecContext(t.ctx, `SAVEPOINT `+name); err != nil {
-		return err
+	name, begin := t.open, deferred{}
+	t.open = ""
+	if name == "" {
+		t.sp++
+		name = "sp" + strconv.Itoa(t.sp)
+		begin = deferred{query: `SAVEPOINT ` + name}
+		t.pending = append(t.pending, begin)
 	}
 	err := fn()
 	if err == nil {
-		if err = t.flush(false); err != nil {
-			err = t.err // fn's deferred statement failed: fn failed
+		t.sp++
+		next := "sp" + strconv.Itoa(t.sp)
+		t.pending = append(t.pending, deferred{query: `RELEASE SAVEPOINT ` + name}, deferred{query: `SAVEPOINT ` + next})
+		if err = t.flush(false); err == nil {
+			t.open = next
+			return nil
 		}
+		err = t.err // fn's deferred statement failed: fn failed
 	}
-	if err != nil {
-		t.pending, t.err = nil, nil // fn's own statements, undone with it
-		if _, e := t.conn.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
-			return e
-		}
+	if begin.query != "" && len(t.pending) > 0 && t.pending[0].query == begin.query {
+		t.pending = nil // nothing of fn was sent, not even the SAVEPOINT
 		return err
 	}
-	_, err = t.conn.ExecContext(t.ctx, `RELEASE SAVEPOINT `+name)
+	if t.err != nil {
+		// A deferred statement of fn failed when a later one flushed it: that is fn's
+		// outcome (a unique violation, say), not what the later statement made of it.
+		err = t.err
+	}
+	t.pending, t.err = nil, nil // fn's own statements, undone with it
+	if _, e := t.conn.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
+		return e
+	}
 	return err
 }
 
