@@ -36,8 +36,9 @@ func TestOpenRefusesADamagedDatabase(t *testing.T) {
 			}
 			return p
 		}, "damaged"},
-		// Past the middle: the schema's pages come first and grow with every migration.
-		{"pages in the middle", func(n int) []int { return []int{n * 2 / 3, n*2/3 + 1} }, "quick_check"},
+		// The last pages: the schema's come first and grow with every migration (two thirds in
+		// was a table's page until the fifth stage's migrations made it the schema's).
+		{"pages past the schema", func(n int) []int { return []int{n - 2, n - 1} }, "quick_check"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "citycard.db")
