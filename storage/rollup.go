@@ -165,10 +165,9 @@ func rollupSet(t string) string {
 // all of them (a town's batch books many at once; a single write books one).
 func foldRollups(tx *Tx, entries []merchant.LedgerEntry) error {
 	type row struct {
-		key   []any
-		d     rollupDelta
-		last  string // rollup_months: the latest day
-		order int
+		key  []any
+		d    rollupDelta
+		last string // rollup_months: the latest day
 	}
 	days, months := map[string]*row{}, map[string]*row{}
 	uses := map[string]*row{}
