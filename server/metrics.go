@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -393,18 +394,27 @@ func (s *server) writeMetrics(w io.Writer) (string, error) {
 func (s *server) serveMetrics(ctx context.Context, ln net.Listener) error {
 	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		if s.metricsTokenHash != nil {
-			auth := r.Header.Get("Authorization")
-			if len(auth) < 7 || !strings.EqualFold(auth[:7], "bearer ") || !s.isMetricsToken(strings.TrimSpace(auth[7:])) {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				io.WriteString(w, `{"error":{"code":"unauthorized","message":"missing or wrong secret"}}`)
-				return
+	// The metrics token, when set, guards the metrics and the profiles alike.
+	guard := func(h http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if s.metricsTokenHash != nil {
+				auth := r.Header.Get("Authorization")
+				if len(auth) < 7 || !strings.EqualFold(auth[:7], "bearer ") || !s.isMetricsToken(strings.TrimSpace(auth[7:])) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					io.WriteString(w, `{"error":{"code":"unauthorized","message":"missing or wrong secret"}}`)
+					return
+				}
 			}
+			h.ServeHTTP(w, r)
 		}
-		h.ServeHTTP(w, r)
-	})
+	}
+	mux.HandleFunc("GET /metrics", guard(h))
+	// Go's profiles (CPU, heap, goroutines, mutex and block), for finding where a busy
+	// instance spends its time: only on this operator's listener, never on the service's.
+	mux.HandleFunc("GET /debug/pprof/", guard(http.HandlerFunc(pprof.Index)))
+	mux.HandleFunc("GET /debug/pprof/profile", guard(http.HandlerFunc(pprof.Profile)))
+	mux.HandleFunc("GET /debug/pprof/trace", guard(http.HandlerFunc(pprof.Trace)))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {
