@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 
@@ -54,7 +55,13 @@ var errNoMember = errors.New("no write of the batch succeeded")
 // it again (a whole batch is retried after a serialization failure or a deadlock, a member
 // after a unique violation it did not answer itself).
 func (db *DB) updateInTown(ctx context.Context, town string, fn func(*Tx) error) error {
-	if !db.eng.Shared() || town == "" || db.readOnly {
+	if town == "" || db.readOnly {
+		return db.update(ctx, fn)
+	}
+	if f, ok := db.eng.(engine.Folder); ok && !db.eng.Shared() {
+		return f.UpdateFolding(ctx, func(t engine.Tx) error { return db.foldMember(ctx, t, fn) })
+	}
+	if !db.eng.Shared() {
 		return db.update(ctx, fn)
 	}
 	if err := ctx.Err(); err != nil {
@@ -106,6 +113,34 @@ func (db *DB) drainTown(town string, q *townQueue) {
 			w.done <- errs[i]
 		}
 	}
+}
+
+// foldMember runs fn as a folding write of the SQLite writer's group commit
+// (engine.Folder): the group's folding writes share one Tx, and with it the heads they hold,
+// the close states they read and the batchFold that collects what they book, written once
+// when the writer flushes the group's engine.Batch (before any write that does not fold, and
+// before the commit). The engine undoes a failed write's statements with its savepoint; this
+// undoes its part of the shared state.
+func (db *DB) foldMember(ctx context.Context, t engine.Tx, fn func(*Tx) error) error {
+	f, ok := t.(engine.Folding)
+	if !ok || f.Batch() == nil {
+		return fn(&Tx{tx: t, Now: db.Now(), db: db, ctx: ctx})
+	}
+	b := f.Batch()
+	tx, _ := b.State.(*Tx)
+	if tx == nil {
+		tx = &Tx{db: db, fold: &batchFold{}}
+		b.State = tx
+		b.Flush = func() error { return foldFlush(tx) }
+	}
+	tx.tx, tx.Now, tx.ctx = t, db.Now(), ctx
+	heads, closed, mark := maps.Clone(tx.heads), maps.Clone(tx.closed), tx.fold.mark()
+	err := fn(tx)
+	if err != nil {
+		tx.heads, tx.closed = heads, closed
+		tx.fold.undo(mark)
+	}
+	return err
 }
 
 // townWritesPending is the number of town's writes queued or in the batch being committed

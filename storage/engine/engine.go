@@ -43,6 +43,33 @@ type Tx interface {
 	Savepoint(fn func() error) error
 }
 
+// Folder is an Engine that commits writes in groups (SQLite's writer) and lets the writes of
+// one group that ask for it share state: what each of them books is written once for the
+// group, at its end, rather than once per write (package storage's batchFold).
+type Folder interface {
+	// UpdateFolding is Update for a write that may fold: its Tx implements Folding, and it
+	// finds there the Batch the other folding writes of its group left. A write that may
+	// fold must undo its own part of the Batch's state when it fails (its statements are
+	// undone by the engine, as for Update).
+	UpdateFolding(ctx context.Context, fn func(Tx) error) error
+}
+
+// Folding is the Tx of a write run by Folder.UpdateFolding.
+type Folding interface {
+	Batch() *Batch
+}
+
+// Batch is what the folding writes of one group commit share. The engine calls Flush (when
+// set) outside every write's savepoint, before the group's next write that does not fold and
+// before the commit, then empties the Batch: what is folded is written before anything else
+// can read it, and a write that fails undoes its own part of State, never the others'. If
+// Flush fails the group commit fails as a whole, every write of it with that error, nothing
+// of it kept.
+type Batch struct {
+	State any
+	Flush func() error
+}
+
 // Snapshot is a read-only transaction: its queries all see one state of the database.
 type Snapshot interface {
 	Querier

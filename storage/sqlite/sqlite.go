@@ -84,12 +84,16 @@ type Engine struct {
 	observer atomic.Pointer[engine.Observer]
 }
 
-var _ engine.Engine = (*Engine)(nil)
+var (
+	_ engine.Engine = (*Engine)(nil)
+	_ engine.Folder = (*Engine)(nil)
+)
 
 type job struct {
 	ctx  context.Context
 	fn   func(engine.Tx) error
 	done chan error
+	fold bool // UpdateFolding: shares the batch's engine.Batch
 }
 
 // BeforeMigration is called inside the transaction of each migration before its file runs,

@@ -148,10 +148,20 @@ func (e *Engine) SetObserver(o engine.Observer) {
 // Update runs fn as one write in the writer's next group commit and returns once that commit
 // is durable (or fn failed). A write is not started if ctx is done before its turn.
 func (e *Engine) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	return e.update(ctx, fn, false)
+}
+
+// UpdateFolding implements engine.Folder: Update for a write whose Tx shares its group's
+// engine.Batch with the group's other folding writes.
+func (e *Engine) UpdateFolding(ctx context.Context, fn func(engine.Tx) error) error {
+	return e.update(ctx, fn, true)
+}
+
+func (e *Engine) update(ctx context.Context, fn func(engine.Tx) error, fold bool) error {
 	if e.readOnly {
 		return engine.ErrReadOnly
 	}
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1), fold: fold}
 	e.mu.RLock()
 	select {
 	case <-e.closing:
@@ -206,7 +216,9 @@ func (e *Engine) writer() {
 	}
 }
 
-// commit runs a batch in one transaction, one savepoint per job.
+// commit runs a batch in one transaction, one savepoint per job. The folding jobs among them
+// share one engine.Batch, flushed outside every job's savepoint before the next job that does
+// not fold and before the commit (see engine.Batch).
 func (e *Engine) commit(batch []*job) {
 	errs := make([]error, len(batch))
 	fail := func(err error) {
@@ -223,20 +235,44 @@ func (e *Engine) commit(batch []*job) {
 		fail(err)
 		return
 	}
+	t := &Tx{tx: tx, e: e} // the batch's own statements (savepoints)
+	shared := &engine.Batch{}
+	// flush writes what the folding jobs so far left in shared; its failure fails the batch
+	// (every job that had not failed on its own gets its error: nothing of the batch is kept).
+	flush := func() bool {
+		f := shared.Flush
+		*shared = engine.Batch{}
+		if f == nil {
+			return true
+		}
+		if err := run(func(engine.Tx) error { return f() }, t); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("the writes of this commit could not be booked: %w", err))
+			return false
+		}
+		return true
+	}
 	ran := false
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+		if !j.fold && !flush() {
+			return
+		}
+		if _, err := t.Exec(`SAVEPOINT job`); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
 		}
-		if err := run(j.fn, &Tx{tx: tx, e: e}); err != nil {
+		jt := &Tx{tx: tx, e: e}
+		if j.fold {
+			jt.batch = shared
+		}
+		if err := run(j.fn, jt); err != nil {
 			errs[i] = err
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+			if _, err := t.Exec(`ROLLBACK TO job`); err != nil {
 				tx.Rollback()
 				fail(err)
 				return
@@ -244,11 +280,14 @@ func (e *Engine) commit(batch []*job) {
 		} else {
 			ran = true
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE job`); err != nil {
+		if _, err := t.Exec(`RELEASE job`); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
 		}
+	}
+	if !flush() {
+		return
 	}
 	if !ran {
 		tx.Rollback()
@@ -282,7 +321,12 @@ type Tx struct {
 	// local holds the statements prepared for this transaction only, so a long write (the
 	// ledger's backfill, a rebuild of the rollups) prepares each query once, not per call.
 	local map[string]*sql.Stmt
+	// batch is what the folding writes of the group share (UpdateFolding); nil otherwise.
+	batch *engine.Batch
 }
+
+// Batch implements engine.Folding (nil for a write that does not fold).
+func (t *Tx) Batch() *engine.Batch { return t.batch }
 
 // stmt returns query prepared on the write connection, bound to the transaction. Statements
 // are prepared once per process and kept by the writer's single connection. The connection is
@@ -409,17 +453,17 @@ func (t *Tx) ExecDeferred(query string, args ...any) error {
 
 // Savepoint implements engine.Tx.
 func (t *Tx) Savepoint(fn func() error) error {
-	if _, err := t.tx.Exec(`SAVEPOINT step`); err != nil {
+	if _, err := t.Exec(`SAVEPOINT step`); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
-		if _, e := t.tx.Exec(`ROLLBACK TO step`); e != nil {
+		if _, e := t.Exec(`ROLLBACK TO step`); e != nil {
 			return e
 		}
-		t.tx.Exec(`RELEASE step`)
+		t.Exec(`RELEASE step`)
 		return err
 	}
-	_, err := t.tx.Exec(`RELEASE step`)
+	_, err := t.Exec(`RELEASE step`)
 	return err
 }
 
