@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/citycard/citycard/storage/engine"
 )
 
 // The audit log records every change made on someone's behalf, in the same transaction as the
@@ -156,6 +158,17 @@ func WithMerchantKey(ctx context.Context, sum []byte) context.Context {
 	return context.WithValue(ctx, merchantKeyKey{}, sum)
 }
 
+// merchantKeyQuery is checkMerchantKey's read, and whether it makes one (a merchant key in
+// the write's context), for a write that sends it ahead (prefetch).
+func (t *Tx) merchantKeyQuery(merchantID string) (engine.Query, bool) {
+	sum, _ := t.ctx.Value(merchantKeyKey{}).([]byte)
+	if sum == nil {
+		return engine.Query{}, false
+	}
+	return engine.Query{SQL: `SELECT (SELECT count(*) FROM merchants WHERE id = ? AND key_hash = ?) +
+		(SELECT count(*) FROM merchant_keys WHERE merchant_id = ? AND key_hash = ?)`, Args: []any{merchantID, sum, merchantID, sum}}, true
+}
+
 // ErrKeyRevoked is a write made with a merchant key that was rotated or revoked meanwhile, or
 // with an office token revoked meanwhile (the client sees 401, as for any wrong secret).
 var ErrKeyRevoked = errors.New("the merchant key was rotated or revoked")
@@ -164,13 +177,12 @@ var ErrKeyRevoked = errors.New("the merchant key was rotated or revoked")
 // a merchant key that is no longer merchantID's; a write with no key in its context (the
 // office's, a tool's) passes.
 func (t *Tx) checkMerchantKey(merchantID string) error {
-	sum, _ := t.ctx.Value(merchantKeyKey{}).([]byte)
-	if sum == nil {
+	mq, ok := t.merchantKeyQuery(merchantID)
+	if !ok {
 		return nil
 	}
 	var n int
-	if err := t.queryRow(`SELECT (SELECT count(*) FROM merchants WHERE id = ? AND key_hash = ?) +
-		(SELECT count(*) FROM merchant_keys WHERE merchant_id = ? AND key_hash = ?)`, merchantID, sum, merchantID, sum).Scan(&n); err != nil {
+	if err := t.queryRow(mq.SQL, mq.Args...).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {

@@ -10,11 +10,16 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/engine"
 )
 
 // cardColumns are the columns scanCard reads from the cards table: its own, then the sales
 // point that issued the card (the sales table's primary key), if any.
 const cardColumns = cardOwnColumns + `, (SELECT sales_point_id FROM sales WHERE sales.card_id = cards.id)`
+
+// cardColumnsNoSales are cardColumns without the sales point (NULL in its place), for a read
+// that does not need it (a redemption's): no lookup in sales.
+const cardColumnsNoSales = cardOwnColumns + `, NULL`
 
 const cardOwnColumns = `seq, id, town, number, token, product_code, holder, lang, issued_at, activate_by, activated_at, expires_at, blocked_at, block_reason, batch_id, erased_at`
 
@@ -98,7 +103,18 @@ func (db *DB) CardByNumber(ctx context.Context, number string) (card.Card, error
 }
 
 func cardWhere(q querier, where string, arg any) (card.Card, error) {
-	c, _, err := scanCard(q.queryRow(`SELECT `+cardColumns+` FROM cards WHERE `+where, arg))
+	return cardOf(q, cardQuery(cardColumns, where, arg))
+}
+
+// cardQuery is the read of cardWhere with columns (cardColumns, or cardColumnsNoSales), for a
+// write that sends it ahead (prefetch).
+func cardQuery(columns, where string, arg any) engine.Query {
+	return engine.Query{SQL: `SELECT ` + columns + ` FROM cards WHERE ` + where, Args: []any{arg}}
+}
+
+// cardOf runs cq (cardQuery): card.ErrNotFound if it finds none.
+func cardOf(q querier, cq engine.Query) (card.Card, error) {
+	c, _, err := scanCard(q.queryRow(cq.SQL, cq.Args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, card.ErrNotFound
 	}

@@ -84,6 +84,11 @@ type DB struct {
 
 	stopListen context.CancelFunc // the engine's change notifications (a shared engine)
 	listening  sync.WaitGroup
+
+	// Prefetched reads (prefetch.go): how many were served and how many sent for nothing;
+	// noPrefetch turns prefetching off (tests count the round trips it saves).
+	prefetchServed, prefetchMissed atomic.Uint64
+	noPrefetch                     bool
 }
 
 // Tx is one write, inside the engine's transaction. Now is read once per write (per attempt,
@@ -104,6 +109,8 @@ type Tx struct {
 	// fold, in a town's batch, collects what its members book for one write at its end
 	// (townwrite.go).
 	fold *batchFold
+	// pre are the answers of the reads this write sent at once (prefetch.go).
+	pre *prefetchStore
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database rather than an SQLite file.
@@ -293,16 +300,35 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 	})
 }
 
-func (t *Tx) exec(query string, args ...any) (sql.Result, error) { return t.tx.Exec(query, args...) }
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	t.dropPrefetched()
+	return t.tx.Exec(query, args...)
+}
 
-func (t *Tx) queryRow(query string, args ...any) *sql.Row { return t.tx.QueryRow(query, args...) }
+// queryRow serves the answer prefetched for the same query and arguments, if any (once), and
+// asks the engine otherwise.
+func (t *Tx) queryRow(query string, args ...any) scanner {
+	if r, ok := t.served(query, args); ok {
+		return servedRow{r.rows, r.err}
+	}
+	if !isSelect(query) {
+		t.dropPrefetched() // INSERT … RETURNING
+	}
+	return t.tx.QueryRow(query, args...)
+}
 
 // execDeferred runs a statement whose result the write does not look at (see
 // engine.Tx.ExecDeferred): on PostgreSQL it goes with the next statement or the commit in one
 // round trip, so a town's ledger head is held for fewer of them.
-func (t *Tx) execDeferred(query string, args ...any) error { return t.tx.ExecDeferred(query, args...) }
+func (t *Tx) execDeferred(query string, args ...any) error {
+	t.dropPrefetched()
+	return t.tx.ExecDeferred(query, args...)
+}
 
-func (t *Tx) query(query string, args ...any) (*sql.Rows, error) { return t.tx.Query(query, args...) }
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	t.dropPrefetched()
+	return t.tx.Query(query, args...)
+}
 
 // savepoint runs fn so that its failure undoes only its statements (see engine.Tx).
 // A failed savepoint puts back the heads and close states as they were before it: its appends
@@ -314,7 +340,9 @@ func (t *Tx) savepoint(fn func() error) error {
 	if t.fold != nil {
 		mark = t.fold.mark()
 	}
+	t.dropPrefetched()
 	err := t.tx.Savepoint(fn)
+	t.dropPrefetched() // nothing read inside fn is served after it
 	if err != nil {
 		// As before fn: a head locked inside it was unlocked with it, and is not in heads.
 		t.heads, t.closed = heads, closed
@@ -334,7 +362,7 @@ func (t *Tx) forShare() string { return t.db.eng.ForShare() }
 
 // querier is what both a Tx and a reader can do, so one helper serves both.
 type querier interface {
-	queryRow(query string, args ...any) *sql.Row
+	queryRow(query string, args ...any) scanner
 	query(query string, args ...any) (*sql.Rows, error)
 }
 
@@ -344,7 +372,7 @@ type reader struct {
 	q   engine.Querier
 }
 
-func (r reader) queryRow(q string, args ...any) *sql.Row {
+func (r reader) queryRow(q string, args ...any) scanner {
 	return r.q.QueryRow(r.ctx, q, args...)
 }
 func (r reader) query(q string, args ...any) (*sql.Rows, error) {

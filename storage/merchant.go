@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/engine"
 )
 
 const merchantColumns = `seq, id, town, name, category, address, lat, lon, status, created_at, tax_number, iban`
@@ -56,7 +57,17 @@ func (db *DB) MerchantByKeyHash(ctx context.Context, sum []byte) (merchant.Merch
 }
 
 func merchantWhere(q querier, where string, arg any) (merchant.Merchant, error) {
-	m, _, err := scanMerchant(q.queryRow(`SELECT `+merchantColumns+` FROM merchants WHERE `+where, arg))
+	return merchantOf(q, merchantQuery(where, arg))
+}
+
+// merchantQuery is the read of merchantWhere, for a write that sends it ahead (prefetch).
+func merchantQuery(where string, arg any) engine.Query {
+	return engine.Query{SQL: `SELECT ` + merchantColumns + ` FROM merchants WHERE ` + where, Args: []any{arg}}
+}
+
+// merchantOf runs mq (merchantQuery): merchant.ErrNotFound if it finds none.
+func merchantOf(q querier, mq engine.Query) (merchant.Merchant, error) {
+	m, _, err := scanMerchant(q.queryRow(mq.SQL, mq.Args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, merchant.ErrNotFound
 	}

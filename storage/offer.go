@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/engine"
 )
 
 const offerColumns = `o.seq, o.id, o.town, o.merchant_id, o.title_json, o.kind, o.value, o.max_discount_cents, o.min_amount_cents, o.limit_kind,
@@ -56,7 +57,17 @@ func (db *DB) Offer(ctx context.Context, town, id string) (merchant.Offer, error
 }
 
 func offerWhere(q querier, where string, args ...any) (merchant.Offer, error) {
-	o, _, err := scanOffer(q.queryRow(`SELECT `+offerColumns+` FROM offers o WHERE `+where, args...))
+	return offerOf(q, offerQuery(where, args...))
+}
+
+// offerQuery is the read of offerWhere, for a write that sends it ahead (prefetch).
+func offerQuery(where string, args ...any) engine.Query {
+	return engine.Query{SQL: `SELECT ` + offerColumns + ` FROM offers o WHERE ` + where, Args: args}
+}
+
+// offerOf runs oq (offerQuery): merchant.ErrOfferNotFound if it finds none.
+func offerOf(q querier, oq engine.Query) (merchant.Offer, error) {
+	o, _, err := scanOffer(q.queryRow(oq.SQL, oq.Args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, merchant.ErrOfferNotFound
 	}

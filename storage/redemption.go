@@ -11,6 +11,7 @@ import (
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/storage/engine"
 )
 
 const redemptionColumns = `seq, id, town, card_town, card_id, card_number, merchant_id, offer_id, product_code, category, terminal,
@@ -45,6 +46,9 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 	var replayed bool
 	defer db.cache.cards.invalidate(ref.Number, false)
 	err := db.updateInTown(ctx, db.merchantTown(ctx, req.MerchantID), func(tx *Tx) error {
+		// Every read below but the product's (cached) goes ahead in one round trip on
+		// PostgreSQL: in a town's batch the head is held for it, not for six.
+		tx.prefetch(redeemReads(tx, req, ref)...)
 		r, ok, err := replay(tx, req, fp)
 		if err != nil || ok {
 			out, replayed = r, ok
@@ -239,23 +243,17 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 		uses []merchant.Use
 		err  error
 	)
-	lockMerchant, lockCard, lockOffer := "", "", ""
-	if tx, ok := q.(*Tx); ok {
-		lockMerchant, lockCard, lockOffer = tx.forShare(), tx.forUpdate(), tx.forShare()
-		if offline {
-			lockMerchant = tx.forUpdate()
-		}
-	}
-	if m, err = merchantWhere(q, `id = ?`+lockMerchant, merchantID); err != nil {
+	rq := redemptionReads(q, merchantID, ref.Number, offerID, offline)
+	if m, err = merchantOf(q, rq.merchant); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if needActive && m.Status != merchant.StatusActive {
 		return c, p, o, uses, m, merchant.ErrSuspended
 	}
-	if c, err = cardWhere(q, `number = ?`+lockCard, ref.Number); err != nil {
+	if c, err = cardOf(q, rq.card); err != nil {
 		return c, p, o, uses, m, err
 	}
-	if o, err = offerWhere(q, `o.id = ? AND o.merchant_id = ?`+lockOffer, offerID, merchantID); err != nil {
+	if o, err = offerOf(q, rq.offer); err != nil {
 		return c, p, o, uses, m, err
 	}
 	if p, err = db.productByCode(q, c.Town, c.Product); err != nil {
@@ -264,16 +262,61 @@ func (db *DB) redemptionContext(q querier, merchantID string, ref card.Ref, offe
 	if !p.Accepts(m.Town) {
 		return c, p, o, uses, m, card.ErrNotAccepted
 	}
-	uses, err = cardUses(q, c.ID, o.ID)
+	uses, err = usesOf(q, rq.uses)
 	return c, p, o, uses, m, err
 }
 
-// cardUses returns the card's latest not-voided use of an offer, if any: all that the once
-// and daily rules need, at a cost that does not grow with the card's history.
-func cardUses(q querier, cardID, offerID string) ([]merchant.Use, error) {
+// redemptionQueries are the reads redemptionContext makes, in its order (the product's
+// aside: it is cached, and its key is only known from the card).
+type redemptionQueries struct{ merchant, card, offer, uses engine.Query }
+
+// redemptionReads are redemptionContext's reads, with its locks in a write (q a *Tx; see
+// redemptionContext for their order), so that a write may send them ahead (redeemReads). The
+// card's uses are read by its number, so that their query is known before the card is read;
+// the card without its sales point, which no redemption rule needs.
+func redemptionReads(q querier, merchantID, number, offerID string, offline bool) redemptionQueries {
+	lockMerchant, lockCard, lockOffer := "", "", ""
+	if tx, ok := q.(*Tx); ok {
+		lockMerchant, lockCard, lockOffer = tx.forShare(), tx.forUpdate(), tx.forShare()
+		if offline {
+			lockMerchant = tx.forUpdate()
+		}
+	}
+	return redemptionQueries{
+		merchant: merchantQuery(`id = ?`+lockMerchant, merchantID),
+		card:     cardQuery(cardColumnsNoSales, `number = ?`+lockCard, number),
+		offer:    offerQuery(`o.id = ? AND o.merchant_id = ?`+lockOffer, offerID, merchantID),
+		uses:     cardUsesQuery(number, offerID),
+	}
+}
+
+// redeemReads are the reads a redemption makes in its write, in their order, for tx.prefetch:
+// the Idempotency-Key (replay), the merchant key (checkMerchantKey, if the write has one),
+// then redemptionContext's (merchant, card and offer locked in that order, and the card's
+// uses of the offer).
+func redeemReads(tx *Tx, req merchant.RedeemRequest, ref card.Ref) []engine.Query {
+	qs := []engine.Query{replayQuery(req)}
+	if mq, ok := tx.merchantKeyQuery(req.MerchantID); ok {
+		qs = append(qs, mq)
+	}
+	rq := redemptionReads(tx, req.MerchantID, ref.Number, req.OfferID, req.OccurredAt != nil)
+	return append(qs, rq.merchant, rq.card, rq.offer, rq.uses)
+}
+
+// cardUsesQuery reads the latest not-voided use of an offer by the card with this number, if
+// any: all that the once and daily rules need, at a cost that does not grow with the card's
+// history. By the card's number, so that a write knows it before it reads the card.
+func cardUsesQuery(number, offerID string) engine.Query {
+	return engine.Query{SQL: `SELECT created_at FROM redemptions
+		WHERE card_id = (SELECT id FROM cards WHERE number = ?) AND offer_id = ? AND voided_at IS NULL AND conflict_reason IS NULL
+		ORDER BY seq DESC LIMIT 1`,
+		Args: []any{number, offerID}}
+}
+
+// usesOf runs uq (cardUsesQuery).
+func usesOf(q querier, uq engine.Query) ([]merchant.Use, error) {
 	var at int64
-	err := q.queryRow(`SELECT created_at FROM redemptions
-		WHERE card_id = ? AND offer_id = ? AND voided_at IS NULL AND conflict_reason IS NULL ORDER BY seq DESC LIMIT 1`, cardID, offerID).Scan(&at)
+	err := q.queryRow(uq.SQL, uq.Args...).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -308,8 +351,8 @@ func cardUsesByOffer(q querier, cardID string) (map[string][]merchant.Use, error
 func replay(q querier, req merchant.RedeemRequest, fp []byte) (merchant.Redemption, bool, error) {
 	var have []byte
 	var id string
-	err := q.queryRow(`SELECT fingerprint, redemption_id FROM idempotency_keys WHERE merchant_id = ? AND key = ?`,
-		req.MerchantID, req.IdempotencyKey).Scan(&have, &id)
+	rq := replayQuery(req)
+	err := q.queryRow(rq.SQL, rq.Args...).Scan(&have, &id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return merchant.Redemption{}, false, nil
 	}
@@ -323,6 +366,12 @@ func replay(q querier, req merchant.RedeemRequest, fp []byte) (merchant.Redempti
 	// The original answer, not today's state.
 	r.VoidedAt, r.VoidReason, r.DecidedAt, r.Decision, r.DecisionNote = nil, "", nil, "", ""
 	return r, err == nil, err
+}
+
+// replayQuery is replay's read of the Idempotency-Key.
+func replayQuery(req merchant.RedeemRequest) engine.Query {
+	return engine.Query{SQL: `SELECT fingerprint, redemption_id FROM idempotency_keys WHERE merchant_id = ? AND key = ?`,
+		Args: []any{req.MerchantID, req.IdempotencyKey}}
 }
 
 // fingerprint identifies a request's body for its Idempotency-Key.

@@ -70,6 +70,30 @@ type Batch struct {
 	Flush func() error
 }
 
+// Prefetcher is a Tx that can send several reads at once, in one round trip with the
+// statements it deferred (PostgreSQL: a pipeline). It is optional: SQLite, whose statements
+// cost no round trip, does not implement it.
+type Prefetcher interface {
+	// Prefetch sends the Tx's deferred statements and then every query of qs, in order, and
+	// returns each query's rows, read in full. A failure of any of them aborts the
+	// transaction: it becomes the Tx's outcome (as a deferred statement's does) and the error
+	// of that query and of every later one.
+	Prefetch(qs []Query) []Prefetched
+}
+
+// Query is a read for Prefetch: its text (placeholders ?) and arguments.
+type Query struct {
+	SQL  string
+	Args []any
+}
+
+// Prefetched is one Query's answer: its rows, each the row's values as the driver decodes
+// them (int64, int32, string, []byte, bool, float64, time.Time, nil for NULL), or its error.
+type Prefetched struct {
+	Rows [][]any
+	Err  error
+}
+
 // Snapshot is a read-only transaction: its queries all see one state of the database.
 type Snapshot interface {
 	Querier

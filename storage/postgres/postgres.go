@@ -79,6 +79,7 @@ type Engine struct {
 	writes  chan struct{} // a slot per write transaction running (Options.MaxWrites)
 
 	retries  atomic.Uint64
+	trips    atomic.Uint64 // round trips of write transactions (RoundTrips)
 	observer atomic.Pointer[engine.Observer]
 }
 
@@ -338,6 +339,10 @@ func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
 // deadlock since the engine was opened.
 func (e *Engine) Retries() uint64 { return e.retries.Load() }
 
+// RoundTrips is how many round trips to the server the write transactions made since the
+// engine was opened (BEGIN, each statement or pipeline, COMMIT), for tests that count them.
+func (e *Engine) RoundTrips() uint64 { return e.trips.Load() }
+
 // SetObserver installs o (nil removes it): it is told each write transaction's commit.
 func (e *Engine) SetObserver(o engine.Observer) {
 	if o == nil {
@@ -413,12 +418,14 @@ func (e *Engine) try(ctx context.Context, fn func(engine.Tx) error, attempt int)
 		return err
 	}
 	defer conn.Close()
+	e.trips.Add(1)
 	if _, err := conn.ExecContext(wctx, e.begin); err != nil {
 		return err
 	}
 	t := &Tx{e: e, conn: conn, ctx: wctx}
 	rollback := func() {
 		t.pending = nil
+		e.trips.Add(1)
 		conn.ExecContext(wctx, `ROLLBACK`)
 	}
 	defer func() {
@@ -612,6 +619,7 @@ func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
 		return nil, err
 	}
 	t.open = ""
+	t.e.trips.Add(1)
 	return t.conn.ExecContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -637,6 +645,7 @@ func (t *Tx) flush(commit bool) error {
 	}
 	pending := t.pending
 	t.pending, t.open = nil, ""
+	t.e.trips.Add(1)
 	err := t.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -671,12 +680,89 @@ func (t *Tx) flush(commit bool) error {
 	return nil
 }
 
+// Prefetch implements engine.Prefetcher: the deferred statements (a member's SAVEPOINT, say)
+// and then every query of qs go to the server as one pipeline, in one round trip, and each
+// query's rows come back read in full (rows.Values). The first statement or query that fails
+// aborts the transaction: its error becomes the transaction's (t.err, as for a deferred
+// statement, so that a deadlock or a serialization failure is retried as such, and a
+// savepoint reports it as its fn's outcome) and is that query's and every later one's.
+func (t *Tx) Prefetch(qs []engine.Query) []engine.Prefetched {
+	out := make([]engine.Prefetched, len(qs))
+	fail := func(err error) []engine.Prefetched {
+		for i := range out {
+			if out[i].Err == nil && out[i].Rows == nil {
+				out[i].Err = err
+			}
+		}
+		return out
+	}
+	if t.err != nil {
+		return fail(fmt.Errorf("an earlier statement of this transaction failed: %v", t.err))
+	}
+	if len(qs) == 0 {
+		return out
+	}
+	pending := t.pending
+	t.pending, t.open = nil, ""
+	t.e.trips.Add(1)
+	err := t.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("postgres: unexpected driver connection %T", dc)
+		}
+		var b pgx.Batch
+		for _, p := range pending {
+			b.Queue(p.query, p.args...)
+		}
+		for _, q := range qs {
+			b.Queue(t.e.bind(q.SQL), pgArgs(q.Args)...)
+		}
+		br := c.Conn().SendBatch(t.ctx, &b)
+		for range pending {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		for i := range qs {
+			rows, err := br.Query()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			got := [][]any{}
+			for rows.Next() {
+				v, err := rows.Values()
+				if err != nil {
+					rows.Close()
+					br.Close()
+					return err
+				}
+				got = append(got, v)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				br.Close()
+				return err
+			}
+			out[i].Rows = got
+		}
+		return br.Close()
+	})
+	if err != nil {
+		t.err = err
+		return fail(err)
+	}
+	return out
+}
+
 // Query implements engine.Tx.
 func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
 	if err := t.flush(false); err != nil {
 		return nil, err
 	}
 	t.open = ""
+	t.e.trips.Add(1)
 	return t.conn.QueryContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -688,6 +774,7 @@ func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
 		return t.conn.QueryRowContext(t.ctx, `SELECT 1/0`)
 	}
 	t.open = ""
+	t.e.trips.Add(1)
 	return t.conn.QueryRowContext(t.ctx, t.e.bind(q), pgArgs(args)...)
 }
 
@@ -729,6 +816,7 @@ func (t *Tx) Savepoint(fn func() error) error {
 		err = t.err
 	}
 	t.pending, t.err = nil, nil // fn's own statements, undone with it
+	t.e.trips.Add(1)
 	if _, e := t.conn.ExecContext(t.ctx, `ROLLBACK TO SAVEPOINT `+name); e != nil {
 		return e
 	}
