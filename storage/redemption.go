@@ -326,7 +326,7 @@ func usesOf(q querier, uq engine.Query) ([]merchant.Use, error) {
 	return []merchant.Use{{At: fromMS(at)}}, nil
 }
 
-// cardUsesByOffer is cardUses for every offer the card has used.
+// cardUsesByOffer is cardUsesQuery's answer for every offer the card has used.
 func cardUsesByOffer(q querier, cardID string) (map[string][]merchant.Use, error) {
 	rows, err := q.query(`SELECT offer_id, max(created_at) FROM redemptions
 		WHERE card_id = ? AND voided_at IS NULL AND conflict_reason IS NULL GROUP BY offer_id`, cardID)
