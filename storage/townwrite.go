@@ -140,6 +140,7 @@ func (db *DB) foldMember(ctx context.Context, t engine.Tx, fn func(*Tx) error) e
 		b.Flush = func() error { return foldFlush(tx) }
 	}
 	tx.tx, tx.Now, tx.ctx = t, db.Now(), ctx
+	tx.dropPrefetched() // another member's reads are not this one's (none kept on SQLite)
 	heads, closed, mark := maps.Clone(tx.heads), maps.Clone(tx.closed), tx.fold.mark()
 	err := fn(tx)
 	if err != nil {
