@@ -82,6 +82,8 @@ type DB struct {
 	conflictCap atomic.Int64 // a merchant's open conflicts: 0 the default, < 0 none (conflict.go)
 	townWrites  townWrites   // redemptions waiting for their town's next batch (townwrite.go)
 
+	// batchRedos counts the town batches run again with a savepoint per member (townwrite.go).
+	batchRedos atomic.Uint64
 	stopListen context.CancelFunc // the engine's change notifications (a shared engine)
 	listening  sync.WaitGroup
 
@@ -109,6 +111,10 @@ type Tx struct {
 	// fold, in a town's batch, collects what its members book for one write at its end
 	// (townwrite.go).
 	fold *batchFold
+	// writes counts the statements sent or queued that may change rows (exec, execDeferred,
+	// a query or queryRow that is not a SELECT): a batch's member that fails without one has
+	// nothing in the database to undo (townwrite.go, Tx.optimistic).
+	writes int
 	// pre are the answers of the reads this write sent at once (prefetch.go).
 	pre *prefetchStore
 }
@@ -302,6 +308,7 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	t.dropPrefetched()
+	t.writes++
 	return t.tx.Exec(query, args...)
 }
 
@@ -313,6 +320,7 @@ func (t *Tx) queryRow(query string, args ...any) scanner {
 	}
 	if !isSelect(query) {
 		t.dropPrefetched() // INSERT … RETURNING
+		t.writes++
 	}
 	return t.tx.QueryRow(query, args...)
 }
@@ -322,11 +330,15 @@ func (t *Tx) queryRow(query string, args ...any) scanner {
 // round trip, so a town's ledger head is held for fewer of them.
 func (t *Tx) execDeferred(query string, args ...any) error {
 	t.dropPrefetched()
+	t.writes++
 	return t.tx.ExecDeferred(query, args...)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	t.dropPrefetched()
+	if !isSelect(query) {
+		t.writes++
+	}
 	return t.tx.Query(query, args...)
 }
 

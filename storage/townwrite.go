@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -162,51 +163,147 @@ func (db *DB) townWritesPending(town string) int {
 	return 0
 }
 
-// commitTownBatch runs batch as one transaction: town's head locked first, then each member
-// in its own savepoint, one commit. It returns each member's outcome: its own error, or the
-// batch's when the transaction failed as a whole (a lost connection at the commit: unknown
-// whether it took effect, as for a single write).
+// commitTownBatch runs batch as one transaction: town's head locked first, then each member,
+// one commit. It returns each member's outcome: its own error, or the batch's when the
+// transaction failed as a whole (a lost connection at the commit: unknown whether it took
+// effect, as for a single write).
+//
+// The members run first without savepoints (Tx.optimistic): a member's deferred writes go
+// with the next member's reads, one round trip each, and no member opens a subtransaction.
+// A member that fails before writing anything leaves nothing to undo; one that fails after
+// a write, or any statement that aborts the transaction (a limit key or an Idempotency-Key
+// won meanwhile by another instance, found when its insert is sent), makes the batch start
+// over with a savepoint per member, where a member's failure undoes its statements alone
+// (Tx.member) — the outcome is the same, only slower.
 func (db *DB) commitTownBatch(town string, batch []*townWrite) []error {
 	errs := make([]error, len(batch))
 	retryable, _ := db.eng.(interface{ Retryable(error) bool })
-	err := db.eng.Update(context.Background(), func(t engine.Tx) error {
-		clear(errs)
-		tx := &Tx{tx: t, Now: db.Now(), db: db, ctx: context.Background(), fold: &batchFold{}}
-		// The head first, before any member's card or offer: batches of one town never hold
-		// each other's rows while waiting for the head (no deadlock between instances).
-		if _, _, err := lockHead(tx, town); err != nil {
-			return err
-		}
-		ok := false
-		for i, w := range batch {
-			if errs[i] = w.ctx.Err(); errs[i] != nil {
-				continue
+	safe, redo := false, false
+	for {
+		err := db.eng.Update(context.Background(), func(t engine.Tx) error {
+			clear(errs)
+			redo = false
+			tx := &Tx{tx: t, Now: db.Now(), db: db, ctx: context.Background(), fold: &batchFold{}}
+			// The head first, before any member's card or offer: batches of one town never hold
+			// each other's rows while waiting for the head (no deadlock between instances).
+			if _, _, err := lockHead(tx, town); err != nil {
+				return err
 			}
-			tx.ctx = w.ctx // whom the member's audit entry names
-			errs[i] = tx.member(w.fn)
-			if errs[i] != nil && retryable != nil && retryable.Retryable(errs[i]) {
-				// A deadlock or a serialization failure: the transaction must start over
-				// (under SERIALIZABLE a savepoint cannot undo it), every member with it.
-				return errs[i]
+			ok := false
+			for i, w := range batch {
+				if errs[i] = w.ctx.Err(); errs[i] != nil {
+					continue
+				}
+				tx.ctx = w.ctx // whom the member's audit entry names
+				if safe {
+					errs[i] = tx.member(w.fn)
+				} else if errs[i] = tx.optimistic(w.fn); errors.Is(errs[i], errUnsure) {
+					// With savepoints from now on: in the engine's own next run (it runs the
+					// write again after a unique violation) or in the next round here.
+					safe, redo = true, true
+					db.batchRedos.Add(1)
+					return errs[i]
+				}
+				if errs[i] != nil && retryable != nil && retryable.Retryable(errs[i]) {
+					// A deadlock or a serialization failure: the transaction must start over
+					// (under SERIALIZABLE a savepoint cannot undo it), every member with it.
+					return errs[i]
+				}
+				ok = ok || errs[i] == nil
 			}
-			ok = ok || errs[i] == nil
-		}
-		if !ok {
-			return errNoMember
-		}
-		if w, is := t.(interface{ SetWrites(int) }); is {
-			w.SetWrites(len(batch)) // the commit's size for metrics
-		}
-		return foldFlush(tx)
-	})
-	if err != nil && !errors.Is(err, errNoMember) {
-		for i := range errs {
-			if errs[i] == nil || (retryable != nil && retryable.Retryable(errs[i])) {
-				errs[i] = err
+			if !ok {
+				return errNoMember
 			}
+			if !safe {
+				// The last members' writes, before the folded ones: a failure here is a
+				// member's, to be found again member by member.
+				if err := tx.sendDeferred(); err != nil {
+					if errors.Is(err, errUnsure) {
+						safe, redo = true, true
+						db.batchRedos.Add(1)
+					}
+					return err
+				}
+			}
+			if w, is := t.(interface{ SetWrites(int) }); is {
+				w.SetWrites(len(batch)) // the commit's size for metrics
+			}
+			return foldFlush(tx)
+		})
+		if err != nil && redo {
+			continue // safe is set: the batch again, a savepoint per member
+		}
+		if err != nil && !errors.Is(err, errNoMember) {
+			for i := range errs {
+				if errs[i] == nil || (retryable != nil && retryable.Retryable(errs[i])) {
+					errs[i] = err
+				}
+			}
+		}
+		return errs
+	}
+}
+
+// errUnsure ends a batch run without savepoints in which a member failed after writing, or a
+// statement aborted the transaction: the batch runs again with a savepoint per member.
+var errUnsure = errors.New("a member of the batch failed after writing: run it again with savepoints")
+
+// optimistic runs fn as a member of a town's batch without a savepoint (see commitTownBatch).
+// A failure of fn before any write puts the batch's state back as it was before fn (the
+// heads, the close states, the fold: as savepoint does); the row locks its reads took stay
+// until the commit, which only makes a later write of those rows wait a little longer. A
+// failure after a write, or a transaction aborted in the database, is errUnsure (a deadlock
+// or serialization failure is returned as it is: the batch starts over).
+func (t *Tx) optimistic(fn func(*Tx) error) error {
+	heads, closed, mark, writes := maps.Clone(t.heads), maps.Clone(t.closed), t.fold.mark(), t.writes
+	t.dropPrefetched()
+	err := fn(t)
+	t.dropPrefetched() // nothing read by fn is served to the next member
+	if aborted := t.aborted(err); aborted != nil {
+		if r, ok := t.db.eng.(interface{ Retryable(error) bool }); ok && r.Retryable(aborted) {
+			return aborted
+		}
+		return fmt.Errorf("%w: %v", errUnsure, aborted)
+	}
+	if err != nil {
+		if t.writes != writes {
+			return fmt.Errorf("%w: %v", errUnsure, err)
+		}
+		t.heads, t.closed = heads, closed
+		t.fold.undo(mark)
+	}
+	return err
+}
+
+// aborted is the error that aborted the write's transaction in the database, if one did:
+// a deferred or prefetched statement's, or err if the engine says it aborted it.
+func (t *Tx) aborted(err error) error {
+	if a, ok := t.tx.(interface{ Aborted() error }); ok {
+		if e := a.Aborted(); e != nil {
+			return e
 		}
 	}
-	return errs
+	if a, ok := t.db.eng.(interface{ Aborts(error) bool }); ok && err != nil && a.Aborts(err) {
+		return err
+	}
+	return nil
+}
+
+// sendDeferred sends the write's deferred statements now (an engine that defers them), and
+// returns the first one's error as errUnsure, or as it is if it is retryable.
+func (t *Tx) sendDeferred() error {
+	s, ok := t.tx.(interface{ SendDeferred() error })
+	if !ok {
+		return nil
+	}
+	err := s.SendDeferred()
+	if err == nil {
+		return nil
+	}
+	if r, ok := t.db.eng.(interface{ Retryable(error) bool }); ok && r.Retryable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", errUnsure, err)
 }
 
 // member runs fn in a savepoint: its failure undoes its statements alone. A unique violation

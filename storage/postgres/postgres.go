@@ -471,6 +471,13 @@ func isCode(err error, codes ...string) bool {
 	return false
 }
 
+// Aborts reports whether err, a statement's, aborted its transaction: any error the server
+// reported does (after it every statement but a ROLLBACK fails).
+func (e *Engine) Aborts(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
+
 // SerializationFailure is an error PostgreSQL would give for a serialization failure, for
 // tests that force one (Options.BeforeCommit).
 func SerializationFailure() error {
@@ -755,6 +762,19 @@ func (t *Tx) Prefetch(qs []engine.Query) []engine.Prefetched {
 	}
 	return out
 }
+
+// SendDeferred sends the statements deferred so far, in one round trip, and returns the first
+// one's error (then also the transaction's: see Aborted).
+func (t *Tx) SendDeferred() error {
+	if err := t.flush(false); err != nil {
+		return t.Aborted()
+	}
+	return nil
+}
+
+// Aborted returns the error that aborted the transaction in PostgreSQL (a deferred or
+// prefetched statement's), or nil: after it every statement but a ROLLBACK fails.
+func (t *Tx) Aborted() error { return t.err }
 
 // Query implements engine.Tx.
 func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
