@@ -1,20 +1,47 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/wallet/wallettest"
 	"github.com/citycard/citycard/storage"
 )
+
+// authzWalletKeys are the matrix's wallet keys: the test CA's pass certificate and a Google
+// service account, made once (a 2048-bit RSA key each) for every route's server.
+var authzWalletKeys struct {
+	once   sync.Once
+	chain  wallettest.Chain
+	google []byte
+}
+
+// authzWallet configures both wallets in the matrix's server. Nothing is delivered (the
+// worker does not run in tests), so the APNs and Wallet API addresses are never called.
+func authzWallet(t testing.TB) testOption {
+	k := &authzWalletKeys
+	k.once.Do(func() {
+		k.chain = wallettest.NewChain(t, time.Now().AddDate(1, 0, 0))
+		k.google, _ = wallettest.ServiceAccount(t, "http://127.0.0.1:9/token")
+	})
+	wc := walletConfigFor(t, k.chain, k.google)
+	return withConfig(func(c *Config) { c.Wallet = wc })
+}
 
 // Who may call a route.
 const (
@@ -23,10 +50,11 @@ const (
 	networkOnly = "network"  // the network admin only; 403 for an office token or a merchant key
 	tillOnly    = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin or an office token
 	salesOnly   = "sales"    // a sales point's secret; 401 without a valid secret, 403 for every other role
-	// walletApp is Apple's wallet app and Google's save link: public routes that answer only to
-	// the pass's own token (docs/wallet.md), so no role's secret changes the answer. The
-	// matrix's service has no wallet configured: every caller gets 404 wallet_not_configured
-	// (TestWalletPassKitEndToEnd and TestWalletGoogle test them configured, wrong tokens 401).
+	// walletApp is Apple's wallet app calling the PassKit web service about a pass: only that
+	// pass's own authentication token (Authorization: ApplePass <token>, derived from the
+	// card's token, server/wallet.go) is let in; no role's secret, none sent as a pass token,
+	// and no other card's pass token: 401. The matrix's service has both wallets configured
+	// (authzWallet), a pass for {card} and one for {othercard}, each with a device registered.
 	walletApp = "wallet"
 	// metricsOnly is the metrics token (CITYCARD_METRICS_TOKEN, set for the test): every other
 	// secret, the admin's included, is 401.
@@ -55,6 +83,21 @@ type authzCase struct {
 	// idleInTown: the other town's office gets a 2xx that changes nothing (a bulk route
 	// that finds none of its town's rows among koper's).
 	idleInTown bool
+	// names: every 2xx answer names this card ("{card}") and no other card ({othercard}, which
+	// has a pass and a registered device of its own): neither its id, number, token nor pass
+	// token. A pass (zip) is read by its text files, a save link by its JWT's claims.
+	names string
+	// elsewhere: the same request on other paths, with the status (and error code) every
+	// caller gets there, whatever its secret: a token no card has, another pass type, …
+	elsewhere []authzElse
+}
+
+// authzElse is a path (with the placeholders of authzCase.path) and what every caller gets
+// there.
+type authzElse struct {
+	path string
+	want int // statusOK: any 2xx
+	code string
 }
 
 // authzRoutes is every route of the app and who may call it. A route registered in routes.go
@@ -78,75 +121,86 @@ var authzRoutes = map[string]authzCase{
 	"GET /pos":                             {who: public},
 	"GET /admin":                           {who: public},
 	"GET /api/v1/public/cards/:token":      {who: public, path: "/api/v1/public/cards/{token}"},
-	"GET /api/v1/public/cards/:token/pass.pkpass":   {who: walletApp, path: "/api/v1/public/cards/{token}/pass.pkpass"},
-	"GET /api/v1/public/cards/:token/google-wallet": {who: walletApp, path: "/api/v1/public/cards/{token}/google-wallet?format=json"},
+	// The wallets (server/wallet.go, docs/wallet.md): the pass and the save link are public to
+	// whoever holds the card's token; the PassKit web service answers only to the pass's own
+	// token, except the list of a device's passes, which Apple's protocol sends without one
+	// (the device library identifier is the device's own secret) and the log.
+	"GET /api/v1/public/cards/:token/pass.pkpass": {who: public, path: "/api/v1/public/cards/{token}/pass.pkpass", names: "{card}",
+		elsewhere: []authzElse{{"/api/v1/public/cards/{nocard}/pass.pkpass", 404, "card_not_found"}, {"/api/v1/public/cards/{forged}/pass.pkpass", 422, "card_invalid"}}},
+	"GET /api/v1/public/cards/:token/google-wallet": {who: public, path: "/api/v1/public/cards/{token}/google-wallet?format=json", names: "{card}",
+		elsewhere: []authzElse{{"/api/v1/public/cards/{nocard}/google-wallet?format=json", 404, "card_not_found"}, {"/api/v1/public/cards/{forged}/google-wallet", 422, "card_invalid"}}},
 	"POST /wallet/v1/devices/:device/registrations/:passType/:serial": {who: walletApp,
-		path: "/wallet/v1/devices/dev1/registrations/pass.si.citycard/{card}", body: `{"pushToken":"abc"}`},
+		path: "/wallet/v1/devices/dev-new/registrations/{passType}/{card}", body: `{"pushToken":"abc"}`,
+		elsewhere: []authzElse{{"/wallet/v1/devices/dev-new/registrations/pass.org.other/{card}", 404, "not_found"}}},
 	"DELETE /wallet/v1/devices/:device/registrations/:passType/:serial": {who: walletApp,
-		path: "/wallet/v1/devices/dev1/registrations/pass.si.citycard/{card}"},
-	"GET /wallet/v1/devices/:device/registrations/:passType": {who: walletApp, path: "/wallet/v1/devices/dev1/registrations/pass.si.citycard"},
-	"GET /wallet/v1/passes/:passType/:serial":                {who: walletApp, path: "/wallet/v1/passes/pass.si.citycard/{card}"},
-	"POST /wallet/v1/log":                                    {who: public, body: `{"logs":["hello"]}`},
-	"GET /api/v1/public/offers":                              {who: public},
-	"GET /api/v1/public/keys":                                {who: public},
-	"GET /api/v1/public/ledger/checkpoints":                  {who: public},
-	"GET /api/v1/products":                                   {who: adminOnly},
-	"GET /api/v1/cards":                                      {who: adminOnly},
-	"GET /api/v1/cards/:id":                                  {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}"},
-	"GET /api/v1/cards/:id/qr.png":                           {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}/qr.png"},
-	"GET /api/v1/cards/:id/personal-data":                    {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}/personal-data"},
-	"GET /api/v1/batches":                                    {who: adminOnly, path: "/api/v1/batches?q=hotel"},
-	"GET /api/v1/batches/:id":                                {town: notFound, who: adminOnly, path: "/api/v1/batches/{batch}"},
-	"GET /api/v1/batches/:id/sheet.pdf":                      {town: notFound, who: adminOnly, path: "/api/v1/batches/{batch}/sheet.pdf"},
-	"GET /api/v1/cards/sheet.pdf":                            {town: notFound, who: adminOnly, path: "/api/v1/cards/sheet.pdf?ids={card}"},
-	"GET /api/v1/merchants":                                  {who: adminOnly},
-	"GET /api/v1/merchants/:id":                              {town: notFound, who: adminOnly, path: "/api/v1/merchants/{merchant}"},
-	"GET /api/v1/offers":                                     {who: adminOnly, path: "/api/v1/offers?merchant={merchant}"},
-	"GET /api/v1/offers/:id":                                 {town: notFound, who: adminOnly, path: "/api/v1/offers/{offer}"},
-	"GET /api/v1/redemptions":                                {who: adminOnly},
-	"GET /api/v1/reports/monthly":                            {who: adminOnly, path: "/api/v1/reports/monthly?month=2026-10"},
-	"GET /api/v1/reports/network":                            {who: networkOnly, path: "/api/v1/reports/network?month=2026-10"},
-	"GET /api/v1/audit":                                      {who: adminOnly},
-	"GET /api/v1/reports/statements":                         {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
-	"GET /api/v1/ledger/verify":                              {who: adminOnly},
-	"GET /api/v1/reports/open-data":                          {who: public, path: "/api/v1/reports/open-data?month=2026-09&town=koper"},
-	"GET /api/v1/pos/statements":                             {who: tillOnly, other: statusOK, path: "/api/v1/pos/statements?month=2026-10"},
-	"POST /api/v1/reports/monthly/:month/close":              {who: adminOnly, changes: true, path: "/api/v1/reports/monthly/{month}/close"},
-	"GET /api/v1/pos/me":                                     {who: tillOnly, other: statusOK},
-	"GET /api/v1/pos/redemptions":                            {who: tillOnly, other: statusOK},
-	"POST /api/v1/products":                                  {who: adminOnly, changes: true, body: `{"code":"koper-24h-{caller}","name":{"en":"Koper 24 h"},"validity_hours":24,"price":"15.00","audience":"tourist"}`},
-	"POST /api/v1/cards":                                     {town: notFound, who: adminOnly, changes: true, body: `{"product":"koper-72h"}`},
-	"POST /api/v1/cards/batch":                               {town: notFound, who: adminOnly, changes: true, body: `{"product":"koper-72h","count":3}`},
-	"POST /api/v1/cards/:id/block":                           {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/block", body: `{"reason":"lost"}`},
-	"POST /api/v1/cards/:id/unblock":                         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
-	"POST /api/v1/cards/:id/erase":                           {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{freshcard}/erase", body: `{"reason":"asked"}`},
-	"POST /api/v1/merchants":                                 {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
-	"POST /api/v1/merchants/:id/key":                         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
-	"POST /api/v1/merchants/:id/pairings":                    {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/pairings"},
-	"POST /api/v1/pos/pair":                                  {who: public, changes: true, actor: "pairing", body: `{"code":"{pairing}"}`},
-	"POST /api/v1/merchants/:id/offers":                      {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
-	"POST /api/v1/redemptions/:id/void":                      {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
-	"PATCH /api/v1/merchants/:id":                            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
-	"PATCH /api/v1/offers/:id":                               {town: notFound, who: adminOnly, changes: true, path: "/api/v1/offers/{offer}", body: `{"active":false}`},
-	"POST /api/v1/pos/check":                                 {who: tillOnly, other: statusOK, body: `{"card":"{token}"}`},
-	"POST /api/v1/pos/quote":                                 {town: notFound, who: tillOnly, other: notFound, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`},
-	"POST /api/v1/pos/redemptions":                           {town: notFound, who: tillOnly, other: notFound, changes: true, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`, header: map[string]string{"Idempotency-Key": "authz-1"}},
-	"POST /api/v1/redemptions/:id/accept":                    {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{conflict}/accept", body: `{"note":"ok"}`},
-	"POST /api/v1/redemptions/:id/reject":                    {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{conflict}/reject", body: `{"note":"no"}`},
-	"GET /api/v1/redemptions/conflicts/groups":               {town: statusOK, who: adminOnly},
-	"POST /api/v1/redemptions/conflicts/decide":              {town: statusOK, who: adminOnly, changes: true, idleInTown: true, body: `{"decision":"rejected","note":"no","ids":["{conflict}"]}`},
-	"GET /api/v1/pos/offline-pack":                           {who: tillOnly, other: statusOK, town: statusOK},
-	"POST /api/v1/pos/redemptions/sync":                      {who: tillOnly, other: statusOK, town: statusOK, body: `{"items":[{"idempotency_key":"authz-sync","card":"{token}","offer_id":"{offer}","amount":"twenty"}]}`}, // an item refused: 200, nothing changed (recording items: TestOfflineSync)
-	"POST /api/v1/pos/redemptions/:id/void":                  {town: notFound, who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
-	"GET /api/v1/public/towns":                               {who: public},
-	"POST /api/v1/towns":                                     {who: networkOnly, changes: true, body: `{"code":"kranj-{caller}","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`},
-	"GET /api/v1/me":                                         {who: adminOnly},
-	"GET /api/v1/towns":                                      {who: adminOnly},
-	"GET /api/v1/towns/:code":                                {town: notFound, who: adminOnly, path: "/api/v1/towns/koper"},
-	"PATCH /api/v1/towns/:code":                              {who: networkOnly, changes: true, path: "/api/v1/towns/koper", body: `{"public_url":"https://koper.example"}`},
-	"POST /api/v1/towns/:code/tokens":                        {who: networkOnly, changes: true, path: "/api/v1/towns/koper/tokens", body: `{"label":"Koper office"}`},
-	"GET /api/v1/towns/:code/tokens":                         {who: networkOnly, path: "/api/v1/towns/koper/tokens"},
-	"DELETE /api/v1/towns/:code/tokens/:id":                  {who: networkOnly, changes: true, path: "/api/v1/towns/koper/tokens/{officetoken}"},
+		path:      "/wallet/v1/devices/dev1/registrations/{passType}/{card}",
+		elsewhere: []authzElse{{"/wallet/v1/devices/dev1/registrations/pass.org.other/{card}", 404, "not_found"}}},
+	"GET /wallet/v1/devices/:device/registrations/:passType": {who: public, path: "/wallet/v1/devices/dev1/registrations/{passType}", names: "{card}",
+		elsewhere: []authzElse{{"/wallet/v1/devices/dev1/registrations/{passType}?passesUpdatedSince={passtag}", 204, ""},
+			{"/wallet/v1/devices/dev-unknown/registrations/{passType}", 204, ""}, {"/wallet/v1/devices/dev1/registrations/pass.org.other", 404, "not_found"}}},
+	"GET /wallet/v1/passes/:passType/:serial": {who: walletApp, path: "/wallet/v1/passes/{passType}/{card}", names: "{card}",
+		elsewhere: []authzElse{{"/wallet/v1/passes/pass.org.other/{card}", 404, "not_found"}}},
+	"POST /wallet/v1/log":                       {who: public, body: `{"logs":["hello"]}`},
+	"GET /api/v1/public/offers":                 {who: public},
+	"GET /api/v1/public/keys":                   {who: public},
+	"GET /api/v1/public/ledger/checkpoints":     {who: public},
+	"GET /api/v1/products":                      {who: adminOnly},
+	"GET /api/v1/cards":                         {who: adminOnly},
+	"GET /api/v1/cards/:id":                     {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}"},
+	"GET /api/v1/cards/:id/qr.png":              {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}/qr.png"},
+	"GET /api/v1/cards/:id/personal-data":       {town: notFound, who: adminOnly, path: "/api/v1/cards/{card}/personal-data"},
+	"GET /api/v1/batches":                       {who: adminOnly, path: "/api/v1/batches?q=hotel"},
+	"GET /api/v1/batches/:id":                   {town: notFound, who: adminOnly, path: "/api/v1/batches/{batch}"},
+	"GET /api/v1/batches/:id/sheet.pdf":         {town: notFound, who: adminOnly, path: "/api/v1/batches/{batch}/sheet.pdf"},
+	"GET /api/v1/cards/sheet.pdf":               {town: notFound, who: adminOnly, path: "/api/v1/cards/sheet.pdf?ids={card}"},
+	"GET /api/v1/merchants":                     {who: adminOnly},
+	"GET /api/v1/merchants/:id":                 {town: notFound, who: adminOnly, path: "/api/v1/merchants/{merchant}"},
+	"GET /api/v1/offers":                        {who: adminOnly, path: "/api/v1/offers?merchant={merchant}"},
+	"GET /api/v1/offers/:id":                    {town: notFound, who: adminOnly, path: "/api/v1/offers/{offer}"},
+	"GET /api/v1/redemptions":                   {who: adminOnly},
+	"GET /api/v1/reports/monthly":               {who: adminOnly, path: "/api/v1/reports/monthly?month=2026-10"},
+	"GET /api/v1/reports/network":               {who: networkOnly, path: "/api/v1/reports/network?month=2026-10"},
+	"GET /api/v1/audit":                         {who: adminOnly},
+	"GET /api/v1/reports/statements":            {who: adminOnly, path: "/api/v1/reports/statements?month=2026-10"},
+	"GET /api/v1/ledger/verify":                 {who: adminOnly},
+	"GET /api/v1/reports/open-data":             {who: public, path: "/api/v1/reports/open-data?month=2026-09&town=koper"},
+	"GET /api/v1/pos/statements":                {who: tillOnly, other: statusOK, path: "/api/v1/pos/statements?month=2026-10"},
+	"POST /api/v1/reports/monthly/:month/close": {who: adminOnly, changes: true, path: "/api/v1/reports/monthly/{month}/close"},
+	"GET /api/v1/pos/me":                        {who: tillOnly, other: statusOK},
+	"GET /api/v1/pos/redemptions":               {who: tillOnly, other: statusOK},
+	"POST /api/v1/products":                     {who: adminOnly, changes: true, body: `{"code":"koper-24h-{caller}","name":{"en":"Koper 24 h"},"validity_hours":24,"price":"15.00","audience":"tourist"}`},
+	"POST /api/v1/cards":                        {town: notFound, who: adminOnly, changes: true, body: `{"product":"koper-72h"}`},
+	"POST /api/v1/cards/batch":                  {town: notFound, who: adminOnly, changes: true, body: `{"product":"koper-72h","count":3}`},
+	"POST /api/v1/cards/:id/block":              {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/block", body: `{"reason":"lost"}`},
+	"POST /api/v1/cards/:id/unblock":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{card}/unblock", body: `{}`},
+	"POST /api/v1/cards/:id/erase":              {town: notFound, who: adminOnly, changes: true, path: "/api/v1/cards/{freshcard}/erase", body: `{"reason":"asked"}`},
+	"POST /api/v1/merchants":                    {who: adminOnly, changes: true, body: `{"name":"Muzej","category":"museum"}`},
+	"POST /api/v1/merchants/:id/key":            {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/key"},
+	"POST /api/v1/merchants/:id/pairings":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/pairings"},
+	"POST /api/v1/pos/pair":                     {who: public, changes: true, actor: "pairing", body: `{"code":"{pairing}"}`},
+	"POST /api/v1/merchants/:id/offers":         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}/offers", body: `{"title":{"en":"Free coffee"},"kind":"free","limit":"once"}`},
+	"POST /api/v1/redemptions/:id/void":         {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{redemption}/void", body: `{"reason":"till error"}`},
+	"PATCH /api/v1/merchants/:id":               {town: notFound, who: adminOnly, changes: true, path: "/api/v1/merchants/{merchant}", body: `{"address":"Titov trg 1, Koper"}`},
+	"PATCH /api/v1/offers/:id":                  {town: notFound, who: adminOnly, changes: true, path: "/api/v1/offers/{offer}", body: `{"active":false}`},
+	"POST /api/v1/pos/check":                    {who: tillOnly, other: statusOK, body: `{"card":"{token}"}`},
+	"POST /api/v1/pos/quote":                    {town: notFound, who: tillOnly, other: notFound, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`},
+	"POST /api/v1/pos/redemptions":              {town: notFound, who: tillOnly, other: notFound, changes: true, body: `{"card":"{token}","offer_id":"{offer}","amount":"20.00"}`, header: map[string]string{"Idempotency-Key": "authz-1"}},
+	"POST /api/v1/redemptions/:id/accept":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{conflict}/accept", body: `{"note":"ok"}`},
+	"POST /api/v1/redemptions/:id/reject":       {town: notFound, who: adminOnly, changes: true, path: "/api/v1/redemptions/{conflict}/reject", body: `{"note":"no"}`},
+	"GET /api/v1/redemptions/conflicts/groups":  {town: statusOK, who: adminOnly},
+	"POST /api/v1/redemptions/conflicts/decide": {town: statusOK, who: adminOnly, changes: true, idleInTown: true, body: `{"decision":"rejected","note":"no","ids":["{conflict}"]}`},
+	"GET /api/v1/pos/offline-pack":              {who: tillOnly, other: statusOK, town: statusOK},
+	"POST /api/v1/pos/redemptions/sync":         {who: tillOnly, other: statusOK, town: statusOK, body: `{"items":[{"idempotency_key":"authz-sync","card":"{token}","offer_id":"{offer}","amount":"twenty"}]}`}, // an item refused: 200, nothing changed (recording items: TestOfflineSync)
+	"POST /api/v1/pos/redemptions/:id/void":     {town: notFound, who: tillOnly, other: notFound, changes: true, path: "/api/v1/pos/redemptions/{redemption}/void", body: `{"reason":"wrong item"}`},
+	"GET /api/v1/public/towns":                  {who: public},
+	"POST /api/v1/towns":                        {who: networkOnly, changes: true, body: `{"code":"kranj-{caller}","name":{"sl":"Kranj"},"timezone":"Europe/Ljubljana","languages":["sl"]}`},
+	"GET /api/v1/me":                            {who: adminOnly},
+	"GET /api/v1/towns":                         {who: adminOnly},
+	"GET /api/v1/towns/:code":                   {town: notFound, who: adminOnly, path: "/api/v1/towns/koper"},
+	"PATCH /api/v1/towns/:code":                 {who: networkOnly, changes: true, path: "/api/v1/towns/koper", body: `{"public_url":"https://koper.example"}`},
+	"POST /api/v1/towns/:code/tokens":           {who: networkOnly, changes: true, path: "/api/v1/towns/koper/tokens", body: `{"label":"Koper office"}`},
+	"GET /api/v1/towns/:code/tokens":            {who: networkOnly, path: "/api/v1/towns/koper/tokens"},
+	"DELETE /api/v1/towns/:code/tokens/:id":     {who: networkOnly, changes: true, path: "/api/v1/towns/koper/tokens/{officetoken}"},
 	// Sales points (server/sales.go): the office manages them; each issues and cancels its own
 	// cards ("other" is koper's second sales point, "town" ptuj's, which may not sell koper-72h).
 	"GET /sell":                               {who: public},
@@ -199,12 +253,43 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 func checkAuthz(t *testing.T, method, route string, tc authzCase) {
-	e := newTownsEnv(t)
+	e := newTownsEnvWith(t, authzWallet(t))
 	ctx := context.Background()
 	ref, err := e.s.keys.ParseInput(e.card.Token, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The wallets: {card} and {othercard} each have a pass (Apple's and Google's), and a device
+	// registered for it, dev1 and dev2.
+	others, err := e.db.CreateCards(ctx, "koper", e.s.keys, e.card.Product, 1, "Bruno Kos", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := others[0]
+	var passTag time.Time
+	for i, cd := range []card.Card{e.card, other} {
+		wp, err := e.db.WalletPassFor(ctx, cd.ID, walletAuthHash(walletAuthToken(cd)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev := "dev" + strconv.Itoa(i+1)
+		if _, err := e.db.RegisterWalletDevice(ctx, dev, cd.ID, "push-"+dev); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			passTag = wp.Tag
+		}
+	}
+	nocard, err := e.s.keys.Sign(unusedNumber(t, &testServer{db: e.db})) // signed, names no card
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := []byte(e.card.Token)
+	forged[len(forged)/2] ^= 'A' ^ 'B' // one character changed: the signature fails
+	walletFill := strings.NewReplacer("{card}", e.card.ID, "{token}", e.card.Token, "{othercard}", other.ID,
+		"{passType}", wallettest.PassTypeID, "{passtag}", strconv.FormatInt(passTag.UnixMilli(), 10),
+		"{nocard}", nocard, "{forged}", string(forged))
+	otherCard := []string{other.ID, other.Number, other.Token, walletAuthToken(other)}
 	tok, err := e.db.CreateOfficeToken(ctx, "koper", "setup", make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +353,7 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		office := strings.HasPrefix(c.name, "office")
 		switch {
 		case tc.who == walletApp:
-			c.want = 404
+			c.want = 401 // no role's secret is a pass's token
 		case tc.who == public:
 			c.want = statusOK
 		case tc.who == networkOnly && c.name == "network admin":
@@ -292,6 +377,22 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		case tc.who == metricsOnly:
 			c.want = 401
 		}
+	}
+	if tc.who == walletApp || tc.names != "" {
+		// The wallet app with the card's pass token, another card's, a wrong one, and the
+		// roles' secrets sent as pass tokens: only the card's own opens the PassKit service.
+		deny := statusOK
+		if tc.who == walletApp {
+			deny = 401
+		}
+		applePass := func(tok string) map[string]string { return map[string]string{"Authorization": "ApplePass " + tok} }
+		callers = append(callers,
+			caller{name: "the card's pass", header: applePass(walletAuthToken(e.card)), want: statusOK},
+			caller{name: "another card's pass", header: applePass(walletAuthToken(other)), want: deny},
+			caller{name: "a wrong pass token", header: applePass(strings.Repeat("0", 40)), want: deny},
+			caller{name: "a merchant key as a pass token", header: applePass(e.keyA), want: deny},
+			caller{name: "an office token as a pass token", header: applePass(e.officeK), want: deny},
+			caller{name: "the admin token as a pass token", header: applePass(e.admin), want: deny})
 	}
 	if tc.who == metricsOnly {
 		sum := sha256.Sum256([]byte(testMetricsToken))
@@ -355,7 +456,7 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		if tc.path != "" {
 			path = tc.path
 		}
-		path, body := fill.Replace(path), fill.Replace(tc.body)
+		path, body := walletFill.Replace(fill.Replace(path)), fill.Replace(tc.body)
 		header := map[string]string{}
 		for k, v := range tc.header {
 			header[k] = v
@@ -373,6 +474,17 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			}
 			t.Errorf("%s %s as %s: %d %s, want %s", method, path, c.name, got, respBody, want)
 			continue
+		}
+		if tc.names != "" && got/100 == 2 && method != http.MethodHead {
+			text := authzReadable(respBody)
+			if want := walletFill.Replace(tc.names); !strings.Contains(text, want) {
+				t.Errorf("%s %s as %s: the answer does not name %s: %s", method, path, c.name, want, text)
+			}
+			for _, s := range otherCard {
+				if strings.Contains(text, s) {
+					t.Errorf("%s %s as %s: the answer names another card (%s): %s", method, path, c.name, s, text)
+				}
+			}
 		}
 		if c.otherTown && tc.who != public && got/100 == 2 {
 			for _, id := range append(koperIDs, red.ID) {
@@ -397,6 +509,56 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			}
 		}
 	}
+	for _, el := range tc.elsewhere {
+		path, body := walletFill.Replace(el.path), walletFill.Replace(tc.body)
+		for _, c := range callers {
+			header := map[string]string{}
+			for k, v := range tc.header {
+				header[k] = v
+			}
+			for k, v := range c.header {
+				header[k] = v
+			}
+			before := auditCount(t, e.db)
+			resp, respBody := e.do(secReq{method: method, path: path, secret: c.secret, body: body, header: header})
+			got := resp.StatusCode
+			if el.want == statusOK && got/100 != 2 || el.want != statusOK && got != el.want ||
+				el.code != "" && method != http.MethodHead && errorCodeOf(respBody) != el.code {
+				t.Errorf("%s %s as %s: %d %s, want %d %s", method, path, c.name, got, respBody, el.want, el.code)
+			}
+			if n := auditCount(t, e.db) - before; n != 0 {
+				t.Errorf("%s %s as %s (%d): %d new audit entries, want none", method, path, c.name, got, n)
+			}
+		}
+	}
+}
+
+// authzReadable is the text of an answer for the matrix's names check: a pass (zip) by its
+// text files, a save link ({"url"}) with its JWT's claims decoded.
+func authzReadable(body []byte) string {
+	text := string(body)
+	if z, err := zip.NewReader(bytes.NewReader(body), int64(len(body))); err == nil {
+		for _, f := range z.File {
+			if !strings.HasSuffix(f.Name, ".json") && !strings.HasSuffix(f.Name, ".strings") {
+				continue
+			}
+			r, err := f.Open()
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(r)
+			r.Close()
+			text += "\n" + string(b)
+		}
+	}
+	var link struct{ URL string }
+	if json.Unmarshal(body, &link) == nil && link.URL != "" {
+		if parts := strings.Split(link.URL[strings.LastIndex(link.URL, "/")+1:], "."); len(parts) == 3 {
+			claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			text += "\n" + string(claims)
+		}
+	}
+	return text
 }
 
 func auditCount(t *testing.T, db *storage.DB) int {
