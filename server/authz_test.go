@@ -1,20 +1,47 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/citycard/citycard/card"
 	"github.com/citycard/citycard/merchant"
+	"github.com/citycard/citycard/server/wallet/wallettest"
 	"github.com/citycard/citycard/storage"
 )
+
+// authzWalletKeys are the matrix's wallet keys: the test CA's pass certificate and a Google
+// service account, made once (a 2048-bit RSA key each) for every route's server.
+var authzWalletKeys struct {
+	once   sync.Once
+	chain  wallettest.Chain
+	google []byte
+}
+
+// authzWallet configures both wallets in the matrix's server. Nothing is delivered (the
+// worker does not run in tests), so the APNs and Wallet API addresses are never called.
+func authzWallet(t testing.TB) testOption {
+	k := &authzWalletKeys
+	k.once.Do(func() {
+		k.chain = wallettest.NewChain(t, time.Now().AddDate(1, 0, 0))
+		k.google, _ = wallettest.ServiceAccount(t, "http://127.0.0.1:9/token")
+	})
+	wc := walletConfigFor(t, k.chain, k.google)
+	return withConfig(func(c *Config) { c.Wallet = wc })
+}
 
 // Who may call a route.
 const (
@@ -23,10 +50,11 @@ const (
 	networkOnly = "network"  // the network admin only; 403 for an office token or a merchant key
 	tillOnly    = "merchant" // a merchant key; 401 without a valid secret, 403 for the admin or an office token
 	salesOnly   = "sales"    // a sales point's secret; 401 without a valid secret, 403 for every other role
-	// walletApp is Apple's wallet app and Google's save link: public routes that answer only to
-	// the pass's own token (docs/wallet.md), so no role's secret changes the answer. The
-	// matrix's service has no wallet configured: every caller gets 404 wallet_not_configured
-	// (TestWalletPassKitEndToEnd and TestWalletGoogle test them configured, wrong tokens 401).
+	// walletApp is Apple's wallet app calling the PassKit web service about a pass: only that
+	// pass's own authentication token (Authorization: ApplePass <token>, derived from the
+	// card's token, server/wallet.go) is let in; no role's secret, none sent as a pass token,
+	// and no other card's pass token: 401. The matrix's service has both wallets configured
+	// (authzWallet), a pass for {card} and one for {othercard}, each with a device registered.
 	walletApp = "wallet"
 	// metricsOnly is the metrics token (CITYCARD_METRICS_TOKEN, set for the test): every other
 	// secret, the admin's included, is 401.
@@ -55,7 +83,28 @@ type authzCase struct {
 	// idleInTown: the other town's office gets a 2xx that changes nothing (a bulk route
 	// that finds none of its town's rows among koper's).
 	idleInTown bool
+	// names: every 2xx answer names this card ("{card}") and no other card ({othercard}, which
+	// has a pass and a registered device of its own): neither its id, number, token nor pass
+	// token. A pass (zip) is read by its text files, a save link by its JWT's claims.
+	names string
+	// elsewhere: the same request on other paths, with the status (and error code) every
+	// caller gets there, whatever its secret: a token no card has, another pass type, …
+	elsewhere []authzElse
 }
+
+// authzElse is a path (with the placeholders of authzCase.path) and what every caller gets
+// there.
+type authzElse struct {
+	path string
+	want int // statusOK: any 2xx
+	code string
+}
+
+// authzSerialsElsewhere: the list of dev1's passes since the tag of the last change is empty,
+// as is an unknown device's; another pass type is 404, a tag not this service's 400.
+var authzSerialsElsewhere = []authzElse{{"/wallet/v1/devices/dev1/registrations/{passType}?passesUpdatedSince={passtag}", 204, ""},
+	{"/wallet/v1/devices/dev-unknown/registrations/{passType}", 204, ""}, {"/wallet/v1/devices/dev1/registrations/pass.org.other", 404, "not_found"},
+	{"/wallet/v1/devices/dev1/registrations/{passType}?passesUpdatedSince=yesterday", 400, "invalid_request"}}
 
 // authzRoutes is every route of the app and who may call it. A route registered in routes.go
 // without an entry here fails TestAuthorizationMatrix: decide who may call it, then add it.
@@ -78,14 +127,22 @@ var authzRoutes = map[string]authzCase{
 	"GET /pos":                             {who: public},
 	"GET /admin":                           {who: public},
 	"GET /api/v1/public/cards/:token":      {who: public, path: "/api/v1/public/cards/{token}"},
-	"GET /api/v1/public/cards/:token/pass.pkpass":   {who: walletApp, path: "/api/v1/public/cards/{token}/pass.pkpass"},
-	"GET /api/v1/public/cards/:token/google-wallet": {who: walletApp, path: "/api/v1/public/cards/{token}/google-wallet?format=json"},
+	// The wallets (server/wallet.go, docs/wallet.md): the pass and the save link are public to
+	// whoever holds the card's token; the PassKit web service answers only to the pass's own
+	// token, except the list of a device's passes, which Apple's protocol sends without one
+	// (the device library identifier is the device's own secret) and the log.
+	"GET /api/v1/public/cards/:token/pass.pkpass": {who: public, path: "/api/v1/public/cards/{token}/pass.pkpass", names: "{card}",
+		elsewhere: []authzElse{{"/api/v1/public/cards/{nocard}/pass.pkpass", 404, "card_not_found"}, {"/api/v1/public/cards/{forged}/pass.pkpass", 422, "card_invalid"}}},
+	"GET /api/v1/public/cards/:token/google-wallet": {who: public, path: "/api/v1/public/cards/{token}/google-wallet?format=json", names: "{card}",
+		elsewhere: []authzElse{{"/api/v1/public/cards/{nocard}/google-wallet?format=json", 404, "card_not_found"}, {"/api/v1/public/cards/{forged}/google-wallet", 422, "card_invalid"}}},
 	"POST /wallet/v1/devices/:device/registrations/:passType/:serial": {who: walletApp,
-		path: "/wallet/v1/devices/dev1/registrations/pass.si.citycard/{card}", body: `{"pushToken":"abc"}`},
+		path: "/wallet/v1/devices/dev-new/registrations/{passType}/{card}", body: `{"pushToken":"abc"}`,
+		elsewhere: []authzElse{{"/wallet/v1/devices/dev-new/registrations/pass.org.other/{card}", 404, "not_found"}}},
 	"DELETE /wallet/v1/devices/:device/registrations/:passType/:serial": {who: walletApp,
-		path: "/wallet/v1/devices/dev1/registrations/pass.si.citycard/{card}"},
-	"GET /wallet/v1/devices/:device/registrations/:passType": {who: walletApp, path: "/wallet/v1/devices/dev1/registrations/pass.si.citycard"},
-	"GET /wallet/v1/passes/:passType/:serial":                {who: walletApp, path: "/wallet/v1/passes/pass.si.citycard/{card}"},
+		path:      "/wallet/v1/devices/dev1/registrations/{passType}/{card}",
+		elsewhere: []authzElse{{"/wallet/v1/devices/dev1/registrations/pass.org.other/{card}", 404, "not_found"}}},
+	"GET /wallet/v1/devices/:device/registrations/:passType": {who: public, path: "/wallet/v1/devices/dev1/registrations/{passType}", names: "{card}", elsewhere: authzSerialsElsewhere},
+	"GET /wallet/v1/passes/:passType/:serial":                {who: walletApp, path: "/wallet/v1/passes/{passType}/{card}", names: "{card}", elsewhere: []authzElse{{"/wallet/v1/passes/pass.org.other/{card}", 404, "not_found"}}},
 	"POST /wallet/v1/log":                                    {who: public, body: `{"logs":["hello"]}`},
 	"GET /api/v1/public/offers":                              {who: public},
 	"GET /api/v1/public/keys":                                {who: public},
@@ -199,12 +256,47 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 func checkAuthz(t *testing.T, method, route string, tc authzCase) {
-	e := newTownsEnv(t)
+	e := newTownsEnvWith(t, authzWallet(t))
 	ctx := context.Background()
 	ref, err := e.s.keys.ParseInput(e.card.Token, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The wallets: {card} and {othercard} each have a pass (Apple's and Google's), and a device
+	// registered for it, dev1 and dev2.
+	others, err := e.db.CreateCards(ctx, "koper", e.s.keys, e.card.Product, 1, "Bruno Kos", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := others[0]
+	var passTag time.Time
+	for i, cd := range []card.Card{e.card, other} {
+		wp, err := e.db.WalletPassFor(ctx, cd.ID, walletAuthHash(walletAuthToken(cd)), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev := "dev" + strconv.Itoa(i+1)
+		if _, err := e.db.RegisterWalletDevice(ctx, dev, cd.ID, "push-"+dev); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			passTag = wp.Tag
+		}
+	}
+	nocard, err := e.s.keys.Sign(unusedNumber(t, &testServer{db: e.db})) // signed, names no card
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := []byte(e.card.Token) // one character changed: the signature fails
+	if forged[len(forged)/2] == 'A' {
+		forged[len(forged)/2] = 'B'
+	} else {
+		forged[len(forged)/2] = 'A'
+	}
+	walletFill := strings.NewReplacer("{card}", e.card.ID, "{token}", e.card.Token, "{othercard}", other.ID,
+		"{passType}", wallettest.PassTypeID, "{passtag}", strconv.FormatInt(passTag.UnixMilli(), 10),
+		"{nocard}", nocard, "{forged}", string(forged))
+	otherCard := []string{other.ID, other.Number, other.Token, walletAuthToken(other)}
 	tok, err := e.db.CreateOfficeToken(ctx, "koper", "setup", make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +334,7 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 	salesCard := sell()
 	// Koper's identifiers: nothing the other town's office or merchant is answered may hold one.
 	koperIDs := []string{e.merchA.ID, e.merchB.ID, e.offerA.ID, e.onceA.ID, e.offerB.ID, e.card.ID, e.officeKID, tok.ID, batch.ID,
-		spA.ID, spB.ID, spC.ID, salesCard.ID}
+		spA.ID, spB.ID, spC.ID, salesCard.ID, other.ID}
 
 	type caller struct {
 		name, secret, actor string
@@ -268,7 +360,7 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		office := strings.HasPrefix(c.name, "office")
 		switch {
 		case tc.who == walletApp:
-			c.want = 404
+			c.want = 401 // no role's secret is a pass's token
 		case tc.who == public:
 			c.want = statusOK
 		case tc.who == networkOnly && c.name == "network admin":
@@ -292,6 +384,22 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		case tc.who == metricsOnly:
 			c.want = 401
 		}
+	}
+	if tc.who == walletApp || tc.names != "" {
+		// The wallet app with the card's pass token, another card's, a wrong one, and the
+		// roles' secrets sent as pass tokens: only the card's own opens the PassKit service.
+		deny := statusOK
+		if tc.who == walletApp {
+			deny = 401
+		}
+		applePass := func(tok string) map[string]string { return map[string]string{"Authorization": "ApplePass " + tok} }
+		callers = append(callers,
+			caller{name: "the card's pass", header: applePass(walletAuthToken(e.card)), want: statusOK},
+			caller{name: "another card's pass", header: applePass(walletAuthToken(other)), want: deny},
+			caller{name: "a wrong pass token", header: applePass(strings.Repeat("0", 40)), want: deny},
+			caller{name: "a merchant key as a pass token", header: applePass(e.keyA), want: deny},
+			caller{name: "an office token as a pass token", header: applePass(e.officeK), want: deny},
+			caller{name: "the admin token as a pass token", header: applePass(e.admin), want: deny})
 	}
 	if tc.who == metricsOnly {
 		sum := sha256.Sum256([]byte(testMetricsToken))
@@ -355,24 +463,28 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 		if tc.path != "" {
 			path = tc.path
 		}
-		path, body := fill.Replace(path), fill.Replace(tc.body)
-		header := map[string]string{}
-		for k, v := range tc.header {
-			header[k] = v
-		}
-		for k, v := range c.header {
-			header[k] = v
-		}
+		path, body := walletFill.Replace(fill.Replace(path)), fill.Replace(tc.body)
 		before := auditCount(t, e.db)
-		resp, respBody := e.do(secReq{method: method, path: path, secret: c.secret, body: body, header: header})
+		resp, respBody := e.do(secReq{method: method, path: path, secret: c.secret, body: body, header: headers(tc.header, c.header)})
 		got := resp.StatusCode
 		if c.want == statusOK && got/100 != 2 || c.want != statusOK && got != c.want {
 			want := "2xx"
 			if c.want != statusOK {
 				want = http.StatusText(c.want)
 			}
-			t.Errorf("%s %s as %s: %d %s, want %s", method, path, c.name, got, respBody, want)
+			t.Errorf("%s %s as %s: %d %.300s, want %s", method, path, c.name, got, authzReadable(respBody), want)
 			continue
+		}
+		if tc.names != "" && got/100 == 2 && method != http.MethodHead {
+			text := authzReadable(respBody)
+			if want := walletFill.Replace(tc.names); !strings.Contains(text, want) {
+				t.Errorf("%s %s as %s: the answer does not name %s: %s", method, path, c.name, want, text)
+			}
+			for _, s := range otherCard {
+				if strings.Contains(text, s) {
+					t.Errorf("%s %s as %s: the answer names another card (%s): %s", method, path, c.name, s, text)
+				}
+			}
 		}
 		if c.otherTown && tc.who != public && got/100 == 2 {
 			for _, id := range append(koperIDs, red.ID) {
@@ -397,6 +509,61 @@ func checkAuthz(t *testing.T, method, route string, tc authzCase) {
 			}
 		}
 	}
+	for _, el := range tc.elsewhere {
+		path, body := walletFill.Replace(el.path), walletFill.Replace(tc.body)
+		for _, c := range callers {
+			before := auditCount(t, e.db)
+			resp, respBody := e.do(secReq{method: method, path: path, secret: c.secret, body: body, header: headers(tc.header, c.header)})
+			got := resp.StatusCode
+			if el.want == statusOK && got/100 != 2 || el.want != statusOK && got != el.want ||
+				el.code != "" && method != http.MethodHead && errorCodeOf(respBody) != el.code {
+				t.Errorf("%s %s as %s: %d %.300s, want %d %s", method, path, c.name, got, authzReadable(respBody), el.want, el.code)
+			}
+			if n := auditCount(t, e.db) - before; n != 0 {
+				t.Errorf("%s %s as %s (%d): %d new audit entries, want none", method, path, c.name, got, n)
+			}
+		}
+	}
+}
+
+// headers merges header sets, the later ones winning.
+func headers(sets ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, h := range sets {
+		for k, v := range h {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// authzReadable is the text of an answer for the matrix's names check: a pass (zip) by its
+// text files, a save link ({"url"}) with its JWT's claims decoded.
+func authzReadable(body []byte) string {
+	text := string(body)
+	if z, err := zip.NewReader(bytes.NewReader(body), int64(len(body))); err == nil {
+		text = "a zip:"
+		for _, f := range z.File {
+			if !strings.HasSuffix(f.Name, ".json") && !strings.HasSuffix(f.Name, ".strings") {
+				continue
+			}
+			r, err := f.Open()
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(r)
+			r.Close()
+			text += "\n" + string(b)
+		}
+	}
+	var link struct{ URL string }
+	if json.Unmarshal(body, &link) == nil && link.URL != "" {
+		if parts := strings.Split(link.URL[strings.LastIndex(link.URL, "/")+1:], "."); len(parts) == 3 {
+			claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			text += "\n" + string(claims)
+		}
+	}
+	return text
 }
 
 func auditCount(t *testing.T, db *storage.DB) int {

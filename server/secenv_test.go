@@ -62,10 +62,16 @@ func (b *lockedBuffer) String() string {
 
 func newSecEnv(t testing.TB, limit int, opts ...storage.Option) *secEnv {
 	t.Helper()
+	return newSecEnvWith(t, limit, withStore(opts...))
+}
+
+// newSecEnvWith is newSecEnv with more options of newTestServer (after its own).
+func newSecEnvWith(t testing.TB, limit int, opts ...testOption) *secEnv {
+	t.Helper()
 	ctx := context.Background()
 	logs := &lockedBuffer{}
-	ts := newTestServer(t, withStore(opts...), rateLimit(limit), at(time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)),
-		withAdmin(newSecret("cca")), publicURL(defaultConfig().PublicURL), logTo(logs))
+	ts := newTestServer(t, append([]testOption{rateLimit(limit), at(time.Date(2026, 10, 15, 10, 0, 0, 0, time.UTC)),
+		withAdmin(newSecret("cca")), publicURL(defaultConfig().PublicURL), logTo(logs)}, opts...)...)
 	e := &secEnv{t: t, s: ts.s, app: ts.app, db: ts.db, clock: ts.clock, dbPath: ts.s.cfg.DB, logs: logs, admin: ts.admin}
 	keys := ts.s.keys
 

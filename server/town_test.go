@@ -33,8 +33,14 @@ type townsEnv struct {
 
 func newTownsEnv(t testing.TB) *townsEnv {
 	t.Helper()
+	return newTownsEnvWith(t)
+}
+
+// newTownsEnvWith is newTownsEnv with more options of newTestServer.
+func newTownsEnvWith(t testing.TB, opts ...testOption) *townsEnv {
+	t.Helper()
 	ctx := context.Background()
-	e := &townsEnv{secEnv: newSecEnv(t, 0)}
+	e := &townsEnv{secEnv: newSecEnvWith(t, 0, opts...)}
 	ptuj := storage.Town{Code: "ptuj", Name: map[string]string{"sl": "Ptuj"}, Timezone: "Europe/Ljubljana", Languages: []string{"sl"}}
 	if err := e.db.CreateTown(ctx, &ptuj); err != nil {
 		t.Fatal(err)

@@ -119,8 +119,21 @@ const testIssuerID = "3388000000012345678"
 
 // walletConfigured configures both wallets against the fakes, with a test CA's certificate.
 func walletConfigured(t *testing.T, apns *fakeAPNs, google *fakeGoogle) (testOption, wallettest.Chain) {
-	dir := t.TempDir()
 	chain := wallettest.NewChain(t, time.Now().AddDate(1, 0, 0))
+	key, _ := wallettest.ServiceAccount(t, google.srv.URL+"/token")
+	roots := x509.NewCertPool()
+	roots.AddCert(apns.srv.Certificate())
+	wc := walletConfigFor(t, chain, key)
+	wc.APNsURL, wc.GoogleAPI, wc.apnsTLS = apns.srv.URL, google.srv.URL, &tls.Config{RootCAs: roots}
+	return withConfig(func(c *Config) { c.Wallet = wc }), chain
+}
+
+// walletConfigFor configures both wallets with the test CA's pass certificate and a Google
+// service account's key, written to the test's temporary directory (the APNs and Wallet API
+// addresses are Apple's and Google's: set them to fakes before delivering anything).
+func walletConfigFor(t testing.TB, chain wallettest.Chain, googleKey []byte) WalletConfig {
+	t.Helper()
+	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -128,13 +141,9 @@ func walletConfigured(t *testing.T, apns *fakeAPNs, google *fakeGoogle) (testOpt
 		}
 		return p
 	}
-	key, _ := wallettest.ServiceAccount(t, google.srv.URL+"/token")
-	roots := x509.NewCertPool()
-	roots.AddCert(apns.srv.Certificate())
-	wc := WalletConfig{AppleCert: write("pass.p12", chain.P12), ApplePassword: wallettest.Password, AppleWWDR: write("wwdr.pem", chain.WWDRPEM),
-		ApplePassTypeID: wallettest.PassTypeID, AppleTeamID: wallettest.TeamID, APNsURL: apns.srv.URL,
-		GoogleKey: write("google.json", key), GoogleIssuerID: testIssuerID, GoogleAPI: google.srv.URL, apnsTLS: &tls.Config{RootCAs: roots}}
-	return withConfig(func(c *Config) { c.Wallet = wc }), chain
+	return WalletConfig{AppleCert: write("pass.p12", chain.P12), ApplePassword: wallettest.Password, AppleWWDR: write("wwdr.pem", chain.WWDRPEM),
+		ApplePassTypeID: wallettest.PassTypeID, AppleTeamID: wallettest.TeamID,
+		GoogleKey: write("google.json", googleKey), GoogleIssuerID: testIssuerID}
 }
 
 // passJSON unzips a .pkpass and returns its pass.json.
