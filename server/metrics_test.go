@@ -229,8 +229,41 @@ func TestRouteMatcher(t *testing.T) {
 func TestMetricsSeparateAddress(t *testing.T) {
 	ts := newTestServer(t)
 	ts.mustProduct("koper-72h", 72, "tourist")
-	get := func(secret string) (int, string) {
-		t.Helper()
+	get := func(secret string) (int, string) { return getAt(t, ts, "/metrics", secret) }
+	st, body := get("")
+	if st != 200 {
+		t.Fatalf("separate address without a token configured: %d %s", st, body)
+	}
+	mfs := parseMetrics(t, body)
+	if got, ok := metricValue(mfs, "citycard_http_requests_total", map[string]string{"method": "POST", "route": "/api/v1/products", "status": "201"}); !ok || got != 1 {
+		t.Fatalf("product creation not counted: %v %v", got, ok)
+	}
+	// Go's profiles are there too, under the same rule; never on the main port.
+	if st, body := getAt(t, ts, "/debug/pprof/", ""); st != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("profiles' index on the separate address: %d %.200s", st, body)
+	}
+	if r := ts.do("GET", "/debug/pprof/", "", nil); r.status == 200 {
+		t.Fatal("the profiles are served on the main port")
+	}
+	ts.withMetricsToken(testMetricsToken)
+	if st, body := get(""); st != 401 || !strings.Contains(body, `"unauthorized"`) {
+		t.Fatalf("separate address with a token set, none sent: %d %s", st, body)
+	}
+	if st, _ := get(testMetricsToken); st != 200 {
+		t.Fatalf("separate address with the token: %d", st)
+	}
+	if st, _ := getAt(t, ts, "/debug/pprof/", ""); st != 401 {
+		t.Fatalf("profiles with a token set, none sent: %d", st)
+	}
+	if st, _ := getAt(t, ts, "/debug/pprof/", testMetricsToken); st != 200 {
+		t.Fatalf("profiles with the token: %d", st)
+	}
+}
+
+// getAt GETs path from the metrics' own listener (serveMetrics) with secret as bearer ("" none).
+func getAt(t *testing.T, ts *testServer, path, secret string) (int, string) {
+	t.Helper()
+	{
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -249,7 +282,7 @@ func TestMetricsSeparateAddress(t *testing.T) {
 				t.Error("serveMetrics did not stop")
 			}
 		}()
-		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/metrics", nil)
+		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+path, nil)
 		if secret != "" {
 			req.Header.Set("Authorization", "Bearer "+secret)
 		}
@@ -260,21 +293,6 @@ func TestMetricsSeparateAddress(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
-	}
-	st, body := get("")
-	if st != 200 {
-		t.Fatalf("separate address without a token configured: %d %s", st, body)
-	}
-	mfs := parseMetrics(t, body)
-	if got, ok := metricValue(mfs, "citycard_http_requests_total", map[string]string{"method": "POST", "route": "/api/v1/products", "status": "201"}); !ok || got != 1 {
-		t.Fatalf("product creation not counted: %v %v", got, ok)
-	}
-	ts.withMetricsToken(testMetricsToken)
-	if st, body := get(""); st != 401 || !strings.Contains(body, `"unauthorized"`) {
-		t.Fatalf("separate address with a token set, none sent: %d %s", st, body)
-	}
-	if st, _ := get(testMetricsToken); st != 200 {
-		t.Fatalf("separate address with the token: %d", st)
 	}
 }
 
