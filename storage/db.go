@@ -347,22 +347,43 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // were undone (and, on PostgreSQL, the locks it took released, so a head first locked inside
 // it is read and locked again by the next lockHead).
 func (t *Tx) savepoint(fn func() error) error {
-	heads, closed := maps.Clone(t.heads), maps.Clone(t.closed)
-	var mark foldMark
-	if t.fold != nil {
-		mark = t.fold.mark()
-	}
+	m := t.mark()
 	t.dropPrefetched()
 	err := t.tx.Savepoint(fn)
 	t.dropPrefetched() // nothing read inside fn is served after it
 	if err != nil {
 		// As before fn: a head locked inside it was unlocked with it, and is not in heads.
-		t.heads, t.closed = heads, closed
-		if t.fold != nil {
-			t.fold.undo(mark)
-		}
+		t.undo(m)
 	}
 	return err
+}
+
+// txMark is what a write has booked so far in memory (its heads, the close states it read,
+// its fold's lengths) and the statements it has written: see mark and undo.
+type txMark struct {
+	heads  map[string]ledgerHeadState
+	closed map[string]bool
+	fold   foldMark
+	writes int
+}
+
+// mark notes the write's state before a part of it that may fail on its own (a savepoint, a
+// member of a batch).
+func (t *Tx) mark() txMark {
+	m := txMark{heads: maps.Clone(t.heads), closed: maps.Clone(t.closed), writes: t.writes}
+	if t.fold != nil {
+		m.fold = t.fold.mark()
+	}
+	return m
+}
+
+// undo puts back the state m noted: what the failed part booked in memory is forgotten (its
+// statements are the engine's to undo).
+func (t *Tx) undo(m txMark) {
+	t.heads, t.closed = m.heads, m.closed
+	if t.fold != nil {
+		t.fold.undo(m.fold)
+	}
 }
 
 // forUpdate is the engine's row-locking clause for a SELECT in a write (see engine.Engine).

@@ -44,15 +44,21 @@ func prefetchKey(q string, args []any) string {
 	return b.String()
 }
 
+// prefetching reports whether prefetch would send anything: a write builds its reads' list
+// only then (SQLite's reads cost no round trip, and its writer is the redemption's serial part).
+func (t *Tx) prefetching() bool {
+	_, ok := t.tx.(engine.Prefetcher)
+	return ok && !t.db.noPrefetch
+}
+
 // prefetch sends qs at once on an engine that can (engine.Prefetcher) and keeps their answers
 // for tx.queryRow; on another engine (SQLite) it does nothing: its reads cost no round trip.
 func (t *Tx) prefetch(qs ...engine.Query) {
 	t.dropPrefetched()
-	p, ok := t.tx.(engine.Prefetcher)
-	if !ok || t.db.noPrefetch || len(qs) == 0 {
+	if !t.prefetching() || len(qs) == 0 {
 		return
 	}
-	res := p.Prefetch(qs)
+	res := t.tx.(engine.Prefetcher).Prefetch(qs)
 	t.pre = &prefetchStore{kept: make([]prefetchedRow, len(qs))}
 	for i, q := range qs {
 		t.pre.kept[i] = prefetchedRow{key: prefetchKey(q.SQL, q.Args), rows: res[i].Rows, err: res[i].Err}

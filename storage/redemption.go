@@ -48,7 +48,9 @@ func (db *DB) Redeem(ctx context.Context, req merchant.RedeemRequest, ref card.R
 	err := db.updateInTown(ctx, db.merchantTown(ctx, req.MerchantID), func(tx *Tx) error {
 		// Every read below but the product's (cached) goes ahead in one round trip on
 		// PostgreSQL: in a town's batch the head is held for it, not for six.
-		tx.prefetch(redeemReads(tx, req, ref)...)
+		if tx.prefetching() {
+			tx.prefetch(redeemReads(tx, req, ref)...)
+		}
 		r, ok, err := replay(tx, req, fp)
 		if err != nil || ok {
 			out, replayed = r, ok

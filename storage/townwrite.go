@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 
@@ -129,11 +128,7 @@ func (db *DB) drainTown(town string, q *townQueue) {
 // before the commit). The engine undoes a failed write's statements with its savepoint; this
 // undoes its part of the shared state.
 func (db *DB) foldMember(ctx context.Context, t engine.Tx, fn func(*Tx) error) error {
-	f, ok := t.(engine.Folding)
-	if !ok || f.Batch() == nil {
-		return fn(&Tx{tx: t, Now: db.Now(), db: db, ctx: ctx})
-	}
-	b := f.Batch()
+	b := t.(engine.Folding).Batch() // UpdateFolding's Tx always has one
 	tx, _ := b.State.(*Tx)
 	if tx == nil {
 		tx = &Tx{db: db, fold: &batchFold{}}
@@ -141,12 +136,10 @@ func (db *DB) foldMember(ctx context.Context, t engine.Tx, fn func(*Tx) error) e
 		b.Flush = func() error { return foldFlush(tx) }
 	}
 	tx.tx, tx.Now, tx.ctx = t, db.Now(), ctx
-	tx.dropPrefetched() // another member's reads are not this one's (none kept on SQLite)
-	heads, closed, mark := maps.Clone(tx.heads), maps.Clone(tx.closed), tx.fold.mark()
+	m := tx.mark()
 	err := fn(tx)
 	if err != nil {
-		tx.heads, tx.closed = heads, closed
-		tx.fold.undo(mark)
+		tx.undo(m)
 	}
 	return err
 }
@@ -177,71 +170,94 @@ func (db *DB) townWritesPending(town string) int {
 // (Tx.member) — the outcome is the same, only slower.
 func (db *DB) commitTownBatch(town string, batch []*townWrite) []error {
 	errs := make([]error, len(batch))
-	retryable, _ := db.eng.(interface{ Retryable(error) bool })
-	safe, redo := false, false
+	safe := false
 	for {
+		redo := false
 		err := db.eng.Update(context.Background(), func(t engine.Tx) error {
-			clear(errs)
 			redo = false
-			tx := &Tx{tx: t, Now: db.Now(), db: db, ctx: context.Background(), fold: &batchFold{}}
-			// The head first, before any member's card or offer: batches of one town never hold
-			// each other's rows while waiting for the head (no deadlock between instances).
-			if _, _, err := lockHead(tx, town); err != nil {
-				return err
+			err := db.runTownBatch(t, town, batch, errs, safe)
+			if errors.Is(err, errUnsure) {
+				// With savepoints from now on: in the engine's own next run (it runs the write
+				// again after a unique violation) or in the next round here.
+				safe, redo = true, true
+				db.batchRedos.Add(1)
 			}
-			ok := false
-			for i, w := range batch {
-				if errs[i] = w.ctx.Err(); errs[i] != nil {
-					continue
-				}
-				tx.ctx = w.ctx // whom the member's audit entry names
-				if safe {
-					errs[i] = tx.member(w.fn)
-				} else if errs[i] = tx.optimistic(w.fn); errors.Is(errs[i], errUnsure) {
-					// With savepoints from now on: in the engine's own next run (it runs the
-					// write again after a unique violation) or in the next round here.
-					safe, redo = true, true
-					db.batchRedos.Add(1)
-					return errs[i]
-				}
-				if errs[i] != nil && retryable != nil && retryable.Retryable(errs[i]) {
-					// A deadlock or a serialization failure: the transaction must start over
-					// (under SERIALIZABLE a savepoint cannot undo it), every member with it.
-					return errs[i]
-				}
-				ok = ok || errs[i] == nil
-			}
-			if !ok {
-				return errNoMember
-			}
-			if !safe {
-				// The last members' writes, before the folded ones: a failure here is a
-				// member's, to be found again member by member.
-				if err := tx.sendDeferred(); err != nil {
-					if errors.Is(err, errUnsure) {
-						safe, redo = true, true
-						db.batchRedos.Add(1)
-					}
-					return err
-				}
-			}
-			if w, is := t.(interface{ SetWrites(int) }); is {
-				w.SetWrites(len(batch)) // the commit's size for metrics
-			}
-			return foldFlush(tx)
+			return err
 		})
 		if err != nil && redo {
 			continue // safe is set: the batch again, a savepoint per member
 		}
 		if err != nil && !errors.Is(err, errNoMember) {
 			for i := range errs {
-				if errs[i] == nil || (retryable != nil && retryable.Retryable(errs[i])) {
+				if errs[i] == nil || db.retryable(errs[i]) {
 					errs[i] = err
 				}
 			}
 		}
 		return errs
 	}
+}
+
+// runTownBatch is one run of commitTownBatch's transaction: town's head, each member (each
+// in a savepoint if safe), the batch's booking. errs gets each member's outcome.
+func (db *DB) runTownBatch(t engine.Tx, town string, batch []*townWrite, errs []error, safe bool) error {
+	clear(errs)
+	tx := &Tx{tx: t, Now: db.Now(), db: db, ctx: context.Background(), fold: &batchFold{}}
+	// The head first, before any member's card or offer: batches of one town never hold
+	// each other's rows while waiting for the head (no deadlock between instances).
+	if _, _, err := lockHead(tx, town); err != nil {
+		return err
+	}
+	ok := false
+	for i, w := range batch {
+		if errs[i] = w.ctx.Err(); errs[i] != nil {
+			continue
+		}
+		tx.ctx = w.ctx // whom the member's audit entry names
+		if safe {
+			errs[i] = tx.member(w.fn)
+		} else if errs[i] = tx.optimistic(w.fn); errors.Is(errs[i], errUnsure) {
+			return errs[i]
+		}
+		if errs[i] != nil && db.retryable(errs[i]) {
+			// A deadlock or a serialization failure: the transaction must start over
+			// (under SERIALIZABLE a savepoint cannot undo it), every member with it.
+			return errs[i]
+		}
+		ok = ok || errs[i] == nil
+	}
+	if !ok {
+		return errNoMember
+	}
+	if !safe {
+		// The last members' writes, before the folded ones: a failure here is a member's,
+		// to be found again member by member.
+		if s, is := t.(interface{ SendDeferred() error }); is {
+			if err := s.SendDeferred(); err != nil {
+				return db.unsure(err)
+			}
+		}
+	}
+	if w, is := t.(interface{ SetWrites(int) }); is {
+		w.SetWrites(len(batch)) // the commit's size for metrics
+	}
+	return foldFlush(tx)
+}
+
+// retryable reports whether err is one after which the engine runs a write again from its
+// start (a deadlock or a serialization failure on PostgreSQL).
+func (db *DB) retryable(err error) bool {
+	r, ok := db.eng.(interface{ Retryable(error) bool })
+	return ok && r.Retryable(err)
+}
+
+// unsure is err, which aborted a batch's transaction, as the batch's outcome: as it is if the
+// engine runs the batch again anyway, else errUnsure (run it again with savepoints).
+func (db *DB) unsure(err error) error {
+	if db.retryable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", errUnsure, err)
 }
 
 // errUnsure ends a batch run without savepoints in which a member failed after writing, or a
@@ -255,22 +271,18 @@ var errUnsure = errors.New("a member of the batch failed after writing: run it a
 // failure after a write, or a transaction aborted in the database, is errUnsure (a deadlock
 // or serialization failure is returned as it is: the batch starts over).
 func (t *Tx) optimistic(fn func(*Tx) error) error {
-	heads, closed, mark, writes := maps.Clone(t.heads), maps.Clone(t.closed), t.fold.mark(), t.writes
+	m := t.mark()
 	t.dropPrefetched()
 	err := fn(t)
 	t.dropPrefetched() // nothing read by fn is served to the next member
 	if aborted := t.aborted(err); aborted != nil {
-		if r, ok := t.db.eng.(interface{ Retryable(error) bool }); ok && r.Retryable(aborted) {
-			return aborted
-		}
-		return fmt.Errorf("%w: %v", errUnsure, aborted)
+		return t.db.unsure(aborted)
 	}
 	if err != nil {
-		if t.writes != writes {
+		if t.writes != m.writes {
 			return fmt.Errorf("%w: %v", errUnsure, err)
 		}
-		t.heads, t.closed = heads, closed
-		t.fold.undo(mark)
+		t.undo(m)
 	}
 	return err
 }
@@ -287,23 +299,6 @@ func (t *Tx) aborted(err error) error {
 		return err
 	}
 	return nil
-}
-
-// sendDeferred sends the write's deferred statements now (an engine that defers them), and
-// returns the first one's error as errUnsure, or as it is if it is retryable.
-func (t *Tx) sendDeferred() error {
-	s, ok := t.tx.(interface{ SendDeferred() error })
-	if !ok {
-		return nil
-	}
-	err := s.SendDeferred()
-	if err == nil {
-		return nil
-	}
-	if r, ok := t.db.eng.(interface{ Retryable(error) bool }); ok && r.Retryable(err) {
-		return err
-	}
-	return fmt.Errorf("%w: %v", errUnsure, err)
 }
 
 // member runs fn in a savepoint: its failure undoes its statements alone. A unique violation

@@ -650,10 +650,36 @@ func (t *Tx) flush(commit bool) error {
 	if len(t.pending) == 0 && !commit {
 		return nil
 	}
+	err := t.pipeline(func(b *pgx.Batch) {
+		if commit {
+			b.Queue(`COMMIT`)
+		}
+	}, func(br pgx.BatchResults) error {
+		if !commit {
+			return nil
+		}
+		tag, err := br.Exec()
+		if err == nil && tag.String() == "ROLLBACK" {
+			// PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
+			err = errors.New("postgres: the transaction was rolled back at commit")
+		}
+		return err
+	})
+	if err != nil {
+		t.err = err
+		return fmt.Errorf("a deferred statement of this transaction failed: %v", err)
+	}
+	return nil
+}
+
+// pipeline sends the deferred statements and then what queue adds as one pgx batch on the
+// transaction's connection, in one round trip: it reads the deferred statements' results,
+// and read reads the rest. Its error is the first statement's that failed.
+func (t *Tx) pipeline(queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
 	pending := t.pending
 	t.pending, t.open = nil, ""
 	t.e.trips.Add(1)
-	err := t.conn.Raw(func(dc any) error {
+	return t.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("postgres: unexpected driver connection %T", dc)
@@ -662,29 +688,20 @@ func (t *Tx) flush(commit bool) error {
 		for _, p := range pending {
 			b.Queue(p.query, p.args...)
 		}
-		if commit {
-			b.Queue(`COMMIT`)
-		}
+		queue(&b)
 		br := c.Conn().SendBatch(t.ctx, &b)
-		for range b.Len() {
-			tag, err := br.Exec()
-			if err != nil {
+		for range pending {
+			if _, err := br.Exec(); err != nil {
 				br.Close()
 				return err
 			}
-			if commit && tag.String() == "ROLLBACK" {
-				// PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
-				br.Close()
-				return errors.New("postgres: the transaction was rolled back at commit")
-			}
+		}
+		if err := read(br); err != nil {
+			br.Close()
+			return err
 		}
 		return br.Close()
 	})
-	if err != nil {
-		t.err = err
-		return fmt.Errorf("a deferred statement of this transaction failed: %v", err)
-	}
-	return nil
 }
 
 // Prefetch implements engine.Prefetcher: the deferred statements (a member's SAVEPOINT, say)
@@ -709,32 +726,14 @@ func (t *Tx) Prefetch(qs []engine.Query) []engine.Prefetched {
 	if len(qs) == 0 {
 		return out
 	}
-	pending := t.pending
-	t.pending, t.open = nil, ""
-	t.e.trips.Add(1)
-	err := t.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("postgres: unexpected driver connection %T", dc)
-		}
-		var b pgx.Batch
-		for _, p := range pending {
-			b.Queue(p.query, p.args...)
-		}
+	err := t.pipeline(func(b *pgx.Batch) {
 		for _, q := range qs {
 			b.Queue(t.e.bind(q.SQL), pgArgs(q.Args)...)
 		}
-		br := c.Conn().SendBatch(t.ctx, &b)
-		for range pending {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return err
-			}
-		}
+	}, func(br pgx.BatchResults) error {
 		for i := range qs {
 			rows, err := br.Query()
 			if err != nil {
-				br.Close()
 				return err
 			}
 			got := [][]any{}
@@ -742,19 +741,17 @@ func (t *Tx) Prefetch(qs []engine.Query) []engine.Prefetched {
 				v, err := rows.Values()
 				if err != nil {
 					rows.Close()
-					br.Close()
 					return err
 				}
 				got = append(got, v)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
-				br.Close()
 				return err
 			}
 			out[i].Rows = got
 		}
-		return br.Close()
+		return nil
 	})
 	if err != nil {
 		t.err = err
